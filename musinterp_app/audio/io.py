@@ -1,0 +1,313 @@
+"""Reading audio files to mono float32 and writing WAV files atomically.
+
+Everything libsndfile reads is accepted (WAV, FLAC, OGG Vorbis/Opus, MP3,
+AIFF, ...). Any channel count is averaged to mono, any rate is resampled
+(soxr), and only the requested excerpt is decoded, block by block, so a long
+file costs no more than the part that is used. Every way a file can be
+unusable ends in one :class:`AudioLoadError` whose message says what is wrong
+and what to do.
+"""
+
+import os
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from musinterp_app.audio.cancel import CancelToken
+
+READ_BLOCK_FRAMES = 1 << 16
+SUPPORTED = "WAV, FLAC, OGG (Vorbis or Opus), MP3 or AIFF"
+
+
+class AudioLoadError(Exception):
+    """A file could not be used as audio; ``str(error)`` is the message for the user."""
+
+    def __init__(self, path: str | os.PathLike, reason: str) -> None:
+        self.path = Path(path)
+        self.reason = reason
+        super().__init__(f"Cannot use “{self.path.name}”: {reason}")
+
+
+class AudioSaveError(Exception):
+    """A WAV file could not be written; nothing was left behind or overwritten."""
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """What a file's header says, before any decoding."""
+
+    path: Path
+    sample_rate: int
+    channels: int
+    frames: int
+    format: str
+    subtype: str
+
+    @property
+    def duration_s(self) -> float:
+        return self.frames / self.sample_rate
+
+
+# Leading bytes of files people mistake for audio, and of audio libsndfile cannot decode.
+_NOT_AUDIO = [
+    (b"%PDF", "a PDF document"),
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"PK\x03\x04", "a ZIP archive"),
+    (b"{\\rtf", "an RTF document"),
+    (b"<!DOCTYPE", "a web page"),
+    (b"<html", "a web page"),
+]
+_UNSUPPORTED_AUDIO = [
+    (4, b"ftyp", "MP4/M4A (AAC or ALAC)"),
+    (0, b"0&\xb2u", "WMA"),
+    (0, b"wvpk", "WavPack"),
+    (0, b"MAC ", "Monkey's Audio"),
+]
+_AUDIO_CONTAINERS = [
+    (0, b"RIFF", "WAV"),
+    (0, b"RF64", "WAV"),
+    (0, b"fLaC", "FLAC"),
+    (0, b"OggS", "OGG"),
+    (0, b"ID3", "MP3"),
+    (0, b"FORM", "AIFF"),
+]
+
+
+def _describe_unreadable(path: Path, head: bytes) -> str:
+    """Why libsndfile refused a file, judged from its first bytes."""
+    for magic, kind in _NOT_AUDIO:
+        if head.lower().startswith(magic.lower()):
+            return f"it is {kind}, not an audio file. Choose a {SUPPORTED} file."
+    for offset, magic, kind in _UNSUPPORTED_AUDIO:
+        if head[offset : offset + len(magic)] == magic:
+            return f"{kind} audio is not supported. Convert it to {SUPPORTED} first."
+    for offset, magic, kind in _AUDIO_CONTAINERS:
+        if head[offset : offset + len(magic)] == magic:
+            return (
+                f"it looks like {kind} but cannot be decoded: the file is damaged or "
+                f"uses an unsupported codec. Re-export it as {SUPPORTED}."
+            )
+    if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0:
+        return "it looks like MP3 but cannot be decoded: the file is damaged. Re-export it."
+    if head and all(32 <= b < 127 or b in b"\t\r\n" for b in head[:512]):
+        return f"it is a text file, not audio. Choose a {SUPPORTED} file."
+    return f"it is not an audio file this app can read. Choose a {SUPPORTED} file."
+
+
+def _check_path(path: Path) -> None:
+    denied = "permission denied: you are not allowed to read this file (or its folder)."
+    try:
+        if not path.exists():
+            raise AudioLoadError(path, "the file does not exist (was it moved or renamed?).")
+        if path.is_dir():
+            raise AudioLoadError(path, "it is a folder. Choose an audio file inside it.")
+        size = path.stat().st_size
+        with open(path, "rb"):
+            pass
+    except PermissionError:
+        raise AudioLoadError(path, denied) from None
+    except OSError as error:
+        raise AudioLoadError(path, f"it cannot be read ({error.strerror}).") from None
+    if size == 0:
+        raise AudioLoadError(
+            path, "the file is empty (0 bytes); it may not have finished downloading or copying."
+        )
+
+
+def _missing_wav_bytes(path: Path) -> int:
+    """How many bytes of a RIFF/WAVE file's ``data`` chunk are missing (0: complete).
+
+    libsndfile quietly plays a cut-off WAV up to the cut; the chunk size in
+    the header tells that the file was truncated.
+    """
+    with open(path, "rb") as handle:
+        riff = handle.read(12)
+        if len(riff) < 12 or riff[:4] != b"RIFF" or riff[8:12] != b"WAVE":
+            return 0
+        file_size = path.stat().st_size
+        while True:
+            header = handle.read(8)
+            if len(header) < 8:
+                return 0
+            size = int.from_bytes(header[4:], "little")
+            if header[:4] == b"data":
+                present = file_size - handle.tell()
+                return max(0, size - present) if size not in (0, 0xFFFFFFFF) else 0
+            handle.seek(size + (size & 1), os.SEEK_CUR)
+
+
+def _open(path: Path) -> sf.SoundFile:
+    _check_path(path)
+    try:
+        handle = sf.SoundFile(path)
+    except (sf.LibsndfileError, RuntimeError, TypeError):
+        with open(path, "rb") as raw:
+            head = raw.read(4096)
+        raise AudioLoadError(path, _describe_unreadable(path, head)) from None
+    missing = _missing_wav_bytes(path)
+    if missing:
+        handle.close()
+        raise AudioLoadError(
+            path,
+            f"the file is truncated: {missing} bytes of audio data are missing from its end. "
+            "Re-download or re-export it.",
+        )
+    return handle
+
+
+def probe(path: str | os.PathLike) -> AudioInfo:
+    """Header facts of an audio file (nothing decoded). Raises :class:`AudioLoadError`."""
+    path = Path(path)
+    with _open(path) as handle:
+        if handle.frames <= 0 or handle.samplerate <= 0:
+            raise AudioLoadError(path, "it contains no audio (zero samples).")
+        return AudioInfo(
+            path, handle.samplerate, handle.channels, handle.frames, handle.format, handle.subtype
+        )
+
+
+def _read_mono(
+    handle: sf.SoundFile,
+    path: Path,
+    start_frame: int,
+    n_frames: int,
+    cancel: CancelToken | None,
+    progress: Callable[[int, int], None] | None,
+) -> np.ndarray:
+    """Decode ``n_frames`` from ``start_frame``, averaging channels block by block."""
+    mono = np.empty(n_frames, dtype=np.float32)
+    try:
+        if start_frame:
+            handle.seek(start_frame)
+        done = 0
+        while done < n_frames:
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            block = handle.read(min(READ_BLOCK_FRAMES, n_frames - done), dtype="float32")
+            if len(block) == 0:
+                break
+            mono[done : done + len(block)] = block.mean(axis=1) if block.ndim == 2 else block
+            done += len(block)
+            if progress is not None:
+                progress(done, n_frames)
+    except (sf.LibsndfileError, RuntimeError) as error:
+        raise AudioLoadError(
+            path, f"the file is damaged: decoding failed ({error}). Re-export or re-download it."
+        ) from None
+    if done < n_frames:
+        expected_s = (start_frame + n_frames) / handle.samplerate
+        got_s = (start_frame + done) / handle.samplerate
+        raise AudioLoadError(
+            path,
+            f"the file is truncated: its header promises {expected_s:.1f} s but only "
+            f"{got_s:.1f} s could be decoded. Re-download or re-export it.",
+        )
+    return mono
+
+
+def load(
+    path: str | os.PathLike,
+    *,
+    sample_rate: int,
+    offset_s: float = 0.0,
+    duration_s: float | None = None,
+    min_duration_s: float = 0.0,
+    cancel: CancelToken | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> np.ndarray:
+    """Decode (part of) a file to mono float32 ``[samples]`` at ``sample_rate`` Hz.
+
+    Args:
+        path: any file libsndfile reads.
+        sample_rate: rate of the result, in Hz (resampled if the file differs).
+        offset_s: where the excerpt starts, in seconds from the file's start.
+        duration_s: length of the excerpt in seconds (``None``: to the end);
+            an excerpt reaching past the end is cut at the end.
+        min_duration_s: refuse excerpts shorter than this many seconds.
+        cancel: checked between decoded blocks.
+        progress: ``progress(frames_done, frames_total)`` while decoding.
+
+    Raises:
+        AudioLoadError: missing, folder, unreadable, not audio, unsupported,
+            empty, damaged, truncated, non-finite samples, or too short.
+    """
+    path = Path(path)
+    if offset_s < 0 or (duration_s is not None and duration_s <= 0):
+        raise ValueError("offset_s must be >= 0 and duration_s > 0")
+    with _open(path) as handle:
+        file_rate = handle.samplerate
+        if handle.frames <= 0 or file_rate <= 0:
+            raise AudioLoadError(path, "it contains no audio (zero samples).")
+        start_frame = round(offset_s * file_rate)
+        if start_frame >= handle.frames:
+            raise AudioLoadError(
+                path,
+                f"the excerpt starts at {offset_s:.1f} s but the file is only "
+                f"{handle.frames / file_rate:.1f} s long. Choose an earlier start.",
+            )
+        available = handle.frames - start_frame
+        wanted = available if duration_s is None else min(available, round(duration_s * file_rate))
+        if wanted / file_rate < min_duration_s:
+            raise AudioLoadError(
+                path,
+                f"it is only {wanted / file_rate:.2f} s long; at least {min_duration_s:.2f} s "
+                "is needed. Choose a longer clip.",
+            )
+        mono = _read_mono(handle, path, start_frame, wanted, cancel, progress)
+    if not np.isfinite(mono).all():
+        raise AudioLoadError(
+            path, "it contains invalid samples (NaN or infinity). Re-export it from its source."
+        )
+    if file_rate != sample_rate:
+        mono = soxr.resample(mono, file_rate, sample_rate, quality="HQ").astype(np.float32)
+    return mono
+
+
+def save_wav(
+    path: str | os.PathLike, samples: np.ndarray, sample_rate: int, *, float32: bool = False
+) -> Path:
+    """Write ``samples`` (``[n]`` or ``[n, channels]``, float in [-1, 1]) as a WAV file.
+
+    16-bit PCM by default, 32-bit float with ``float32=True``. The data go to
+    a temporary file in the same folder, which is renamed over ``path`` only
+    once completely written: an interrupted or failed write leaves neither a
+    partial file nor a damaged original.
+    """
+    path = Path(path)
+    samples = np.asarray(samples, dtype=np.float32)
+    if samples.size == 0:
+        raise AudioSaveError(f"Nothing to write to “{path.name}”: the audio is empty.")
+    if not np.isfinite(samples).all():
+        raise AudioSaveError(f"Not writing “{path.name}”: the audio contains NaN or infinity.")
+    if not path.parent.is_dir():
+        raise AudioSaveError(f"Cannot save “{path.name}”: the folder {path.parent} does not exist.")
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.part")
+    try:
+        with open(temporary, "wb") as raw:
+            with sf.SoundFile(
+                raw,
+                "w",
+                samplerate=sample_rate,
+                channels=1 if samples.ndim == 1 else samples.shape[1],
+                format="WAV",
+                subtype="FLOAT" if float32 else "PCM_16",
+            ) as handle:
+                handle.write(samples)
+            raw.flush()
+            os.fsync(raw.fileno())
+        os.replace(temporary, path)
+    except (OSError, sf.LibsndfileError, RuntimeError) as error:
+        temporary.unlink(missing_ok=True)
+        reason = getattr(error, "strerror", None) or str(error)
+        raise AudioSaveError(f"Cannot save “{path.name}” in {path.parent}: {reason}.") from None
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    return path

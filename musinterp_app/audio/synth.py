@@ -1,0 +1,52 @@
+"""Music-like test signals the project makes itself (benchmarks, tests, examples).
+
+Deterministic for a given ``rng``: chords of harmonic tones with vibrato and
+decaying envelopes, a bass line, and noise-burst percussion.
+"""
+
+import numpy as np
+
+_SCALE = np.array([0, 2, 4, 5, 7, 9, 11])  # major scale, semitones
+
+
+def _note_hz(midi_note: float) -> float:
+    return 440.0 * 2.0 ** ((midi_note - 69) / 12)
+
+
+def music_like(
+    duration_s: float,
+    sample_rate: int,
+    *,
+    rng: np.random.Generator,
+    tempo_bpm: float = 120.0,
+    root_midi: int = 57,
+) -> np.ndarray:
+    """A mono clip, float32 ``[round(duration_s * sample_rate)]`` peaking near -3 dBFS."""
+    n_samples = round(duration_s * sample_rate)
+    time_s = np.arange(n_samples) / sample_rate
+    out = np.zeros(n_samples)
+    beat_s = 60.0 / tempo_bpm
+    n_beats = int(np.ceil(duration_s / beat_s))
+    for beat in range(n_beats):
+        start = int(beat * beat_s * sample_rate)
+        stop = min(n_samples, int((beat + 1) * beat_s * sample_rate))
+        t = time_s[start:stop] - time_s[start]
+        if beat % 2 == 0:  # a new chord every two beats
+            degree = rng.integers(0, 7)
+            chord = [
+                root_midi + _SCALE[(degree + k) % 7] + 12 * ((degree + k) // 7) for k in (0, 2, 4)
+            ]
+        envelope = np.exp(-t / (0.6 * beat_s))
+        for midi in chord:
+            f0 = _note_hz(midi) * (1 + 0.003 * np.sin(2 * np.pi * 5.5 * t))
+            phase = 2 * np.pi * np.cumsum(f0) / sample_rate
+            for harmonic in range(1, 9):
+                if harmonic * _note_hz(midi) < sample_rate / 2.2:
+                    out[start:stop] += envelope * np.sin(harmonic * phase) / harmonic**1.5 * 0.08
+        bass_hz = _note_hz(chord[0] - 24)
+        out[start:stop] += 0.15 * np.exp(-t / beat_s) * np.sin(2 * np.pi * bass_hz * t)
+        hit = min(stop - start, int(0.08 * sample_rate))
+        noise = rng.standard_normal(hit) * np.exp(-np.arange(hit) / (0.015 * sample_rate))
+        out[start : start + hit] += 0.12 * noise
+    peak = np.max(np.abs(out)) or 1.0
+    return (out * (0.7 / peak)).astype(np.float32)

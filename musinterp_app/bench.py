@@ -1,0 +1,170 @@
+"""``musinterp bench``: speed and quality, measured in one run on this machine.
+
+Every number comes from running the real code on a music-like signal the
+project synthesises itself (:mod:`musinterp_app.audio.synth`). Timings are
+the best of several repeats (the least disturbed by other processes).
+Keys are grouped by prefix: ``gl.*`` for mel → audio.
+"""
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+import scipy.fft
+
+from musinterp_app.audio import mel, stft, synth
+from musinterp_app.audio.griffinlim import griffinlim, griffinlim_stream
+from musinterp_app.audio.parallel import WORKERS
+
+N_ITER = 32
+CLIP_S = 5.0
+STREAM_CLIP_S = 30.0
+
+
+def _best_time(run: Callable[[], object], repeats: int) -> float:
+    """Fastest wall-clock time of ``repeats`` calls, in seconds."""
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def _timed(run: Callable[[], np.ndarray]) -> tuple[float, np.ndarray]:
+    """``(seconds, result)`` of one call."""
+    started = time.perf_counter()
+    result = run()
+    return time.perf_counter() - started, result
+
+
+def fft_floor_s(n_frames: int, n_fft: int, *, n_iter: int, repeats: int) -> float:
+    """Bare cost of the FFTs ``n_iter`` Griffin-Lim iterations need over ``n_frames``.
+
+    One real forward and one inverse FFT of every frame per iteration, float32,
+    with scipy's pocketfft on all cores: nothing else.
+    """
+    frames = np.random.default_rng(0).standard_normal((n_frames, n_fft)).astype(np.float32)
+
+    def transforms() -> None:
+        for _ in range(n_iter):
+            spectrum = scipy.fft.rfft(frames, axis=-1, workers=WORKERS)
+            scipy.fft.irfft(spectrum, n=n_fft, axis=-1, workers=WORKERS)
+
+    return _best_time(transforms, repeats)
+
+
+def bench_griffinlim(*, quick: bool = False) -> dict[str, float]:
+    """Ours against ``librosa.feature.inverse.mel_to_audio`` on the same mel input.
+
+    Both start from the same mel power spectrogram of a 5-s clip and run 32
+    Griffin-Lim iterations; quality is the spectral convergence against the
+    clip's true STFT magnitude, averaged over the same number of random
+    initial phases for each.
+    """
+    import librosa
+
+    config = mel.MelConfig()
+    rng = np.random.default_rng(1)
+    clip = synth.music_like(CLIP_S, config.sample_rate, rng=rng)
+    true_magnitude = stft.magnitude(clip, n_fft=config.n_fft, hop_length=config.hop_length)
+    mel_power = mel.power_mel(clip, config)
+    seeds = range(1 if quick else 3)
+
+    def quality(audio: np.ndarray) -> float:
+        return stft.spectral_convergence_db(
+            audio, true_magnitude, n_fft=config.n_fft, hop_length=config.hop_length
+        )
+
+    def librosa_audio(seed: int, power: np.ndarray = mel_power) -> np.ndarray:
+        np.random.seed(seed)  # librosa draws its initial phase from numpy's global generator
+        return librosa.feature.inverse.mel_to_audio(
+            power,
+            sr=config.sample_rate,
+            n_fft=config.n_fft,
+            hop_length=config.hop_length,
+            n_iter=N_ITER,
+        )
+
+    def our_audio(seed: int) -> np.ndarray:
+        magnitude = mel.power_mel_to_magnitude(mel_power, config)
+        return griffinlim(
+            magnitude,
+            hop_length=config.hop_length,
+            n_iter=N_ITER,
+            rng=np.random.default_rng(seed),
+        )
+
+    librosa_audio(0, mel_power[:, :64])  # compile librosa's numba code outside the timing
+    librosa_runs = [_timed(lambda s=seed: librosa_audio(s)) for seed in seeds]
+    our_runs = [_timed(lambda s=seed: our_audio(s)) for seed in seeds]
+    repeats = 3 if quick else 7
+    librosa_s = min(seconds for seconds, _ in librosa_runs)
+    ours_s = min(_best_time(lambda: our_audio(0), repeats), *(seconds for seconds, _ in our_runs))
+    librosa_sc = float(np.mean([quality(audio) for _, audio in librosa_runs]))
+    ours_sc = float(np.mean([quality(audio) for _, audio in our_runs]))
+    magnitude = mel.power_mel_to_magnitude(mel_power, config)
+    mel_inverse_s = _best_time(lambda: mel.power_mel_to_magnitude(mel_power, config), repeats)
+    phase_s = _best_time(
+        lambda: griffinlim(magnitude, hop_length=config.hop_length, n_iter=N_ITER), repeats
+    )
+    floor_s = fft_floor_s(mel_power.shape[1], config.n_fft, n_iter=N_ITER, repeats=repeats)
+
+    long_clip = synth.music_like(STREAM_CLIP_S, config.sample_rate, rng=rng)
+    long_mel = mel.log_mel(long_clip, config)
+
+    def first_chunk() -> np.ndarray:
+        stream = griffinlim_stream(
+            lambda start, stop: mel.to_magnitude(long_mel[:, start:stop], config),
+            long_mel.shape[1],
+            n_fft=config.n_fft,
+            hop_length=config.hop_length,
+            n_iter=N_ITER,
+        )
+        chunk = next(stream)
+        stream.close()
+        return chunk
+
+    first_chunk_s = _best_time(first_chunk, repeats)
+    return {
+        "gl.librosa_s": round(librosa_s, 4),
+        "gl.ours_s": round(ours_s, 4),
+        "gl.speedup": round(librosa_s / ours_s, 2),
+        "gl.librosa_sc_db": round(librosa_sc, 2),
+        "gl.ours_sc_db": round(ours_sc, 2),
+        "gl.ours_mel_inverse_s": round(mel_inverse_s, 4),
+        "gl.ours_phase_s": round(phase_s, 4),
+        "gl.fft_floor_s": round(floor_s, 4),
+        "gl.floor_ratio": round(phase_s / floor_s, 3),
+        "gl.first_chunk_s": round(first_chunk_s, 4),
+    }
+
+
+# (key, unit, what it is, target) for the human-readable table.
+DESCRIPTIONS = {
+    "gl.librosa_s": ("s", "librosa mel_to_audio, 5-s clip, 32 iterations", ""),
+    "gl.ours_s": ("s", "ours, same input: mel inverse + Griffin-Lim", ""),
+    "gl.speedup": ("×", "librosa time / our time", "≥ 15"),
+    "gl.librosa_sc_db": ("dB", "librosa spectral convergence (lower is better)", ""),
+    "gl.ours_sc_db": ("dB", "our spectral convergence", "≤ librosa + 0.5"),
+    "gl.ours_mel_inverse_s": ("s", "ours: mel → linear magnitude only", ""),
+    "gl.ours_phase_s": ("s", "ours: Griffin-Lim iterations only", ""),
+    "gl.fft_floor_s": ("s", "bare FFTs of 32 iterations (pocketfft, all cores)", ""),
+    "gl.floor_ratio": ("×", "Griffin-Lim time / FFT floor", "≤ 1.6"),
+    "gl.first_chunk_s": ("s", "first streamed chunk of a 30-s clip", "≤ 0.1"),
+}
+
+
+def run_all(*, quick: bool = False) -> dict[str, float]:
+    """Every benchmark, one flat dict of ``group.key → number``."""
+    results: dict[str, float] = {}
+    results.update(bench_griffinlim(quick=quick))
+    return results
+
+
+def format_table(results: dict[str, float]) -> str:
+    lines = [f"{'key':24s} {'value':>10s} {'unit':5s} {'target':16s} what"]
+    for key, value in results.items():
+        unit, what, target = DESCRIPTIONS.get(key, ("", "", ""))
+        lines.append(f"{key:24s} {value:>10g} {unit:5s} {target:16s} {what}")
+    return "\n".join(lines)

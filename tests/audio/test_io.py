@@ -1,0 +1,239 @@
+"""audio.io: real files in every format, every kind of bad input, atomic writes."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import soxr
+
+from musinterp_app.audio import io, synth
+
+RATE = 32768
+
+
+def stereo_clip(rate: int, seconds: float = 2.0) -> np.ndarray:
+    """``[samples, 2]``: left is music, right is the same at half level, inverted."""
+    left = synth.music_like(seconds, rate, rng=np.random.default_rng(3))
+    return np.stack([left, -0.5 * left], axis=1)
+
+
+FORMATS = [
+    ("clip.wav", 44100, {"subtype": "PCM_16"}, 0.999),
+    ("clip.flac", 44100, {}, 0.999),
+    ("clip.aiff", 22050, {}, 0.999),
+    ("clip.ogg", 44100, {"subtype": "VORBIS"}, 0.95),
+    ("clip.opus", 48000, {"format": "OGG", "subtype": "OPUS"}, 0.9),
+    ("clip.mp3", 44100, {}, 0.9),
+]
+
+
+@pytest.mark.parametrize(("name", "rate", "kwargs", "min_correlation"), FORMATS)
+def test_every_format_loads_as_mono_at_the_requested_rate(
+    write_clip, name, rate, kwargs, min_correlation
+):
+    samples = stereo_clip(rate)
+    path = write_clip(name, samples, rate, **kwargs)
+
+    loaded = io.load(path, sample_rate=RATE)
+
+    expected = soxr.resample(samples.mean(axis=1), rate, RATE)
+    assert loaded.dtype == np.float32 and loaded.ndim == 1
+    assert abs(len(loaded) - len(expected)) <= 2 * RATE // 1000  # codec padding: ≤ 2 ms
+    n = min(len(loaded), len(expected))
+    # Lossy codecs may delay the signal a little: allow the best lag within 10 ms.
+    lags = range(-RATE // 100, RATE // 100 + 1, 4)
+    best = max(
+        np.corrcoef(
+            np.roll(loaded[:n], lag)[RATE // 10 : n - RATE // 10],
+            expected[RATE // 10 : n - RATE // 10],
+        )[0, 1]
+        for lag in lags
+    )
+    assert best >= min_correlation
+
+
+def test_excerpt_reads_only_the_requested_part(write_clip):
+    samples = stereo_clip(RATE, seconds=4.0)
+    path = write_clip("long.wav", samples, RATE, subtype="FLOAT")
+
+    excerpt = io.load(path, sample_rate=RATE, offset_s=1.5, duration_s=1.0)
+
+    whole = io.load(path, sample_rate=RATE)
+    assert len(excerpt) == RATE
+    np.testing.assert_allclose(excerpt, whole[int(1.5 * RATE) : int(2.5 * RATE)], atol=1e-6)
+
+
+def test_excerpt_past_the_end_is_cut_at_the_end(write_clip):
+    path = write_clip("short.wav", stereo_clip(RATE, seconds=2.0), RATE)
+    assert len(io.load(path, sample_rate=RATE, offset_s=1.5, duration_s=5.0)) == RATE // 2
+
+
+def test_many_channels_are_averaged(write_clip):
+    channels = np.stack([np.full(9600, k / 10, dtype=np.float32) for k in range(8)], axis=1)
+    path = write_clip("eight.wav", channels, 96000, subtype="FLOAT")
+
+    loaded = io.load(path, sample_rate=96000)
+
+    np.testing.assert_allclose(loaded, np.full(9600, 0.35), atol=1e-6)
+    assert io.probe(path).channels == 8
+
+
+def test_progress_reports_frames_and_cancel_stops_decoding(write_clip):
+    from musinterp_app.audio.cancel import Cancelled, CancelToken
+
+    path = write_clip("big.wav", np.zeros(5 * io.READ_BLOCK_FRAMES, np.float32), RATE)
+    seen = []
+    io.load(path, sample_rate=RATE, progress=lambda done, total: seen.append((done, total)))
+    assert seen[-1] == (5 * io.READ_BLOCK_FRAMES,) * 2
+    assert [done for done, _ in seen] == sorted(done for done, _ in seen)
+
+    token = CancelToken()
+
+    def cancel_after_first_block(done: int, total: int) -> None:
+        token.cancel()
+
+    with pytest.raises(Cancelled):
+        io.load(path, sample_rate=RATE, cancel=token, progress=cancel_after_first_block)
+
+
+def make_bad_inputs(tmp_path: Path) -> dict[str, Path]:
+    """Files that cannot be used, each made here for real."""
+    bad = {}
+    good = stereo_clip(44100)
+
+    def path(name: str) -> Path:
+        bad[name] = tmp_path / name
+        return bad[name]
+
+    path("missing.wav")
+    path("folder.wav").mkdir()
+    path("empty.wav").write_bytes(b"")
+    path("document.wav").write_bytes(b"%PDF-1.4\n" + bytes(range(256)) * 20)
+    path("picture.mp3").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 20)
+    path("notes.ogg").write_text("These are my notes, not music.\n" * 50)
+    path("song.m4a.wav").write_bytes(b"\x00\x00\x00\x20ftypM4A " + bytes(500))
+    sf.write(path("zero.wav"), np.zeros((0, 1), np.float32), 44100)
+    not_finite = np.full(44100, 0.1, np.float32)
+    not_finite[100] = np.nan
+    not_finite[200] = np.inf
+    sf.write(path("nan.wav"), not_finite, 44100, subtype="FLOAT")
+    sf.write(path("tiny.wav"), np.zeros(1, np.float32), 44100)
+    for name, kwargs in [("cut.wav", {}), ("cut.flac", {}), ("cut.mp3", {})]:
+        full = tmp_path / f"full-{name}"
+        sf.write(full, good, 44100, **kwargs)
+        data = full.read_bytes()
+        path(name).write_bytes(data[: len(data) // 2])
+    wav = tmp_path / "full-cut.wav"
+    damaged = bytearray(wav.read_bytes())
+    damaged[8:12] = b"XXXX"  # RIFF chunk that is no longer WAVE
+    path("scrambled.wav").write_bytes(bytes(damaged))
+    return bad
+
+
+BAD_INPUT_MESSAGES = {
+    "missing.wav": "does not exist",
+    "folder.wav": "is a folder",
+    "empty.wav": "empty (0 bytes)",
+    "document.wav": "PDF document, not an audio file",
+    "picture.mp3": "PNG image, not an audio file",
+    "notes.ogg": "text file, not audio",
+    "song.m4a.wav": "MP4/M4A (AAC or ALAC) audio is not supported",
+    "zero.wav": "no audio (zero samples)",
+    "nan.wav": "invalid samples (NaN or infinity)",
+    "tiny.wav": "at least 0.50 s is needed",
+    "cut.wav": "truncated",
+    "cut.flac": "damaged",
+    "cut.mp3": "truncated",
+    "scrambled.wav": "looks like WAV but cannot be decoded",
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_INPUT_MESSAGES))
+def test_bad_input_gives_one_clear_error(tmp_path, name):
+    path = make_bad_inputs(tmp_path)[name]
+
+    with pytest.raises(io.AudioLoadError) as caught:
+        io.load(path, sample_rate=RATE, min_duration_s=0.5)
+
+    message = str(caught.value)
+    assert BAD_INPUT_MESSAGES[name] in message
+    assert message.startswith(f"Cannot use “{path.name}”")
+    assert "\n" not in message
+
+
+def test_unreadable_file_says_permission_denied(tmp_path):
+    path = tmp_path / "locked.wav"
+    sf.write(path, np.zeros(44100, np.float32), 44100)
+    path.chmod(0)
+    # Root reads everything, so the check drops to an ordinary user (after
+    # importing, while the interpreter's own files are still readable).
+    drop_root = "os.setgid(65534); os.setuid(65534)" if os.geteuid() == 0 else "pass"
+    check = (
+        "import os\n"
+        "from musinterp_app.audio import io\n"
+        f"{drop_root}\n"
+        "try:\n"
+        f"    io.load({str(path)!r}, sample_rate=32768)\n"
+        "except io.AudioLoadError as error:\n"
+        "    print(error)\n"
+    )
+    tmp_path.chmod(0o755)
+    result = subprocess.run(
+        [sys.executable, "-c", check], capture_output=True, text=True, check=False
+    )
+    assert "permission denied" in result.stdout, result.stderr
+
+
+def test_probe_reads_the_header_only(write_clip):
+    path = write_clip("probe.flac", stereo_clip(44100, seconds=3.0), 44100)
+    info = io.probe(path)
+    assert (info.sample_rate, info.channels, info.frames) == (44100, 2, 3 * 44100)
+    assert info.duration_s == pytest.approx(3.0)
+    assert info.format == "FLAC"
+
+
+@pytest.mark.parametrize(
+    ("float32", "subtype", "tolerance"), [(False, "PCM_16", 1 / 32768), (True, "FLOAT", 0.0)]
+)
+def test_save_wav_round_trip(tmp_path, float32, subtype, tolerance):
+    samples = synth.music_like(1.0, RATE, rng=np.random.default_rng(0))
+    path = io.save_wav(tmp_path / "out.wav", samples, RATE, float32=float32)
+
+    assert sf.info(path).subtype == subtype
+    np.testing.assert_allclose(io.load(path, sample_rate=RATE), samples, atol=tolerance)
+    assert [p.name for p in tmp_path.iterdir()] == ["out.wav"]
+
+
+def test_failed_write_keeps_the_old_file_and_leaves_nothing_behind(tmp_path, monkeypatch):
+    target = tmp_path / "keep.wav"
+    original = synth.music_like(1.0, RATE, rng=np.random.default_rng(1))
+    io.save_wav(target, original, RATE)
+    before = target.read_bytes()
+
+    real_write = sf.SoundFile.write
+
+    def write_half_then_fail(self, data):
+        real_write(self, data[: len(data) // 2])
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(sf.SoundFile, "write", write_half_then_fail)
+    with pytest.raises(io.AudioSaveError, match="No space left on device"):
+        io.save_wav(target, np.zeros(RATE, np.float32), RATE)
+
+    assert target.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["keep.wav"]
+
+
+def test_save_into_a_missing_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(io.AudioSaveError, match="does not exist"):
+        io.save_wav(tmp_path / "gone" / "out.wav", np.zeros(100, np.float32), RATE)
+
+
+def test_save_refuses_non_finite_audio(tmp_path):
+    with pytest.raises(io.AudioSaveError, match="NaN or infinity"):
+        io.save_wav(tmp_path / "out.wav", np.array([0.0, np.nan], np.float32), RATE)
+    assert not list(tmp_path.iterdir())

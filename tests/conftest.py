@@ -1,0 +1,37 @@
+"""Shared fixtures: real audio files written by the tests themselves."""
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from musinterp_app.audio import synth
+from musinterp_app.audio.mel import MelConfig
+
+
+@pytest.fixture(scope="session")
+def config() -> MelConfig:
+    return MelConfig()
+
+
+@pytest.fixture(scope="session")
+def clip(config: MelConfig) -> np.ndarray:
+    """A 5-s music-like clip at the model rate, float32 ``[samples]``."""
+    return synth.music_like(5.0, config.sample_rate, rng=np.random.default_rng(7))
+
+
+@pytest.fixture
+def write_clip(tmp_path: Path):
+    """``write_clip(name, samples, rate, **soundfile_kwargs)`` → path of a real file."""
+
+    def write(name: str, samples: np.ndarray, rate: int, **kwargs) -> Path:
+        path = tmp_path / name
+        sf.write(path, samples, rate, **kwargs)
+        return path
+
+    return write
