@@ -8,8 +8,15 @@ QT_LIBS := libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbu
 AUDIO_LIBS := libportaudio2
 TEST_TOOLS := jackd2 xvfb
 TRAIN_TOOLS := openmpt123 unzip
+MUSIC_PACKAGES := nexuiz-music warzone2100-music singularity-music planetblupi-music-ogg \
+	hyperrogue-music asc-music fb-music-high drascula-music
+MUSIC := build/default-music
+CACHE := build/default-cache
+RUNS := build/runs
+CONV1D_MINUTES ?= 75
+CONV2D_MINUTES ?= 15
 
-.PHONY: run test lint screenshot bundle train-default system-deps clean
+.PHONY: run test lint train-default system-deps clean
 
 run: $(VENV)/.runtime
 	$(BIN)/musinterp
@@ -39,6 +46,24 @@ $(VENV)/.dev: pyproject.toml | $(VENV)/bin/python
 	.ci/system-deps.sh $(QT_LIBS) $(AUDIO_LIBS) $(TEST_TOOLS)
 	$(BIN)/python -m pip install -q -e ".[dev,train]"
 	touch $@ $(VENV)/.runtime
+
+# The default model, reproduced from Debian's packaged game music (about 90 minutes on 2 cores).
+# Every step resumes where it stopped; run it again after an interruption.
+train-default: $(VENV)/.dev
+	.ci/system-deps.sh $(MUSIC_PACKAGES) $(TRAIN_TOOLS)
+	.ci/stage-default-music.sh $(MUSIC)
+	$(BIN)/musinterp-train prepare --audio $(MUSIC)/* --out $(CACHE)
+	$(BIN)/musinterp-train train --data $(CACHE) --out $(RUNS)/conv1d --arch conv1d \
+		--minutes $(CONV1D_MINUTES) --resume
+	$(BIN)/musinterp-train train --data $(CACHE) --out $(RUNS)/conv2d --arch conv2d \
+		--minutes $(CONV2D_MINUTES) --resume
+	$(BIN)/musinterp-train export $(RUNS)/conv2d -o build/models/conv2d \
+		--data-notes .ci/default-music-sources.md
+	$(BIN)/musinterp-train export $(RUNS)/conv1d -o resources/models/default \
+		--data-notes .ci/default-music-sources.md \
+		--commands "make train-default (CONV1D_MINUTES=$(CONV1D_MINUTES) CONV2D_MINUTES=$(CONV2D_MINUTES))"
+	$(BIN)/musinterp-train evaluate resources/models/default --data $(CACHE) \
+		--baseline build/models/conv2d
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .ruff_cache

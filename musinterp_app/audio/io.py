@@ -21,6 +21,7 @@ import soxr
 from musinterp_app.audio.cancel import CancelToken
 
 READ_BLOCK_FRAMES = 1 << 16
+TRUNCATION_TOLERANCE_S = 1.0  # MP3/OGG headers only estimate the length; beyond this, it is cut
 SUPPORTED = "WAV, FLAC, OGG (Vorbis or Opus), MP3 or AIFF"
 
 
@@ -201,7 +202,8 @@ def _read_mono(
         raise AudioLoadError(
             path, f"the file is damaged: decoding failed ({error}). Re-export or re-download it."
         ) from None
-    if done < n_frames:
+    missing = n_frames - done
+    if missing > max(TRUNCATION_TOLERANCE_S * handle.samplerate, 0.02 * n_frames):
         expected_s = (start_frame + n_frames) / handle.samplerate
         got_s = (start_frame + done) / handle.samplerate
         raise AudioLoadError(
@@ -209,7 +211,7 @@ def _read_mono(
             f"the file is truncated: its header promises {expected_s:.1f} s but only "
             f"{got_s:.1f} s could be decoded. Re-download or re-export it.",
         )
-    return mono
+    return mono[:done]  # compressed formats only estimate their length: keep what decoded
 
 
 def load(

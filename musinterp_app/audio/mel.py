@@ -160,6 +160,28 @@ def log_mel(samples: np.ndarray, config: MelConfig) -> np.ndarray:
     return power_to_normalised(power_mel(samples, config), config)
 
 
+def log_mel_long(samples: np.ndarray, config: MelConfig, *, block_frames: int = 8192) -> np.ndarray:
+    """:func:`log_mel` of a long clip, block by block, with bounded memory.
+
+    Same frames as ``log_mel(samples)`` (each block is analysed with half a
+    window of real neighbouring audio on both sides), but the STFT never holds
+    more than ``block_frames`` frames at once.
+    """
+    n_frames = len(samples) // config.hop_length
+    context = config.n_fft // 2
+    padded = np.zeros(len(samples) + 2 * context, np.float32)
+    padded[context : context + len(samples)] = samples
+    out = np.empty((config.n_mels, n_frames), np.float32)
+    for first in range(0, n_frames, block_frames):
+        stop = min(n_frames, first + block_frames)
+        start_sample = first * config.hop_length
+        block = padded[start_sample : stop * config.hop_length + 2 * context]
+        out[:, first:stop] = log_mel(block, config)[:, context // config.hop_length :][
+            :, : stop - first
+        ]
+    return out
+
+
 def power_mel_to_magnitude(power: np.ndarray, config: MelConfig, *, n_iter: int = 32) -> np.ndarray:
     """Estimate the linear STFT magnitude ``[n_bins, frames]`` behind a mel power spectrogram.
 

@@ -1,0 +1,218 @@
+"""Loading a model folder and running its encoder and decoder with onnxruntime.
+
+A model folder holds ``encoder.onnx``, ``decoder.onnx`` and ``MODEL.md``.
+Both graphs carry the mel parameters and the latent layout in their
+``metadata_props`` (written by ``musinterp-train export``); a folder whose
+files are missing, damaged, or disagree is refused with a
+:class:`ModelError` that says what is wrong, before anything uses it.
+"""
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from musinterp_app.audio.mel import MelConfig
+
+FORMAT_VERSION = "1"
+REQUIRED_KEYS = (
+    "musinterp_format",
+    "model_id",
+    "role",
+    "architecture",
+    "temporal",
+    "latent_channels",
+    "time_reduction",
+    "segment_frames",
+    "sample_rate",
+    "n_fft",
+    "hop_length",
+    "n_mels",
+    "fmin_hz",
+    "fmax_hz",
+    "floor_db",
+    "norm_offset_db",
+    "norm_scale_db",
+)
+SHARED_KEYS = tuple(key for key in REQUIRED_KEYS if key != "role")
+
+
+class ModelError(Exception):
+    """A model folder cannot be used; ``str(error)`` is the message for the user."""
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What a model is, from its metadata and card."""
+
+    folder: Path
+    model_id: str
+    architecture: str
+    temporal: bool
+    latent_channels: int
+    time_reduction: int
+    mel: MelConfig
+    training_data: str
+    parameters: int
+    card: str
+
+    @property
+    def segment_frames(self) -> int:
+        return self.mel.segment_frames
+
+
+def _session(path: Path, threads: int) -> ort.InferenceSession:
+    if not path.is_file():
+        raise ModelError(f"The model folder {path.parent} has no {path.name}.")
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    try:
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as error:  # onnxruntime raises its own exception types
+        first_line = str(error).strip().splitlines()[0][:200] if str(error).strip() else ""
+        raise ModelError(
+            f"{path.name} in {path.parent} is damaged or not an ONNX model ({first_line})."
+        ) from None
+
+
+def _metadata(session: ort.InferenceSession, name: str, folder: Path) -> dict[str, str]:
+    metadata = dict(session.get_modelmeta().custom_metadata_map)
+    missing = [key for key in REQUIRED_KEYS if key not in metadata]
+    if missing:
+        raise ModelError(
+            f"{name} in {folder} lacks the metadata {', '.join(missing)}: it was not exported "
+            "by musinterp-train (re-export the run with `musinterp-train export`)."
+        )
+    if metadata["musinterp_format"] != FORMAT_VERSION:
+        raise ModelError(
+            f"{name} in {folder} uses model format {metadata['musinterp_format']}; "
+            f"this app reads format {FORMAT_VERSION}."
+        )
+    return metadata
+
+
+class OnnxVAE:
+    """The encoder and decoder of a model folder, ready to run.
+
+    Temporal models: ``encode`` takes log-mel ``[n_mels, frames]`` of any
+    length and returns ``[channels, ceil(frames / r)]``; ``decode`` returns
+    ``[n_mels, latent_frames · r]``. Global models work on one excerpt of
+    ``segment_frames`` (shorter input is padded with silence, longer is cut)
+    and their latent is ``[channels]``.
+    """
+
+    def __init__(self, folder: str | os.PathLike, *, threads: int = 0) -> None:
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise ModelError(f"{folder} is not a model folder (it does not exist or is a file).")
+        self.encoder = _session(folder / "encoder.onnx", threads)
+        self.decoder = _session(folder / "decoder.onnx", threads)
+        encoder_meta = _metadata(self.encoder, "encoder.onnx", folder)
+        decoder_meta = _metadata(self.decoder, "decoder.onnx", folder)
+        if (encoder_meta["role"], decoder_meta["role"]) != ("encoder", "decoder"):
+            raise ModelError(
+                f"In {folder}, encoder.onnx and decoder.onnx are swapped or mislabelled."
+            )
+        disagree = [key for key in SHARED_KEYS if encoder_meta[key] != decoder_meta[key]]
+        if disagree:
+            raise ModelError(
+                f"In {folder}, encoder.onnx and decoder.onnx come from different models "
+                f"(they disagree on {', '.join(disagree)})."
+            )
+        try:
+            mel = MelConfig.from_dict(encoder_meta)
+            latent_channels = int(encoder_meta["latent_channels"])
+            time_reduction = int(encoder_meta["time_reduction"])
+            temporal = encoder_meta["temporal"] == "1"
+        except ValueError as error:
+            raise ModelError(f"The metadata of {folder} is inconsistent: {error}.") from None
+        if temporal and time_reduction < 1:
+            raise ModelError(
+                f"The metadata of {folder} gives a time reduction of {time_reduction}."
+            )
+        card_path = folder / "MODEL.md"
+        self.info = ModelInfo(
+            folder=folder,
+            model_id=encoder_meta["model_id"],
+            architecture=encoder_meta["architecture"],
+            temporal=temporal,
+            latent_channels=latent_channels,
+            time_reduction=time_reduction if temporal else 0,
+            mel=mel,
+            training_data=encoder_meta.get("training_data", ""),
+            parameters=int(encoder_meta.get("parameters", "0")),
+            card=card_path.read_text() if card_path.is_file() else "",
+        )
+        self._check_graphs()
+
+    def _check_graphs(self) -> None:
+        inputs = {tensor.name: tensor.shape for tensor in self.encoder.get_inputs()}
+        outputs = {tensor.name for tensor in self.encoder.get_outputs()}
+        z_inputs = {tensor.name: tensor.shape for tensor in self.decoder.get_inputs()}
+        mel_shape = inputs.get("mel")
+        z_shape = z_inputs.get("z")
+        problems = []
+        if mel_shape is None or outputs != {"mu", "logvar"}:
+            problems.append("encoder.onnx must map 'mel' to 'mu' and 'logvar'")
+        elif mel_shape[1] != self.info.mel.n_mels:
+            problems.append(
+                f"encoder.onnx expects {mel_shape[1]} mel bands, metadata says "
+                f"{self.info.mel.n_mels}"
+            )
+        if z_shape is None:
+            problems.append("decoder.onnx must take 'z'")
+        elif z_shape[1] != self.info.latent_channels:
+            problems.append(
+                f"decoder.onnx expects {z_shape[1]} latent channels, metadata says "
+                f"{self.info.latent_channels}"
+            )
+        if problems:
+            raise ModelError(
+                f"The model in {self.info.folder} is inconsistent: {'; '.join(problems)}."
+            )
+
+    @property
+    def mel_config(self) -> MelConfig:
+        return self.info.mel
+
+    def latent_frames(self, frames: int) -> int:
+        """Latent frames for ``frames`` mel frames (temporal models)."""
+        return -(-frames // self.info.time_reduction)
+
+    def _fit_input(self, mel: np.ndarray) -> np.ndarray:
+        """Pad (with silence) or cut ``[n_mels, frames]`` to what the encoder takes."""
+        mel = np.asarray(mel, dtype=np.float32)
+        if mel.ndim != 2 or mel.shape[0] != self.info.mel.n_mels:
+            raise ValueError(f"need log-mel [{self.info.mel.n_mels}, frames], got {mel.shape}")
+        if self.info.temporal:
+            target = self.latent_frames(mel.shape[1]) * self.info.time_reduction
+        else:
+            target = self.info.segment_frames
+            mel = mel[:, :target]
+        if mel.shape[1] < target:
+            pad = np.full((mel.shape[0], target - mel.shape[1]), self.info.mel.floor_normalised)
+            mel = np.concatenate([mel, pad.astype(np.float32)], axis=1)
+        return np.ascontiguousarray(mel)
+
+    def encode(self, mel: np.ndarray) -> np.ndarray:
+        """Posterior mean μ of a normalised log-mel ``[n_mels, frames]`` (see class doc)."""
+        mu, _ = self.encoder.run(None, {"mel": self._fit_input(mel)[None]})
+        return mu[0]
+
+    def encode_distribution(self, mel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """μ and log σ² of the posterior, same shapes as :meth:`encode`."""
+        mu, logvar = self.encoder.run(None, {"mel": self._fit_input(mel)[None]})
+        return mu[0], logvar[0]
+
+    def decode(self, latent: np.ndarray) -> np.ndarray:
+        """Normalised log-mel ``[n_mels, frames]`` of a latent (see class doc)."""
+        latent = np.asarray(latent, dtype=np.float32)
+        expected_ndim = 2 if self.info.temporal else 1
+        if latent.ndim != expected_ndim or latent.shape[0] != self.info.latent_channels:
+            raise ValueError(f"latent of shape {latent.shape} does not fit this model")
+        (mel,) = self.decoder.run(None, {"z": np.ascontiguousarray(latent)[None]})
+        return mel[0]

@@ -1,0 +1,121 @@
+"""``musinterp-train``: prepare → train → export → evaluate (torch lives only here)."""
+
+import argparse
+import json
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+from musinterp_app.training.train import TrainOptions
+
+
+def _prepare(args: argparse.Namespace) -> int:
+    from musinterp_app.training import data
+
+    summary = data.prepare(
+        [Path(folder) for folder in args.audio],
+        Path(args.out),
+        fma_metadata=Path(args.fma_metadata) if args.fma_metadata else None,
+        workers=args.workers,
+    )
+    print(json.dumps(summary, indent=2))
+    if summary["skipped"]:
+        print(f"{summary['skipped']} files skipped: see {Path(args.out) / 'skipped.csv'}")
+    return 0 if summary["segments"] else 1
+
+
+def _train(args: argparse.Namespace) -> int:
+    from musinterp_app.training.train import train
+
+    options = TrainOptions(
+        **{f.name: getattr(args, f.name) for f in fields(TrainOptions) if hasattr(args, f.name)}
+    )
+    summary = train(Path(args.data), Path(args.out), options, resume=args.resume)
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from musinterp_app.training.export import export
+
+    card = export(
+        Path(args.run),
+        Path(args.output),
+        commands=args.commands,
+        data_notes=Path(args.data_notes) if args.data_notes else None,
+    )
+    print(f"wrote {args.output} ({card})")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from musinterp_app.training.evaluate import evaluate
+
+    report = evaluate(
+        Path(args.model),
+        Path(args.data),
+        baseline=Path(args.baseline) if args.baseline else None,
+        out=Path(args.out) if args.out else None,
+    )
+    print(json.dumps(report["summary"], indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="musinterp-train", description="Train a musinterp VAE on your own music."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    prep = commands.add_parser("prepare", help="folders of audio → cache of log-mel segments")
+    prep.add_argument("--audio", nargs="+", required=True, metavar="DIR", help="folders to scan")
+    prep.add_argument("--out", required=True, metavar="CACHE", help="cache folder (resumable)")
+    prep.add_argument("--fma-metadata", metavar="tracks.csv", help="FMA metadata for genre labels")
+    prep.add_argument("--workers", type=int, default=2, help="parallel processes")
+    prep.set_defaults(handler=_prepare)
+
+    defaults = TrainOptions()
+    tr = commands.add_parser("train", help="train a VAE on a prepared cache")
+    tr.add_argument("--data", required=True, metavar="CACHE")
+    tr.add_argument("--out", required=True, metavar="RUN", help="run folder (checkpoints, log)")
+    tr.add_argument("--arch", choices=["conv1d", "conv2d"], default=defaults.arch)
+    tr.add_argument("--resume", action="store_true", help="continue from RUN/checkpoint.pt")
+    for option in fields(TrainOptions):
+        if option.name != "arch":
+            tr.add_argument(
+                f"--{option.name.replace('_', '-')}",
+                type=type(option.default),
+                default=option.default,
+                dest=option.name,
+            )
+    tr.set_defaults(handler=_train)
+
+    ex = commands.add_parser("export", help="RUN → encoder.onnx, decoder.onnx, MODEL.md")
+    ex.add_argument("run", metavar="RUN")
+    ex.add_argument("-o", "--output", required=True, metavar="MODEL_DIR")
+    ex.add_argument("--commands", default="", help="the commands that made it (for the card)")
+    ex.add_argument("--data-notes", metavar="FILE", help="Markdown about the data, for the card")
+    ex.set_defaults(handler=_export)
+
+    ev = commands.add_parser("evaluate", help="metrics, plots and a report for a model")
+    ev.add_argument("model", metavar="MODEL_DIR")
+    ev.add_argument("--data", required=True, metavar="CACHE")
+    ev.add_argument("--baseline", metavar="MODEL_DIR", help="a conv2d model to compare with")
+    ev.add_argument("--out", metavar="DIR", help="where to write the report (default: MODEL_DIR)")
+    ev.set_defaults(handler=_evaluate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        return args.handler(args)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(
+            "interrupted; rerun the same command (with --resume for train) to continue",
+            file=sys.stderr,
+        )
+        return 130

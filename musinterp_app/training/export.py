@@ -1,0 +1,236 @@
+"""``export``: a training run → ``encoder.onnx`` + ``decoder.onnx`` + ``MODEL.md``.
+
+The two graphs follow the model contract of DESIGN.md: dynamic batch and
+time axes (temporal models), and everything the app needs in
+``metadata_props``. Before anything is written, onnxruntime's outputs are
+compared with torch's on real validation data; the folder is written under a
+temporary name and renamed at the end, so a failed export leaves no half model.
+"""
+
+import hashlib
+import json
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import torch
+from torch import nn
+
+from musinterp_app.training import data
+from musinterp_app.training.models import ModelConfig, build, parameter_count
+
+FORMAT_VERSION = 1
+PARITY_TOLERANCE = 1e-4
+
+
+class _Encoder(nn.Module):
+    def __init__(self, vae: nn.Module) -> None:
+        super().__init__()
+        self.vae = vae
+
+    def forward(self, mel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.vae.encode(mel)
+
+
+class _Decoder(nn.Module):
+    def __init__(self, vae: nn.Module) -> None:
+        super().__init__()
+        self.vae = vae
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.vae.decode(z)
+
+
+def load_run(run: Path) -> tuple[nn.Module, dict]:
+    """The best weights of a run, in eval mode, and its ``config.json``."""
+    config = json.loads((run / "config.json").read_text())
+    model = build(ModelConfig(**config["model"]))
+    state = torch.load(run / "best.pt", weights_only=True)
+    model.load_state_dict(state["model"])
+    config["best_step"] = state["step"]
+    return model.eval(), config
+
+
+def _name_dims(path: Path, names: dict[str, list[str]]) -> None:
+    """Give output axes readable names (the exporter invents symbols)."""
+    model = onnx.load(str(path))
+    for output in model.graph.output:
+        for dim, name in zip(output.type.tensor_type.shape.dim, names[output.name], strict=True):
+            if name:
+                dim.dim_param = name
+    onnx.save(model, str(path))
+
+
+def _add_metadata(path: Path, metadata: dict[str, str]) -> None:
+    model = onnx.load(str(path))
+    del model.metadata_props[:]
+    for key, value in metadata.items():
+        model.metadata_props.add(key=key, value=value)
+    onnx.save(model, str(path))
+
+
+def _export_graphs(model: nn.Module, folder: Path, example: torch.Tensor) -> None:
+    temporal = model.temporal
+    batch = torch.export.Dim("batch", min=1, max=1024)
+    if temporal:
+        units = torch.export.Dim("latent_frames", min=1, max=1_000_000)
+        mel_shape = {0: batch, 2: model.config.time_reduction * units}
+        z_shape = {0: batch, 2: units}
+    else:
+        mel_shape, z_shape = {0: batch}, {0: batch}
+    with torch.no_grad():
+        mu, _ = model.encode(example)
+    quiet = {"dynamo": True, "external_data": False, "verbose": False}
+    torch.onnx.export(
+        _Encoder(model),
+        (example,),
+        str(folder / "encoder.onnx"),
+        input_names=["mel"],
+        output_names=["mu", "logvar"],
+        dynamic_shapes={"mel": mel_shape},
+        **quiet,
+    )
+    torch.onnx.export(
+        _Decoder(model),
+        (mu,),
+        str(folder / "decoder.onnx"),
+        input_names=["z"],
+        output_names=["mel"],
+        dynamic_shapes={"z": z_shape},
+        **quiet,
+    )
+    latent = ["batch", "", "latent_frames"] if temporal else ["batch", ""]
+    _name_dims(folder / "encoder.onnx", {"mu": latent, "logvar": latent})
+    frames = ["batch", "", "frames"] if temporal else ["batch", "", ""]
+    _name_dims(folder / "decoder.onnx", {"mel": frames})
+
+
+def check_parity(model: nn.Module, folder: Path, mels: torch.Tensor) -> float:
+    """Largest |onnxruntime − torch| over encoder and decoder outputs on ``mels``."""
+    encoder = ort.InferenceSession(str(folder / "encoder.onnx"), providers=["CPUExecutionProvider"])
+    decoder = ort.InferenceSession(str(folder / "decoder.onnx"), providers=["CPUExecutionProvider"])
+    with torch.no_grad():
+        mu, logvar = model.encode(mels)
+        decoded = model.decode(mu)
+    onnx_mu, onnx_logvar = encoder.run(None, {"mel": mels.numpy()})
+    (onnx_decoded,) = decoder.run(None, {"z": mu.numpy()})
+    return float(
+        max(
+            np.abs(onnx_mu - mu.numpy()).max(),
+            np.abs(onnx_logvar - logvar.numpy()).max(),
+            np.abs(onnx_decoded - decoded.numpy()).max(),
+        )
+    )
+
+
+def metadata_for(config: dict, model: nn.Module, model_id: str) -> dict[str, str]:
+    """Everything the app needs to use the model, as strings (``metadata_props``)."""
+    mel_config, model_config = config["mel"], config["model"]
+    values = {
+        "musinterp_format": FORMAT_VERSION,
+        "model_id": model_id,
+        "architecture": model_config["arch"],
+        "temporal": int(model.temporal),
+        "latent_channels": model_config["latent_channels"],
+        "time_reduction": model_config["time_reduction"] if model.temporal else 0,
+        "segment_frames": mel_config["segment_frames"],
+        "training_data": ", ".join(config["data"]["labels"]),
+        "parameters": parameter_count(model),
+        **{key: mel_config[key] for key in mel_config},
+    }
+    return {key: str(value) for key, value in values.items()}
+
+
+def _model_card(
+    config: dict, model: nn.Module, metadata: dict, parity: float, commands: str, data_notes: str
+) -> str:
+    options, info = config["options"], config["data"]
+    log = (Path(config["run"]) / "log.csv").read_text().strip().splitlines()
+    last = dict(zip(log[0].split(","), log[-1].split(","), strict=True)) if len(log) > 1 else {}
+    return f"""# musinterp model `{metadata["model_id"]}`
+
+Architecture `{metadata["architecture"]}`: {
+        "temporal latent, "
+        + metadata["latent_channels"]
+        + " channels per latent frame, time reduced "
+        + metadata["time_reduction"]
+        + "×"
+        if model.temporal
+        else "one global "
+        + metadata["latent_channels"]
+        + "-d latent per "
+        + metadata["segment_frames"]
+        + "-frame excerpt"
+    };
+{parameter_count(model):,} parameters; width {config["model"]["width"]}.
+Features: log-mel at {metadata["sample_rate"]} Hz, n_fft {metadata["n_fft"]},
+hop {metadata["hop_length"]}, {metadata["n_mels"]} mel bands, floor {metadata["floor_db"]} dB,
+normalised as (dB − {metadata["norm_offset_db"]}) / {metadata["norm_scale_db"]};
+each band standardised inside the graph with the training data's statistics.
+
+## Data
+
+Labels: {metadata["training_data"]}. {info["train_files"]} files
+({info["train_minutes"]} minutes) for training, {info["validation_files"]} other files
+({info["validation_segments"]} five-second segments) for validation: the split is by
+source file, so no file is in both.
+
+{data_notes}
+
+## Training
+
+{options["arch"]}, batch {options["batch"]} random crops of {options["crop_frames"]} frames
+drawn afresh every step, AdamW lr {options["lr"]}, L1 on the log-mel with the prediction
+clamped at the floor, β = {options["beta"]} KL with a {options["warmup_steps"]}-step warm-up,
+seed {options["seed"]}, {options["minutes"]} minutes on CPU. Best validation checkpoint: step
+{config["best_step"]}. Last log line: {json.dumps(last)}.
+
+Onnxruntime vs torch parity: max |difference| {parity:.2e} (limit {PARITY_TOLERANCE:g}).
+
+## Reproduce
+
+```sh
+{commands or "musinterp-train train --data CACHE --out RUN && musinterp-train export RUN -o DIR"}
+```
+"""
+
+
+def export(run: Path, output: Path, *, commands: str = "", data_notes: Path | None = None) -> Path:
+    """Export ``run``'s best weights to ``output``; returns the model card's path."""
+    run, output = Path(run), Path(output)
+    model, config = load_run(run)
+    config["run"] = str(run)
+    cache = Path(config["data"]["cache"])
+    rows = (data.split_by_file(data.read_index(cache))[1] * 2)[:4]
+    mels = torch.from_numpy(
+        np.stack([data.read_exr(cache / row["segment"]) for row in rows]).astype(np.float32)
+    )
+    staging = output.with_name(output.name + f".part-{int(time.time())}")
+    staging.mkdir(parents=True)
+    try:
+        _export_graphs(model, staging, mels[:2])  # batch 2: size-1 axes would be fixed
+        parity = check_parity(model, staging, mels)
+        if parity > PARITY_TOLERANCE:
+            raise ValueError(f"onnxruntime differs from torch by {parity:.2e} (> 1e-4)")
+        digest = hashlib.sha1()
+        for tensor in model.state_dict().values():
+            digest.update(tensor.numpy().tobytes())
+        metadata = metadata_for(config, model, digest.hexdigest()[:12])
+        for name in ("encoder", "decoder"):
+            _add_metadata(staging / f"{name}.onnx", {**metadata, "role": name})
+        notes = Path(data_notes).read_text() if data_notes else ""
+        (staging / "MODEL.md").write_text(
+            _model_card(config, model, metadata, parity, commands, notes)
+        )
+        previous = output.with_name(output.name + ".old")
+        if output.exists():
+            output.rename(previous)
+        staging.rename(output)
+        shutil.rmtree(previous, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return output / "MODEL.md"
