@@ -26,7 +26,7 @@ import torch
 from tqdm import tqdm
 
 from musinterp_app.audio import mel
-from musinterp_app.training import data
+from musinterp_app.training import data, metrics
 from musinterp_app.training.models import ModelConfig, build, parameter_count
 
 LOG_FIELDS = ["step", "minutes", "loss", "recon_db", "kl", "beta", "val_mae_db", "baseline_db"]
@@ -72,31 +72,17 @@ def random_crops(
     return crops
 
 
-def reconstruction_mae_db(
-    prediction: torch.Tensor, target: torch.Tensor, config: mel.MelConfig
-) -> torch.Tensor:
-    """Mean |error| in dB per example ``[B]``, anything below the floor counted as the floor."""
-    floor = config.floor_normalised
-    error = (prediction.clamp_min(floor) - target.clamp_min(floor)).abs()
-    return error.mean(dim=(1, 2)) * config.norm_scale_db
-
-
-def mean_spectrum_mae_db(segments: torch.Tensor, config: mel.MelConfig) -> torch.Tensor:
-    """Trivial baseline per example ``[B]``: each frame replaced by the clip's mean spectrum."""
-    mean = segments.mean(dim=2, keepdim=True).expand_as(segments)
-    return reconstruction_mae_db(mean, segments, config)
-
-
 @torch.no_grad()
-def validate(model: torch.nn.Module, segments: torch.Tensor, config: mel.MelConfig) -> float:
-    """Mean reconstruction error (dB) of the decoded posterior means on ``[N, n_mels, frames]``."""
+def validate(model: torch.nn.Module, segments: np.ndarray, config: mel.MelConfig) -> float:
+    """Mean reconstruction error (dB) of the decoded posterior means of ``[N, n_mels, frames]``."""
     model.eval()
     errors = []
-    for batch in segments.split(16):
+    for first in range(0, len(segments), 16):
+        batch = torch.from_numpy(segments[first : first + 16])
         mu, _ = model.encode(batch)
-        errors.append(reconstruction_mae_db(model.decode(mu), batch, config))
+        errors.append(metrics.mae_db(model.decode(mu).numpy(), batch.numpy(), config))
     model.train()
-    return float(torch.cat(errors).mean())
+    return float(np.concatenate(errors).mean())
 
 
 def _save_atomically(state: dict, path: Path) -> None:
@@ -117,10 +103,8 @@ def train(cache: Path, run: Path, options: TrainOptions, *, resume: bool = False
         raise ValueError(f"{cache} holds no segments; run prepare first")
     train_rows, validation_rows = data.split_by_file(rows)
     tracks = [t for t in data.load_tracks(cache, train_rows) if t.shape[1] >= options.crop_frames]
-    validation = torch.from_numpy(
-        np.stack([data.read_exr(cache / row["segment"]) for row in validation_rows]).astype(
-            np.float32
-        )
+    validation = np.stack([data.read_exr(cache / r["segment"]) for r in validation_rows]).astype(
+        np.float32
     )
     config_path = run / "config.json"
     if resume and config_path.exists():
@@ -178,7 +162,9 @@ def train(cache: Path, run: Path, options: TrainOptions, *, resume: bool = False
         step, elapsed_s, best_db = state["step"], state["elapsed_s"], state["best_db"]
         torch.set_rng_state(state["torch_rng"])
         rng.bit_generator.state = json.loads(state["numpy_rng"])
-    baseline_db = float(mean_spectrum_mae_db(validation, mel_config).mean())
+    baseline_db = float(
+        metrics.mae_db(metrics.mean_spectrum(validation), validation, mel_config).mean()
+    )
     log_path = run / "log.csv"
     new_log = not (resume and log_path.exists())
     with open(log_path, "w" if new_log else "a", newline="") as log_file:

@@ -72,23 +72,33 @@ def test_validation_split_is_by_file(cache):
     assert not {r["file_id"] for r in train_rows} & {r["file_id"] for r in validation_rows}
 
 
+_MODELS: dict[str, tuple] = {}
+
+
+def train_and_export(arch, cache, tmp_path_factory):
+    """A tiny model of ``arch`` trained for 4 steps and exported (once per test module)."""
+    if arch not in _MODELS:
+        run = tmp_path_factory.mktemp(f"run-{arch}")
+        options = TrainOptions(
+            arch=arch,
+            width=16,
+            time_reduction=4,
+            batch=2,
+            crop_frames=64,
+            max_steps=4,
+            validate_every=2,
+            minutes=5,
+        )
+        summary = train(cache[0], run, options)
+        model_dir = run.parent / f"model-{arch}"
+        export(run, model_dir, commands="pytest")
+        _MODELS[arch] = (arch, run, model_dir, summary)
+    return _MODELS[arch]
+
+
 @pytest.fixture(scope="module", params=["conv1d", "conv2d"])
 def exported(request, cache, tmp_path_factory):
-    run = tmp_path_factory.mktemp(f"run-{request.param}")
-    options = TrainOptions(
-        arch=request.param,
-        width=16,
-        time_reduction=4,
-        batch=2,
-        crop_frames=64,
-        max_steps=4,
-        validate_every=2,
-        minutes=5,
-    )
-    summary = train(cache[0], run, options)
-    model_dir = run.parent / f"model-{request.param}"
-    export(run, model_dir, commands="pytest")
-    return request.param, run, model_dir, summary
+    return train_and_export(request.param, cache, tmp_path_factory)
 
 
 def test_train_logs_checkpoints_and_resumes(exported, cache, tmp_path):
@@ -149,3 +159,33 @@ def test_broken_model_folders_give_clear_errors(exported, tmp_path):
         OnnxVAE(broken)
     with pytest.raises(ModelError, match="not a model folder"):
         OnnxVAE(tmp_path / "nowhere")
+
+
+def test_evaluate_writes_report_plots_and_card(cache, tmp_path_factory):
+    from musinterp_app.training.evaluate import evaluate
+
+    model_dir = train_and_export("conv1d", cache, tmp_path_factory)[2]
+    baseline = train_and_export("conv2d", cache, tmp_path_factory)[2]
+    report = evaluate(model_dir, cache[0], baseline=baseline, pairs=2)
+
+    summary = report["summary"]
+    assert set(summary["mae_db"]) == {"conv1d (this model)", "mean spectrum", "conv2d baseline"}
+    assert all(value > 0 for value in summary["mae_db"].values())
+    assert len(report["details"]["interpolation"]) == summary["interpolation_pairs"] == 2
+    for curve in report["details"]["interpolation"]:
+        assert len(curve["to_a_db"]) == len(curve["to_b_db"]) == 11
+    assert summary["griffin_lim"]["clips"] >= 1  # the generated sources are still there
+    assert 0.0 <= summary["label_check"]["originals_accuracy"] <= 1.0
+    for name in [
+        "eval_mae.png",
+        "eval_interpolation.png",
+        "eval_latent_pca.png",
+        "eval_example.png",
+        "evaluation.json",
+        "EVALUATION.md",
+    ]:
+        assert (model_dir / name).stat().st_size > 0, name
+    card = (model_dir / "MODEL.md").read_text()
+    assert card.count("## Evaluation") == 1 and "mean spectrum" in card
+    evaluate(model_dir, cache[0], pairs=2)  # again: the card's section is replaced, not added
+    assert (model_dir / "MODEL.md").read_text().count("## Evaluation") == 1
