@@ -9,14 +9,16 @@ import json
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
-from musinterp_app import __version__
-from musinterp_app.audio import io, mel, stft
-from musinterp_app.audio.griffinlim import griffinlim
+from musinterp_app import __version__, engine, resources
+from musinterp_app.audio import io, levels, mel, stft
+from musinterp_app.model import latent
+from musinterp_app.model.onnx_vae import ModelError, OnnxVAE
 
-COMMANDS = ("reconstruct", "bench")
+COMMANDS = ("reconstruct", "blend", "morph", "info", "bench")
 
 
 def wants_gui(args: list[str]) -> bool:
@@ -36,53 +38,128 @@ def _progress_printer(label: str) -> Callable[[int, int], None]:
     return show
 
 
-def peak_protect(samples: np.ndarray, ceiling: float = 0.999) -> np.ndarray:
-    """Scale down (never up) so that no sample clips in a 16-bit file."""
-    peak = float(np.max(np.abs(samples))) if samples.size else 0.0
-    return samples * (ceiling / peak) if peak > ceiling else samples
+def _load_model(folder: str | None) -> OnnxVAE:
+    return OnnxVAE(Path(folder) if folder else resources.default_model_dir())
+
+
+def _render(log_mel: np.ndarray, config: mel.MelConfig, iterations: int) -> np.ndarray:
+    """Normalised log-mel ``[n_mels, frames]`` → audio, streamed so memory stays bounded."""
+    chunks = mel.audio_stream(
+        log_mel, config, n_iter=iterations, progress=_progress_printer("Griffin-Lim")
+    )
+    return np.concatenate(list(chunks))
 
 
 def reconstruct(args: argparse.Namespace) -> int:
-    if not args.no_model:
-        print(
-            "error: no model is installed yet; use --no-model for the mel → Griffin-Lim round trip",
-            file=sys.stderr,
-        )
-        return 2
-    config = mel.MelConfig()
+    model = None if args.no_model else _load_model(args.model)
+    config = model.mel_config if model else mel.MelConfig()
     samples = io.load(
         args.input,
         sample_rate=config.sample_rate,
         offset_s=args.start,
         duration_s=args.duration,
-        min_duration_s=config.frames_to_seconds(1),
+        min_duration_s=config.frames_to_seconds(model.info.time_reduction if model else 1),
         progress=_progress_printer("decoding"),
     )
-    magnitude = mel.to_magnitude(mel.log_mel(samples, config), config)
-    audio = griffinlim(
-        magnitude,
-        hop_length=config.hop_length,
-        n_iter=args.iterations,
-        progress=_progress_printer("Griffin-Lim"),
-    )
-    io.save_wav(args.output, peak_protect(audio), config.sample_rate, float32=args.float)
+    features = mel.log_mel_long(samples, config)
+    if model:
+        if not model.info.temporal:
+            features = features[:, : config.segment_frames]
+        features = model.decode(model.encode(features))[:, : features.shape[1]]
+    audio = _render(features, config, args.iterations)
+    io.save_wav(args.output, levels.limit_peak(audio), config.sample_rate, float32=args.float)
+    reference = samples[: len(audio)]
     quality = stft.spectral_convergence_db(
         audio,
-        stft.magnitude(samples, n_fft=config.n_fft, hop_length=config.hop_length),
+        stft.magnitude(reference, n_fft=config.n_fft, hop_length=config.hop_length),
         n_fft=config.n_fft,
         hop_length=config.hop_length,
     )
+    source = "the mel round trip" if model is None else f"model {model.info.model_id}"
     print(
-        f"wrote {args.output} ({len(audio) / config.sample_rate:.2f} s, "
+        f"wrote {args.output} ({len(audio) / config.sample_rate:.2f} s through {source}; "
         f"spectral convergence {quality:.1f} dB)"
     )
+    return 0
+
+
+def _blend_engine(args: argparse.Namespace) -> engine.Engine:
+    blender = engine.Engine(_load_model(args.model))
+    for slot, path, start in [("A", args.a, args.start_a), ("B", args.b, args.start_b)]:
+        track = engine.load_track(
+            path, blender.model, start_s=start, duration_s=args.duration, overview=False
+        )
+        blender.set_track(slot, track)
+    return blender
+
+
+def _write_blend(args: argparse.Namespace, settings: engine.BlendSettings, what: str) -> int:
+    blender = _blend_engine(args)
+    audio = np.concatenate(
+        list(
+            blender.render_stream(
+                blender.blend_mel(settings),
+                n_iter=args.iterations,
+                progress=_progress_printer("rendering"),
+            )
+        )
+    )
+    engine.export_wav(args.output, audio, blender.config.sample_rate, float32=args.float)
+    a, b = blender.tracks["A"], blender.tracks["B"]
+    print(
+        f"wrote {args.output}: {what} of {a.name} ({a.start_s:.1f} s…) and {b.name} "
+        f"({b.start_s:.1f} s…), {len(audio) / blender.config.sample_rate:.2f} s"
+    )
+    return 0
+
+
+def blend(args: argparse.Namespace) -> int:
+    if not 0.0 <= args.alpha <= 1.0:
+        raise ValueError("--alpha must be between 0 (all A) and 1 (all B)")
+    settings = engine.BlendSettings(
+        alpha=args.alpha, mode=args.mode, keep_detail=not args.no_detail
+    )
+    return _write_blend(args, settings, f"{args.mode} blend at α = {args.alpha:g}")
+
+
+def morph(args: argparse.Namespace) -> int:
+    settings = engine.BlendSettings(mode=args.mode, morph=True, keep_detail=not args.no_detail)
+    return _write_blend(args, settings, "morph")
+
+
+def info(args: argparse.Namespace) -> int:
+    model = _load_model(args.model)
+    facts = model.info
+    print(f"model {facts.model_id} in {facts.folder}")
+    print(f"  architecture   {facts.architecture} ({facts.parameters:,} parameters)")
+    if facts.temporal:
+        rate = facts.mel.sample_rate / facts.mel.hop_length / facts.time_reduction
+        print(
+            f"  latent         {facts.latent_channels} channels per latent frame, "
+            f"{rate:.0f} latent frames/s (time ÷ {facts.time_reduction})"
+        )
+    else:
+        print(
+            f"  latent         one {facts.latent_channels}-d vector per "
+            f"{facts.mel.segment_seconds:.1f}-s excerpt"
+        )
+    print(
+        f"  features       {facts.mel.n_mels} mel bands, {facts.mel.sample_rate} Hz, "
+        f"n_fft {facts.mel.n_fft}, hop {facts.mel.hop_length}"
+    )
+    print(f"  trained on     {facts.training_data}")
+    evaluation = facts.card.split("## Evaluation", 1)
+    if len(evaluation) == 2:
+        print("\n## Evaluation" + evaluation[1].rstrip())
     return 0
 
 
 def bench(args: argparse.Namespace) -> int:
     from musinterp_app import bench as benchmarks
 
-    results = benchmarks.run_all(quick=args.quick)
+    results = benchmarks.run_all(
+        quick=args.quick, model_dir=Path(args.model) if args.model else None
+    )
     if args.json:
         print(json.dumps(results, indent=2))
     else:
@@ -100,10 +177,11 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     rec = commands.add_parser(
-        "reconstruct", help="turn a clip into log-mel and back into audio (Griffin-Lim)"
+        "reconstruct", help="encode and decode a clip with the model, back to audio"
     )
     rec.add_argument("input", help="audio file (WAV, FLAC, OGG, MP3, ...)")
     rec.add_argument("-o", "--output", required=True, help="WAV file to write")
+    rec.add_argument("--model", metavar="DIR", help="model folder (default: the shipped one)")
     rec.add_argument("--no-model", action="store_true", help="skip the VAE: mel → audio only")
     rec.add_argument("--start", type=float, default=0.0, metavar="S", help="excerpt start (s)")
     rec.add_argument("--duration", type=float, default=None, metavar="D", help="excerpt length (s)")
@@ -111,9 +189,53 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--float", action="store_true", help="write 32-bit float instead of 16-bit")
     rec.set_defaults(handler=reconstruct)
 
+    for name, help_text in [
+        ("blend", "blend two clips at one α and write a WAV"),
+        ("morph", "morph from A to B over the excerpt and write a WAV"),
+    ]:
+        sub = commands.add_parser(name, help=help_text)
+        sub.add_argument("a", metavar="A", help="first audio file")
+        sub.add_argument("b", metavar="B", help="second audio file")
+        sub.add_argument("-o", "--output", required=True, help="WAV file to write")
+        if name == "blend":
+            sub.add_argument("--alpha", type=float, default=0.5, help="0 = all A … 1 = all B")
+        sub.add_argument(
+            "--mode",
+            choices=latent.MODES,
+            default="lerp",
+            help="linear or spherical interpolation of the latents",
+        )
+        sub.add_argument(
+            "--start-a", type=float, default=0.0, metavar="S", help="A's excerpt start (s)"
+        )
+        sub.add_argument(
+            "--start-b", type=float, default=0.0, metavar="S", help="B's excerpt start (s)"
+        )
+        sub.add_argument(
+            "--duration",
+            type=float,
+            default=engine.DEFAULT_EXCERPT_S,
+            metavar="D",
+            help="excerpt length (s)",
+        )
+        sub.add_argument(
+            "--no-detail",
+            action="store_true",
+            help="do not add back the detail the model misses (pure model output)",
+        )
+        sub.add_argument("--model", metavar="DIR", help="model folder (default: the shipped one)")
+        sub.add_argument("--iterations", type=int, default=32, help="Griffin-Lim iterations")
+        sub.add_argument("--float", action="store_true", help="write 32-bit float")
+        sub.set_defaults(handler=blend if name == "blend" else morph)
+
+    inf = commands.add_parser("info", help="what a model is and how well it does")
+    inf.add_argument("--model", metavar="DIR", help="model folder (default: the shipped one)")
+    inf.set_defaults(handler=info)
+
     ben = commands.add_parser("bench", help="measure speed and quality")
     ben.add_argument("--json", action="store_true", help="print one JSON object")
     ben.add_argument("--quick", action="store_true", help="fewer repeats (for tests)")
+    ben.add_argument("--model", metavar="DIR", help="model folder (default: the shipped one)")
     ben.set_defaults(handler=bench)
     return parser
 
@@ -128,7 +250,7 @@ def run(args: list[str]) -> int:
     started = time.perf_counter()
     try:
         status = options.handler(options)
-    except (io.AudioLoadError, io.AudioSaveError) as error:
+    except (io.AudioLoadError, io.AudioSaveError, ModelError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

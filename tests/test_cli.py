@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import soundfile as sf
 
 from musinterp_app.audio import stft, synth
@@ -77,3 +78,76 @@ def test_bench_json_has_every_key():
     ]:
         assert isinstance(numbers[key], float | int) and np.isfinite(numbers[key]), key
     assert numbers["gl.speedup"] == round(numbers["gl.librosa_s"] / numbers["gl.ours_s"], 2)
+
+
+def test_blend_and_morph_end_to_end(tmp_path):
+    for name, root in [("a.wav", 48), ("b.ogg", 64)]:
+        sf.write(
+            tmp_path / name,
+            synth.music_like(6.0, 22050, rng=np.random.default_rng(root), root_midi=root),
+            22050,
+        )
+    result = musinterp(
+        "blend",
+        tmp_path / "a.wav",
+        tmp_path / "b.ogg",
+        "--alpha",
+        "0.25",
+        "--mode",
+        "slerp",
+        "--start-b",
+        "0.5",
+        "-o",
+        tmp_path / "blend.wav",
+    )
+    assert result.returncode == 0, result.stderr
+    audio, rate = sf.read(tmp_path / "blend.wav", dtype="float32")
+    assert rate == 32768 and len(audio) == 5 * rate
+    assert 20 * np.log10(np.abs(audio).max()) == pytest.approx(-1.0, abs=0.05)
+
+    result = musinterp(
+        "morph",
+        tmp_path / "a.wav",
+        tmp_path / "b.ogg",
+        "--duration",
+        "3",
+        "-o",
+        tmp_path / "morph.wav",
+    )
+    assert result.returncode == 0, result.stderr
+    assert sf.info(tmp_path / "morph.wav").duration == pytest.approx(3.0)
+
+
+def test_blend_with_a_bad_file_writes_nothing(tmp_path):
+    (tmp_path / "empty.mp3").write_bytes(b"")
+    sf.write(tmp_path / "ok.wav", np.zeros(44100, np.float32), 44100)
+    result = musinterp(
+        "blend", tmp_path / "ok.wav", tmp_path / "empty.mp3", "-o", tmp_path / "out.wav"
+    )
+    assert result.returncode == 1
+    assert "empty (0 bytes)" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "out.wav").exists()
+
+
+def test_reconstruct_through_the_model(tmp_path):
+    sf.write(tmp_path / "in.wav", synth.music_like(3.0, 32768, rng=np.random.default_rng(4)), 32768)
+    result = musinterp("reconstruct", tmp_path / "in.wav", "-o", tmp_path / "out.wav")
+    assert result.returncode == 0, result.stderr
+    assert "through model" in result.stdout
+    assert sf.info(tmp_path / "out.wav").frames == 3 * 32768
+
+
+def test_info_prints_the_model_facts():
+    result = musinterp("info")
+    assert result.returncode == 0, result.stderr
+    assert "architecture   conv1d" in result.stdout
+    assert "trained on" in result.stdout
+
+
+def test_a_broken_model_folder_is_one_clear_line(tmp_path):
+    (tmp_path / "encoder.onnx").write_bytes(b"nope")
+    result = musinterp("info", "--model", tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: encoder.onnx in")
+    assert "is damaged or not an ONNX model" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

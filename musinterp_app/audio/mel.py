@@ -6,6 +6,7 @@ exactly the features it was trained on. Arrays are ``[n_mels, frames]`` or
 ``hop_length`` samples apart (see :mod:`musinterp_app.audio.stft`).
 """
 
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, fields
 from functools import lru_cache
 
@@ -13,6 +14,7 @@ import numpy as np
 import scipy.sparse
 
 from musinterp_app.audio import stft
+from musinterp_app.audio.griffinlim import griffinlim_stream
 from musinterp_app.audio.parallel import run_blocks, split
 
 
@@ -89,6 +91,12 @@ def _mel_to_hz(mel: np.ndarray) -> np.ndarray:
     linear = mel * (200.0 / 3)
     log_region = 1000.0 * np.exp((np.log(6.4) / 27.0) * (mel - 15.0))
     return np.where(mel >= 15.0, log_region, linear)
+
+
+def band_centres_hz(config: MelConfig) -> np.ndarray:
+    """Centre frequency of every mel band in Hz, ``[n_mels]`` (for axis labels)."""
+    edges = np.linspace(_hz_to_mel(config.fmin_hz), _hz_to_mel(config.fmax_hz), config.n_mels + 2)
+    return _mel_to_hz(edges[1:-1])
 
 
 @lru_cache(maxsize=4)
@@ -213,3 +221,19 @@ def power_mel_to_magnitude(power: np.ndarray, config: MelConfig, *, n_iter: int 
 def to_magnitude(normalised: np.ndarray, config: MelConfig) -> np.ndarray:
     """Normalised log-mel ``[n_mels, frames]`` → linear magnitude ``[n_bins, frames]`` (≥ 0)."""
     return power_mel_to_magnitude(normalised_to_power(normalised, config), config)
+
+
+def audio_stream(normalised: np.ndarray, config: MelConfig, **options) -> Iterator[np.ndarray]:
+    """Normalised log-mel ``[n_mels, frames]`` → audio chunks in time order.
+
+    Streaming Griffin-Lim (:func:`griffinlim_stream`, whose keyword options
+    ``options`` are passed on); each chunk's magnitude is inverted only when
+    the stream needs it.
+    """
+    return griffinlim_stream(
+        lambda start, stop: to_magnitude(normalised[:, start:stop], config),
+        normalised.shape[1],
+        n_fft=config.n_fft,
+        hop_length=config.hop_length,
+        **options,
+    )

@@ -50,3 +50,32 @@ def music_like(
         out[start : start + hit] += 0.12 * noise
     peak = np.max(np.abs(out)) or 1.0
     return (out * (0.7 / peak)).astype(np.float32)
+
+
+EXAMPLES = {
+    "example-a-slow-low.ogg": {"tempo_bpm": 84.0, "root_midi": 45, "seed": 11},
+    "example-b-fast-high.ogg": {"tempo_bpm": 150.0, "root_midi": 64, "seed": 12},
+}
+
+
+def write_examples(folder: str, duration_s: float = 12.0, sample_rate: int = 32768) -> None:
+    """Write the two example clips shipped in ``resources/examples`` (OGG Vorbis)."""
+    from pathlib import Path
+
+    import soundfile
+
+    for name, params in EXAMPLES.items():
+        clip = music_like(
+            duration_s,
+            sample_rate,
+            rng=np.random.default_rng(params["seed"]),
+            tempo_bpm=params["tempo_bpm"],
+            root_midi=params["root_midi"],
+        )
+        soundfile.write(Path(folder) / name, clip, sample_rate, format="OGG", subtype="VORBIS")
+
+
+if __name__ == "__main__":
+    import sys
+
+    write_examples(sys.argv[1])

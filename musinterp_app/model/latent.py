@@ -46,6 +46,9 @@ def slerp(a: np.ndarray, b: np.ndarray, alpha: float | np.ndarray) -> np.ndarray
     sin_safe = np.where(safe, sin_omega, 1.0)
     from_a = np.where(safe, np.sin((1.0 - weight) * omega) / sin_safe, 1.0 - weight)
     from_b = np.where(safe, np.sin(weight * omega) / sin_safe, weight)
+    # Exactly a and b at the ends (the sines are only nearly 1 and 0 there).
+    from_a = np.where(weight == 0, 1.0, np.where(weight == 1, 0.0, from_a))
+    from_b = np.where(weight == 0, 0.0, np.where(weight == 1, 1.0, from_b))
     return (from_a * a64 + from_b * b64).astype(np.float32)
 
 

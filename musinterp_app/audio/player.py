@@ -1,0 +1,179 @@
+"""Playback through PortAudio (sounddevice), fed while it plays.
+
+The audio callback only copies samples out of a preallocated buffer: it
+never decodes, allocates or waits on a lock held by compute. A clip is
+played from a :class:`PlaybackBuffer` whose length is known up front; a
+renderer fills it chunk by chunk (``write``) while playback runs, so sound
+starts after the first chunk. If playback catches up with rendering, the
+callback plays silence for that block rather than waiting. The UI polls
+``position_s`` with a timer to draw the play cursor.
+"""
+
+import threading
+
+import numpy as np
+import soxr
+
+try:
+    import sounddevice
+except OSError as error:  # PortAudio missing from the system
+    sounddevice = None
+    _IMPORT_ERROR = f"PortAudio is not installed ({error})"
+else:
+    _IMPORT_ERROR = ""
+
+
+def unavailable_reason() -> str:
+    """Why playback cannot work here ('' when an output device exists)."""
+    if sounddevice is None:
+        return _IMPORT_ERROR
+    try:
+        sounddevice.query_devices(kind="output")
+    except Exception as error:  # PortAudioError, or no default device at all
+        return f"no audio output device ({error})"
+    return ""
+
+
+class PlaybackBuffer:
+    """Mono float32 samples at the device rate, filled in order by one writer thread.
+
+    Chunks are written at the source rate and resampled on the way in
+    (streaming soxr), since devices seldom run at the model's 32768 Hz.
+    """
+
+    def __init__(self, source_samples: int, source_rate: int, output_rate: int) -> None:
+        self.source_samples = source_samples
+        self.source_rate = source_rate
+        self.output_rate = output_rate
+        self.samples = np.zeros(
+            int(np.ceil(source_samples * output_rate / source_rate)) + 64, np.float32
+        )
+        self.filled = 0  # samples [0, filled) are ready; only ever grows
+        self._source_written = 0
+        self._resampler = (
+            soxr.ResampleStream(source_rate, output_rate, 1, dtype="float32", quality="HQ")
+            if source_rate != output_rate
+            else None
+        )
+        self.complete = False
+
+    @classmethod
+    def of(cls, audio: np.ndarray, source_rate: int, output_rate: int) -> "PlaybackBuffer":
+        buffer = cls(len(audio), source_rate, output_rate)
+        buffer.write(audio)
+        return buffer
+
+    def write(self, chunk: np.ndarray) -> None:
+        """Append the next chunk (source rate); the last one completes the buffer."""
+        self._source_written += len(chunk)
+        last = self._source_written >= self.source_samples
+        if self._resampler is not None:
+            chunk = self._resampler.resample_chunk(np.asarray(chunk, np.float32), last=last)
+        stop = min(len(self.samples), self.filled + len(chunk))
+        self.samples[self.filled : stop] = chunk[: stop - self.filled]
+        self.filled = stop
+        if last:
+            self.samples = self.samples[: self.filled]
+            self.complete = True
+
+
+def output_rate_for(sample_rate: int) -> int:
+    """``sample_rate`` if the default output device takes it, else the device's own rate."""
+    if sounddevice is None:
+        return sample_rate
+    try:
+        sounddevice.check_output_settings(samplerate=sample_rate, channels=1, dtype="float32")
+        return sample_rate
+    except Exception:
+        try:
+            return int(sounddevice.query_devices(kind="output")["default_samplerate"])
+        except Exception:
+            return sample_rate
+
+
+class Player:
+    """One output stream at a time; ``play`` replaces whatever was playing.
+
+    Buffers made with :meth:`new_buffer` / :meth:`buffer_of` are already at
+    the device's rate (``output_rate``).
+    """
+
+    def __init__(self, sample_rate: int, *, block_size: int = 1024) -> None:
+        self.sample_rate = sample_rate
+        self.output_rate = output_rate_for(sample_rate)
+        self.block_size = block_size
+        self._stream = None
+        self._buffer: PlaybackBuffer | None = None
+        self._position = 0
+        self.loop = False
+        self.error = ""  # set when the device failed
+        self._lock = threading.Lock()  # guards stream start/stop only (never the callback)
+
+    def new_buffer(self, source_samples: int) -> PlaybackBuffer:
+        """An empty buffer for ``source_samples`` at the model rate, to be filled while playing."""
+        return PlaybackBuffer(source_samples, self.sample_rate, self.output_rate)
+
+    def buffer_of(self, audio: np.ndarray) -> PlaybackBuffer:
+        return PlaybackBuffer.of(audio, self.sample_rate, self.output_rate)
+
+    @property
+    def position_s(self) -> float:
+        """Seconds played of the current buffer."""
+        return self._position / self.output_rate
+
+    @property
+    def playing(self) -> bool:
+        stream = self._stream
+        return stream is not None and stream.active
+
+    @property
+    def buffer(self) -> PlaybackBuffer | None:
+        return self._buffer
+
+    def _callback(self, out: np.ndarray, frames: int, _time, status) -> None:
+        buffer = self._buffer
+        start = self._position
+        ready = min(buffer.filled, start + frames)
+        count = max(0, ready - start)
+        out[:count, 0] = buffer.samples[start : start + count]
+        out[count:, 0] = 0.0
+        self._position = start + count
+        if self._position >= len(buffer.samples):
+            if self.loop and buffer.complete:
+                self._position = 0
+            else:
+                raise sounddevice.CallbackStop
+
+    def play(self, buffer: PlaybackBuffer, *, start_sample: int = 0) -> None:
+        """Start playing ``buffer`` (it may still be filling). Raises ``RuntimeError``."""
+        reason = unavailable_reason()
+        if reason:
+            raise RuntimeError(reason)
+        self.stop()
+        with self._lock:
+            self._buffer = buffer
+            self._position = min(start_sample, len(buffer.samples))
+            self.error = ""
+            try:
+                self._stream = sounddevice.OutputStream(
+                    samplerate=self.output_rate,
+                    channels=1,
+                    dtype="float32",
+                    blocksize=self.block_size,
+                    callback=self._callback,
+                )
+                self._stream.start()
+            except Exception as error:
+                self._stream = None
+                raise RuntimeError(f"the audio device refused to play: {error}") from None
+
+    def stop(self) -> None:
+        """Stop and close the stream (call from the thread that owns the player)."""
+        with self._lock:
+            stream, self._stream = self._stream, None
+            if stream is not None:
+                try:
+                    stream.abort()
+                    stream.close()
+                except Exception as error:  # the device vanished: nothing left to stop
+                    self.error = f"the audio device failed: {error}"

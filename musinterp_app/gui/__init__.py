@@ -1,0 +1,1 @@
+"""The desktop window (PySide6 + pyqtgraph), a thin face on :mod:`musinterp_app.engine`."""

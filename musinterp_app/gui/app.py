@@ -1,0 +1,31 @@
+"""Starting the window: ``musinterp [A [B]]``."""
+
+import sys
+
+import pyqtgraph as pg
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from musinterp_app import __version__, resources
+from musinterp_app.gui.main_window import MainWindow
+from musinterp_app.model.onnx_vae import ModelError, OnnxVAE
+
+
+def run_gui(args: list[str]) -> int:
+    """Open the window, loading up to two files given on the command line."""
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setOrganizationName("musinterp")
+    app.setApplicationName("musinterp")
+    app.setApplicationVersion(__version__)
+    pg.setConfigOptions(antialias=True, imageAxisOrder="row-major")
+    try:
+        model = OnnxVAE(resources.default_model_dir())
+    except ModelError as error:
+        QMessageBox.critical(
+            None, "musinterp cannot start", f"The default model is unusable: {error}"
+        )
+        return 1
+    window = MainWindow(model)
+    window.show()
+    for slot, path in zip(("A", "B"), args[:2], strict=False):
+        window.load(slot, path)
+    return app.exec()

@@ -1,0 +1,210 @@
+"""The real window, offscreen: drops, slider, render, playback, export, bad input."""
+
+import random
+import threading
+
+import numpy as np
+import pytest
+import soundfile as sf
+from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QApplication
+
+from musinterp_app import resources
+from musinterp_app.audio import player as playback
+from musinterp_app.audio import synth
+from musinterp_app.engine import BlendSettings
+from musinterp_app.gui.main_window import SLIDER_STEPS, MainWindow
+from musinterp_app.model.onnx_vae import OnnxVAE
+
+pytestmark = pytest.mark.gui
+LOAD_TIMEOUT_MS = 60_000
+
+
+@pytest.fixture(scope="module")
+def model():
+    return OnnxVAE(resources.default_model_dir())
+
+
+@pytest.fixture
+def clips(tmp_path):
+    paths = []
+    for name, root, tempo in [("low.flac", 45, 90.0), ("high.ogg", 64, 140.0)]:
+        clip = synth.music_like(
+            7.0, 44100, rng=np.random.default_rng(root), root_midi=root, tempo_bpm=tempo
+        )
+        sf.write(tmp_path / name, clip, 44100)
+        paths.append(tmp_path / name)
+    return paths
+
+
+@pytest.fixture
+def window(qtbot, model, tmp_path):
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    win = MainWindow(model, settings=settings)
+    win.autoplay_box.setChecked(False)
+    qtbot.addWidget(win)
+    win.show()
+    yield win
+    win.close()
+
+
+def drop(widget, path):
+    """A real drag-enter and drop of a local file on ``widget``."""
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    point = QPointF(widget.width() / 2, widget.height() / 2)
+    enter = QDragEnterEvent(
+        point.toPoint(),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    QApplication.sendEvent(widget, enter)
+    assert enter.isAccepted()
+    event = QDropEvent(
+        point,
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    QApplication.sendEvent(widget, event)
+
+
+def idle(window):
+    return not any(lane.busy for lane in window.lanes.values())
+
+
+def load_both(qtbot, window, clips):
+    drop(window.panels["A"], clips[0])
+    drop(window.panels["B"], clips[1])
+    qtbot.waitUntil(
+        lambda: window.engine.ready and window.blended_mel is not None and idle(window),
+        timeout=LOAD_TIMEOUT_MS,
+    )
+
+
+def test_drop_two_files_shows_both_and_the_blend(qtbot, window, clips):
+    load_both(qtbot, window, clips)
+    assert window.panels["A"].title.text() == "low.flac"
+    assert window.panels["B"].title.text() == "high.ogg"
+    assert "7.0 s · 44100 Hz · mono" in window.panels["A"].details.text()
+    assert window.panels["A"].view.image.image is not None
+    assert window.blended_mel.shape == (512, 640)
+    assert window.actions["export"].isEnabled()
+
+
+def test_slider_updates_the_blend_and_ends_exactly_at_the_originals(qtbot, window, clips):
+    load_both(qtbot, window, clips)
+    window.slider.setValue(0)
+    qtbot.waitUntil(lambda: idle(window), timeout=LOAD_TIMEOUT_MS)
+    np.testing.assert_allclose(window.blended_mel, window.engine.tracks["A"].mel, atol=1e-5)
+    window.slider.setValue(SLIDER_STEPS)
+    qtbot.waitUntil(lambda: idle(window), timeout=LOAD_TIMEOUT_MS)
+    np.testing.assert_allclose(window.blended_mel, window.engine.tracks["B"].mel, atol=1e-5)
+    assert window.alpha_box.value() == 1.0
+
+
+def test_rapid_slider_moves_the_last_alpha_wins(qtbot, window, clips):
+    load_both(qtbot, window, clips)
+    threads_before = threading.active_count()
+    rng = random.Random(0)
+    window.slider.setSliderDown(True)
+    for _ in range(200):
+        window.slider.setValue(rng.randrange(SLIDER_STEPS + 1))
+        QApplication.processEvents()
+    window.slider.setValue(730)
+    window.slider.setSliderDown(False)
+    window.slider.sliderReleased.emit()
+    qtbot.waitUntil(lambda: idle(window), timeout=LOAD_TIMEOUT_MS)
+    expected = window.engine.blend_mel(BlendSettings(alpha=0.73))
+    np.testing.assert_array_equal(window.blended_mel, expected)
+    assert "α = 0.73" in window.blend_view.plotItem.titleLabel.text
+    window.pool.waitForDone(10_000)
+    assert window.pool.activeThreadCount() == 0
+    assert threading.active_count() <= threads_before + window.pool.maxThreadCount()
+
+
+def test_render_streams_into_the_playback_buffer(qtbot, window, clips):
+    load_both(qtbot, window, clips)
+    window.request_render(play=False)
+    qtbot.waitUntil(lambda: window.blend_buffer[1].complete, timeout=LOAD_TIMEOUT_MS)
+    buffer = window.blend_buffer[1]
+    assert buffer.source_samples == 640 * 256
+    assert abs(len(buffer.samples) - 5.0 * buffer.output_rate) <= 64  # 5 s at the device rate
+    assert np.isfinite(buffer.samples).all() and np.abs(buffer.samples).max() > 0.01
+
+
+@pytest.mark.skipif(
+    bool(playback.unavailable_reason()),
+    reason=f"no audio output here: {playback.unavailable_reason()}",
+)
+def test_play_blend_through_portaudio_moves_the_cursor(qtbot, window, clips):
+    load_both(qtbot, window, clips)
+    window.play_blend()
+    qtbot.waitUntil(
+        lambda: window.player.playing and window.player.position_s > 0.25,
+        timeout=LOAD_TIMEOUT_MS,
+    )
+    qtbot.waitUntil(lambda: window.blend_view.cursor.isVisible(), timeout=5000)
+    assert window.blend_view.cursor.value() > 0
+    window.stop()
+    assert not window.player.playing
+
+
+def test_export_writes_a_normalised_wav(qtbot, window, clips, tmp_path):
+    load_both(qtbot, window, clips)
+    target = tmp_path / "out" / "blend.wav"
+    target.parent.mkdir()
+    window.export_to(str(target))
+    qtbot.waitUntil(target.exists, timeout=LOAD_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: idle(window), timeout=LOAD_TIMEOUT_MS)
+    audio, rate = sf.read(target, dtype="float32")
+    assert rate == 32768 and len(audio) == 640 * 256
+    assert 20 * np.log10(np.abs(audio).max()) == pytest.approx(-1.0, abs=0.05)
+    assert sorted(p.name for p in target.parent.iterdir()) == ["blend.wav"]
+
+
+def test_bad_drop_keeps_the_previous_track_and_says_why(qtbot, window, clips, tmp_path):
+    load_both(qtbot, window, clips)
+    before = window.engine.tracks["A"]
+    notes = tmp_path / "notes.wav"
+    notes.write_text("definitely not audio\n" * 20)
+    drop(window.panels["A"], notes)
+    qtbot.waitUntil(lambda: window.last_message is not None, timeout=LOAD_TIMEOUT_MS)
+    assert "text file, not audio" in window.last_message.text()
+    assert window.engine.tracks["A"] is before
+    assert window.panels["A"].title.text() == "low.flac"
+    assert "text file" in window.status_text.text()
+
+
+def test_without_audio_device_play_is_off_and_export_works(
+    qtbot, model, clips, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(playback, "unavailable_reason", lambda: "no audio output device")
+    win = MainWindow(model, settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(win)
+    load_both(qtbot, win, clips)
+    assert not win.buttons["blend"].isEnabled()
+    assert "no audio output device" in win.buttons["blend"].toolTip()
+    win.export_to(str(tmp_path / "x.wav"), morph=True)
+    qtbot.waitUntil((tmp_path / "x.wav").exists, timeout=LOAD_TIMEOUT_MS)
+    win.close()
+
+
+def test_settings_are_remembered(qtbot, model, tmp_path):
+    path = str(tmp_path / "remember.ini")
+    first = MainWindow(model, settings=QSettings(path, QSettings.Format.IniFormat))
+    qtbot.addWidget(first)
+    first.mode_box.setCurrentIndex(1)
+    first.detail_box.setChecked(False)
+    first.duration_box.setValue(7.5)
+    first.close()
+    second = MainWindow(model, settings=QSettings(path, QSettings.Format.IniFormat))
+    qtbot.addWidget(second)
+    assert second.mode_box.currentData() == "slerp"
+    assert not second.detail_box.isChecked()
+    assert second.duration_box.value() == 7.5
+    second.close()
