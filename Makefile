@@ -16,7 +16,7 @@ RUNS := build/runs
 CONV1D_MINUTES ?= 75
 CONV2D_MINUTES ?= 15
 
-.PHONY: run test lint train-default system-deps clean
+.PHONY: run test lint screenshot bundle train-default system-deps clean
 
 run: $(VENV)/.runtime
 	$(BIN)/musinterp
@@ -25,6 +25,17 @@ test: $(VENV)/.dev
 	$(BIN)/ruff check musinterp_app tests
 	$(BIN)/ruff format --check musinterp_app tests
 	QT_QPA_PLATFORM=offscreen .ci/with-audio-device.sh $(BIN)/python -m pytest
+
+# A PNG of the real window (under Xvfb) with the two example clips loaded.
+screenshot: $(VENV)/.dev
+	xvfb-run -a -s "-screen 0 1400x1000x24" $(BIN)/python .ci/screenshot.py build/screenshot.png
+
+# A one-folder PyInstaller app (no torch), then its headless self-test.
+bundle: $(VENV)/.dev
+	$(BIN)/python -m pip install -q -e ".[bundle]"
+	$(BIN)/pyinstaller --noconfirm --clean --distpath build/dist --workpath build/pyinstaller build.spec
+	du -sh build/dist/musinterp
+	QT_QPA_PLATFORM=offscreen build/dist/musinterp/musinterp --self-test
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check musinterp_app tests

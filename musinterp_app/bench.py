@@ -3,9 +3,13 @@
 Every number comes from running the real code on a music-like signal the
 project synthesises itself (:mod:`musinterp_app.audio.synth`). Timings are
 the best of several repeats (the least disturbed by other processes).
-Keys are grouped by prefix: ``gl.*`` for mel → audio, ``model.*`` for the VAE.
+Keys are grouped by prefix: ``gl.*`` for mel → audio, ``model.*`` for the VAE,
+``app.*`` for the window (measured in a child process; skipped with ``--quick``).
 """
 
+import json
+import os
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -118,7 +122,9 @@ def bench_griffinlim(*, quick: bool = False) -> dict[str, float]:
     long_mel = mel.log_mel(long_clip, config)
 
     def first_chunk() -> np.ndarray:
-        stream = mel.audio_stream(long_mel, config, n_iter=N_ITER)
+        stream = mel.audio_stream(
+            lambda start, stop: long_mel[:, start:stop], long_mel.shape[1], config, n_iter=N_ITER
+        )
         chunk = next(stream)
         stream.close()
         return chunk
@@ -167,6 +173,12 @@ DESCRIPTIONS = {
     "gl.first_chunk_s": ("s", "first streamed chunk of a 30-s clip", "≤ 0.1"),
     "model.encode_ms": ("ms", "encode a 5-s clip (onnxruntime)", "≤ 30"),
     "model.decode_ms": ("ms", "decode a 5-s clip (onnxruntime)", "≤ 30"),
+    "app.startup_s": ("s", "launch until the window is shown", "≤ 3"),
+    "app.slider_to_mel_ms": ("ms", "slider move to redrawn blend (median)", "≤ 50"),
+    "app.slider_to_mel_p95_ms": ("ms", "same, 95th percentile", ""),
+    "app.release_to_first_sound_ms": ("ms", "slider release to sound, 5-s excerpts", "≤ 200"),
+    "app.release_to_first_sound_30s_ms": ("ms", "same, 30-s excerpts", "≤ 200"),
+    "app.rss_mb": ("MB", "memory with two 5-minute tracks loaded", "≤ 600"),
 }
 
 
@@ -182,7 +194,27 @@ def run_all(*, quick: bool = False, model_dir: Path | None = None) -> dict[str, 
         results.update(bench_model(model_dir or default_model_dir(), quick=quick))
     except ModelError as error:
         print(f"model keys skipped: {error}", file=sys.stderr)
+    if not quick:
+        results.update(bench_app())
     return results
+
+
+def bench_app() -> dict[str, float]:
+    """The window's numbers, measured in a separate process (this one stays Qt-free)."""
+    measured = subprocess.run(
+        [sys.executable, "-m", "musinterp_app.gui.measure"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+        env={**os.environ, "QT_QPA_PLATFORM": os.environ.get("QT_QPA_PLATFORM", "offscreen")},
+    )
+    if measured.returncode != 0:
+        print(f"app keys skipped: {measured.stderr.strip()[-500:]}", file=sys.stderr)
+        return {}
+    if measured.stderr.strip():
+        print(measured.stderr.strip(), file=sys.stderr)
+    return json.loads(measured.stdout.strip().splitlines()[-1])
 
 
 def format_table(results: dict[str, float]) -> str:

@@ -21,9 +21,36 @@ from musinterp_app.model.onnx_vae import ModelError, OnnxVAE
 COMMANDS = ("reconstruct", "blend", "morph", "info", "bench")
 
 
+GUI_FLAGS = ("--exit-when-shown",)
+
+
 def wants_gui(args: list[str]) -> bool:
-    """No subcommand (nothing, or only files to open) means the window."""
-    return not args or (args[0] not in COMMANDS and not args[0].startswith("-"))
+    """No subcommand (nothing, files to open, window flags) means the window."""
+    return (
+        not args
+        or args[0] in GUI_FLAGS
+        or (args[0] not in COMMANDS and not args[0].startswith("-"))
+    )
+
+
+def self_test() -> int:
+    """Headless check of a build: load the examples, blend, render; 0 when all works."""
+    blender = engine.Engine(_load_model(None))
+    examples = sorted(resources.examples_dir().glob("*.ogg"))
+    if len(examples) < 2:
+        print("self-test failed: the example clips are missing", file=sys.stderr)
+        return 1
+    for slot, path in zip(("A", "B"), examples, strict=False):
+        blender.set_track(slot, engine.load_track(path, blender.model, overview=False))
+    audio = blender.render(engine.BlendSettings(alpha=0.5))
+    if not (np.isfinite(audio).all() and np.abs(audio).max() > 1e-3):
+        print("self-test failed: the rendered blend is silent or invalid", file=sys.stderr)
+        return 1
+    print(
+        f"self-test passed: model {blender.model.info.model_id}, "
+        f"{len(audio) / blender.config.sample_rate:.1f} s blend rendered"
+    )
+    return 0
 
 
 def _progress_printer(label: str) -> Callable[[int, int], None]:
@@ -45,7 +72,11 @@ def _load_model(folder: str | None) -> OnnxVAE:
 def _render(log_mel: np.ndarray, config: mel.MelConfig, iterations: int) -> np.ndarray:
     """Normalised log-mel ``[n_mels, frames]`` → audio, streamed so memory stays bounded."""
     chunks = mel.audio_stream(
-        log_mel, config, n_iter=iterations, progress=_progress_printer("Griffin-Lim")
+        lambda start, stop: log_mel[:, start:stop],
+        log_mel.shape[1],
+        config,
+        n_iter=iterations,
+        progress=_progress_printer("Griffin-Lim"),
     )
     return np.concatenate(list(chunks))
 
@@ -98,7 +129,7 @@ def _write_blend(args: argparse.Namespace, settings: engine.BlendSettings, what:
     audio = np.concatenate(
         list(
             blender.render_stream(
-                blender.blend_mel(settings),
+                settings,
                 n_iter=args.iterations,
                 progress=_progress_printer("rendering"),
             )
@@ -174,6 +205,11 @@ def build_parser() -> argparse.ArgumentParser:
         "Without a command, opens the window.",
     )
     parser.add_argument("--version", action="version", version=f"musinterp {__version__}")
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="check this installation headless (examples → blend → audio)",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     rec = commands.add_parser(
@@ -244,7 +280,9 @@ def run(args: list[str]) -> int:
     """Run a headless command; returns the process exit status."""
     parser = build_parser()
     options = parser.parse_args(args)
-    if options.command is None:
+    if options.self_test:
+        options.handler = lambda _options: self_test()
+    elif options.command is None:
         parser.print_help()
         return 2
     started = time.perf_counter()

@@ -26,6 +26,7 @@ DEFAULT_EXCERPT_S = 5.0
 MIN_EXCERPT_S = 0.5
 OVERVIEW_COLUMNS = 2048  # time columns kept for drawing a whole track
 EXPORT_PEAK_DBFS = -1.0
+DECODE_MARGIN_LATENT = 8  # latent frames decoded around a window: more than the decoder sees
 
 Progress = Callable[[int, int], None]
 
@@ -247,35 +248,59 @@ class Engine:
         za, zb = (t.latent[:, :latent_frames] if latent_frames else t.latent for t in (a, b))
         return latent.blend(za, zb, _frame_alpha(settings, latent_frames), settings.mode)
 
-    def blend_mel(self, settings: BlendSettings) -> np.ndarray:
-        """The blended log-mel ``[n_mels, frames]`` (decode only: fast)."""
+    def blend_mel(
+        self, settings: BlendSettings, start: int = 0, stop: int | None = None
+    ) -> np.ndarray:
+        """The blended log-mel of frames ``[start, stop)``, ``[n_mels, stop − start]``.
+
+        Decode only: fast. With a temporal model a window is decoded from just
+        the latent frames it needs (plus a margin wider than the decoder's
+        reach), so the first chunk of a long blend costs no more than a short one.
+        """
         a, b, frames = self._pair()
-        blended = self.model.decode(self.blend_latent(settings))[:, :frames]
+        stop = frames if stop is None else min(stop, frames)
+        code = self.blend_latent(settings)
+        first_frame = 0
+        if self.model.info.temporal and (start > 0 or stop < frames):
+            reduction = self.model.info.time_reduction
+            first_latent = max(0, start // reduction - DECODE_MARGIN_LATENT)
+            stop_latent = min(code.shape[1], -(-stop // reduction) + DECODE_MARGIN_LATENT)
+            code = code[:, first_latent:stop_latent]
+            first_frame = first_latent * reduction
+        blended = self.model.decode(code)[:, start - first_frame : stop - first_frame]
         if settings.keep_detail:
             share_b = np.asarray(_frame_alpha(settings, frames), np.float32)
+            share_b = share_b[start:stop] if share_b.ndim else share_b
             blended = (
                 blended
-                + (1 - share_b) * a.residual[:, :frames]
-                + (share_b * b.residual[:, :frames])
+                + (1 - share_b) * a.residual[:, start:stop]
+                + share_b * b.residual[:, start:stop]
             )
         return blended.astype(np.float32)
 
     def render_stream(
         self,
-        blended_mel: np.ndarray,
+        settings: BlendSettings,
         *,
         n_iter: int = 32,
         cancel: CancelToken | None = None,
         progress: Progress | None = None,
     ) -> Iterator[np.ndarray]:
-        """Audio of a blended log-mel, chunk by chunk in time order."""
+        """Audio of the blend, chunk by chunk in time order; each chunk's mel is
+        decoded only when the stream reaches it."""
+        frames = self._pair()[2]
         return mel.audio_stream(
-            blended_mel, self.config, n_iter=n_iter, cancel=cancel, progress=progress
+            lambda start, stop: self.blend_mel(settings, start, stop),
+            frames,
+            self.config,
+            n_iter=n_iter,
+            cancel=cancel,
+            progress=progress,
         )
 
     def render(self, settings: BlendSettings, **kwargs) -> np.ndarray:
         """The whole blend as audio ``[frames · hop]``."""
-        return np.concatenate(list(self.render_stream(self.blend_mel(settings), **kwargs)))
+        return np.concatenate(list(self.render_stream(settings, **kwargs)))
 
 
 def export_wav(

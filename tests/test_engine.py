@@ -82,6 +82,15 @@ def test_morph_starts_like_a_and_ends_like_b(blender):
     )
 
 
+@pytest.mark.parametrize("settings", [BlendSettings(alpha=0.3), BlendSettings(morph=True)])
+def test_a_window_of_the_blend_equals_the_same_part_of_the_whole(blender, settings):
+    whole = blender.blend_mel(settings)
+    for start, stop in [(0, 48), (100, 164), (600, 640)]:
+        np.testing.assert_allclose(
+            blender.blend_mel(settings, start, stop), whole[:, start:stop], atol=1e-4
+        )
+
+
 def test_short_file_is_padded_with_silence(model, files):
     track = engine.load_track(files["short.ogg"], model, overview=False)
     assert track.mel.shape == (512, 640)

@@ -6,7 +6,7 @@ exactly the features it was trained on. Arrays are ``[n_mels, frames]`` or
 ``hop_length`` samples apart (see :mod:`musinterp_app.audio.stft`).
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, fields
 from functools import lru_cache
 
@@ -223,16 +223,18 @@ def to_magnitude(normalised: np.ndarray, config: MelConfig) -> np.ndarray:
     return power_mel_to_magnitude(normalised_to_power(normalised, config), config)
 
 
-def audio_stream(normalised: np.ndarray, config: MelConfig, **options) -> Iterator[np.ndarray]:
-    """Normalised log-mel ``[n_mels, frames]`` → audio chunks in time order.
+def audio_stream(
+    log_mel_frames: Callable[[int, int], np.ndarray], n_frames: int, config: MelConfig, **options
+) -> Iterator[np.ndarray]:
+    """Normalised log-mel → audio chunks in time order (streaming Griffin-Lim).
 
-    Streaming Griffin-Lim (:func:`griffinlim_stream`, whose keyword options
-    ``options`` are passed on); each chunk's magnitude is inverted only when
-    the stream needs it.
+    ``log_mel_frames(start, stop)`` gives frames ``[n_mels, stop − start]``; it
+    is asked for each chunk's frames only when the stream needs them.
+    ``options`` go to :func:`griffinlim_stream` (``n_iter``, ``cancel``, ...).
     """
     return griffinlim_stream(
-        lambda start, stop: to_magnitude(normalised[:, start:stop], config),
-        normalised.shape[1],
+        lambda start, stop: to_magnitude(log_mel_frames(start, stop), config),
+        n_frames,
         n_fft=config.n_fft,
         hop_length=config.hop_length,
         **options,

@@ -3,11 +3,14 @@
 import sys
 
 import pyqtgraph as pg
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from musinterp_app import __version__, resources
 from musinterp_app.gui.main_window import MainWindow
 from musinterp_app.model.onnx_vae import ModelError, OnnxVAE
+
+EXIT_WHEN_SHOWN = "--exit-when-shown"
 
 
 def run_gui(args: list[str]) -> int:
@@ -26,6 +29,9 @@ def run_gui(args: list[str]) -> int:
         return 1
     window = MainWindow(model)
     window.show()
-    for slot, path in zip(("A", "B"), args[:2], strict=False):
+    if EXIT_WHEN_SHOWN in args:  # for measuring start-up time (musinterp bench)
+        QTimer.singleShot(0, lambda: (print("shown", flush=True), window.close(), app.quit()))
+    files = [arg for arg in args if not arg.startswith("--")]
+    for slot, path in zip(("A", "B"), files[:2], strict=False):
         window.load(slot, path)
     return app.exec()

@@ -8,9 +8,10 @@ when it settles, the audio is rendered in the background and, if wanted,
 played as soon as the first chunk is ready.
 """
 
+import time
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, QThreadPool, QTimer
+from PySide6.QtCore import QSettings, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -43,6 +44,9 @@ DRAG_DECODE_MS = 33  # ~30 Hz while dragging
 
 
 class MainWindow(QMainWindow):
+    blend_drawn = Signal()  # the blend spectrogram shows the latest decode
+    playback_started = Signal()  # sound is on its way to the device
+
     def __init__(self, model: OnnxVAE, *, settings: QSettings | None = None) -> None:
         super().__init__()
         self.engine = Engine(model)
@@ -57,15 +61,16 @@ class MainWindow(QMainWindow):
         self.playing_view: tuple[SpectrogramView, float] | None = None  # view, offset (s)
         self.blend_buffer: tuple[BlendSettings, playback.PlaybackBuffer] | None = None
         self.blended_mel = None
+        self.decoded_settings: BlendSettings | None = None  # what blended_mel shows
         self._play_when_ready = False
         self.last_message: QMessageBox | None = None
         self.audio_problem = playback.unavailable_reason()  # '' when playback works
         self.setWindowTitle("musinterp")
         self.setAcceptDrops(False)
         self.cursor_timer = QTimer(self, interval=33, timeout=self._update_cursor)
-        self.decode_timer = QTimer(
-            self, interval=DRAG_DECODE_MS, singleShot=True, timeout=self.request_decode
-        )
+        self.decode_timer = QTimer(self, singleShot=True, timeout=self._decode_soon)
+        self._decode_pending = False
+        self._last_decode_s = 0.0
         self._build_widgets()
         self._build_menus()
         self._connect_lanes()
@@ -348,10 +353,21 @@ class MainWindow(QMainWindow):
         self.alpha_box.setValue(value / SLIDER_STEPS)
         self.alpha_box.blockSignals(False)
         if self.slider.isSliderDown():
-            if not self.decode_timer.isActive():
-                self.decode_timer.start()
+            self._decode_pending = True
+            self._decode_soon()
         else:  # keyboard or programmatic change: treat as settled
             self._settled()
+
+    def _decode_soon(self) -> None:
+        """Throttle while dragging: decode at once if idle, at most every DRAG_DECODE_MS,
+        and never queue more than the newest position."""
+        if not self._decode_pending or self.lanes["decode"].busy or self.decode_timer.isActive():
+            return
+        wait_ms = DRAG_DECODE_MS - 1000 * (time.monotonic() - self._last_decode_s)
+        if wait_ms > 0:
+            self.decode_timer.start(int(wait_ms) + 1)
+        else:
+            self.request_decode()
 
     def _alpha_typed(self) -> None:
         self.slider.setValue(round(self.alpha_box.value() * SLIDER_STEPS))
@@ -359,12 +375,15 @@ class MainWindow(QMainWindow):
     def _settled(self) -> None:
         """The slider (or an option) stopped changing: decode now and render the audio."""
         self.decode_timer.stop()
-        self.request_decode()
+        if self.decoded_settings != self.blend_settings():
+            self.request_decode()
         self.request_render(play=self.autoplay_box.isChecked() and not self.audio_problem)
 
     def request_decode(self) -> None:
+        self._decode_pending = False
         if not self.engine.ready:
             return
+        self._last_decode_s = time.monotonic()
         settings, blender = self.blend_settings(), self.engine
         self.lanes["decode"].submit(
             lambda _cancel, _progress: (settings, blender.blend_mel(settings))
@@ -373,9 +392,12 @@ class MainWindow(QMainWindow):
     def _blend_decoded(self, result) -> None:
         settings, blended = result
         self.blended_mel = blended
+        self.decoded_settings = settings
         config = self.engine.config
         self.blend_view.show_mel(blended, config, config.hop_length / config.sample_rate)
         self.blend_view.setTitle(self._blend_title(settings), color="#dddddd", size="10pt")
+        self.blend_drawn.emit()
+        self._decode_soon()
 
     @staticmethod
     def _blend_title(settings: BlendSettings) -> str:
@@ -394,9 +416,7 @@ class MainWindow(QMainWindow):
         self._play_when_ready = play
 
         def render(cancel, progress):
-            for chunk in blender.render_stream(
-                blender.blend_mel(settings), cancel=cancel, progress=progress
-            ):
+            for chunk in blender.render_stream(settings, cancel=cancel, progress=progress):
                 buffer.write(chunk)
             return buffer
 
@@ -426,6 +446,7 @@ class MainWindow(QMainWindow):
             return
         self.playing_view = (view, offset_s)
         self.cursor_timer.start()
+        self.playback_started.emit()
 
     def play_track(self, slot: str) -> None:
         track = self.engine.tracks[slot]

@@ -1,0 +1,171 @@
+"""The window's own numbers for ``musinterp bench`` (``app.*`` keys), measured on the real
+window: ``python -m musinterp_app.gui.measure`` prints one JSON object.
+
+- ``app.startup_s``: launching ``musinterp`` until its window is shown;
+- ``app.slider_to_mel_ms``: a slider move (while dragging) until the blend
+  spectrogram shows it (median over moves; ``…_p95_ms`` too);
+- ``app.release_to_first_sound_ms`` (5-s excerpts) and ``…_30s_ms``: letting go
+  of the slider until playback starts with the first rendered chunk;
+- ``app.rss_mb``: resident memory with two 5-minute tracks loaded.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QApplication
+
+from musinterp_app import resources
+from musinterp_app.audio import player as playback
+from musinterp_app.gui.main_window import SLIDER_STEPS, MainWindow
+from musinterp_app.model.onnx_vae import OnnxVAE
+
+
+def _wait(app: QApplication, done, timeout_s: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not done():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the window did not finish in time")
+        app.processEvents()
+        time.sleep(0.0005)
+
+
+def _idle(window: MainWindow) -> bool:
+    return not any(lane.busy for lane in window.lanes.values())
+
+
+def startup_s() -> float:
+    """Seconds from starting ``python -m musinterp_app`` until the window is shown."""
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "musinterp_app", "--exit-when-shown"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "QT_QPA_PLATFORM": os.environ.get("QT_QPA_PLATFORM", "offscreen")},
+    )
+    for line in process.stdout:
+        if line.startswith("shown"):
+            elapsed = time.perf_counter() - started
+            break
+    else:
+        raise RuntimeError("musinterp exited without showing its window")
+    process.wait(timeout=30)
+    return elapsed
+
+
+def _window(app: QApplication, folder: Path) -> MainWindow:
+    settings = QSettings(str(folder / "settings.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(OnnxVAE(resources.default_model_dir()), settings=settings)
+    window.show()
+    app.processEvents()
+    return window
+
+
+def _load(app: QApplication, window: MainWindow, paths: list[Path]) -> None:
+    window.load("A", str(paths[0]))
+    window.load("B", str(paths[1]))
+    _wait(app, lambda: window.engine.ready and window.blended_mel is not None and _idle(window))
+
+
+def slider_to_mel_ms(app: QApplication, window: MainWindow, moves: int = 40) -> list[float]:
+    """Milliseconds from each slider move (dragging) to the redrawn blend."""
+    drawn = []
+    window.blend_drawn.connect(lambda: drawn.append(time.perf_counter()))
+    window.slider.setSliderDown(True)
+    latencies = []
+    rng = np.random.default_rng(0)
+    for _ in range(moves):
+        time.sleep(0.05)  # a hand moving the slider: one step every ~50 ms
+        app.processEvents()
+        before = len(drawn)
+        started = time.perf_counter()
+        window.slider.setValue(int(rng.integers(0, SLIDER_STEPS + 1)))
+        _wait(app, lambda before=before: len(drawn) > before)
+        latencies.append(1000 * (drawn[-1] - started))
+    window.slider.setSliderDown(False)
+    _wait(app, lambda: _idle(window))
+    return latencies
+
+
+def release_to_first_sound_ms(app: QApplication, window: MainWindow) -> float:
+    """Milliseconds from letting go of the slider to sound starting (first chunk)."""
+    window.autoplay_box.setChecked(True)
+    started_at = []
+    window.playback_started.connect(lambda: started_at.append(time.perf_counter()))
+    window.slider.setSliderDown(True)
+    window.slider.setValue(int(SLIDER_STEPS * 0.4))
+    _wait(app, lambda: _idle(window))
+    started = time.perf_counter()
+    window.slider.setSliderDown(False)
+    window.slider.sliderReleased.emit()
+    _wait(app, lambda: bool(started_at))
+    window.stop()
+    _wait(app, lambda: _idle(window))
+    return 1000 * (started_at[0] - started)
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _clip(folder: Path, name: str, seconds: float, seed: int) -> Path:
+    """Write a synthetic stereo clip, in a child process so its memory is not counted here."""
+    path = folder / name
+    code = (
+        "import sys, numpy as np, soundfile as sf\n"
+        "from musinterp_app.audio import synth\n"
+        f"clip = synth.music_like({seconds}, 44100, rng=np.random.default_rng({seed}),"
+        f" root_midi={45 + seed}, tempo_bpm={80.0 + 10 * seed})\n"
+        f"sf.write({str(path)!r}, np.stack([clip, clip], axis=1), 44100, subtype='PCM_16')\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+    return path
+
+
+def measure() -> dict[str, float]:
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    results: dict[str, float] = {"app.startup_s": round(startup_s(), 3)}
+    with tempfile.TemporaryDirectory() as temporary:
+        folder = Path(temporary)
+        window = _window(app, folder)
+        examples = sorted(resources.examples_dir().glob("*.ogg"))
+        _load(app, window, examples)
+        latencies = slider_to_mel_ms(app, window)
+        results["app.slider_to_mel_ms"] = round(float(np.median(latencies)), 1)
+        results["app.slider_to_mel_p95_ms"] = round(float(np.percentile(latencies, 95)), 1)
+        if playback.unavailable_reason():
+            print(
+                f"app.release_to_first_sound_* skipped: {playback.unavailable_reason()}",
+                file=sys.stderr,
+            )
+        else:
+            results["app.release_to_first_sound_ms"] = round(
+                release_to_first_sound_ms(app, window), 1
+            )
+            long_clips = [_clip(folder, f"long{k}.wav", 40.0, k) for k in (1, 2)]
+            window.duration_box.setValue(30.0)
+            _load(app, window, long_clips)
+            results["app.release_to_first_sound_30s_ms"] = round(
+                release_to_first_sound_ms(app, window), 1
+            )
+        window.close()
+        window = _window(app, folder)
+        five_minutes = [_clip(folder, f"five{k}.flac", 300.0, k) for k in (3, 4)]
+        _load(app, window, five_minutes)
+        results["app.rss_mb"] = round(rss_mb(), 1)
+        window.close()
+    return results
+
+
+if __name__ == "__main__":
+    print(json.dumps(measure()))
