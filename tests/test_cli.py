@@ -151,3 +151,9 @@ def test_a_broken_model_folder_is_one_clear_line(tmp_path):
     assert result.stderr.startswith("error: encoder.onnx in")
     assert "is damaged or not an ONNX model" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_self_test_blends_the_examples():
+    result = musinterp("--self-test")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("self-test passed")

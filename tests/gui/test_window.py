@@ -208,3 +208,22 @@ def test_settings_are_remembered(qtbot, model, tmp_path):
     assert not second.detail_box.isChecked()
     assert second.duration_box.value() == 7.5
     second.close()
+
+
+def test_the_app_starts_and_shows_its_window_in_a_subprocess(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    clip = tmp_path / "a.wav"
+    sf.write(clip, synth.music_like(2.0, 22050, rng=np.random.default_rng(1)), 22050)
+    result = subprocess.run(
+        [sys.executable, "-m", "musinterp_app", str(clip), "--exit-when-shown"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen", "HOME": str(tmp_path)},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith("shown")
