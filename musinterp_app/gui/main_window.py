@@ -179,8 +179,13 @@ class MainWindow(QMainWindow):
 
         self.status_text = QLabel("Drop two audio files, or File → Open examples.")
         self.progress = QProgressBar(maximumWidth=200, visible=False)
+        self.cancel_button = QPushButton("Cancel", visible=False)
+        self.cancel_button.setToolTip("Stop the work in progress (Esc)")
+        self.cancel_button.clicked.connect(self.cancel_all)
+        QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self.cancel_all)
         self.statusBar().addWidget(self.status_text, 1)
         self.statusBar().addPermanentWidget(self.progress)
+        self.statusBar().addPermanentWidget(self.cancel_button)
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
@@ -268,7 +273,7 @@ class MainWindow(QMainWindow):
         self.status_text.setText(message)
 
     def _show_error_status(self, message: str) -> None:
-        self.progress.hide()
+        self._hide_progress()
         self.status_text.setText(f"⚠ {message}")
 
     def _warn(self, title: str, message: str) -> None:
@@ -281,7 +286,27 @@ class MainWindow(QMainWindow):
         )
         self.last_message.open()
 
+    def cancel_all(self) -> None:
+        """Cancel every background job (loading, rendering, exporting) and stop playback."""
+        busy = [name for name, lane in self.lanes.items() if lane.busy]
+        for lane in self.lanes.values():
+            lane.cancel()
+        self.player.stop()
+        self._hide_progress()
+        for slot, panel in self.panels.items():
+            track = self.engine.tracks[slot]
+            if slot in busy and track is not None:
+                panel.set_track(track, self.engine.config)
+            elif slot in busy:
+                panel.set_busy("WAV, FLAC, OGG, MP3, AIFF …")
+        self._show_status("Cancelled." if busy else "Nothing to cancel.")
+
+    def _hide_progress(self) -> None:
+        self.progress.hide()
+        self.cancel_button.hide()
+
     def _show_progress(self, done: int, total: int) -> None:
+        self.cancel_button.setVisible(done < total)
         self.progress.setVisible(done < total)
         self.progress.setRange(0, max(total, 1))
         self.progress.setValue(done)
@@ -331,7 +356,7 @@ class MainWindow(QMainWindow):
                 self.move_excerpt(slot, track.start_s)
 
     def _track_loaded(self, slot: str, track: engine.Track) -> None:
-        self.progress.hide()
+        self._hide_progress()
         self.engine.set_track(slot, track)
         self.panels[slot].set_track(track, self.engine.config)
         self.blend_buffer = None
@@ -432,7 +457,7 @@ class MainWindow(QMainWindow):
             self._start_playback(self.blend_buffer[1], self.blend_view, 0.0)
 
     def _render_finished(self, _buffer) -> None:
-        self.progress.hide()
+        self._hide_progress()
         self._show_status("Blend ready.")
 
     # ----- playback ---------------------------------------------------------------------------
@@ -524,7 +549,7 @@ class MainWindow(QMainWindow):
         self.lanes["export"].submit(work)
 
     def _exported(self, path) -> None:
-        self.progress.hide()
+        self._hide_progress()
         self._show_status(f"Exported {path}")
 
     # ----- model ------------------------------------------------------------------------------

@@ -227,3 +227,15 @@ def test_the_app_starts_and_shows_its_window_in_a_subprocess(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().endswith("shown")
+
+
+def test_escape_cancels_a_load_and_keeps_the_old_track(qtbot, window, clips):
+    load_both(qtbot, window, clips)
+    before = window.engine.tracks["B"]
+    window.load("B", str(clips[0]))
+    window.cancel_all()
+    assert "Cancelled" in window.status_text.text()
+    window.pool.waitForDone(30_000)
+    QApplication.processEvents()
+    assert window.engine.tracks["B"] is before
+    assert window.panels["B"].title.text() == "high.ogg"
