@@ -159,12 +159,31 @@ def measure() -> dict[str, float]:
                 release_to_first_sound_ms(app, window), 1
             )
         window.close()
-        window = _window(app, folder)
         five_minutes = [_clip(folder, f"five{k}.flac", 300.0, k) for k in (3, 4)]
-        _load(app, window, five_minutes)
-        results["app.rss_mb"] = round(rss_mb(), 1)
-        window.close()
+        results["app.rss_mb"] = loaded_rss_mb(five_minutes)
     return results
+
+
+def loaded_rss_mb(paths: list[Path]) -> float:
+    """Resident memory of a fresh window process once both files are loaded and blended."""
+    code = (
+        "import sys\n"
+        "from musinterp_app.gui import measure\n"
+        "print(measure.rss_after_loading(sys.argv[1:]))\n"
+    )
+    child = subprocess.run([sys.executable, "-c", code, *map(str, paths)], capture_output=True,
+                           text=True, check=True, timeout=600)
+    return round(float(child.stdout.strip().splitlines()[-1]), 1)
+
+
+def rss_after_loading(paths: list[str]) -> float:
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    with tempfile.TemporaryDirectory() as temporary:
+        window = _window(app, Path(temporary))
+        _load(app, window, [Path(path) for path in paths])
+        used = rss_mb()
+        window.close()
+    return used
 
 
 if __name__ == "__main__":

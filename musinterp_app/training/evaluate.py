@@ -322,9 +322,10 @@ def _markdown(summary: dict) -> str:
         "| --- | --- |",
     ]
     lines += [f"| {name} | {value:.2f} |" for name, value in summary["mae_db"].items()]
-    lines += ["", f"Ratio to the mean-spectrum baseline: **{summary['ratio_to_mean_spectrum']}**"]
+    ratios = f"Ratio to the mean-spectrum baseline: **{summary['ratio_to_mean_spectrum']}**"
     if "ratio_to_conv2d" in summary:
-        lines.append(f"; to the conv2d baseline: **{summary['ratio_to_conv2d']}**.")
+        ratios += f"; to the conv2d baseline: **{summary['ratio_to_conv2d']}**"
+    lines += ["", ratios + "."]
     sc = summary["griffin_lim"]
     if sc:
         lines += [

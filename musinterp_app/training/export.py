@@ -168,7 +168,8 @@ Architecture `{metadata["architecture"]}`: {
 {parameter_count(model):,} parameters; width {config["model"]["width"]}.
 Features: log-mel at {metadata["sample_rate"]} Hz, n_fft {metadata["n_fft"]},
 hop {metadata["hop_length"]}, {metadata["n_mels"]} mel bands, floor {metadata["floor_db"]} dB,
-normalised as (dB − {metadata["norm_offset_db"]}) / {metadata["norm_scale_db"]};
+normalised as (dB − offset) / scale with offset {metadata["norm_offset_db"]} dB and
+scale {metadata["norm_scale_db"]} dB;
 each band standardised inside the graph with the training data's statistics.
 
 ## Data
