@@ -171,8 +171,13 @@ def loaded_rss_mb(paths: list[Path]) -> float:
         "from musinterp_app.gui import measure\n"
         "print(measure.rss_after_loading(sys.argv[1:]))\n"
     )
-    child = subprocess.run([sys.executable, "-c", code, *map(str, paths)], capture_output=True,
-                           text=True, check=True, timeout=600)
+    child = subprocess.run(
+        [sys.executable, "-c", code, *map(str, paths)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
+    )
     return round(float(child.stdout.strip().splitlines()[-1]), 1)
 
 
