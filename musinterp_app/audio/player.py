@@ -74,6 +74,7 @@ class PlaybackBuffer:
         self.filled = stop
         if last:
             self.samples = self.samples[: self.filled]
+            self._resampler = None  # flushed; let it go now rather than at exit
             self.complete = True
 
 
