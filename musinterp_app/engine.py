@@ -24,6 +24,7 @@ from musinterp_app.model.onnx_vae import OnnxVAE
 
 DEFAULT_EXCERPT_S = 5.0
 MIN_EXCERPT_S = 0.5
+MIN_TRACK_S = 0.05  # shorter files are refused; anything longer is padded to the excerpt
 OVERVIEW_COLUMNS = 2048  # time columns kept for drawing a whole track
 EXPORT_PEAK_DBFS = -1.0
 DECODE_MARGIN_LATENT = 8  # latent frames decoded around a window: more than the decoder sees
@@ -135,7 +136,12 @@ def _analyse_excerpt(
     )
     start_s = float(np.clip(start_s, 0.0, max(0.0, info.duration_s - MIN_EXCERPT_S)))
     samples = io.load(
-        path, sample_rate=config.sample_rate, offset_s=start_s, duration_s=duration_s, cancel=cancel
+        path,
+        sample_rate=config.sample_rate,
+        offset_s=start_s,
+        duration_s=duration_s,
+        min_duration_s=MIN_TRACK_S if start_s == 0 else 0.0,
+        cancel=cancel,
     )
     frames = config.seconds_to_frames(duration_s)
     features = mel.log_mel(samples, config)[:, :frames]

@@ -35,3 +35,13 @@ def write_clip(tmp_path: Path):
         return path
 
     return write
+
+
+@pytest.fixture
+def bad_inputs(tmp_path: Path) -> dict[str, Path]:
+    """Every kind of unusable file, by name (see ``corpus.BAD_INPUT_MESSAGES``)."""
+    from corpus import make_bad_inputs
+
+    folder = tmp_path / "bad inputs ü"  # spaces and non-ASCII in the path, too
+    folder.mkdir()
+    return make_bad_inputs(folder)

@@ -77,7 +77,9 @@ def test_bench_json_has_every_key():
         "gl.first_chunk_s",
     ]:
         assert isinstance(numbers[key], float | int) and np.isfinite(numbers[key]), key
-    assert numbers["gl.speedup"] == round(numbers["gl.librosa_s"] / numbers["gl.ours_s"], 2)
+    assert numbers["gl.speedup"] == pytest.approx(
+        numbers["gl.librosa_s"] / numbers["gl.ours_s"], rel=0.01
+    )
 
 
 def test_blend_and_morph_end_to_end(tmp_path):
@@ -157,3 +159,15 @@ def test_self_test_blends_the_examples():
     result = musinterp("--self-test")
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("self-test passed")
+
+
+def test_every_bad_input_is_one_line_and_no_output_in_the_cli(bad_inputs, tmp_path):
+    from corpus import BAD_INPUT_MESSAGES
+
+    out = tmp_path / "out.wav"
+    for name, path in bad_inputs.items():
+        result = musinterp("reconstruct", path, "-o", out, "--no-model")
+        assert result.returncode == 1, name
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and BAD_INPUT_MESSAGES[name] in lines[0], (name, lines)
+        assert not out.exists(), name

@@ -9,8 +9,11 @@ and what to do.
 """
 
 import os
+import sys
+import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +26,38 @@ from musinterp_app.audio.cancel import CancelToken
 READ_BLOCK_FRAMES = 1 << 16
 TRUNCATION_TOLERANCE_S = 1.0  # MP3/OGG headers only estimate the length; beyond this, it is cut
 SUPPORTED = "WAV, FLAC, OGG (Vorbis or Opus), MP3 or AIFF"
+
+
+_stderr_lock = threading.Lock()
+_stderr_users = 0
+_saved_stderr = -1
+
+
+@contextmanager
+def _quiet_decoder_messages() -> Iterator[None]:
+    """Silence what C decoders print on file descriptor 2 (libmpg123's "Note: …" lines)
+    while libsndfile works, so a bad file yields one message, ours. Shared by threads."""
+    global _stderr_users, _saved_stderr
+    with _stderr_lock:
+        if _stderr_users == 0:
+            try:
+                sys.stderr.flush()
+                _saved_stderr = os.dup(2)
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, 2)
+                os.close(devnull)
+            except OSError:
+                _saved_stderr = -1
+        _stderr_users += 1
+    try:
+        yield
+    finally:
+        with _stderr_lock:
+            _stderr_users -= 1
+            if _stderr_users == 0 and _saved_stderr >= 0:
+                os.dup2(_saved_stderr, 2)
+                os.close(_saved_stderr)
+                _saved_stderr = -1
 
 
 class AudioLoadError(Exception):
@@ -147,7 +182,8 @@ def _missing_wav_bytes(path: Path) -> int:
 def _open(path: Path) -> sf.SoundFile:
     _check_path(path)
     try:
-        handle = sf.SoundFile(path)
+        with _quiet_decoder_messages():
+            handle = sf.SoundFile(path)
     except (sf.LibsndfileError, RuntimeError, TypeError):
         with open(path, "rb") as raw:
             head = raw.read(4096)
@@ -174,6 +210,28 @@ def probe(path: str | os.PathLike) -> AudioInfo:
         )
 
 
+def _read_blocks(
+    handle: sf.SoundFile,
+    n_frames: int,
+    cancel: CancelToken | None,
+    progress: Callable[[int, int], None] | None,
+) -> tuple[list[np.ndarray], int]:
+    """Mono blocks read from the current position, up to ``n_frames`` in all."""
+    blocks = []
+    done = 0
+    while done < n_frames:
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        block = handle.read(min(READ_BLOCK_FRAMES, n_frames - done), dtype="float32")
+        if len(block) == 0:
+            break
+        blocks.append(block.mean(axis=1) if block.ndim == 2 else block)
+        done += len(block)
+        if progress is not None:
+            progress(done, n_frames)
+    return blocks, done
+
+
 def _read_mono(
     handle: sf.SoundFile,
     path: Path,
@@ -182,26 +240,23 @@ def _read_mono(
     cancel: CancelToken | None,
     progress: Callable[[int, int], None] | None,
 ) -> np.ndarray:
-    """Decode ``n_frames`` from ``start_frame``, averaging channels block by block."""
-    mono = np.empty(n_frames, dtype=np.float32)
+    """Decode ``n_frames`` from ``start_frame``, averaging channels block by block.
+
+    Memory follows what actually decodes, not what the header claims (a damaged
+    header may promise billions of frames).
+    """
     try:
-        if start_frame:
-            handle.seek(start_frame)
-        done = 0
-        while done < n_frames:
-            if cancel is not None:
-                cancel.raise_if_cancelled()
-            block = handle.read(min(READ_BLOCK_FRAMES, n_frames - done), dtype="float32")
-            if len(block) == 0:
-                break
-            mono[done : done + len(block)] = block.mean(axis=1) if block.ndim == 2 else block
-            done += len(block)
-            if progress is not None:
-                progress(done, n_frames)
+        with _quiet_decoder_messages():
+            if start_frame:
+                handle.seek(start_frame)
+            blocks, done = _read_blocks(handle, n_frames, cancel, progress)
     except (sf.LibsndfileError, RuntimeError) as error:
         raise AudioLoadError(
             path, f"the file is damaged: decoding failed ({error}). Re-export or re-download it."
         ) from None
+    mono = (
+        np.concatenate(blocks).astype(np.float32, copy=False) if blocks else np.zeros(0, np.float32)
+    )
     missing = n_frames - done
     if missing > max(TRUNCATION_TOLERANCE_S * handle.samplerate, 0.02 * n_frames):
         expected_s = (start_frame + n_frames) / handle.samplerate
@@ -211,7 +266,9 @@ def _read_mono(
             f"the file is truncated: its header promises {expected_s:.1f} s but only "
             f"{got_s:.1f} s could be decoded. Re-download or re-export it.",
         )
-    return mono[:done]  # compressed formats only estimate their length: keep what decoded
+    if done == 0:
+        raise AudioLoadError(path, "it contains no audio that could be decoded.")
+    return mono  # compressed formats only estimate their length: keep what decoded
 
 
 def load(

@@ -154,10 +154,21 @@ def power_to_normalised(power: np.ndarray, config: MelConfig) -> np.ndarray:
     return ((decibels - config.norm_offset_db) / config.norm_scale_db).astype(np.float32)
 
 
+CEILING_DB = 60.0  # far above a full-scale signal's mel power (about 50 dB): a safe cap
+
+
 def normalised_to_power(normalised: np.ndarray, config: MelConfig) -> np.ndarray:
-    """Normalised log-mel → mel power; values at or below the floor give zero power."""
+    """Normalised log-mel → mel power; values at or below the floor give zero power.
+
+    Whatever a decoder produces, the power stays finite: NaN counts as silence
+    and everything is capped at ``CEILING_DB``.
+    """
     decibels = np.asarray(normalised, dtype=np.float32) * config.norm_scale_db
     decibels += config.norm_offset_db
+    np.nan_to_num(
+        decibels, copy=False, nan=config.floor_db, posinf=CEILING_DB, neginf=config.floor_db
+    )
+    np.clip(decibels, config.floor_db, CEILING_DB, out=decibels)
     power = np.power(np.float32(10.0), decibels / 10.0)
     power[decibels <= config.floor_db + 1e-3] = 0.0
     return power

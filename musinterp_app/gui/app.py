@@ -7,6 +7,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from musinterp_app import __version__, resources
+from musinterp_app.gui.crash_log import CrashLog
 from musinterp_app.gui.main_window import MainWindow
 from musinterp_app.model.onnx_vae import ModelError, OnnxVAE
 
@@ -28,6 +29,7 @@ def run_gui(args: list[str]) -> int:
         )
         return 1
     window = MainWindow(model)
+    CrashLog(window).install()
     window.show()
     if EXIT_WHEN_SHOWN in args:  # for measuring start-up time (musinterp bench)
         QTimer.singleShot(0, lambda: (print("shown", flush=True), window.close(), app.quit()))

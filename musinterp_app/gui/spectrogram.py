@@ -54,6 +54,9 @@ class SpectrogramView(pg.PlotWidget):
 
     def show_mel(self, image: np.ndarray, config: mel.MelConfig, seconds_per_column: float) -> None:
         """Draw ``[n_mels, columns]``; each column lasts ``seconds_per_column``."""
+        if image.shape[1] == 0 or seconds_per_column <= 0:  # nothing to draw (a tiny file)
+            self.clear_image()
+            return
         self.image.setImage(image, autoLevels=False, levels=levels_for(config))
         width_s = image.shape[1] * seconds_per_column
         self.image.setRect(0.0, 0.0, width_s, image.shape[0])

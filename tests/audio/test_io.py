@@ -3,22 +3,16 @@
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 import soxr
+from corpus import BAD_INPUT_MESSAGES, stereo_clip
 
 from musinterp_app.audio import io, synth
 
 RATE = 32768
-
-
-def stereo_clip(rate: int, seconds: float = 2.0) -> np.ndarray:
-    """``[samples, 2]``: left is music, right is the same at half level, inverted."""
-    left = synth.music_like(seconds, rate, rng=np.random.default_rng(3))
-    return np.stack([left, -0.5 * left], axis=1)
 
 
 FORMATS = [
@@ -100,61 +94,9 @@ def test_progress_reports_frames_and_cancel_stops_decoding(write_clip):
         io.load(path, sample_rate=RATE, cancel=token, progress=cancel_after_first_block)
 
 
-def make_bad_inputs(tmp_path: Path) -> dict[str, Path]:
-    """Files that cannot be used, each made here for real."""
-    bad = {}
-    good = stereo_clip(44100)
-
-    def path(name: str) -> Path:
-        bad[name] = tmp_path / name
-        return bad[name]
-
-    path("missing.wav")
-    path("folder.wav").mkdir()
-    path("empty.wav").write_bytes(b"")
-    path("document.wav").write_bytes(b"%PDF-1.4\n" + bytes(range(256)) * 20)
-    path("picture.mp3").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 20)
-    path("notes.ogg").write_text("These are my notes, not music.\n" * 50)
-    path("song.m4a.wav").write_bytes(b"\x00\x00\x00\x20ftypM4A " + bytes(500))
-    sf.write(path("zero.wav"), np.zeros((0, 1), np.float32), 44100)
-    not_finite = np.full(44100, 0.1, np.float32)
-    not_finite[100] = np.nan
-    not_finite[200] = np.inf
-    sf.write(path("nan.wav"), not_finite, 44100, subtype="FLOAT")
-    sf.write(path("tiny.wav"), np.zeros(1, np.float32), 44100)
-    for name, kwargs in [("cut.wav", {}), ("cut.flac", {}), ("cut.mp3", {})]:
-        full = tmp_path / f"full-{name}"
-        sf.write(full, good, 44100, **kwargs)
-        data = full.read_bytes()
-        path(name).write_bytes(data[: len(data) // 2])
-    wav = tmp_path / "full-cut.wav"
-    damaged = bytearray(wav.read_bytes())
-    damaged[8:12] = b"XXXX"  # RIFF chunk that is no longer WAVE
-    path("scrambled.wav").write_bytes(bytes(damaged))
-    return bad
-
-
-BAD_INPUT_MESSAGES = {
-    "missing.wav": "does not exist",
-    "folder.wav": "is a folder",
-    "empty.wav": "empty (0 bytes)",
-    "document.wav": "PDF document, not an audio file",
-    "picture.mp3": "PNG image, not an audio file",
-    "notes.ogg": "text file, not audio",
-    "song.m4a.wav": "MP4/M4A (AAC or ALAC) audio is not supported",
-    "zero.wav": "no audio (zero samples)",
-    "nan.wav": "invalid samples (NaN or infinity)",
-    "tiny.wav": "at least 0.50 s is needed",
-    "cut.wav": "truncated",
-    "cut.flac": "damaged",
-    "cut.mp3": "truncated",
-    "scrambled.wav": "looks like WAV but cannot be decoded",
-}
-
-
 @pytest.mark.parametrize("name", sorted(BAD_INPUT_MESSAGES))
-def test_bad_input_gives_one_clear_error(tmp_path, name):
-    path = make_bad_inputs(tmp_path)[name]
+def test_bad_input_gives_one_clear_error(bad_inputs, name):
+    path = bad_inputs[name]
 
     with pytest.raises(io.AudioLoadError) as caught:
         io.load(path, sample_rate=RATE, min_duration_s=0.5)

@@ -239,3 +239,53 @@ def test_escape_cancels_a_load_and_keeps_the_old_track(qtbot, window, clips):
     QApplication.processEvents()
     assert window.engine.tracks["B"] is before
     assert window.panels["B"].title.text() == "high.ogg"
+
+
+@pytest.mark.qt_no_exception_capture
+def test_unexpected_errors_are_logged_and_shown_once(qtbot, window, tmp_path):
+    import sys
+
+    from PySide6.QtCore import QTimer
+
+    from musinterp_app.gui.crash_log import CrashLog
+
+    crash_log = CrashLog(window, tmp_path / "logs")
+    previous, sys.excepthook = sys.excepthook, crash_log.handle
+    try:
+
+        def broken_slot():
+            raise RuntimeError("a bug in a slot")
+
+        QTimer.singleShot(0, broken_slot)
+        QTimer.singleShot(0, broken_slot)
+        qtbot.waitUntil(
+            lambda: (
+                crash_log.path.exists() and crash_log.path.read_text().count("a bug in a slot") >= 2
+            ),
+            timeout=5000,
+        )
+    finally:
+        sys.excepthook = previous
+    assert "Traceback" in crash_log.path.read_text()
+    assert crash_log.message is not None and "a bug in a slot" in crash_log.message.text()
+    assert str(crash_log.path) in crash_log.message.text()
+    assert window.isVisible()
+
+
+def test_every_bad_drop_keeps_the_track_and_explains(qtbot, window, clips, bad_inputs):
+    from corpus import BAD_INPUT_MESSAGES
+
+    load_both(qtbot, window, clips)
+    before = window.engine.tracks["A"]
+    for name, path in bad_inputs.items():
+        if name in ("missing.wav", "folder.wav"):
+            window.load("A", str(path))  # cannot be dragged from a file manager; opened
+        else:
+            drop(window.panels["A"], path)
+        qtbot.waitUntil(lambda: not window.lanes["A"].busy, timeout=LOAD_TIMEOUT_MS)
+        qtbot.waitUntil(lambda: window.last_message is not None, timeout=LOAD_TIMEOUT_MS)
+        message = window.last_message.text()
+        assert BAD_INPUT_MESSAGES[name] in message, (name, message)
+        assert window.engine.tracks["A"] is before, name
+        window.last_message.close()
+        window.last_message = None
