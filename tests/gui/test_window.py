@@ -289,3 +289,21 @@ def test_every_bad_drop_keeps_the_track_and_explains(qtbot, window, clips, bad_i
         assert window.engine.tracks["A"] is before, name
         window.last_message.close()
         window.last_message = None
+
+
+def test_a_bad_model_folder_keeps_the_current_model(qtbot, window, tmp_path):
+    before = window.engine.model
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "encoder.onnx").write_bytes(b"nope")
+    window.load_model(str(tmp_path / "broken"))
+    qtbot.waitUntil(lambda: window.last_message is not None, timeout=LOAD_TIMEOUT_MS)
+    assert "previous model is still in use" in window.last_message.text()
+    assert window.engine.model is before
+
+
+def test_export_into_a_vanished_folder_says_so_and_writes_nothing(qtbot, window, clips, tmp_path):
+    load_both(qtbot, window, clips)
+    window.export_to(str(tmp_path / "gone" / "blend.wav"))
+    qtbot.waitUntil(lambda: window.last_message is not None, timeout=LOAD_TIMEOUT_MS)
+    assert "does not exist" in window.last_message.text()
+    assert not (tmp_path / "gone").exists()
