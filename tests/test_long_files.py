@@ -1,0 +1,86 @@
+"""An hour-long file: the overview shows progress, can be cancelled, and memory stays bounded."""
+
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from musinterp_app import engine
+from musinterp_app.audio.cancel import Cancelled, CancelToken
+from musinterp_app.model.onnx_vae import OnnxVAE
+from musinterp_app.resources import default_model_dir
+
+
+@pytest.fixture(scope="module")
+def hour_long(tmp_path_factory):
+    """One hour at 8 kHz, written cheaply by repeating a one-second pattern (58 MB)."""
+    path = tmp_path_factory.mktemp("long") / "hour.wav"
+    second = (0.3 * np.sin(2 * np.pi * 440 * np.arange(8000) / 8000)).astype(np.float32)
+    minute = np.tile(second, 60)
+    with sf.SoundFile(path, "w", samplerate=8000, channels=1, subtype="PCM_16") as handle:
+        for _ in range(60):
+            handle.write(minute)
+    return path
+
+
+def test_loading_an_hour_reports_progress_and_can_be_cancelled(hour_long):
+    model = OnnxVAE(default_model_dir())
+    token = CancelToken()
+    seen = []
+
+    def progress(done, total):
+        seen.append((done, total))
+        if len(seen) == 3:
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        engine.load_track(hour_long, model, cancel=token, progress=progress)
+    assert len(seen) == 3 and seen[-1][1] == 3_600_000  # milliseconds of the file
+    assert seen[0][0] < seen[1][0] < seen[2][0]
+
+
+def test_an_hour_loads_with_bounded_memory(hour_long):
+    code = (
+        "import resource, sys\n"
+        "from musinterp_app import engine, resources\n"
+        "from musinterp_app.model.onnx_vae import OnnxVAE\n"
+        "model = OnnxVAE(resources.default_model_dir())\n"
+        "track = engine.load_track(sys.argv[1], model, start_s=1800)\n"
+        "print(track.info.duration_s, track.start_s, track.overview.shape[1],\n"
+        "      resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(hour_long)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
+    duration, start, columns, peak_mb = result.stdout.split()
+    assert float(duration) == 3600.0 and float(start) == 1800.0
+    assert 0 < int(columns) <= engine.OVERVIEW_COLUMNS
+    # Decoding the whole hour at the model rate would take 470 MB for the samples alone.
+    assert int(peak_mb) < 450, f"peak resident memory {peak_mb} MB"
+
+
+def test_loading_in_a_thread_leaves_no_thread_behind(hour_long):
+    model = OnnxVAE(default_model_dir())
+    token = CancelToken()
+    outcome = []
+
+    def load() -> None:
+        try:
+            engine.load_track(hour_long, model, cancel=token)
+        except Cancelled:
+            outcome.append("cancelled")
+
+    before = threading.active_count()
+    worker = threading.Thread(target=load)
+    worker.start()
+    token.cancel()
+    worker.join(timeout=60)
+    assert outcome == ["cancelled"]
+    assert not worker.is_alive() and threading.active_count() == before
