@@ -11,7 +11,7 @@ played as soon as the first chunk is ready.
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, QThreadPool, QTimer, Signal
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -35,7 +35,7 @@ from musinterp_app.audio import player as playback
 from musinterp_app.engine import BlendSettings, Engine
 from musinterp_app.gui.spectrogram import SpectrogramView, add_colour_bar
 from musinterp_app.gui.track_panel import TrackPanel
-from musinterp_app.gui.workers import Lane
+from musinterp_app.gui.workers import JobPool, Lane
 from musinterp_app.model.onnx_vae import OnnxVAE
 
 AUDIO_FILTER = "Audio files (*.wav *.flac *.ogg *.oga *.opus *.mp3 *.aif *.aiff);;All files (*)"
@@ -51,8 +51,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.engine = Engine(model)
         self.settings = settings or QSettings()
-        self.pool = QThreadPool(self)
-        self.pool.setMaxThreadCount(4)
+        self.pool = JobPool(max_workers=4)
         self.lanes = {
             name: Lane(self.pool, self)
             for name in ("A", "B", "decode", "render", "export", "model")
@@ -634,5 +633,5 @@ class MainWindow(QMainWindow):
             lane.cancel()
         self.player.stop()
         self.cursor_timer.stop()
-        self.pool.waitForDone(5000)
+        self.pool.shutdown()  # the jobs were cancelled: they stop at their next step
         super().closeEvent(event)

@@ -3,54 +3,62 @@
 Each kind of work (loading A, loading B, decoding the blend, rendering audio,
 exporting) has its own lane. Submitting to a lane cancels the job running
 there (through its :class:`CancelToken`) and drops any result it still
-produces: only the newest request's result reaches the UI thread. Jobs run
-on a ``QThreadPool``; their signals are delivered on the UI thread.
+produces: only the newest request's result reaches the UI thread.
+
+Jobs run on a plain Python thread pool; only plain values cross threads in
+Qt signals (request ids, numbers, messages), which Qt queues to the UI
+thread. Results wait in the lane until the UI thread takes them, and are
+dropped there when stale, so nothing outlives its request.
 """
 
+import contextlib
+import threading
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, Signal
 
 from musinterp_app.audio.cancel import Cancelled, CancelToken
 
-
-class _Signals(QObject):
-    """Only plain values cross threads; the result stays on the job until the UI takes it."""
-
-    progress = Signal(int, int, int)  # request id, done, total
-    finished = Signal(int)  # request id (the result is the job's `result`)
-    failed = Signal(int, str)  # request id, message for the user
-    done = Signal(int)  # request id, once run() has returned (in every case)
+Work = Callable[[CancelToken, Callable[[int, int], None]], Any]
 
 
-class _Job(QRunnable):
-    """Runs ``work(cancel, progress)`` off the UI thread and reports back by signals."""
+class JobPool:
+    """The threads the window's jobs run on."""
 
-    def __init__(self, request_id: int, work: Callable, cancel: CancelToken) -> None:
-        super().__init__()
-        self.setAutoDelete(False)  # Python owns the job (see Lane._jobs), not the pool
-        self.request_id = request_id
-        self.work = work
-        self.cancel = cancel
-        self.result: Any = None
-        self.signals = _Signals()
+    def __init__(self, max_workers: int = 4) -> None:
+        self.max_workers = max_workers
+        self._executor = ThreadPoolExecutor(max_workers, thread_name_prefix="musinterp-job")
+        self._running: set[Future] = set()
+        self._lock = threading.Lock()
 
-    def run(self) -> None:
-        def progress(done: int, total: int) -> None:
-            self.signals.progress.emit(self.request_id, done, total)
+    def start(self, function: Callable[[], None]) -> None:
+        future = self._executor.submit(function)
+        with self._lock:
+            self._running.add(future)
+        future.add_done_callback(self._finished)
 
-        try:
-            result = self.work(self.cancel, progress)
-        except Cancelled:
-            pass
-        except Exception as error:  # shown to the user, never raised into Qt
-            self.signals.failed.emit(self.request_id, str(error) or type(error).__name__)
-        else:
-            self.result = result
-            self.signals.finished.emit(self.request_id)
-        finally:
-            self.signals.done.emit(self.request_id)
+    def _finished(self, future: Future) -> None:
+        with self._lock:
+            self._running.discard(future)
+
+    def active_jobs(self) -> int:
+        with self._lock:
+            return len(self._running)
+
+    def wait_for_done(self, timeout_s: float) -> bool:
+        """Wait until no job runs (at most ``timeout_s``); True when all finished."""
+        with self._lock:
+            running = list(self._running)
+        for future in running:
+            with contextlib.suppress(Exception):  # the lane reports job errors; here we wait
+                future.result(timeout=timeout_s)
+        return self.active_jobs() == 0
+
+    def shutdown(self) -> None:
+        """Let running jobs end (they were cancelled) and stop the threads."""
+        self._executor.shutdown(wait=True, cancel_futures=True)
 
 
 class Lane(QObject):
@@ -59,49 +67,61 @@ class Lane(QObject):
     finished = Signal(object)  # the newest request's result
     failed = Signal(str)
     progress = Signal(int, int)
+    _succeeded = Signal(int)  # request id (emitted on a worker thread, queued to the UI)
+    _errored = Signal(int, str)
+    _stepped = Signal(int, int, int)
 
-    def __init__(self, pool: QThreadPool, parent: QObject | None = None) -> None:
+    def __init__(self, pool: JobPool, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.pool = pool
         self.latest = 0
-        self._cancel: CancelToken | None = None
-        self._jobs: dict[int, _Job] = {}  # running jobs by request id, alive until done
         self.busy = False
+        self._cancel: CancelToken | None = None
+        self._results: dict[int, Any] = {}
+        self._succeeded.connect(self._on_succeeded)
+        self._errored.connect(self._on_errored)
+        self._stepped.connect(self._on_stepped)
 
-    def submit(self, work: Callable[[CancelToken, Callable[[int, int], None]], Any]) -> int:
-        """Run ``work(cancel, progress)``; cancels the previous job of this lane."""
+    def submit(self, work: Work) -> int:
+        """Run ``work(cancel, progress)`` in the background; cancels this lane's previous job."""
         self.cancel()
         self.latest += 1
-        self._cancel = CancelToken()
-        job = _Job(self.latest, work, self._cancel)
-        job.signals.finished.connect(self._on_finished)
-        job.signals.failed.connect(self._on_failed)
-        job.signals.progress.connect(self._on_progress)
-        job.signals.done.connect(self._forget)
-        self._jobs[self.latest] = job
+        request_id, token = self.latest, CancelToken()
+        self._cancel = token
         self.busy = True
-        self.pool.start(job)
-        return self.latest
+
+        def run() -> None:
+            try:
+                result = work(
+                    token, lambda done, total: self._stepped.emit(request_id, done, total)
+                )
+            except Cancelled:
+                return
+            except Exception as error:  # shown to the user, never raised into Qt
+                self._errored.emit(request_id, str(error) or type(error).__name__)
+                return
+            self._results[request_id] = result
+            self._succeeded.emit(request_id)
+
+        self.pool.start(run)
+        return request_id
 
     def cancel(self) -> None:
         if self._cancel is not None:
             self._cancel.cancel()
         self.busy = False
 
-    def _forget(self, request_id: int) -> None:
-        self._jobs.pop(request_id, None)
-
-    def _on_finished(self, request_id: int) -> None:
-        job = self._jobs.get(request_id)
-        if request_id == self.latest and job is not None:
+    def _on_succeeded(self, request_id: int) -> None:
+        result = self._results.pop(request_id, None)
+        if request_id == self.latest:
             self.busy = False
-            self.finished.emit(job.result)
+            self.finished.emit(result)
 
-    def _on_failed(self, request_id: int, message: str) -> None:
+    def _on_errored(self, request_id: int, message: str) -> None:
         if request_id == self.latest:
             self.busy = False
             self.failed.emit(message)
 
-    def _on_progress(self, request_id: int, done: int, total: int) -> None:
+    def _on_stepped(self, request_id: int, done: int, total: int) -> None:
         if request_id == self.latest:
             self.progress.emit(done, total)

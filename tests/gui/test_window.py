@@ -122,9 +122,9 @@ def test_rapid_slider_moves_the_last_alpha_wins(qtbot, window, clips):
     expected = window.engine.blend_mel(BlendSettings(alpha=0.73))
     np.testing.assert_array_equal(window.blended_mel, expected)
     assert "α = 0.73" in window.blend_view.plotItem.titleLabel.text
-    window.pool.waitForDone(10_000)
-    assert window.pool.activeThreadCount() == 0
-    assert threading.active_count() <= threads_before + window.pool.maxThreadCount()
+    window.pool.wait_for_done(10)
+    assert window.pool.active_jobs() == 0
+    assert threading.active_count() <= threads_before + window.pool.max_workers
 
 
 def test_render_streams_into_the_playback_buffer(qtbot, window, clips):
@@ -235,7 +235,7 @@ def test_escape_cancels_a_load_and_keeps_the_old_track(qtbot, window, clips):
     window.load("B", str(clips[0]))
     window.cancel_all()
     assert "Cancelled" in window.status_text.text()
-    window.pool.waitForDone(30_000)
+    window.pool.wait_for_done(30)
     QApplication.processEvents()
     assert window.engine.tracks["B"] is before
     assert window.panels["B"].title.text() == "high.ogg"

@@ -1,0 +1,88 @@
+"""Slider soak: thousands of moves at random speeds while renders and playback run."""
+
+import random
+import threading
+import time
+
+import numpy as np
+import pytest
+import soundfile as sf
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QApplication
+
+from musinterp_app import resources
+from musinterp_app.audio import synth
+from musinterp_app.engine import BlendSettings
+from musinterp_app.gui.main_window import SLIDER_STEPS, MainWindow
+from musinterp_app.model.onnx_vae import OnnxVAE
+
+pytestmark = pytest.mark.gui
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) / 1024 for line in status if line.startswith("VmRSS"))
+
+
+@pytest.mark.parametrize(
+    "moves",
+    [pytest.param(500, id="short"), pytest.param(10_000, id="long", marks=pytest.mark.slow)],
+)
+def test_slider_soak_last_alpha_wins_memory_stays_flat(qtbot, tmp_path, moves):
+    paths = []
+    for name, root in [("a.wav", 47), ("b.wav", 66)]:
+        sf.write(
+            tmp_path / name,
+            synth.music_like(6.0, 32768, rng=np.random.default_rng(root), root_midi=root),
+            32768,
+        )
+        paths.append(tmp_path / name)
+    threads_before = threading.active_count()
+    window = MainWindow(
+        OnnxVAE(resources.default_model_dir()),
+        settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat),
+    )
+    qtbot.addWidget(window)
+    window.show()
+    window.load("A", str(paths[0]))
+    window.load("B", str(paths[1]))
+    qtbot.waitUntil(lambda: window.engine.ready and window.blended_mel is not None, timeout=60_000)
+    rng = random.Random(moves)
+
+    def wiggle(count: int) -> None:
+        for _ in range(count):
+            if rng.random() < 0.03:  # let go: a render (and playback, where a device exists)
+                window.slider.setSliderDown(False)
+                window.slider.sliderReleased.emit()
+            else:
+                window.slider.setSliderDown(True)
+                window.slider.setValue(rng.randrange(SLIDER_STEPS + 1))
+            QApplication.processEvents()
+            if rng.random() < 0.2:
+                time.sleep(rng.random() * 0.01)
+
+    wiggle(200)  # warm up: caches, thread pool, allocator
+    window.pool.wait_for_done(30)
+    QApplication.processEvents()
+    before_mb = rss_mb()
+    for _ in range(10):
+        wiggle(moves // 10)
+        print(f"rss {rss_mb():.1f} MB")
+    window.slider.setSliderDown(True)
+    window.slider.setValue(421)
+    window.slider.setSliderDown(False)
+    window.slider.sliderReleased.emit()
+    qtbot.waitUntil(lambda: not any(lane.busy for lane in window.lanes.values()), timeout=60_000)
+    window.pool.wait_for_done(30)
+    QApplication.processEvents()
+    growth_mb = rss_mb() - before_mb
+    print(f"\n{moves} slider moves: resident memory grew {growth_mb:+.1f} MB")
+
+    expected = window.engine.blend_mel(BlendSettings(alpha=0.421))
+    np.testing.assert_array_equal(window.blended_mel, expected)
+    assert growth_mb < 60
+    window.close()
+    window.pool.wait_for_done(30)
+    assert window.pool.active_jobs() == 0
+    assert not window.player.playing
+    assert threading.active_count() <= threads_before + 2  # PortAudio, the shared DSP pool
