@@ -45,3 +45,13 @@ def bad_inputs(tmp_path: Path) -> dict[str, Path]:
     folder = tmp_path / "bad inputs ü"  # spaces and non-ASCII in the path, too
     folder.mkdir()
     return make_bad_inputs(folder)
+
+
+@pytest.fixture
+def usable_oddities(tmp_path: Path) -> dict[str, Path]:
+    """Unusual but usable files (see ``corpus.make_usable_oddities``)."""
+    from corpus import make_usable_oddities
+
+    folder = tmp_path / "odd ones ö"
+    folder.mkdir()
+    return make_usable_oddities(folder)

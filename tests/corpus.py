@@ -64,3 +64,19 @@ BAD_INPUT_MESSAGES = {
     "cut.mp3": "truncated",
     "scrambled.wav": "looks like WAV but cannot be decoded",
 }
+
+
+def make_usable_oddities(folder: Path) -> dict[str, Path]:
+    """Unusual but usable files: they must load (resampled, downmixed, padded)."""
+    odd = {}
+    music = synth.music_like(3.0, 8000, rng=np.random.default_rng(5))
+    sf.write(folder / "phone 8 kHz.wav", music, 8000)
+    odd["8 kHz"] = folder / "phone 8 kHz.wav"
+    surround = np.tile(synth.music_like(2.0, 96000, rng=np.random.default_rng(6))[:, None], 8)
+    sf.write(folder / "surround 96k.flac", surround * np.linspace(0.2, 1, 8), 96000)
+    odd["8 channels, 96 kHz"] = folder / "surround 96k.flac"
+    sf.write(folder / "blip.ogg", synth.music_like(0.1, 44100, rng=np.random.default_rng(7)), 44100)
+    odd["0.1 s"] = folder / "blip.ogg"
+    sf.write(folder / "silence.wav", np.zeros(44100 * 2, np.float32), 44100)
+    odd["all silent"] = folder / "silence.wav"
+    return odd

@@ -171,3 +171,14 @@ def test_every_bad_input_is_one_line_and_no_output_in_the_cli(bad_inputs, tmp_pa
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and BAD_INPUT_MESSAGES[name] in lines[0], (name, lines)
         assert not out.exists(), name
+
+
+def test_unusual_but_usable_files_blend(usable_oddities, tmp_path):
+    for name, path in usable_oddities.items():
+        out = tmp_path / f"{name}.wav"
+        result = musinterp(
+            "blend", path, usable_oddities["8 kHz"], "--alpha", "0.5", "--duration", "2", "-o", out
+        )
+        assert result.returncode == 0, (name, result.stderr)
+        audio, rate = sf.read(out, dtype="float32")
+        assert rate == 32768 and len(audio) == 2 * rate and np.isfinite(audio).all(), name

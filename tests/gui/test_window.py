@@ -307,3 +307,18 @@ def test_export_into_a_vanished_folder_says_so_and_writes_nothing(qtbot, window,
     qtbot.waitUntil(lambda: window.last_message is not None, timeout=LOAD_TIMEOUT_MS)
     assert "does not exist" in window.last_message.text()
     assert not (tmp_path / "gone").exists()
+
+
+def test_unusual_but_usable_drops_load(qtbot, window, usable_oddities):
+    for name, path in usable_oddities.items():
+        drop(window.panels["A"], path)
+        qtbot.waitUntil(
+            lambda p=path: (
+                window.engine.tracks["A"] is not None and window.engine.tracks["A"].path == p
+            ),
+            timeout=LOAD_TIMEOUT_MS,
+        )
+        track = window.engine.tracks["A"]
+        assert track.mel.shape == (512, 640), name  # padded to the excerpt when shorter
+        assert np.isfinite(track.mel).all(), name
+    assert window.last_message is None
