@@ -126,14 +126,8 @@ def _blend_engine(args: argparse.Namespace) -> engine.Engine:
 
 def _write_blend(args: argparse.Namespace, settings: engine.BlendSettings, what: str) -> int:
     blender = _blend_engine(args)
-    audio = np.concatenate(
-        list(
-            blender.render_stream(
-                settings,
-                n_iter=args.iterations,
-                progress=_progress_printer("rendering"),
-            )
-        )
+    audio = blender.render(
+        settings, n_iter=args.iterations, progress=_progress_printer("rendering")
     )
     engine.export_wav(args.output, audio, blender.config.sample_rate, float32=args.float)
     a, b = blender.tracks["A"], blender.tracks["B"]

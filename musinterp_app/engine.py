@@ -140,7 +140,7 @@ def _analyse_excerpt(
         sample_rate=config.sample_rate,
         offset_s=start_s,
         duration_s=duration_s,
-        min_duration_s=MIN_TRACK_S if start_s == 0 else 0.0,
+        min_duration_s=MIN_TRACK_S,
         cancel=cancel,
     )
     frames = config.seconds_to_frames(duration_s)
@@ -240,6 +240,11 @@ class Engine:
         self.model = model
         self.tracks.update(reencoded)
 
+    @property
+    def blend_frames(self) -> int:
+        """Frames of the blend: the shorter of the two excerpts."""
+        return self._pair()[2]
+
     def _pair(self) -> tuple[Track, Track, int]:
         a, b = self.tracks["A"], self.tracks["B"]
         if a is None or b is None:
@@ -294,10 +299,9 @@ class Engine:
     ) -> Iterator[np.ndarray]:
         """Audio of the blend, chunk by chunk in time order; each chunk's mel is
         decoded only when the stream reaches it."""
-        frames = self._pair()[2]
         return mel.audio_stream(
             lambda start, stop: self.blend_mel(settings, start, stop),
-            frames,
+            self.blend_frames,
             self.config,
             n_iter=n_iter,
             cancel=cancel,

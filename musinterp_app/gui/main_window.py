@@ -54,7 +54,7 @@ class MainWindow(QMainWindow):
         self.pool = JobPool(max_workers=4)
         self.lanes = {
             name: Lane(self.pool, self)
-            for name in ("A", "B", "decode", "render", "export", "model")
+            for name in ("A", "B", "decode", "render", "preview", "export", "model")
         }
         self.player = playback.Player(model.mel_config.sample_rate)
         self.playing_view: tuple[SpectrogramView, float] | None = None  # view, offset (s)
@@ -62,6 +62,7 @@ class MainWindow(QMainWindow):
         self.blended_mel = None
         self.decoded_settings: BlendSettings | None = None  # what blended_mel shows
         self._play_when_ready = False
+        self._preview_target: tuple[SpectrogramView, float] | None = None  # for play_track
         self.last_message: QMessageBox | None = None
         self.audio_problem = playback.unavailable_reason()  # '' when playback works
         self.setWindowTitle("musinterp")
@@ -234,6 +235,9 @@ class MainWindow(QMainWindow):
         self.lanes["render"].progress.connect(self._render_progress)
         self.lanes["render"].finished.connect(self._render_finished)
         self.lanes["render"].failed.connect(self._show_error_status)
+        self.lanes["preview"].finished.connect(
+            lambda buffer: self._start_playback(buffer, *self._preview_target)
+        )
         self.lanes["export"].progress.connect(self._show_progress)
         self.lanes["export"].finished.connect(self._exported)
         self.lanes["export"].failed.connect(lambda m: self._warn("Export failed", m))
@@ -434,8 +438,7 @@ class MainWindow(QMainWindow):
         if not self.engine.ready:
             return
         settings, blender = self.blend_settings(), self.engine
-        frames = min(track.frames for track in blender.tracks.values())
-        buffer = self.player.new_buffer(frames * blender.config.hop_length)
+        buffer = self.player.new_buffer(blender.blend_frames * blender.config.hop_length)
         self.blend_buffer = (settings, buffer)
         self._play_when_ready = play
 
@@ -473,11 +476,11 @@ class MainWindow(QMainWindow):
         self.playback_started.emit()
 
     def play_track(self, slot: str) -> None:
-        track = self.engine.tracks[slot]
+        """Play a track's excerpt (resampled to the device off the UI thread)."""
+        track, player = self.engine.tracks[slot], self.player
         if track is not None:
-            self._start_playback(
-                self.player.buffer_of(track.samples), self.panels[slot].view, track.start_s
-            )
+            self._preview_target = (self.panels[slot].view, track.start_s)
+            self.lanes["preview"].submit(lambda _cancel, _progress: player.buffer_of(track.samples))
 
     def play_blend(self) -> None:
         if not self.engine.ready:

@@ -152,6 +152,10 @@ def test_play_blend_through_portaudio_moves_the_cursor(qtbot, window, clips):
     assert window.blend_view.cursor.value() > 0
     window.stop()
     assert not window.player.playing
+    window.play_track("A")
+    qtbot.waitUntil(lambda: window.panels["A"].view.cursor.isVisible(), timeout=LOAD_TIMEOUT_MS)
+    assert window.panels["A"].view.cursor.value() >= window.engine.tracks["A"].start_s
+    window.stop()
 
 
 def test_export_writes_a_normalised_wav(qtbot, window, clips, tmp_path):
