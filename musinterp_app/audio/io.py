@@ -8,6 +8,7 @@ unusable ends in one :class:`AudioLoadError` whose message says what is wrong
 and what to do.
 """
 
+import errno
 import os
 import sys
 import threading
@@ -329,6 +330,22 @@ def load(
     return mono
 
 
+_SAVE_ADVICE = {
+    errno.EACCES: "you are not allowed to write in this folder; choose another one",
+    errno.EPERM: "you are not allowed to write in this folder; choose another one",
+    errno.EROFS: "the disk is read-only; choose another folder",
+    errno.ENOSPC: "the disk is full; free some space or choose another disk",
+}
+
+
+def _save_failure_reason(error: Exception) -> str:
+    """What a person can do about a failed write, in words."""
+    advice = _SAVE_ADVICE.get(getattr(error, "errno", None))
+    if advice:
+        return f"{advice} ({error.strerror})"
+    return getattr(error, "strerror", None) or str(error)
+
+
 def save_wav(
     path: str | os.PathLike, samples: np.ndarray, sample_rate: int, *, float32: bool = False
 ) -> Path:
@@ -364,8 +381,9 @@ def save_wav(
         os.replace(temporary, path)
     except (OSError, sf.LibsndfileError, RuntimeError) as error:
         temporary.unlink(missing_ok=True)
-        reason = getattr(error, "strerror", None) or str(error)
-        raise AudioSaveError(f"Cannot save “{path.name}” in {path.parent}: {reason}.") from None
+        raise AudioSaveError(
+            f"Cannot save “{path.name}” in {path.parent}: {_save_failure_reason(error)}."
+        ) from None
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise

@@ -9,6 +9,7 @@ callback plays silence for that block rather than waiting. The UI polls
 ``position_s`` with a timer to draw the play cursor.
 """
 
+import atexit
 import threading
 
 import numpy as np
@@ -107,7 +108,8 @@ class Player:
         self._buffer: PlaybackBuffer | None = None
         self._position = 0
         self.loop = False
-        self.error = ""  # set when the device failed
+        self._played_out = False  # the callback reached the end of the buffer
+        self.error = ""  # why the device failed, until the UI takes it (take_error)
         self._lock = threading.Lock()  # guards stream start/stop only (never the callback)
 
     def new_buffer(self, source_samples: int) -> PlaybackBuffer:
@@ -143,6 +145,7 @@ class Player:
             if self.loop and buffer.complete:
                 self._position = 0
             else:
+                self._played_out = True
                 raise sounddevice.CallbackStop
 
     def play(self, buffer: PlaybackBuffer, *, start_sample: int = 0) -> None:
@@ -151,9 +154,12 @@ class Player:
         if reason:
             raise RuntimeError(reason)
         self.stop()
+        if self.error:  # the device died under the previous stream
+            raise RuntimeError(self.error)
         with self._lock:
             self._buffer = buffer
             self._position = min(start_sample, len(buffer.samples))
+            self._played_out = False
             self.error = ""
             try:
                 self._stream = sounddevice.OutputStream(
@@ -168,13 +174,48 @@ class Player:
                 self._stream = None
                 raise RuntimeError(f"the audio device refused to play: {error}") from None
 
+    def take_error(self) -> str:
+        """Why playback stopped on its own, once ('' if it did not fail)."""
+        stream = self._stream
+        if stream is not None and self._device_lost(stream):
+            self.stop()
+        error, self.error = self.error, ""
+        return error
+
+    def _device_lost(self, stream) -> bool:
+        """The stream went quiet before the end of its buffer: its device is gone
+        (unplugged headphones, a sound server that quit)."""
+        return not stream.active and not self._played_out
+
     def stop(self) -> None:
         """Stop and close the stream (call from the thread that owns the player)."""
         with self._lock:
             stream, self._stream = self._stream, None
-            if stream is not None:
-                try:
-                    stream.abort()
-                    stream.close()
-                except Exception as error:  # the device vanished: nothing left to stop
-                    self.error = f"the audio device failed: {error}"
+            if stream is None:
+                return
+            if self._device_lost(stream):
+                _abandon(stream)
+                self.error = f"the audio device stopped responding after {self.position_s:.1f} s"
+                return
+            try:
+                stream.abort()
+                stream.close()
+            except Exception as error:  # the device vanished: nothing left to stop
+                self.error = f"the audio device failed: {error}"
+
+
+_abandoned_streams = []  # streams of dead devices, kept so that nothing frees them
+
+
+def _abandon(stream) -> None:
+    """Leave a dead device's stream open for good.
+
+    Closing it, or shutting PortAudio down at exit, can block forever once
+    the device is gone (JACK does, when its server quits), so neither
+    happens: the stream is kept unclosed and PortAudio's exit handler is
+    dropped (the operating system releases everything at exit).
+    """
+    _abandoned_streams.append(stream)
+    exit_handler = getattr(sounddevice, "_exit_handler", None)
+    if exit_handler is not None:
+        atexit.unregister(exit_handler)

@@ -466,6 +466,12 @@ class MainWindow(QMainWindow):
     def _start_playback(
         self, buffer: playback.PlaybackBuffer, view: SpectrogramView, offset_s: float
     ) -> None:
+        error = self.player.take_error()  # a device that died since the last check
+        if error:
+            self._audio_device_failed(error)
+        if self.audio_problem:
+            self._show_error_status(f"Playback is off: {self.audio_problem}.")
+            return
         try:
             self.player.play(buffer)
         except RuntimeError as error:
@@ -510,9 +516,20 @@ class MainWindow(QMainWindow):
         else:
             view.set_cursor(None)
             self.cursor_timer.stop()
-            if self.player.error:
-                self._warn("Playback stopped", self.player.error)
-                self.player.error = ""
+            error = self.player.take_error()
+            if error:
+                self._audio_device_failed(error)
+
+    def _audio_device_failed(self, error: str) -> None:
+        """Playback is off until restart (PortAudio lists devices once, at start)."""
+        self.audio_problem = f"{error}; restart musinterp to play again"
+        self._check_audio_device()
+        self._update_enabled()
+        self._warn(
+            "Playback stopped",
+            f"Playback stopped: {error}.\n\nCheck the output device or sound server and "
+            "restart musinterp to play again. Export works without it.",
+        )
 
     # ----- export -----------------------------------------------------------------------------
     def export_dialog(self, morph: bool) -> None:

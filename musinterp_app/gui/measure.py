@@ -27,7 +27,8 @@ from musinterp_app.gui.main_window import SLIDER_STEPS, MainWindow
 from musinterp_app.model.onnx_vae import OnnxVAE
 
 
-def _wait(app: QApplication, done, timeout_s: float = 120.0) -> None:
+def wait_until(app: QApplication, done, timeout_s: float = 120.0) -> None:
+    """Process events until ``done()`` is true; ``TimeoutError`` after ``timeout_s``."""
     deadline = time.monotonic() + timeout_s
     while not done():
         if time.monotonic() > deadline:
@@ -70,7 +71,9 @@ def _window(app: QApplication, folder: Path) -> MainWindow:
 def _load(app: QApplication, window: MainWindow, paths: list[Path]) -> None:
     window.load("A", str(paths[0]))
     window.load("B", str(paths[1]))
-    _wait(app, lambda: window.engine.ready and window.blended_mel is not None and _idle(window))
+    wait_until(
+        app, lambda: window.engine.ready and window.blended_mel is not None and _idle(window)
+    )
 
 
 def slider_to_mel_ms(app: QApplication, window: MainWindow, moves: int = 40) -> list[float]:
@@ -86,10 +89,10 @@ def slider_to_mel_ms(app: QApplication, window: MainWindow, moves: int = 40) -> 
         before = len(drawn)
         started = time.perf_counter()
         window.slider.setValue(int(rng.integers(0, SLIDER_STEPS + 1)))
-        _wait(app, lambda before=before: len(drawn) > before)
+        wait_until(app, lambda before=before: len(drawn) > before)
         latencies.append(1000 * (drawn[-1] - started))
     window.slider.setSliderDown(False)
-    _wait(app, lambda: _idle(window))
+    wait_until(app, lambda: _idle(window))
     return latencies
 
 
@@ -100,13 +103,13 @@ def release_to_first_sound_ms(app: QApplication, window: MainWindow) -> float:
     window.playback_started.connect(lambda: started_at.append(time.perf_counter()))
     window.slider.setSliderDown(True)
     window.slider.setValue(int(SLIDER_STEPS * 0.4))
-    _wait(app, lambda: _idle(window))
+    wait_until(app, lambda: _idle(window))
     started = time.perf_counter()
     window.slider.setSliderDown(False)
     window.slider.sliderReleased.emit()
-    _wait(app, lambda: bool(started_at))
+    wait_until(app, lambda: bool(started_at))
     window.stop()
-    _wait(app, lambda: _idle(window))
+    wait_until(app, lambda: _idle(window))
     return 1000 * (started_at[0] - started)
 
 
