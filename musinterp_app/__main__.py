@@ -9,7 +9,9 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    from musinterp_app import cli
+    from musinterp_app import allocator, cli
+
+    allocator.limit_arenas()
 
     if cli.wants_gui(args):
         try:

@@ -10,8 +10,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from musinterp_app import allocator
 from musinterp_app.audio import synth
 from musinterp_app.audio.mel import MelConfig
+
+allocator.limit_arenas()  # as the app does at start (the soak measures its memory)
 
 
 @pytest.fixture(scope="session")

@@ -36,7 +36,7 @@ def make_bad_inputs(tmp_path: Path) -> dict[str, Path]:
     not_finite[200] = np.inf
     sf.write(path("nan.wav"), not_finite, 44100, subtype="FLOAT")
     sf.write(path("tiny.wav"), np.zeros(1, np.float32), 44100)
-    for name, kwargs in [("cut.wav", {}), ("cut.flac", {}), ("cut.mp3", {})]:
+    for name, kwargs in [("cut.wav", {}), ("cut.flac", {}), ("cut.mp3", {}), ("cut.ogg", {})]:
         full = tmp_path / f"full-{name}"
         sf.write(full, good, 44100, **kwargs)
         data = full.read_bytes()
@@ -62,6 +62,7 @@ BAD_INPUT_MESSAGES = {
     "cut.wav": "truncated",
     "cut.flac": "damaged",
     "cut.mp3": "truncated",
+    "cut.ogg": "truncated: its audio stream stops without its end mark",
     "scrambled.wav": "looks like WAV but cannot be decoded",
 }
 

@@ -180,6 +180,47 @@ def _missing_wav_bytes(path: Path) -> int:
             handle.seek(size + (size & 1), os.SEEK_CUR)
 
 
+OGG_MAX_PAGE_BYTES = 65_307  # 27-byte header + 255 lacing values + 255 × 255 bytes
+OGG_END_OF_STREAM = 0x04  # header-type flag of a stream's last page
+
+
+def _ogg_page_end(data: bytes, start: int) -> int:
+    """Where the Ogg page whose header starts at ``start`` ends (-1: header cut off)."""
+    count_at = start + 26  # the header's last fixed field: how many lacing values follow
+    if count_at >= len(data):
+        return -1
+    lacing = data[count_at + 1 : count_at + 1 + data[count_at]]
+    if len(lacing) < data[count_at]:
+        return -1
+    return count_at + 1 + len(lacing) + sum(lacing)
+
+
+def _ogg_is_unfinished(path: Path) -> bool:
+    """An Ogg file (Vorbis, Opus, FLAC-in-Ogg) that does not end with a whole page
+    carrying the end-of-stream mark: it was cut off. libsndfile plays such a
+    file up to the cut without a word."""
+    with open(path, "rb") as handle:
+        if handle.read(4) != b"OggS":
+            return False
+        handle.seek(max(0, path.stat().st_size - OGG_MAX_PAGE_BYTES))
+        tail = handle.read()
+    position = len(tail)
+    while (position := tail.rfind(b"OggS", 0, position)) >= 0:
+        if _ogg_page_end(tail, position) == len(tail):  # the last page, whole
+            return not tail[position + 5] & OGG_END_OF_STREAM
+    return True
+
+
+def _truncation(path: Path) -> str:
+    """Why the file is cut off, where its own structure tells ('' when it is not)."""
+    missing = _missing_wav_bytes(path)
+    if missing:
+        return f"{missing} bytes of audio data are missing from its end"
+    if _ogg_is_unfinished(path):
+        return "its audio stream stops without its end mark"
+    return ""
+
+
 def _open(path: Path) -> sf.SoundFile:
     _check_path(path)
     try:
@@ -189,13 +230,11 @@ def _open(path: Path) -> sf.SoundFile:
         with open(path, "rb") as raw:
             head = raw.read(4096)
         raise AudioLoadError(path, _describe_unreadable(path, head)) from None
-    missing = _missing_wav_bytes(path)
-    if missing:
+    truncation = _truncation(path)
+    if truncation:
         handle.close()
         raise AudioLoadError(
-            path,
-            f"the file is truncated: {missing} bytes of audio data are missing from its end. "
-            "Re-download or re-export it.",
+            path, f"the file is truncated: {truncation}. Re-download or re-export it."
         )
     return handle
 

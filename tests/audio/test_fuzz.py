@@ -15,12 +15,27 @@ from musinterp_app.audio.griffinlim import griffinlim
 
 RATE = 32768
 CONFIG = mel.MelConfig()
-EXAMPLES = int(os.environ.get("MUSINTERP_FUZZ_EXAMPLES", "40"))
-FUZZ = settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+SHORT_EXAMPLES = int(os.environ.get("MUSINTERP_FUZZ_EXAMPLES", "40"))
+LONG_EXAMPLES = 3000  # per property, with -m slow
+
+
+def fuzz(**strategies):
+    """The property as two tests: a short run in the default suite and a long one
+    (``…_long``, marked slow)."""
+
+    def runs(examples: int):
+        return settings(
+            max_examples=examples,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+        )
+
+    def both(check):
+        short = runs(SHORT_EXAMPLES)(given(**strategies)(check))
+        long = pytest.mark.slow(runs(LONG_EXAMPLES)(given(**strategies)(check)))
+        return short, long
+
+    return both
 
 
 def load_or_refuse(path: Path) -> None:
@@ -34,13 +49,16 @@ def load_or_refuse(path: Path) -> None:
         assert np.isfinite(samples).all()
 
 
-@FUZZ
-@given(data=st.binary(max_size=4096), suffix=st.sampled_from([".wav", ".mp3", ".ogg", ".flac"]))
-def test_random_bytes_load_or_give_a_clear_error(data, suffix):
+def random_bytes_load_or_give_a_clear_error(data, suffix):
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"random{suffix}"
         path.write_bytes(data)
         load_or_refuse(path)
+
+
+test_random_bytes_load_or_give_a_clear_error, test_random_bytes_long = fuzz(
+    data=st.binary(max_size=4096), suffix=st.sampled_from([".wav", ".mp3", ".ogg", ".flac"])
+)(random_bytes_load_or_give_a_clear_error)
 
 
 @pytest.fixture(scope="module")
@@ -54,9 +72,7 @@ def real_files(tmp_path_factory):
     return files
 
 
-@FUZZ
-@given(data=st.data())
-def test_mutated_real_files_load_or_give_a_clear_error(real_files, data):
+def mutated_real_files_load_or_give_a_clear_error(real_files, data):
     name = data.draw(st.sampled_from(sorted(real_files)))
     content = bytearray(real_files[name])
     for _ in range(data.draw(st.integers(1, 20))):
@@ -69,14 +85,12 @@ def test_mutated_real_files_load_or_give_a_clear_error(real_files, data):
         load_or_refuse(path)
 
 
-@FUZZ
-@given(
-    frames=st.integers(1, 96),
-    scale=st.sampled_from([0.0, 1.0, 10.0, 1e6]),
-    special=st.sampled_from([None, np.nan, np.inf, -np.inf]),
-    seed=st.integers(0, 2**16),
-)
-def test_any_log_mel_becomes_finite_audio_of_the_right_length(frames, scale, special, seed):
+test_mutated_real_files_load_or_give_a_clear_error, test_mutated_real_files_long = fuzz(
+    data=st.data()
+)(mutated_real_files_load_or_give_a_clear_error)
+
+
+def any_log_mel_becomes_finite_audio_of_the_right_length(frames, scale, special, seed):
     rng = np.random.default_rng(seed)
     features = (rng.normal(size=(CONFIG.n_mels, frames)) * scale).astype(np.float32)
     if special is not None:
@@ -87,3 +101,11 @@ def test_any_log_mel_becomes_finite_audio_of_the_right_length(frames, scale, spe
     audio = griffinlim(magnitude, hop_length=CONFIG.hop_length, n_iter=2)
     assert audio.shape == (frames * CONFIG.hop_length,)
     assert np.isfinite(audio).all()
+
+
+test_any_log_mel_becomes_finite_audio_of_the_right_length, test_any_log_mel_long = fuzz(
+    frames=st.integers(1, 96),
+    scale=st.sampled_from([0.0, 1.0, 10.0, 1e6]),
+    special=st.sampled_from([None, np.nan, np.inf, -np.inf]),
+    seed=st.integers(0, 2**16),
+)(any_log_mel_becomes_finite_audio_of_the_right_length)

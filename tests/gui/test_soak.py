@@ -3,6 +3,7 @@
 import random
 import threading
 import time
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -64,6 +65,7 @@ def test_slider_soak_last_alpha_wins_memory_stays_flat(qtbot, tmp_path, moves):
     wiggle(200)  # warm up: caches, thread pool, allocator
     window.pool.wait_for_done(30)
     QApplication.processEvents()
+    tracemalloc.start()  # Python objects and numpy arrays: where a leak would show first
     before_mb = rss_mb()
     for _ in range(10):
         wiggle(moves // 10)
@@ -76,10 +78,16 @@ def test_slider_soak_last_alpha_wins_memory_stays_flat(qtbot, tmp_path, moves):
     window.pool.wait_for_done(30)
     QApplication.processEvents()
     growth_mb = rss_mb() - before_mb
-    print(f"\n{moves} slider moves: resident memory grew {growth_mb:+.1f} MB")
+    traced_growth_mb = tracemalloc.get_traced_memory()[0] / 2**20
+    tracemalloc.stop()
+    print(
+        f"\n{moves} slider moves: resident memory grew {growth_mb:+.1f} MB, "
+        f"Python and numpy allocations still held {traced_growth_mb:+.1f} MB"
+    )
 
     expected = window.engine.blend_mel(BlendSettings(alpha=0.421))
     np.testing.assert_array_equal(window.blended_mel, expected)
+    assert traced_growth_mb < 10
     assert growth_mb < 60
     window.close()
     window.pool.wait_for_done(30)
