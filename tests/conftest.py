@@ -58,3 +58,15 @@ def usable_oddities(tmp_path: Path) -> dict[str, Path]:
     folder = tmp_path / "odd ones ö"
     folder.mkdir()
     return make_usable_oddities(folder)
+
+
+@pytest.fixture(scope="session")
+def hour_long(tmp_path_factory) -> Path:
+    """One hour at 8 kHz, written cheaply by repeating a one-second tone (58 MB)."""
+    path = tmp_path_factory.mktemp("long") / "hour long ü.wav"
+    second = (0.3 * np.sin(2 * np.pi * 440 * np.arange(8000) / 8000)).astype(np.float32)
+    minute = np.tile(second, 60)
+    with sf.SoundFile(path, "w", samplerate=8000, channels=1, subtype="PCM_16") as handle:
+        for _ in range(60):
+            handle.write(minute)
+    return path

@@ -1,24 +1,13 @@
 """The headless commands, run as a user would run them (a real subprocess)."""
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import soundfile as sf
+from commands import musinterp
 
 from musinterp_app.audio import stft, synth
-
-
-def musinterp(*args, timeout=300):
-    return subprocess.run(
-        [sys.executable, "-m", "musinterp_app", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
 
 
 def test_reconstruct_without_model_round_trips(tmp_path, config):

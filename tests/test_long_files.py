@@ -4,26 +4,14 @@ import subprocess
 import sys
 import threading
 
-import numpy as np
 import pytest
 import soundfile as sf
+from commands import musinterp
 
 from musinterp_app import engine
 from musinterp_app.audio.cancel import Cancelled, CancelToken
 from musinterp_app.model.onnx_vae import OnnxVAE
 from musinterp_app.resources import default_model_dir
-
-
-@pytest.fixture(scope="module")
-def hour_long(tmp_path_factory):
-    """One hour at 8 kHz, written cheaply by repeating a one-second pattern (58 MB)."""
-    path = tmp_path_factory.mktemp("long") / "hour.wav"
-    second = (0.3 * np.sin(2 * np.pi * 440 * np.arange(8000) / 8000)).astype(np.float32)
-    minute = np.tile(second, 60)
-    with sf.SoundFile(path, "w", samplerate=8000, channels=1, subtype="PCM_16") as handle:
-        for _ in range(60):
-            handle.write(minute)
-    return path
 
 
 def test_loading_an_hour_reports_progress_and_can_be_cancelled(hour_long):
@@ -86,3 +74,23 @@ def test_loading_in_a_thread_leaves_no_thread_behind(hour_long):
     worker.join(timeout=60)
     assert outcome == ["cancelled"]
     assert not worker.is_alive() and threading.active_count() == before
+
+
+def test_the_cli_blends_and_reconstructs_from_the_middle_of_an_hour(hour_long, tmp_path):
+    blended = musinterp(
+        "blend",
+        hour_long,
+        hour_long,
+        "--start-a",
+        1800,
+        "--start-b",
+        3590,
+        "-o",
+        tmp_path / "b.wav",
+    )
+    assert blended.returncode == 0, blended.stderr
+    assert sf.info(tmp_path / "b.wav").duration == pytest.approx(5.0)
+
+    rebuilt = musinterp("reconstruct", hour_long, "--start", 3540, "-o", tmp_path / "r.wav")
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert sf.info(tmp_path / "r.wav").duration == pytest.approx(60.0)  # to the end

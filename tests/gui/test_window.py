@@ -326,3 +326,23 @@ def test_unusual_but_usable_drops_load(qtbot, window, usable_oddities):
         assert track.mel.shape == (512, 640), name  # padded to the excerpt when shorter
         assert np.isfinite(track.mel).all(), name
     assert window.last_message is None
+
+
+def test_dropping_an_hour_shows_progress_and_loads(qtbot, window, hour_long):
+    seen = []  # (done, total, progress bar shown, cancel button shown) as each step arrives
+    window.lanes["A"].progress.connect(
+        lambda done, total: seen.append(
+            (done, total, window.progress.isVisible(), window.cancel_button.isVisible())
+        )
+    )
+    drop(window.panels["A"], hour_long)
+    qtbot.waitUntil(lambda: window.engine.tracks["A"] is not None, timeout=LOAD_TIMEOUT_MS)
+
+    track = window.engine.tracks["A"]
+    assert track.info.duration_s == pytest.approx(3600)
+    whole_s = track.overview.shape[1] * track.overview_seconds_per_column
+    assert whole_s == pytest.approx(3600, rel=0.01)
+    assert len(seen) > 3
+    assert all(shown and cancel for done, total, shown, cancel in seen if done < total)
+    assert seen[-1][0] == seen[-1][1]
+    assert not window.progress.isVisible()
