@@ -6,6 +6,9 @@ set -u
 jack_pid=""
 running_jackd() { ps -C jackd -o stat= 2>/dev/null | grep -qv '^Z'; }
 if command -v jackd >/dev/null 2>&1 && ! running_jackd; then
+    # Servers that were killed (the fault tests kill one on purpose) stay in
+    # JACK's shared registry, which holds 8; with no server running, none is live.
+    rm -f /dev/shm/jack-shm-registry /dev/shm/jack_sem.* /dev/shm/jack_*_0_0 2>/dev/null
     JACK_NO_AUDIO_RESERVATION=1 jackd --no-realtime -d dummy -r 48000 -p 1024 \
         >/tmp/musinterp-jackd.log 2>&1 &
     jack_pid=$!

@@ -1,6 +1,8 @@
 """Shared fixtures: real audio files written by the tests themselves."""
 
 import os
+import shutil
+import tempfile
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -70,3 +72,14 @@ def hour_long(tmp_path_factory) -> Path:
         for _ in range(60):
             handle.write(minute)
     return path
+
+
+@pytest.fixture
+def shared_folder():
+    """A folder an ordinary user can read (pytest's own tmp folders are root's alone)."""
+    folder = Path(tempfile.mkdtemp(prefix="musinterp-faults-"))
+    folder.chmod(0o755)
+    yield folder
+    for path in folder.rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    shutil.rmtree(folder)

@@ -153,16 +153,22 @@ def test_self_test_blends_the_examples():
 def test_every_bad_input_is_one_line_and_no_output_in_the_cli(bad_inputs, tmp_path):
     from corpus import BAD_INPUT_MESSAGES
 
+    good = tmp_path / "good.wav"
+    sf.write(good, synth.music_like(2.0, 22050, rng=np.random.default_rng(4)), 22050)
     out = tmp_path / "out.wav"
     for name, path in bad_inputs.items():
-        result = musinterp("reconstruct", path, "-o", out, "--no-model")
-        assert result.returncode == 1, name
-        lines = result.stderr.strip().splitlines()
-        assert len(lines) == 1 and BAD_INPUT_MESSAGES[name] in lines[0], (name, lines)
-        assert not out.exists(), name
+        for command in (
+            ["reconstruct", path, "--no-model"],
+            ["blend", good, path],
+        ):
+            result = musinterp(*command, "-o", out)
+            assert result.returncode == 1, (name, command[0])
+            lines = result.stderr.strip().splitlines()
+            assert len(lines) == 1 and BAD_INPUT_MESSAGES[name] in lines[0], (name, lines)
+            assert not out.exists(), (name, command[0])
 
 
-def test_unusual_but_usable_files_blend(usable_oddities, tmp_path):
+def test_unusual_but_usable_files_blend_and_reconstruct(usable_oddities, tmp_path):
     for name, path in usable_oddities.items():
         out = tmp_path / f"{name}.wav"
         result = musinterp(
@@ -171,3 +177,24 @@ def test_unusual_but_usable_files_blend(usable_oddities, tmp_path):
         assert result.returncode == 0, (name, result.stderr)
         audio, rate = sf.read(out, dtype="float32")
         assert rate == 32768 and len(audio) == 2 * rate and np.isfinite(audio).all(), name
+
+        result = musinterp("reconstruct", path, "--no-model", "-o", out)
+        assert result.returncode == 0, (name, result.stderr)
+        assert np.isfinite(sf.read(out, dtype="float32")[0]).all(), name
+
+
+def test_an_unreadable_file_is_one_line_and_no_output(shared_folder):
+    locked = shared_folder / "locked ü.wav"
+    sf.write(locked, synth.music_like(2.0, 22050, rng=np.random.default_rng(5)), 22050)
+    locked.chmod(0)
+    out = shared_folder / "out"
+    out.mkdir(mode=0o777)
+    out.chmod(0o777)
+
+    for command in (["reconstruct", locked, "--no-model"], ["blend", locked, locked]):
+        result = musinterp(*command, "-o", out / "x.wav", ordinary_user=True)
+        assert result.returncode == 1, result.stderr
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"error: Cannot use “{locked.name}”")
+        assert "permission denied: you are not allowed to read this file" in lines[0]
+        assert list(out.iterdir()) == []

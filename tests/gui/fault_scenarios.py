@@ -8,7 +8,9 @@ tracks, then:
 - ``quit-mid-export``: starts rendering and exporting to ``TARGET`` and quits
   through File → Quit as soon as the export reports progress;
 - ``read-only-export``: as an ordinary user (root writes anywhere), exports
-  to ``TARGET`` and prints the message the window shows.
+  to ``TARGET`` and prints the message the window shows;
+- ``unreadable-drop``: as an ordinary user, loads ``TARGET`` into A and prints
+  the message and which track A holds.
 
 The process exits 0 when the window closed normally.
 """
@@ -62,12 +64,16 @@ def main(scenario: str, track_a: str, track_b: str, target: str) -> int:
         wait_until(app, lambda: exporting)
         print("quitting while exporting", flush=True)
         window.actions["quit"].trigger()
-    elif scenario == "read-only-export":
+    elif scenario in ("read-only-export", "unreadable-drop"):
         if os.geteuid() == 0:
             os.setgid(NOBODY)
             os.setuid(NOBODY)
-        window.export_to(target)
+        if scenario == "read-only-export":
+            window.export_to(target)
+        else:
+            window.panels["A"].file_dropped.emit(target)
         print("message:", shown_message(app, window), flush=True)
+        print("track A:", window.engine.tracks["A"].name, flush=True)
         window.close()
     else:
         raise SystemExit(f"unknown scenario {scenario}")
