@@ -52,6 +52,15 @@ def bad_inputs(tmp_path: Path) -> dict[str, Path]:
     return make_bad_inputs(folder)
 
 
+@pytest.fixture(scope="session")
+def broken_models(tmp_path_factory) -> dict[str, Path]:
+    """Model folders that must be refused, by name (see ``corpus.BROKEN_MODEL_MESSAGES``)."""
+    pytest.importorskip("onnx")
+    from corpus import make_broken_models
+
+    return make_broken_models(tmp_path_factory.mktemp("broken models"))
+
+
 @pytest.fixture
 def usable_oddities(tmp_path: Path) -> dict[str, Path]:
     """Unusual but usable files (see ``corpus.make_usable_oddities``)."""

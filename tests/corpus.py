@@ -1,11 +1,14 @@
-"""A corpus of unusable audio files, made by the tests themselves (nothing committed)."""
+"""Corpora of unusable inputs (audio files, model folders), made by the tests
+themselves from real files (nothing committed)."""
 
+import shutil
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
 from musinterp_app.audio import synth
+from musinterp_app.resources import default_model_dir
 
 
 def stereo_clip(rate: int, seconds: float = 2.0) -> np.ndarray:
@@ -81,3 +84,48 @@ def make_usable_oddities(folder: Path) -> dict[str, Path]:
     sf.write(folder / "silence.wav", np.zeros(44100 * 2, np.float32), 44100)
     odd["all silent"] = folder / "silence.wav"
     return odd
+
+
+BROKEN_MODEL_MESSAGES = {
+    "no decoder": "has no decoder.onnx",
+    "cut encoder": "is damaged or not an ONNX model",
+    "text as encoder": "is damaged or not an ONNX model",
+    "files from two models": "come from different models (they disagree on n_mels)",
+    "metadata against graph": "encoder.onnx expects 512 mel bands, metadata says 256",
+    "no metadata": "lacks the metadata",
+    "not a folder": "is not a model folder",
+}
+
+
+def make_broken_models(folder: Path) -> dict[str, Path]:
+    """Model folders that must be refused, each a damaged copy of the shipped one."""
+    import onnx  # training extra: rewrites the metadata of real exported graphs
+
+    broken = {}
+
+    def copy(name: str) -> Path:
+        broken[name] = folder / name
+        shutil.copytree(default_model_dir(), broken[name])
+        return broken[name]
+
+    def rewrite_metadata(path: Path, change) -> None:
+        graph = onnx.load(str(path))
+        change(graph.metadata_props)
+        onnx.save(graph, str(path))
+
+    def set_n_mels(props) -> None:
+        for prop in props:
+            if prop.key == "n_mels":
+                prop.value = "256"
+
+    (copy("no decoder") / "decoder.onnx").unlink()
+    encoder = copy("cut encoder") / "encoder.onnx"
+    encoder.write_bytes(encoder.read_bytes()[: encoder.stat().st_size // 2])
+    (copy("text as encoder") / "encoder.onnx").write_text("not a model\n")
+    rewrite_metadata(copy("files from two models") / "decoder.onnx", set_n_mels)
+    against_graph, no_metadata = copy("metadata against graph"), copy("no metadata")
+    for name in ("encoder.onnx", "decoder.onnx"):
+        rewrite_metadata(against_graph / name, set_n_mels)
+        rewrite_metadata(no_metadata / name, lambda props: props.clear())
+    broken["not a folder"] = folder / "nowhere"
+    return broken

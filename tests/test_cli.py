@@ -135,13 +135,18 @@ def test_info_prints_the_model_facts():
     assert "trained on" in result.stdout
 
 
-def test_a_broken_model_folder_is_one_clear_line(tmp_path):
-    (tmp_path / "encoder.onnx").write_bytes(b"nope")
-    result = musinterp("info", "--model", tmp_path)
-    assert result.returncode == 1
-    assert result.stderr.startswith("error: encoder.onnx in")
-    assert "is damaged or not an ONNX model" in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1
+def test_a_broken_model_folder_is_one_clear_line(broken_models, tmp_path):
+    from corpus import BROKEN_MODEL_MESSAGES
+
+    clip = tmp_path / "a.wav"
+    sf.write(clip, synth.music_like(2.0, 22050, rng=np.random.default_rng(6)), 22050)
+    for name, folder in broken_models.items():
+        for command in (["info"], ["reconstruct", clip, "-o", tmp_path / "out.wav"]):
+            result = musinterp(*command, "--model", folder)
+            assert result.returncode == 1, (name, command[0])
+            lines = result.stderr.strip().splitlines()
+            assert len(lines) == 1 and BROKEN_MODEL_MESSAGES[name] in lines[0], (name, lines)
+    assert not (tmp_path / "out.wav").exists()
 
 
 def test_self_test_blends_the_examples():

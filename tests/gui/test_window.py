@@ -295,14 +295,21 @@ def test_every_bad_drop_keeps_the_track_and_explains(qtbot, window, clips, bad_i
         window.last_message = None
 
 
-def test_a_bad_model_folder_keeps_the_current_model(qtbot, window, tmp_path):
-    before = window.engine.model
-    (tmp_path / "broken").mkdir()
-    (tmp_path / "broken" / "encoder.onnx").write_bytes(b"nope")
-    window.load_model(str(tmp_path / "broken"))
-    qtbot.waitUntil(lambda: window.last_message is not None, timeout=LOAD_TIMEOUT_MS)
-    assert "previous model is still in use" in window.last_message.text()
-    assert window.engine.model is before
+def test_a_broken_model_folder_keeps_the_current_model(qtbot, window, clips, broken_models):
+    from corpus import BROKEN_MODEL_MESSAGES
+
+    load_both(qtbot, window, clips)
+    model, tracks = window.engine.model, dict(window.engine.tracks)
+    for name, folder in broken_models.items():
+        window.load_model(str(folder))
+        qtbot.waitUntil(lambda: window.last_message is not None, timeout=LOAD_TIMEOUT_MS)
+        message = window.last_message.text()
+        assert BROKEN_MODEL_MESSAGES[name] in message, (name, message)
+        assert "The previous model is still in use." in message
+        assert window.engine.model is model and window.engine.tracks == tracks, name
+        window.last_message.close()
+        window.last_message = None
+    assert window.engine.ready
 
 
 def test_export_into_a_vanished_folder_says_so_and_writes_nothing(qtbot, window, clips, tmp_path):
