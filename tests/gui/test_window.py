@@ -320,6 +320,21 @@ def test_export_into_a_vanished_folder_says_so_and_writes_nothing(qtbot, window,
     assert not (tmp_path / "gone").exists()
 
 
+def test_a_folder_that_vanishes_during_export_is_reported(qtbot, window, clips, tmp_path):
+    load_both(qtbot, window, clips)
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    window.lanes["export"].progress.connect(
+        lambda done, total: folder.rmdir() if folder.exists() else None  # at the first step
+    )
+    window.export_to(str(folder / "morph.wav"), morph=True)
+    qtbot.waitUntil(lambda: window.last_message is not None, timeout=LOAD_TIMEOUT_MS)
+    assert f"Cannot save “morph.wav”: the folder {folder} does not exist" in (
+        window.last_message.text()
+    )
+    assert not folder.exists()
+
+
 def test_unusual_but_usable_drops_load(qtbot, window, usable_oddities):
     for name, path in usable_oddities.items():
         drop(window.panels["A"], path)
