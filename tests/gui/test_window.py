@@ -368,3 +368,22 @@ def test_dropping_an_hour_shows_progress_and_loads(qtbot, window, hour_long):
     assert all(shown and cancel for done, total, shown, cancel in seen if done < total)
     assert seen[-1][0] == seen[-1][1]
     assert not window.progress.isVisible()
+
+
+def test_escape_during_an_hour_long_load_keeps_the_old_track(qtbot, window, clips, hour_long):
+    from PySide6.QtTest import QTest
+
+    load_both(qtbot, window, clips)
+    before = window.engine.tracks["A"]
+    steps = []
+    window.lanes["A"].progress.connect(lambda done, total: steps.append(done))
+    drop(window.panels["A"], hour_long)
+    qtbot.waitUntil(lambda: len(steps) >= 2, timeout=LOAD_TIMEOUT_MS)
+    QTest.keyClick(window, Qt.Key.Key_Escape)
+
+    assert window.status_text.text() == "Cancelled."
+    assert window.pool.wait_for_done(10)  # the decoder stopped at its next block
+    QApplication.processEvents()
+    assert window.engine.tracks["A"] is before
+    assert window.panels["A"].title.text() == "low.flac"
+    assert not window.progress.isVisible()
