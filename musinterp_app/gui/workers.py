@@ -85,7 +85,6 @@ class Lane(QObject):
     def submit(self, work: Work) -> int:
         """Run ``work(cancel, progress)`` in the background; cancels this lane's previous job."""
         self.cancel()
-        self.latest += 1
         request_id, token = self.latest, CancelToken()
         self._cancel = token
         self.busy = True
@@ -107,8 +106,11 @@ class Lane(QObject):
         return request_id
 
     def cancel(self) -> None:
+        """Stop the running job; the progress and result it still reports are dropped."""
         if self._cancel is not None:
             self._cancel.cancel()
+            self._cancel = None
+        self.latest += 1  # the next request's id; anything older is stale
         self.busy = False
 
     def _on_succeeded(self, request_id: int) -> None:
