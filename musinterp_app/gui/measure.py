@@ -21,7 +21,7 @@ import numpy as np
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 
-from musinterp_app import resources
+from musinterp_app import allocator, resources
 from musinterp_app.audio import player as playback
 from musinterp_app.gui.main_window import SLIDER_STEPS, MainWindow
 from musinterp_app.model.onnx_vae import OnnxVAE
@@ -195,4 +195,5 @@ def rss_after_loading(paths: list[str]) -> float:
 
 
 if __name__ == "__main__":
+    allocator.limit_arenas()  # as `musinterp` does at start
     print(json.dumps(measure()))
