@@ -369,9 +369,10 @@ def load(
     return mono
 
 
+_NOT_ALLOWED = "you are not allowed to write in this folder; choose another one"
 _SAVE_ADVICE = {
-    errno.EACCES: "you are not allowed to write in this folder; choose another one",
-    errno.EPERM: "you are not allowed to write in this folder; choose another one",
+    errno.EACCES: _NOT_ALLOWED,
+    errno.EPERM: _NOT_ALLOWED,
     errno.EROFS: "the disk is read-only; choose another folder",
     errno.ENOSPC: "the disk is full; free some space or choose another disk",
 }

@@ -1,6 +1,5 @@
 """audio.io: real files in every format, every kind of bad input, atomic writes."""
 
-import os
 import subprocess
 import sys
 
@@ -8,6 +7,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import soxr
+from commands import child_env
 from corpus import BAD_INPUT_MESSAGES, stereo_clip
 
 from musinterp_app.audio import io, synth
@@ -107,25 +107,21 @@ def test_bad_input_gives_one_clear_error(bad_inputs, name):
     assert "\n" not in message
 
 
-def test_unreadable_file_says_permission_denied(tmp_path):
-    path = tmp_path / "locked.wav"
+def test_unreadable_file_says_permission_denied(shared_folder):
+    path = shared_folder / "locked.wav"
     sf.write(path, np.zeros(44100, np.float32), 44100)
     path.chmod(0)
-    # Root reads everything, so the check drops to an ordinary user (after
-    # importing, while the interpreter's own files are still readable).
-    drop_root = "os.setgid(65534); os.setuid(65534)" if os.geteuid() == 0 else "pass"
     check = (
-        "import os\n"
         "from musinterp_app.audio import io\n"
-        f"{drop_root}\n"
+        "from commands import become_ordinary_user\n"
+        "become_ordinary_user()\n"
         "try:\n"
         f"    io.load({str(path)!r}, sample_rate=32768)\n"
         "except io.AudioLoadError as error:\n"
         "    print(error)\n"
     )
-    tmp_path.chmod(0o755)
     result = subprocess.run(
-        [sys.executable, "-c", check], capture_output=True, text=True, check=False
+        [sys.executable, "-c", check], capture_output=True, text=True, check=False, env=child_env()
     )
     assert "permission denied" in result.stdout, result.stderr
 

@@ -12,13 +12,15 @@ tracks, then:
 - ``unreadable-drop``: as an ordinary user, loads ``TARGET`` into A and prints
   the message and which track A holds.
 
-The process exits 0 when the window closed normally.
+The process exits 0 when the window closed normally. It imports the tests'
+helpers (``commands.child_env`` puts them on its path).
 """
 
 import os
 import sys
 import tempfile
 
+from commands import become_ordinary_user
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 
@@ -26,8 +28,6 @@ from musinterp_app import resources
 from musinterp_app.gui.main_window import MainWindow
 from musinterp_app.gui.measure import wait_until
 from musinterp_app.model.onnx_vae import OnnxVAE
-
-NOBODY = 65534
 
 
 def shown_message(app: QApplication, window: MainWindow) -> str:
@@ -65,9 +65,7 @@ def main(scenario: str, track_a: str, track_b: str, target: str) -> int:
         print("quitting while exporting", flush=True)
         window.actions["quit"].trigger()
     elif scenario in ("read-only-export", "unreadable-drop"):
-        if os.geteuid() == 0:
-            os.setgid(NOBODY)
-            os.setuid(NOBODY)
+        become_ordinary_user()
         if scenario == "read-only-export":
             window.export_to(target)
         else:

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from commands import child_env
 
 from musinterp_app.audio import synth
 
@@ -36,7 +37,7 @@ def start_scenario(name: str, tracks: list[str], target: Path, **env) -> subproc
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "QT_QPA_PLATFORM": "offscreen", **env},
+        env=child_env(**env),
     )
 
 
