@@ -15,7 +15,7 @@ import numpy as np
 
 from musinterp_app import __version__, engine, resources
 from musinterp_app.audio import io, levels, mel, stft
-from musinterp_app.model import latent
+from musinterp_app.model import evaluation, latent
 from musinterp_app.model.onnx_vae import ModelError, OnnxVAE
 
 COMMANDS = ("reconstruct", "blend", "morph", "info", "bench")
@@ -156,7 +156,7 @@ def info(args: argparse.Namespace) -> int:
     model = _load_model(args.model)
     facts = model.info
     print(f"model {facts.model_id} in {facts.folder}")
-    print(f"  architecture   {facts.architecture} ({facts.parameters:,} parameters)")
+    print(f"  architecture   {facts.architecture} ({facts.parameters_text})")
     if facts.temporal:
         rate = facts.mel.sample_rate / facts.mel.hop_length / facts.time_reduction
         print(
@@ -173,9 +173,12 @@ def info(args: argparse.Namespace) -> int:
         f"n_fft {facts.mel.n_fft}, hop {facts.mel.hop_length}"
     )
     print(f"  trained on     {facts.training_data}")
-    evaluation = facts.card.split("## Evaluation", 1)
-    if len(evaluation) == 2:
-        print("\n## Evaluation" + evaluation[1].rstrip())
+    summary = evaluation.load_summary(facts.folder)
+    if summary is not None:
+        print("\n" + "\n".join(evaluation.plain_words(summary)))
+    report = facts.card.split("## Evaluation", 1)
+    if len(report) == 2:
+        print("\n## Evaluation" + report[1].rstrip())
     return 0
 
 

@@ -282,10 +282,8 @@ class Engine:
         if settings.keep_detail:
             share_b = np.asarray(_frame_alpha(settings, frames), np.float32)
             share_b = share_b[start:stop] if share_b.ndim else share_b
-            blended = (
-                blended
-                + (1 - share_b) * a.residual[:, start:stop]
-                + share_b * b.residual[:, start:stop]
+            return latent.restore_detail(
+                blended, a.residual[:, start:stop], b.residual[:, start:stop], share_b
             )
         return blended.astype(np.float32)
 

@@ -92,7 +92,7 @@ BROKEN_MODEL_MESSAGES = {
     "text as encoder": "is damaged or not an ONNX model",
     "files from two models": "come from different models (they disagree on n_mels)",
     "metadata against graph": "encoder.onnx expects 512 mel bands, metadata says 256",
-    "no metadata": "lacks the metadata",
+    "no metadata": "carries no musinterp metadata",
     "not a folder": "is not a model folder",
 }
 

@@ -8,6 +8,7 @@ when it settles, the audio is rendered in the background and, if wanted,
 played as soon as the first chunk is ready.
 """
 
+import html
 import time
 from pathlib import Path
 
@@ -36,6 +37,7 @@ from musinterp_app.engine import BlendSettings, Engine
 from musinterp_app.gui.spectrogram import SpectrogramView, add_colour_bar
 from musinterp_app.gui.track_panel import TrackPanel
 from musinterp_app.gui.workers import JobPool, Lane
+from musinterp_app.model import evaluation
 from musinterp_app.model.onnx_vae import OnnxVAE
 
 AUDIO_FILTER = "Audio files (*.wav *.flac *.ogg *.oga *.opus *.mp3 *.aif *.aiff);;All files (*)"
@@ -613,15 +615,21 @@ class MainWindow(QMainWindow):
 
     def about(self) -> None:
         info = self.engine.model.info
+        summary = evaluation.load_summary(info.folder)
+        measured = (
+            "<p>" + "<br>".join(html.escape(line) for line in evaluation.plain_words(summary))
+            if summary
+            else ""
+        )
         QMessageBox.about(
             self,
             "About musinterp",
             f"<b>musinterp</b>: blend two pieces of music through a VAE's latent space."
-            f"<p>Model <b>{info.model_id}</b> ({info.architecture}, {info.parameters:,} "
-            f"parameters, {info.latent_channels}-channel latent"
+            f"<p>Model <b>{info.model_id}</b> ({info.architecture}, {info.parameters_text}, "
+            f"{info.latent_channels}-channel latent"
             f"{f', {info.time_reduction}× time reduction' if info.temporal else ''})<br>"
             f"Features: {info.mel.n_mels} mel bands at {info.mel.sample_rate} Hz<br>"
-            f"Trained on: {info.training_data}<br>Folder: {info.folder}</p>",
+            f"Trained on: {info.training_data}<br>Folder: {info.folder}</p>{measured}",
         )
 
     # ----- settings and closing ---------------------------------------------------------------

@@ -68,3 +68,19 @@ def blend(
 def ramp(n_frames: int, start: float = 0.0, stop: float = 1.0) -> np.ndarray:
     """α going linearly from ``start`` to ``stop`` over ``n_frames`` latent frames."""
     return np.linspace(start, stop, n_frames, dtype=np.float32)
+
+
+def restore_detail(
+    decoded: np.ndarray,
+    residual_a: np.ndarray,
+    residual_b: np.ndarray,
+    share_b: float | np.ndarray,
+) -> np.ndarray:
+    """ "Keep detail": a decoded blend plus what the model missed of each source.
+
+    All arrays are log-mel ``[n_mels, frames]``; each residual is
+    ``source − decode(encode(source))``, weighted by its share (``share_b``: a
+    number or one value per frame). At share 0 or 1 this is the source exactly.
+    """
+    share_b = np.asarray(share_b, np.float32)
+    return (decoded + (1 - share_b) * residual_a + share_b * residual_b).astype(np.float32)

@@ -8,35 +8,14 @@ files are missing, damaged, or disagree is refused with a
 """
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 
 from musinterp_app.audio.mel import MelConfig
-
-FORMAT_VERSION = "1"
-REQUIRED_KEYS = (
-    "musinterp_format",
-    "model_id",
-    "role",
-    "architecture",
-    "temporal",
-    "latent_channels",
-    "time_reduction",
-    "segment_frames",
-    "sample_rate",
-    "n_fft",
-    "hop_length",
-    "n_mels",
-    "fmin_hz",
-    "fmax_hz",
-    "floor_db",
-    "norm_offset_db",
-    "norm_scale_db",
-)
-SHARED_KEYS = tuple(key for key in REQUIRED_KEYS if key != "role")
+from musinterp_app.model import contract
 
 
 class ModelError(Exception):
@@ -44,23 +23,22 @@ class ModelError(Exception):
 
 
 @dataclass(frozen=True)
-class ModelInfo:
-    """What a model is, from its metadata and card."""
+class ModelInfo(contract.ModelLayout):
+    """What a model is: its metadata (see :class:`contract.ModelLayout`), folder and card."""
 
     folder: Path
-    model_id: str
-    architecture: str
-    temporal: bool
-    latent_channels: int
-    time_reduction: int
-    mel: MelConfig
-    training_data: str
-    parameters: int
     card: str
 
     @property
     def segment_frames(self) -> int:
         return self.mel.segment_frames
+
+    @property
+    def parameters_text(self) -> str:
+        """E.g. ``"3,692,185 parameters"`` (format-1 models did not record the count)."""
+        if self.parameters is None:
+            return "unknown parameter count"
+        return f"{self.parameters:,} parameters"
 
 
 def _session(path: Path, threads: int) -> ort.InferenceSession:
@@ -79,22 +57,6 @@ def _session(path: Path, threads: int) -> ort.InferenceSession:
         ) from None
 
 
-def _metadata(session: ort.InferenceSession, name: str, folder: Path) -> dict[str, str]:
-    metadata = dict(session.get_modelmeta().custom_metadata_map)
-    missing = [key for key in REQUIRED_KEYS if key not in metadata]
-    if missing:
-        raise ModelError(
-            f"{name} in {folder} lacks the metadata {', '.join(missing)}: it was not exported "
-            "by musinterp-train (re-export the run with `musinterp-train export`)."
-        )
-    if metadata["musinterp_format"] != FORMAT_VERSION:
-        raise ModelError(
-            f"{name} in {folder} uses model format {metadata['musinterp_format']}; "
-            f"this app reads format {FORMAT_VERSION}."
-        )
-    return metadata
-
-
 class OnnxVAE:
     """The encoder and decoder of a model folder, ready to run.
 
@@ -111,41 +73,18 @@ class OnnxVAE:
             raise ModelError(f"{folder} is not a model folder (it does not exist or is a file).")
         self.encoder = _session(folder / "encoder.onnx", threads)
         self.decoder = _session(folder / "decoder.onnx", threads)
-        encoder_meta = _metadata(self.encoder, "encoder.onnx", folder)
-        decoder_meta = _metadata(self.decoder, "decoder.onnx", folder)
-        if (encoder_meta["role"], decoder_meta["role"]) != ("encoder", "decoder"):
-            raise ModelError(
-                f"In {folder}, encoder.onnx and decoder.onnx are swapped or mislabelled."
-            )
-        disagree = [key for key in SHARED_KEYS if encoder_meta[key] != decoder_meta[key]]
-        if disagree:
-            raise ModelError(
-                f"In {folder}, encoder.onnx and decoder.onnx come from different models "
-                f"(they disagree on {', '.join(disagree)})."
-            )
         try:
-            mel = MelConfig.from_dict(encoder_meta)
-            latent_channels = int(encoder_meta["latent_channels"])
-            time_reduction = int(encoder_meta["time_reduction"])
-            temporal = encoder_meta["temporal"] == "1"
-        except ValueError as error:
-            raise ModelError(f"The metadata of {folder} is inconsistent: {error}.") from None
-        if temporal and time_reduction < 1:
-            raise ModelError(
-                f"The metadata of {folder} gives a time reduction of {time_reduction}."
+            layout = contract.parse_metadata(
+                dict(self.encoder.get_modelmeta().custom_metadata_map),
+                dict(self.decoder.get_modelmeta().custom_metadata_map),
             )
+        except contract.ContractError as error:
+            raise ModelError(f"In {folder}, {error}") from None
         card_path = folder / "MODEL.md"
         self.info = ModelInfo(
             folder=folder,
-            model_id=encoder_meta["model_id"],
-            architecture=encoder_meta["architecture"],
-            temporal=temporal,
-            latent_channels=latent_channels,
-            time_reduction=time_reduction if temporal else 0,
-            mel=mel,
-            training_data=encoder_meta.get("training_data", ""),
-            parameters=int(encoder_meta.get("parameters", "0")),
             card=card_path.read_text() if card_path.is_file() else "",
+            **{field.name: getattr(layout, field.name) for field in fields(layout)},
         )
         self._check_graphs()
 
@@ -202,11 +141,6 @@ class OnnxVAE:
         """Posterior mean μ of a normalised log-mel ``[n_mels, frames]`` (see class doc)."""
         mu, _ = self.encoder.run(None, {"mel": self._fit_input(mel)[None]})
         return mu[0]
-
-    def encode_distribution(self, mel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """μ and log σ² of the posterior, same shapes as :meth:`encode`."""
-        mu, logvar = self.encoder.run(None, {"mel": self._fit_input(mel)[None]})
-        return mu[0], logvar[0]
 
     def decode(self, latent: np.ndarray) -> np.ndarray:
         """Normalised log-mel ``[n_mels, frames]`` of a latent (see class doc)."""

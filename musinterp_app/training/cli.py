@@ -6,6 +6,7 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
+from musinterp_app.training.models import ARCHITECTURES
 from musinterp_app.training.train import TrainOptions
 
 
@@ -30,7 +31,13 @@ def _train(args: argparse.Namespace) -> int:
     options = TrainOptions(
         **{f.name: getattr(args, f.name) for f in fields(TrainOptions) if hasattr(args, f.name)}
     )
-    summary = train(Path(args.data), Path(args.out), options, resume=args.resume)
+    summary = train(
+        Path(args.data),
+        Path(args.out),
+        options,
+        resume=args.resume,
+        stop_after_steps=args.stop_after_steps,
+    )
     print(json.dumps(summary, indent=2))
     return 0
 
@@ -54,7 +61,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     report = evaluate(
         Path(args.model),
         Path(args.data),
-        baseline=Path(args.baseline) if args.baseline else None,
+        baselines=[Path(folder) for folder in args.baseline],
         out=Path(args.out) if args.out else None,
     )
     print(json.dumps(report["summary"], indent=2))
@@ -78,8 +85,14 @@ def build_parser() -> argparse.ArgumentParser:
     tr = commands.add_parser("train", help="train a VAE on a prepared cache")
     tr.add_argument("--data", required=True, metavar="CACHE")
     tr.add_argument("--out", required=True, metavar="RUN", help="run folder (checkpoints, log)")
-    tr.add_argument("--arch", choices=["conv1d", "conv2d"], default=defaults.arch)
+    tr.add_argument("--arch", choices=sorted(ARCHITECTURES), default=defaults.arch)
     tr.add_argument("--resume", action="store_true", help="continue from RUN/checkpoint.pt")
+    tr.add_argument(
+        "--stop-after-steps",
+        type=int,
+        metavar="N",
+        help="stop this call at step N (the schedule still ends at --steps; --resume continues)",
+    )
     for option in fields(TrainOptions):
         if option.name != "arch":
             tr.add_argument(
@@ -100,7 +113,13 @@ def build_parser() -> argparse.ArgumentParser:
     ev = commands.add_parser("evaluate", help="metrics, plots and a report for a model")
     ev.add_argument("model", metavar="MODEL_DIR")
     ev.add_argument("--data", required=True, metavar="CACHE")
-    ev.add_argument("--baseline", metavar="MODEL_DIR", help="a conv2d model to compare with")
+    ev.add_argument(
+        "--baseline",
+        metavar="MODEL_DIR",
+        action="append",
+        default=[],
+        help="another model folder to compare with (repeatable)",
+    )
     ev.add_argument("--out", metavar="DIR", help="where to write the report (default: MODEL_DIR)")
     ev.set_defaults(handler=_evaluate)
     return parser

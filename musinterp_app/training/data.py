@@ -208,13 +208,98 @@ def split_by_file(rows: list[dict], validation_fraction: float = 0.1) -> tuple[l
     return train, validation
 
 
-def load_tracks(cache: Path, rows: list[dict]) -> list[np.ndarray]:
-    """Segments of each source file joined in order: float16 ``[n_mels, frames]`` per file."""
-    by_file: dict[str, list[dict]] = {}
-    for row in rows:
-        by_file.setdefault(row["file_id"], []).append(row)
-    tracks = []
-    for file_rows in by_file.values():
-        file_rows.sort(key=lambda row: float(row["offset_s"]))
-        tracks.append(np.concatenate([read_exr(cache / row["segment"]) for row in file_rows], 1))
-    return tracks
+class TrackStore:
+    """The training tracks of a cache, memory-mapped: crops are read, not held in RAM.
+
+    Built once from the segment images into ``CACHE/tracks/NAME.npy``
+    (float16 ``[total_frames, n_mels]``, time-major so a crop is one
+    contiguous read) and ``NAME.json`` (where each track starts, its length and
+    label). Rebuilt only when the rows it was built from change.
+    """
+
+    def __init__(self, cache: Path, rows: list[dict], name: str = "train") -> None:
+        folder = Path(cache) / "tracks"
+        folder.mkdir(exist_ok=True)
+        by_file: dict[str, list[dict]] = {}
+        for row in rows:
+            by_file.setdefault(row["file_id"], []).append(row)
+        for file_rows in by_file.values():
+            file_rows.sort(key=lambda row: float(row["offset_s"]))
+        key = hashlib.sha1(json.dumps(sorted(r["segment"] for r in rows)).encode()).hexdigest()[:16]
+        index_path, array_path = folder / f"{name}.json", folder / f"{name}.npy"
+        index = json.loads(index_path.read_text()) if index_path.exists() else {}
+        if index.get("key") != key or not array_path.exists():
+            index = self._build(cache, by_file, key, index_path, array_path)
+        self.starts = np.array(index["starts"], dtype=np.int64)
+        self.lengths = np.array(index["lengths"], dtype=np.int64)
+        self.labels: list[str] = index["labels"]
+        self.frames = np.load(array_path, mmap_mode="r")  # [total_frames, n_mels] float16
+
+    @staticmethod
+    def _build(cache: Path, by_file: dict, key: str, index_path: Path, array_path: Path) -> dict:
+        lengths = [len(file_rows) for file_rows in by_file.values()]
+        first = read_exr(Path(cache) / next(iter(by_file.values()))[0]["segment"])
+        n_mels, segment_frames = first.shape
+        temporary = array_path.with_name(array_path.name + ".part.npy")
+        array = np.lib.format.open_memmap(
+            temporary, mode="w+", dtype=np.float16, shape=(sum(lengths) * segment_frames, n_mels)
+        )
+        position, starts, frames, labels = 0, [], [], []
+        for file_rows in tqdm(by_file.values(), desc="track store", unit="file", leave=False):
+            starts.append(position)
+            for row in file_rows:
+                array[position : position + segment_frames] = read_exr(cache / row["segment"]).T
+                position += segment_frames
+            frames.append(len(file_rows) * segment_frames)
+            labels.append(file_rows[0]["label"])
+        array.flush()
+        del array
+        os.replace(temporary, array_path)
+        index = {"key": key, "starts": starts, "lengths": frames, "labels": labels}
+        index_path.write_text(json.dumps(index))
+        return index
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def crop(self, track: int, start: int, frames: int) -> np.ndarray:
+        """Frames ``start … start + frames`` of one track, float32 ``[n_mels, frames]``."""
+        first = self.starts[track] + start
+        return np.asarray(self.frames[first : first + frames], dtype=np.float32).T
+
+    def random_crops(self, count: int, frames: int, rng: np.random.Generator) -> np.ndarray:
+        """``count`` random crops ``[count, n_mels, frames]``, tracks weighted by length."""
+        room = np.maximum(self.lengths - frames + 1, 0).astype(np.float64)
+        chosen = rng.choice(len(self), size=count, p=room / room.sum())
+        return np.stack(
+            [self.crop(track, int(rng.integers(0, room[track])), frames) for track in chosen]
+        )
+
+
+def balanced_validation(rows: list[dict], count: int, seed: int = 0) -> list[dict]:
+    """Up to ``count`` validation rows spread evenly over labels, then over files.
+
+    Labels take turns; within a label, its files take turns; within a file,
+    segments are drawn in a seeded random order. The same rows every time.
+    """
+    rng = np.random.default_rng(seed)
+    by_label: dict[str, dict[str, list[dict]]] = {}
+    for row in sorted(rows, key=lambda row: row["segment"]):
+        by_label.setdefault(row["label"], {}).setdefault(row["file_id"], []).append(row)
+    queues = {}
+    for label, files in by_label.items():
+        for segments in files.values():
+            rng.shuffle(segments)
+        order = [files[f] for f in sorted(files)]
+        rng.shuffle(order)
+        queues[label] = [s for group in _interleave(order) for s in group]
+    chosen = [
+        s for group in _interleave([queues[label] for label in sorted(queues)]) for s in group
+    ]
+    return chosen[:count]
+
+
+def _interleave(lists: list[list]) -> Iterable[list]:
+    """Round-robin over ``lists``: the first item of each, then the second of each, …"""
+    for depth in range(max((len(items) for items in lists), default=0)):
+        yield [items[depth] for items in lists if depth < len(items)]

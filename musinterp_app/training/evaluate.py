@@ -1,20 +1,25 @@
-"""``evaluate``: how good an exported model is, as JSON, Markdown and plots.
+"""``evaluate``: how good an exported model is, in measures a listener would agree with.
 
 Everything runs through the exported ONNX graphs (:class:`OnnxVAE`), i.e.
-exactly what the app ships. On the validation split of the cache (held-out
-source files):
+exactly what the app ships, on a fixed, label-balanced set of 5-s clips
+drawn from all held-out source files. Medians over clips throughout.
 
-- reconstruction log-mel MAE (dB) of the model, of an optional ``conv2d``
-  baseline model, and of the trivial mean-spectrum baseline;
-- spectral convergence after Griffin-Lim, against the true STFT of the
-  original audio (when the source files are still readable), and the same
-  for the original mel (the best Griffin-Lim alone can do);
-- interpolation smoothness for pairs of clips from different labels, α =
-  0, 0.1 … 1: distance (dB) to A must rise and to B fall, step sizes even;
-- a 2-D PCA map of the clips' latents;
-- the report's genre check: an SVM on mel statistics (per-band mean and
-  spread) trained on the training split predicts the label of held-out
-  originals, of their reconstructions, and of blends.
+- **Reconstruction**, for this model and every baseline (a mean spectrum per
+  clip, a PCA with the same number of latent values per second fitted on the
+  training split, and any ``--baseline`` model folders): log-mel MAE;
+  spectral convergence (SC) against the true audio's STFT after 32
+  Griffin-Lim iterations, at the best gain, with the no-model round trip
+  (the original mel) beside it; detail ratios (band-to-band and
+  frame-to-frame variation ÷ the original's: below 1 is blur).
+- **Blends** over α = 0, 0.1 … 1 for pairs of clips with different labels,
+  pure-model and "keep detail": monotonicity (distance to A never falls, to B
+  never rises), largest / mean step, detail ratio at α = 0.5 ÷ the endpoints',
+  and the **model share** C(α) = MAE(blend, log-mel crossfade) ÷ MAE(A, B):
+  how much of what is heard comes from the model rather than a crossfade.
+- **Label check**: an SVM on mel statistics, trained on the training split,
+  labels originals, reconstructions and blends, beside a crossfade and a
+  power mix of the same pair.
+- **Speed and size**: encode and decode of one 5-s clip, the folder's size.
 
 Writes ``evaluation.json``, ``EVALUATION.md`` and PNG plots, and records the
 summary in the model card (``MODEL.md``).
@@ -22,6 +27,7 @@ summary in the model card (``MODEL.md``).
 
 import json
 import re
+import time
 from pathlib import Path
 
 import matplotlib
@@ -43,6 +49,18 @@ from musinterp_app.training import data, metrics
 
 ALPHAS = np.round(np.linspace(0.0, 1.0, 11), 2)
 MONOTONIC_TOLERANCE_DB = 0.1
+GRIFFIN_LIM_ITERATIONS = 32
+TARGETS = {  # issue "Model v2": what a sharp model that really blends reaches
+    "sc_db": ("≤", -8.0),
+    "detail_bands": ("≥", 0.75),
+    "mae_vs_mean_spectrum": ("≤", 0.55),
+    "mae_vs_pca": ("≤", 0.8),
+    "blend_detail_ratio": ("≥", 0.7),
+    "blend_max_step_ratio": ("≤", 1.3),
+    "encode_ms": ("≤", 30.0),
+    "decode_ms": ("≤", 30.0),
+    "size_mb": ("≤", 20.0),
+}
 
 
 def reconstruct(model: OnnxVAE, segments: np.ndarray, *, progress: bool = False) -> np.ndarray:
@@ -52,50 +70,70 @@ def reconstruct(model: OnnxVAE, segments: np.ndarray, *, progress: bool = False)
     return np.stack([model.decode(model.encode(segment))[:, :frames] for segment in chosen])
 
 
-def mel_statistics(segments: np.ndarray) -> np.ndarray:
-    """Features for the label check: per-band mean and standard deviation ``[N, 2 · n_mels]``."""
-    return np.concatenate([segments.mean(axis=-1), segments.std(axis=-1)], axis=-1)
+class PatchPCA:
+    """The linear baseline: PCA of ``patch``-frame log-mel patches, ``components`` per patch.
+
+    With ``patch`` = the model's time reduction and ``components`` = its latent
+    channels it keeps exactly as many numbers per second as the model's latent.
+    """
+
+    def __init__(self, segments: np.ndarray, patch: int, components: int, seed: int = 0) -> None:
+        self.patch = patch
+        patches = self._patches(segments)
+        rng = np.random.default_rng(seed)
+        chosen = rng.choice(len(patches), min(len(patches), 40_000), replace=False)
+        components = min(components, len(chosen), patches.shape[1])  # tiny data sets
+        self.pca = PCA(components, svd_solver="randomized", random_state=seed)
+        self.pca.fit(patches[chosen])
+
+    def _patches(self, segments: np.ndarray) -> np.ndarray:
+        count, n_mels, frames = segments.shape
+        usable = frames // self.patch * self.patch
+        blocks = segments[..., :usable].reshape(count, n_mels, -1, self.patch)
+        return blocks.transpose(0, 2, 1, 3).reshape(-1, n_mels * self.patch)
+
+    def reconstruct(self, segments: np.ndarray) -> np.ndarray:
+        """Projection onto the components, same shape as ``segments`` (tail frames kept)."""
+        count, n_mels, frames = segments.shape
+        usable = frames // self.patch * self.patch
+        projected = self.pca.inverse_transform(self.pca.transform(self._patches(segments)))
+        out = segments.copy()
+        out[..., :usable] = (
+            projected.reshape(count, -1, n_mels, self.patch)
+            .transpose(0, 2, 1, 3)
+            .reshape(count, n_mels, usable)
+        )
+        return out
 
 
-def interpolation_curves(
-    model: OnnxVAE, a: np.ndarray, b: np.ndarray, config: mel.MelConfig, mode: str = "lerp"
-) -> dict:
-    """Distances (dB) of the decoded blends to A and B over ``ALPHAS``, and the step sizes."""
-    frames = a.shape[-1]
-    z_a, z_b = model.encode(a), model.encode(b)
-    decoded = np.stack(
-        [model.decode(latent.blend(z_a, z_b, alpha, mode))[:, :frames] for alpha in ALPHAS]
+def best_gain_convergence_db(estimate: np.ndarray, truth: np.ndarray) -> float:
+    """SC in dB of a magnitude ``[bins, frames]`` against the truth, at the best scalar gain."""
+    frames = min(estimate.shape[1], truth.shape[1])
+    estimate = np.asarray(estimate[:, :frames], np.float64)
+    truth = np.asarray(truth[:, :frames], np.float64)
+    gain = float((estimate * truth).sum() / max((estimate * estimate).sum(), 1e-20))
+    error = np.linalg.norm(gain * estimate - truth) / max(np.linalg.norm(truth), 1e-12)
+    return float(20 * np.log10(error + 1e-12))
+
+
+def griffin_lim_convergence_db(
+    normalised: np.ndarray, truth: np.ndarray, config: mel.MelConfig
+) -> float:
+    """Log-mel ``[n_mels, frames]`` → 32 Griffin-Lim iterations → SC against ``truth``."""
+    sound = griffinlim(
+        mel.to_magnitude(normalised, config),
+        hop_length=config.hop_length,
+        n_iter=GRIFFIN_LIM_ITERATIONS,
+        rng=np.random.default_rng(0),
     )
-    to_a = metrics.mae_db(decoded, a[None], config)
-    to_b = metrics.mae_db(decoded, b[None], config)
-    steps = metrics.mae_db(decoded[1:], decoded[:-1], config)
-    return {
-        "to_a_db": to_a.round(3).tolist(),
-        "to_b_db": to_b.round(3).tolist(),
-        "worst_fall_to_a_db": float(max(0.0, -np.diff(to_a).min())),
-        "worst_rise_to_b_db": float(max(0.0, np.diff(to_b).max())),
-        "step_ratio": float(steps.max() / max(steps.mean(), 1e-9)),
-    }
+    estimate = stft.magnitude(sound, n_fft=config.n_fft, hop_length=config.hop_length)
+    return best_gain_convergence_db(estimate, truth)
 
 
-def _pairs(labels: list[str], count: int, rng: np.random.Generator) -> list[tuple[int, int]]:
-    """Pairs of validation clips with different labels (or any two, with one label)."""
-    pairs = []
-    for _ in range(50 * count):
-        i, j = rng.choice(len(labels), size=2, replace=False)
-        if labels[i] != labels[j] or len(set(labels)) == 1:
-            pairs.append((int(i), int(j)))
-        if len(pairs) == count:
-            break
-    return pairs
-
-
-def _spectral_convergence(
-    model: OnnxVAE, rows: list[dict], segments: np.ndarray, config: mel.MelConfig
-) -> dict:
-    """Griffin-Lim quality of reconstructions and of the original mel, vs the true audio."""
-    ours, original = [], []
-    for row, segment in zip(rows, segments, strict=True):
+def _true_magnitudes(rows: list[dict], config: mel.MelConfig) -> list[np.ndarray | None]:
+    """STFT magnitude of each clip's source audio (None where the file is gone)."""
+    magnitudes = []
+    for row in tqdm(rows, desc="source audio", leave=False):
         try:
             audio = io.load(
                 row["source"],
@@ -104,99 +142,214 @@ def _spectral_convergence(
                 duration_s=config.segment_seconds,
             )
         except io.AudioLoadError:
+            magnitudes.append(None)
             continue
-        truth = stft.magnitude(audio, n_fft=config.n_fft, hop_length=config.hop_length)
-        for mel_input, results in [
-            (reconstruct(model, segment[None])[0], ours),
-            (segment, original),
-        ]:
-            sound = griffinlim(mel.to_magnitude(mel_input, config), hop_length=config.hop_length)
-            results.append(
-                stft.spectral_convergence_db(
-                    sound, truth, n_fft=config.n_fft, hop_length=config.hop_length
-                )
-            )
-    if not ours:
-        return {}
+        magnitudes.append(stft.magnitude(audio, n_fft=config.n_fft, hop_length=config.hop_length))
+    return magnitudes
+
+
+def reconstruction_scores(
+    decoded: np.ndarray,
+    segments: np.ndarray,
+    truths: list[np.ndarray | None],
+    config: mel.MelConfig,
+) -> dict:
+    """Median MAE, SC after Griffin-Lim, and detail ratios of ``decoded`` against ``segments``."""
+    convergence = [
+        griffin_lim_convergence_db(d, truth, config)
+        for d, truth in zip(decoded, truths, strict=True)
+        if truth is not None
+    ]
     return {
-        "model_sc_db": round(float(np.mean(ours)), 2),
-        "original_mel_sc_db": round(float(np.mean(original)), 2),
-        "clips": len(ours),
+        "mae_db": round(float(np.median(metrics.mae_db(decoded, segments, config))), 3),
+        "sc_db": round(float(np.median(convergence)), 2) if convergence else None,
+        "detail_bands": round(
+            float(np.median(metrics.detail_ratio(decoded, segments, config, axis="bands"))), 3
+        ),
+        "detail_frames": round(
+            float(np.median(metrics.detail_ratio(decoded, segments, config, axis="frames"))), 3
+        ),
     }
 
 
-def _plot_spectrograms(path: Path, original: np.ndarray, decoded: np.ndarray, config) -> None:
-    figure, axes = plt.subplots(2, 1, figsize=(9, 6), sharex=True)
-    seconds = original.shape[1] * config.hop_length / config.sample_rate
-    for axis, image, title in [(axes[0], original, "original"), (axes[1], decoded, "decoded")]:
-        axis.imshow(
-            image,
-            origin="lower",
-            aspect="auto",
-            cmap="magma",
-            extent=(0, seconds, 0, config.n_mels),
-            vmin=config.floor_normalised,
-            vmax=2.5,
-        )
-        axis.set_title(title)
-        axis.set_ylabel("mel band")
-    axes[1].set_xlabel("time (s)")
-    figure.tight_layout()
-    figure.savefig(path, dpi=90)
-    plt.close(figure)
-
-
-def _plot_bars(path: Path, values: dict[str, float]) -> None:
-    figure, axis = plt.subplots(figsize=(6, 3.5))
-    axis.bar(
-        list(values), list(values.values()), color=["#3b7dd8", "#999999", "#d8843b"][: len(values)]
+def blend_series(
+    model: OnnxVAE, a: np.ndarray, b: np.ndarray, config: mel.MelConfig, mode: str = "lerp"
+) -> dict:
+    """Pure-model and keep-detail blends of two clips over ``ALPHAS``, and their measures."""
+    frames = a.shape[-1]
+    z_a, z_b = model.encode(a), model.encode(b)
+    pure = np.stack(
+        [model.decode(latent.blend(z_a, z_b, alpha, mode))[:, :frames] for alpha in ALPHAS]
     )
-    axis.set_ylabel("validation log-mel MAE (dB)")
-    for x, value in enumerate(values.values()):
-        axis.text(x, value, f"{value:.2f}", ha="center", va="bottom")
-    figure.tight_layout()
-    figure.savefig(path, dpi=90)
-    plt.close(figure)
+    residual_a, residual_b = a - pure[0], b - pure[-1]
+    kept = np.stack(
+        [
+            latent.restore_detail(blend, residual_a, residual_b, alpha)
+            for blend, alpha in zip(pure, ALPHAS, strict=True)
+        ]
+    )
+    distance_ab = float(metrics.mae_db(a[None], b[None], config)[0])
+    result = {"distance_ab_db": round(distance_ab, 3)}
+    for name, blends in (("pure", pure), ("keep_detail", kept)):
+        to_a = metrics.mae_db(blends, a[None], config)
+        to_b = metrics.mae_db(blends, b[None], config)
+        steps = metrics.mae_db(blends[1:], blends[:-1], config)
+        share = metrics.model_share(blends, a, b, ALPHAS, config)
+        detail = metrics.detail_ratio(blends, np.stack([a] * len(ALPHAS)), config, axis="bands")
+        middle = len(ALPHAS) // 2
+        result[name] = {
+            "to_a_db": to_a.round(3).tolist(),
+            "to_b_db": to_b.round(3).tolist(),
+            "worst_fall_to_a_db": round(float(max(0.0, -np.diff(to_a).min())), 3),
+            "worst_rise_to_b_db": round(float(max(0.0, np.diff(to_b).max())), 3),
+            "step_ratio": round(float(steps.max() / max(steps.mean(), 1e-9)), 3),
+            "model_share": share.round(3).tolist(),
+            # the middle blend's detail against the mean of the two endpoints' (same yardstick)
+            "detail_ratio_mid": round(float(detail[middle] / ((detail[0] + detail[-1]) / 2)), 3),
+        }
+    return result
 
 
-def _plot_interpolation(path: Path, curves: list[dict]) -> None:
-    figure, axis = plt.subplots(figsize=(6, 4))
-    for curve in curves:
-        axis.plot(ALPHAS, curve["to_a_db"], color="#3b7dd8", alpha=0.6)
-        axis.plot(ALPHAS, curve["to_b_db"], color="#d8843b", alpha=0.6)
-    axis.plot([], [], color="#3b7dd8", label="distance to A")
-    axis.plot([], [], color="#d8843b", label="distance to B")
-    axis.set_xlabel("α")
-    axis.set_ylabel("log-mel MAE (dB)")
-    axis.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=90)
-    plt.close(figure)
+def _pairs(labels: list[str], count: int, rng: np.random.Generator) -> list[tuple[int, int]]:
+    """Pairs of clips with different labels (or any two, with one label), no pair twice."""
+    pairs: list[tuple[int, int]] = []
+    for _ in range(200 * count):
+        i, j = (int(k) for k in rng.choice(len(labels), size=2, replace=False))
+        if (labels[i] != labels[j] or len(set(labels)) == 1) and (i, j) not in pairs:
+            pairs.append((i, j))
+        if len(pairs) == count:
+            break
+    return pairs
 
 
-def _plot_pca(path: Path, latents: np.ndarray, labels: list[str]) -> None:
-    points = PCA(n_components=2).fit_transform(latents)
-    figure, axis = plt.subplots(figsize=(7, 5))
-    for label in sorted(set(labels)):
-        chosen = [i for i, other in enumerate(labels) if other == label]
-        axis.scatter(points[chosen, 0], points[chosen, 1], s=10, label=label)
-    axis.set_xlabel("PC 1")
-    axis.set_ylabel("PC 2")
-    axis.legend(fontsize=7, markerscale=2)
-    axis.set_title("latents of validation clips (mean over time)")
-    figure.tight_layout()
-    figure.savefig(path, dpi=90)
-    plt.close(figure)
+def mel_statistics(segments: np.ndarray) -> np.ndarray:
+    """Features for the label check: per-band mean and standard deviation ``[N, 2 · n_mels]``."""
+    return np.concatenate([segments.mean(axis=-1), segments.std(axis=-1)], axis=-1)
+
+
+def power_mix(a: np.ndarray, b: np.ndarray, alpha: float, config: mel.MelConfig) -> np.ndarray:
+    """What mixing the two recordings at α would give: mel powers added, as log-mel."""
+    power = (1 - alpha) * mel.normalised_to_power(a, config) + alpha * mel.normalised_to_power(
+        b, config
+    )
+    return mel.power_to_normalised(power, config)
+
+
+def label_check(
+    model: OnnxVAE,
+    cache: Path,
+    train_rows: list[dict],
+    segments: np.ndarray,
+    decoded: np.ndarray,
+    labels: list[str],
+    pairs: list[tuple[int, int]],
+    rng: np.random.Generator,
+) -> dict:
+    """Which label an SVM on mel statistics gives originals, reconstructions and blends."""
+    config = model.mel_config
+    sample = [train_rows[i] for i in rng.choice(len(train_rows), min(3000, len(train_rows)), False)]
+    train_segments = np.stack([data.read_exr(cache / r["segment"]) for r in sample])
+    classifier = make_pipeline(StandardScaler(), SVC(C=10.0, class_weight="balanced"))
+    classifier.fit(mel_statistics(train_segments.astype(np.float32)), [r["label"] for r in sample])
+    truth = np.array(labels)
+    result = {
+        "originals": float(np.mean(classifier.predict(mel_statistics(segments)) == truth)),
+        "reconstructions": float(np.mean(classifier.predict(mel_statistics(decoded)) == truth)),
+        "chance": float(max(labels.count(x) for x in set(labels)) / len(labels)),
+    }
+    latents = {i: model.encode(segments[i]) for pair in pairs for i in pair}
+    frames = segments.shape[-1]
+    for alpha in (0.25, 0.5, 0.75):
+        kinds = {
+            "model": [
+                model.decode(latent.lerp(latents[i], latents[j], alpha))[:, :frames]
+                for i, j in pairs
+            ],
+            "crossfade": [(1 - alpha) * segments[i] + alpha * segments[j] for i, j in pairs],
+            "power mix": [power_mix(segments[i], segments[j], alpha, config) for i, j in pairs],
+        }
+        for kind, blends in kinds.items():
+            predicted = classifier.predict(mel_statistics(np.stack(blends)))
+            result[f"{kind} α={alpha} as A"] = float(
+                np.mean([p == labels[i] for p, (i, _) in zip(predicted, pairs, strict=True)])
+            )
+            result[f"{kind} α={alpha} as B"] = float(
+                np.mean([p == labels[j] for p, (_, j) in zip(predicted, pairs, strict=True)])
+            )
+    return {key: round(value, 3) for key, value in result.items()}
+
+
+def speed_ms(model: OnnxVAE, segment: np.ndarray, repeats: int = 10) -> tuple[float, float]:
+    """Best-of-``repeats`` encode and decode time of one clip, in milliseconds."""
+    code = model.encode(segment)
+    model.decode(code)
+    encode, decode = [], []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        code = model.encode(segment)
+        middle = time.perf_counter()
+        model.decode(code)
+        encode.append(middle - started)
+        decode.append(time.perf_counter() - middle)
+    return round(min(encode) * 1000, 1), round(min(decode) * 1000, 1)
+
+
+def _summarise_blends(series: list[dict]) -> dict:
+    """Medians and worst cases of :func:`blend_series` over pairs."""
+    summary = {}
+    for name in ("pure", "keep_detail"):
+        items = [s[name] for s in series]
+        shares = np.array([item["model_share"] for item in items])
+        summary[name] = {
+            "monotonic_pairs": sum(
+                item["worst_fall_to_a_db"] <= MONOTONIC_TOLERANCE_DB
+                and item["worst_rise_to_b_db"] <= MONOTONIC_TOLERANCE_DB
+                for item in items
+            ),
+            "worst_fall_to_a_db": max(item["worst_fall_to_a_db"] for item in items),
+            "worst_rise_to_b_db": max(item["worst_rise_to_b_db"] for item in items),
+            "max_step_ratio": max(item["step_ratio"] for item in items),
+            "median_step_ratio": round(float(np.median([i["step_ratio"] for i in items])), 3),
+            "detail_ratio_mid": round(float(np.median([i["detail_ratio_mid"] for i in items])), 3),
+            "model_share_mid": round(float(np.median(shares[:, len(ALPHAS) // 2])), 3),
+            "model_share_curve": np.median(shares, axis=0).round(3).tolist(),
+        }
+    return summary
+
+
+def _targets(summary: dict) -> dict:
+    model = summary["reconstruction"]["this model"]
+    values = {
+        "sc_db": model["sc_db"],
+        "detail_bands": model["detail_bands"],
+        "mae_vs_mean_spectrum": summary["mae_vs_mean_spectrum"],
+        "mae_vs_pca": summary["mae_vs_pca"],
+        "blend_detail_ratio": summary["blends"]["pure"]["detail_ratio_mid"],
+        "blend_max_step_ratio": summary["blends"]["pure"]["max_step_ratio"],
+        **summary["speed"],
+    }
+    result = {}
+    for key, (sense, limit) in TARGETS.items():
+        value = values.get(key)
+        met = value is not None and (value <= limit if sense == "≤" else value >= limit)
+        result[key] = {"value": value, "target": f"{sense} {limit:g}", "met": bool(met)}
+    monotonic = summary["blends"]["pure"]["monotonic_pairs"]
+    result["blends_monotonic"] = {
+        "value": f"{monotonic}/{summary['pairs']}",
+        "target": "every pair",
+        "met": monotonic == summary["pairs"],
+    }
+    return result
 
 
 def evaluate(
     model_dir: Path,
     cache: Path,
     *,
-    baseline: Path | None = None,
+    baselines: list[Path] = (),
     out: Path | None = None,
-    max_segments: int = 400,
-    pairs: int = 12,
+    clips: int = 96,
+    pairs: int = 24,
     seed: int = 0,
 ) -> dict:
     """Run every check; returns ``{"summary": ..., "details": ...}`` and writes the report."""
@@ -207,100 +360,74 @@ def evaluate(
     config = model.mel_config
     rng = np.random.default_rng(seed)
     train_rows, validation_rows = data.split_by_file(data.read_index(cache))
-    chosen = sorted(
-        rng.choice(len(validation_rows), min(max_segments, len(validation_rows)), replace=False)
-    )
-    rows = [validation_rows[i] for i in chosen]
+    rows = data.balanced_validation(validation_rows, clips, seed=seed)
     labels = [row["label"] for row in rows]
     segments = np.stack([data.read_exr(cache / row["segment"]) for row in rows]).astype(np.float32)
+    truths = _true_magnitudes(rows, config)
 
     decoded = reconstruct(model, segments, progress=True)
-    mae = {
-        f"{model.info.architecture} (this model)": float(
-            metrics.mae_db(decoded, segments, config).mean()
-        ),
-        "mean spectrum": float(
-            metrics.mae_db(metrics.mean_spectrum(segments), segments, config).mean()
-        ),
+    candidates = {"this model": decoded, "mean spectrum": metrics.mean_spectrum(segments)}
+    if model.info.temporal:
+        train_sample = rng.choice(len(train_rows), min(1500, len(train_rows)), replace=False)
+        pca = PatchPCA(
+            np.stack([data.read_exr(cache / train_rows[i]["segment"]) for i in train_sample]),
+            patch=model.info.time_reduction,
+            components=model.info.latent_channels,
+        )
+        candidates["PCA, same size"] = pca.reconstruct(segments)
+    for folder in baselines:
+        other = OnnxVAE(folder)
+        name = f"{other.info.architecture} {other.info.model_id}"
+        candidates[name] = reconstruct(other, segments)
+    scores = {
+        name: reconstruction_scores(values, segments, truths, config)
+        for name, values in tqdm(candidates.items(), desc="Griffin-Lim", leave=False)
     }
-    if baseline is not None:
-        baseline_model = OnnxVAE(baseline)
-        baseline_decoded = reconstruct(baseline_model, segments)
-        mae[f"{baseline_model.info.architecture} baseline"] = float(
-            metrics.mae_db(baseline_decoded, segments, config).mean()
-        )
-    model_mae = mae[f"{model.info.architecture} (this model)"]
-
-    curves = [
-        interpolation_curves(model, segments[i], segments[j], config)
-        for i, j in _pairs(labels, pairs, rng)
+    round_trip = [
+        griffin_lim_convergence_db(s, t, config)
+        for s, t in zip(segments, truths, strict=True)
+        if t is not None
     ]
-    latents = np.stack([np.atleast_2d(model.encode(s).T).mean(axis=0) for s in segments])
-
-    train_sample = [
-        train_rows[i]
-        for i in rng.choice(len(train_rows), min(2000, len(train_rows)), replace=False)
-    ]
-    train_segments = np.stack([data.read_exr(cache / r["segment"]) for r in train_sample])
-    classifier = make_pipeline(StandardScaler(), SVC(C=10.0))
-    classifier.fit(
-        mel_statistics(train_segments.astype(np.float32)), [r["label"] for r in train_sample]
-    )
-    label_check = {
-        "originals_accuracy": float(
-            np.mean(classifier.predict(mel_statistics(segments)) == np.array(labels))
-        ),
-        "reconstructions_accuracy": float(
-            np.mean(classifier.predict(mel_statistics(decoded)) == np.array(labels))
-        ),
-        "chance": float(max(labels.count(x) for x in set(labels)) / len(labels)),
+    scores["original mel (no model)"] = {
+        "sc_db": round(float(np.median(round_trip)), 2) if round_trip else None
     }
-    blend_pairs = _pairs(labels, 60, rng)
-    for alpha in (0.25, 0.5, 0.75):
-        blends = np.stack(
-            [
-                model.decode(
-                    latent.lerp(model.encode(segments[i]), model.encode(segments[j]), alpha)
-                )[:, : segments.shape[-1]]
-                for i, j in blend_pairs
-            ]
-        )
-        predicted = classifier.predict(mel_statistics(blends))
-        label_check[f"blend_{alpha}_as_a"] = float(
-            np.mean([p == labels[i] for p, (i, _) in zip(predicted, blend_pairs, strict=True)])
-        )
-        label_check[f"blend_{alpha}_as_b"] = float(
-            np.mean([p == labels[j] for p, (_, j) in zip(predicted, blend_pairs, strict=True)])
-        )
 
-    sc = _spectral_convergence(model, rows[:12], segments[:12], config)
+    chosen_pairs = _pairs(labels, pairs, rng)
+    series = [blend_series(model, segments[i], segments[j], config) for i, j in chosen_pairs]
+    encode_ms, decode_ms = speed_ms(model, segments[0])
+    size_mb = sum(p.stat().st_size for p in model_dir.glob("*.onnx")) / 1e6
+    mean_mae = scores["mean spectrum"]["mae_db"]
     summary = {
         "model_id": model.info.model_id,
-        "validation_segments": len(segments),
-        "mae_db": {name: round(value, 3) for name, value in mae.items()},
-        "ratio_to_mean_spectrum": round(model_mae / mae["mean spectrum"], 3),
-        "interpolation_pairs": len(curves),
-        "interpolation_worst_fall_to_a_db": round(max(c["worst_fall_to_a_db"] for c in curves), 3),
-        "interpolation_worst_rise_to_b_db": round(max(c["worst_rise_to_b_db"] for c in curves), 3),
-        "interpolation_monotonic": all(
-            c["worst_fall_to_a_db"] <= MONOTONIC_TOLERANCE_DB
-            and c["worst_rise_to_b_db"] <= MONOTONIC_TOLERANCE_DB
-            for c in curves
+        "architecture": model.info.architecture,
+        "clips": len(segments),
+        "files": len({row["file_id"] for row in rows}),
+        "labels": sorted(set(labels)),
+        "reconstruction": scores,
+        "mae_vs_mean_spectrum": round(scores["this model"]["mae_db"] / mean_mae, 3),
+        "mae_vs_pca": (
+            round(scores["this model"]["mae_db"] / scores["PCA, same size"]["mae_db"], 3)
+            if "PCA, same size" in scores
+            else None
         ),
-        "interpolation_max_step_ratio": round(max(c["step_ratio"] for c in curves), 3),
-        "griffin_lim": sc,
-        "label_check": {key: round(value, 3) for key, value in label_check.items()},
+        "pairs": len(series),
+        "blends": _summarise_blends(series),
+        "label_check": label_check(
+            model, cache, train_rows, segments, decoded, labels, chosen_pairs, rng
+        ),
+        "speed": {"encode_ms": encode_ms, "decode_ms": decode_ms, "size_mb": round(size_mb, 1)},
     }
-    if baseline is not None:
-        summary["ratio_to_conv2d"] = round(
-            model_mae / mae[next(k for k in mae if "baseline" in k)], 3
-        )
+    summary["targets"] = _targets(summary)
 
-    _plot_bars(out / "eval_mae.png", mae)
-    _plot_interpolation(out / "eval_interpolation.png", curves)
-    _plot_pca(out / "eval_latent_pca.png", latents, labels)
-    _plot_spectrograms(out / "eval_example.png", segments[0], decoded[0], config)
-    report = {"summary": summary, "details": {"interpolation": curves}}
+    latents = np.stack([np.atleast_2d(model.encode(s).T).mean(axis=0) for s in segments])
+    _plot_reconstruction(out / "eval_reconstruction.png", scores)
+    _plot_blends(out / "eval_blends.png", series, summary["blends"])
+    _plot_latent_map(out / "eval_latent_pca.png", latents, labels)
+    _plot_example(out / "eval_example.png", segments[0], candidates, config)
+    training_log = model_dir / "training_log.csv"
+    if training_log.exists():
+        _plot_training(out / "eval_training.png", training_log)
+    report = {"summary": summary, "details": {"blends": series, "clips": rows}}
     (out / "evaluation.json").write_text(json.dumps(report, indent=2))
     markdown = _markdown(summary)
     (out / "EVALUATION.md").write_text(markdown)
@@ -311,54 +438,189 @@ def evaluate(
     return report
 
 
+# ----- plots ----------------------------------------------------------------------------------
+def _plot_reconstruction(path: Path, scores: dict) -> None:
+    names = [name for name in scores if "mae_db" in scores[name]]
+    figure, axes = plt.subplots(1, 3, figsize=(13, 4))
+    panels = [
+        ("mae_db", "log-mel MAE (dB, lower is better)"),
+        ("sc_db", "SC after Griffin-Lim (dB, lower is better)"),
+        ("detail_bands", "band-to-band detail ratio (1 = as sharp)"),
+    ]
+    for axis, (key, title) in zip(axes, panels, strict=True):
+        values = [scores[name][key] or 0.0 for name in names]
+        axis.barh(names, values, color="#3b7dd8")
+        if key == "sc_db" and scores["original mel (no model)"]["sc_db"] is not None:
+            axis.axvline(scores["original mel (no model)"]["sc_db"], color="k", ls="--")
+            axis.text(scores["original mel (no model)"]["sc_db"], -0.6, " no model", fontsize=8)
+        if key == "detail_bands":
+            axis.axvline(1.0, color="k", ls="--")
+        axis.set_title(title, fontsize=9)
+        for y, value in enumerate(values):
+            axis.text(value, y, f" {value:.2f}", va="center", fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=90)
+    plt.close(figure)
+
+
+def _plot_blends(path: Path, series: list[dict], summary: dict) -> None:
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for item in series:
+        axes[0].plot(ALPHAS, item["pure"]["to_a_db"], color="#3b7dd8", alpha=0.4)
+        axes[0].plot(ALPHAS, item["pure"]["to_b_db"], color="#d8843b", alpha=0.4)
+    axes[0].plot([], [], color="#3b7dd8", label="distance to A")
+    axes[0].plot([], [], color="#d8843b", label="distance to B")
+    axes[0].set_xlabel("α")
+    axes[0].set_ylabel("log-mel MAE (dB)")
+    axes[0].set_title("pure-model blends")
+    axes[0].legend()
+    for name, colour in (("pure", "#3b7dd8"), ("keep_detail", "#888888")):
+        axes[1].plot(
+            ALPHAS,
+            summary[name]["model_share_curve"],
+            marker="o",
+            color=colour,
+            label=name.replace("_", " "),
+        )
+    axes[1].set_xlabel("α")
+    axes[1].set_ylabel("model share C(α) (median)")
+    axes[1].set_title("how far the blend is from a log-mel crossfade, ÷ |A − B|")
+    axes[1].legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=90)
+    plt.close(figure)
+
+
+def _plot_latent_map(path: Path, latents: np.ndarray, labels: list[str]) -> None:
+    points = PCA(n_components=2).fit_transform(latents)
+    figure, axis = plt.subplots(figsize=(7, 5))
+    for label in sorted(set(labels)):
+        chosen = [i for i, other in enumerate(labels) if other == label]
+        axis.scatter(points[chosen, 0], points[chosen, 1], s=10, label=label)
+    axis.set_xlabel("PC 1")
+    axis.set_ylabel("PC 2")
+    axis.legend(fontsize=6, markerscale=2, ncol=2)
+    axis.set_title("latents of validation clips (mean over time)")
+    figure.tight_layout()
+    figure.savefig(path, dpi=90)
+    plt.close(figure)
+
+
+def _plot_example(path: Path, original: np.ndarray, candidates: dict, config) -> None:
+    shown = {"original": original} | {
+        name: values[0] for name, values in candidates.items() if name != "mean spectrum"
+    }
+    figure, axes = plt.subplots(len(shown), 1, figsize=(9, 2.2 * len(shown)), sharex=True)
+    seconds = original.shape[1] * config.hop_length / config.sample_rate
+    for axis, (title, image) in zip(axes, shown.items(), strict=True):
+        axis.imshow(
+            image,
+            origin="lower",
+            aspect="auto",
+            cmap="magma",
+            extent=(0, seconds, 0, config.n_mels),
+            vmin=config.floor_normalised,
+            vmax=max(1.0, float(np.percentile(original, 99.5))),
+        )
+        axis.set_title(title, fontsize=9)
+        axis.set_ylabel("mel band")
+    axes[-1].set_xlabel("time (s)")
+    figure.tight_layout()
+    figure.savefig(path, dpi=90)
+    plt.close(figure)
+
+
+def _plot_training(path: Path, log_csv: Path) -> None:
+    import csv
+
+    with open(log_csv, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    steps = [int(row["step"]) for row in rows]
+    figure, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    axes[0].plot(steps, [float(r["val_mae_db"]) for r in rows], label="validation MAE (dB)")
+    axes[0].plot(steps, [float(r["recon_db"]) for r in rows], alpha=0.6, label="training L1 (dB)")
+    axes[0].set_xlabel("step")
+    axes[0].legend()
+    axes[1].plot(steps, [float(r["val_detail_ratio"]) for r in rows], color="#d8843b")
+    axes[1].axhline(0.75, color="k", ls="--", lw=0.8)
+    axes[1].set_xlabel("step")
+    axes[1].set_ylabel("validation band-to-band detail ratio")
+    figure.tight_layout()
+    figure.savefig(path, dpi=90)
+    plt.close(figure)
+
+
+# ----- report ---------------------------------------------------------------------------------
 def _markdown(summary: dict) -> str:
+    scores = summary["reconstruction"]
     lines = [
         "# Evaluation",
         "",
-        f"Validation split (held-out source files), {summary['validation_segments']} "
-        "five-second clips. Log-mel MAE in dB (lower is better):",
+        f"{summary['clips']} five-second clips from {summary['files']} held-out files "
+        f"({len(summary['labels'])} labels, balanced); medians over clips.",
         "",
-        "| model | MAE (dB) |",
+        "## Reconstruction",
+        "",
+        "| | log-mel MAE (dB) | SC after Griffin-Lim (dB) | detail, band-to-band | "
+        "detail, frame-to-frame |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for name, score in scores.items():
+        cells = [score.get(key) for key in ("mae_db", "sc_db", "detail_bands", "detail_frames")]
+        lines.append(
+            f"| {name} | " + " | ".join("–" if c is None else f"{c:g}" for c in cells) + " |"
+        )
+    lines += [
+        "",
+        f"MAE ÷ mean spectrum: **{summary['mae_vs_mean_spectrum']}**; "
+        f"÷ same-size PCA: **{summary['mae_vs_pca']}**. SC is at the best gain after "
+        f"{GRIFFIN_LIM_ITERATIONS} Griffin-Lim iterations, against the STFT of the source audio; "
+        "a detail ratio below 1 means a smoother spectrogram than the original.",
+        "",
+        f"## Blends ({summary['pairs']} pairs of clips with different labels, α = 0, 0.1 … 1)",
+        "",
+        "| | monotone pairs | largest / mean step (worst pair) | detail at α = 0.5 ÷ ends | "
+        "model share at α = 0.5 |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for name, blend in summary["blends"].items():
+        lines.append(
+            f"| {name.replace('_', ' ')} | {blend['monotonic_pairs']}/{summary['pairs']} | "
+            f"{blend['max_step_ratio']} (median {blend['median_step_ratio']}) | "
+            f"{blend['detail_ratio_mid']} | {blend['model_share_mid']} |"
+        )
+    lines += [
+        "",
+        "Model share C(α) = MAE(blend, log-mel crossfade of A and B) ÷ MAE(A, B): 0 means the "
+        "blend is a plain crossfade; the larger, the more of what is heard comes from the model.",
+        "",
+        "## Label check",
+        "",
+        "An SVM on per-band mel mean and spread (trained on the training split) labels each clip:",
+        "",
+        "| what | share labelled so |",
         "| --- | --- |",
     ]
-    lines += [f"| {name} | {value:.2f} |" for name, value in summary["mae_db"].items()]
-    ratios = f"Ratio to the mean-spectrum baseline: **{summary['ratio_to_mean_spectrum']}**"
-    if "ratio_to_conv2d" in summary:
-        ratios += f"; to the conv2d baseline: **{summary['ratio_to_conv2d']}**"
-    lines += ["", ratios + "."]
-    sc = summary["griffin_lim"]
-    if sc:
-        lines += [
-            "",
-            f"Spectral convergence after Griffin-Lim (32 iterations, {sc['clips']} clips):"
-            f" decoded {sc['model_sc_db']} dB; original mel {sc['original_mel_sc_db']} dB.",
-        ]
-    verdict = (
-        "never falls and to B never rises"
-        if summary["interpolation_monotonic"]
-        else "does not always rise, or to B fall,"
-    )
+    lines += [f"| {key} | {value:.2f} |" for key, value in summary["label_check"].items()]
+    speed = summary["speed"]
     lines += [
         "",
-        f"Interpolation over α = 0, 0.1 … 1 for {summary['interpolation_pairs']} pairs "
-        f"of clips with different labels: distance to A {verdict}"
-        f" (worst fall {summary['interpolation_worst_fall_to_a_db']} dB, worst rise "
-        f"{summary['interpolation_worst_rise_to_b_db']} dB; tolerance 0.1 dB); "
-        f"largest step / mean step ≤ {summary['interpolation_max_step_ratio']}.",
+        f"## Speed and size\n\nEncode {speed['encode_ms']} ms, decode {speed['decode_ms']} ms for "
+        f"a 5-s clip (onnxruntime, best of 10); both graphs {speed['size_mb']} MB.",
         "",
-        "Label check (SVM on per-band mel mean and spread, trained on the training split):",
+        "## Targets",
         "",
-        "| what | share |",
-        "| --- | --- |",
+        "| measure | value | target | met |",
+        "| --- | --- | --- | --- |",
     ]
     lines += [
-        f"| {key.replace('_', ' ')} | {value:.2f} |"
-        for key, value in summary["label_check"].items()
+        f"| {key} | {item['value']} | {item['target']} | {'yes' if item['met'] else '**no**'} |"
+        for key, item in summary["targets"].items()
     ]
     lines += [
         "",
-        "Plots: `eval_mae.png`, `eval_interpolation.png`, `eval_latent_pca.png`, "
-        "`eval_example.png`.",
+        "Plots: `eval_reconstruction.png`, `eval_blends.png`, `eval_example.png`, "
+        "`eval_latent_pca.png` and, when the training log is in the folder, `eval_training.png`.",
         "",
     ]
     return "\n".join(lines)

@@ -19,10 +19,11 @@ import onnxruntime as ort
 import torch
 from torch import nn
 
+from musinterp_app.audio.mel import MelConfig
+from musinterp_app.model import contract
 from musinterp_app.training import data
 from musinterp_app.training.models import ModelConfig, build, parameter_count
 
-FORMAT_VERSION = 1
 PARITY_TOLERANCE = 1e-4
 
 
@@ -85,7 +86,7 @@ def _export_graphs(model: nn.Module, folder: Path, example: torch.Tensor) -> Non
         mu, _ = model.encode(example)
     quiet = {"dynamo": True, "external_data": False, "verbose": False}
     torch.onnx.export(
-        _Encoder(model),
+        _Encoder(model).eval(),
         (example,),
         str(folder / "encoder.onnx"),
         input_names=["mel"],
@@ -94,7 +95,7 @@ def _export_graphs(model: nn.Module, folder: Path, example: torch.Tensor) -> Non
         **quiet,
     )
     torch.onnx.export(
-        _Decoder(model),
+        _Decoder(model).eval(),
         (mu,),
         str(folder / "decoder.onnx"),
         input_names=["z"],
@@ -124,24 +125,6 @@ def check_parity(model: nn.Module, folder: Path, mels: torch.Tensor) -> float:
             np.abs(onnx_decoded - decoded.numpy()).max(),
         )
     )
-
-
-def metadata_for(config: dict, model: nn.Module, model_id: str) -> dict[str, str]:
-    """Everything the app needs to use the model, as strings (``metadata_props``)."""
-    mel_config, model_config = config["mel"], config["model"]
-    values = {
-        "musinterp_format": FORMAT_VERSION,
-        "model_id": model_id,
-        "architecture": model_config["arch"],
-        "temporal": int(model.temporal),
-        "latent_channels": model_config["latent_channels"],
-        "time_reduction": model_config["time_reduction"] if model.temporal else 0,
-        "segment_frames": mel_config["segment_frames"],
-        "training_data": ", ".join(config["data"]["labels"]),
-        "parameters": parameter_count(model),
-        **{key: mel_config[key] for key in mel_config},
-    }
-    return {key: str(value) for key, value in values.items()}
 
 
 def _model_card(
@@ -183,11 +166,17 @@ source file, so no file is in both.
 
 ## Training
 
-{options["arch"]}, batch {options["batch"]} random crops of {options["crop_frames"]} frames
-drawn afresh every step, AdamW lr {options["lr"]}, L1 on the log-mel with the prediction
-clamped at the floor, β = {options["beta"]} KL with a {options["warmup_steps"]}-step warm-up,
-seed {options["seed"]}, {options["minutes"]} minutes on CPU. Best validation checkpoint: step
-{config["best_step"]}. Last log line: {json.dumps(last)}.
+{options["arch"]}, {options["steps"]} steps of batch {options["batch"]} random crops of
+{options["crop_frames"]} frames drawn afresh every step from memory-mapped tracks, augmented
+(gain ±{options["gain_db"]} dB, EQ tilt ±{options["tilt_db"]} dB, a second crop mixed in
+with probability {options["mix_probability"]}). AdamW, lr {options["lr"]} after a
+{options["lr_warmup_steps"]}-step warm-up, cosine to a tenth. Loss: L1 on the log-mel
+(prediction clamped at the floor) + {options["coarse_weight"]} × L1 at 2×2 and 4×4 pooling
++ {options["detail_weight"]} × L1 of band-to-band and frame-to-frame differences
++ {options["convergence_weight"]} × spectral convergence of the linear mel magnitude,
++ β = {options["beta"]} KL with a {options["warmup_steps"]}-step warm-up; seed {options["seed"]}.
+Weights exported: step {config["best_step"]} (lowest validation MAE). Last log line:
+{json.dumps(last)}.
 
 Onnxruntime vs torch parity: max |difference| {parity:.2e} (limit {PARITY_TOLERANCE:g}).
 
@@ -219,9 +208,20 @@ def export(run: Path, output: Path, *, commands: str = "", data_notes: Path | No
         digest = hashlib.sha1()
         for tensor in model.state_dict().values():
             digest.update(tensor.numpy().tobytes())
-        metadata = metadata_for(config, model, digest.hexdigest()[:12])
-        for name in ("encoder", "decoder"):
-            _add_metadata(staging / f"{name}.onnx", {**metadata, "role": name})
+        for role in contract.ROLES:
+            metadata = contract.metadata_for(
+                role=role,
+                model_id=digest.hexdigest()[:12],
+                architecture=config["model"]["arch"],
+                temporal=model.temporal,
+                latent_channels=config["model"]["latent_channels"],
+                time_reduction=config["model"]["time_reduction"],
+                mel=MelConfig.from_dict(config["mel"]),
+                parameters=parameter_count(model),
+                training_labels=config["data"]["labels"],
+            )
+            _add_metadata(staging / f"{role}.onnx", metadata)
+        shutil.copyfile(run / "log.csv", staging / "training_log.csv")  # for the curve plot
         notes = Path(data_notes).read_text() if data_notes else ""
         (staging / "MODEL.md").write_text(
             _model_card(config, model, metadata, parity, commands, notes)

@@ -20,3 +20,38 @@ def mae_db(prediction: np.ndarray, target: np.ndarray, config: MelConfig) -> np.
 def mean_spectrum(segments: np.ndarray) -> np.ndarray:
     """The trivial baseline: every frame replaced by its clip's mean spectrum (same shape)."""
     return np.broadcast_to(segments.mean(axis=-1, keepdims=True), segments.shape)
+
+
+def detail_ratio(
+    prediction: np.ndarray, target: np.ndarray, config: MelConfig, *, axis: str = "bands"
+) -> np.ndarray:
+    """How much of the target's fine detail the prediction keeps, per example ``[batch]``.
+
+    Mean |difference| between neighbouring mel bands (``axis="bands"``: the
+    harmonics) or frames (``"frames"``: the transients) of the prediction,
+    divided by the same for the target. A blurred copy scores below 1; 1 means
+    as much variation as the original (not necessarily the same).
+    """
+    dimension = {"bands": -2, "frames": -1}[axis]
+    floor = config.floor_normalised
+
+    def variation(mel: np.ndarray) -> np.ndarray:
+        return np.abs(np.diff(np.maximum(mel, floor), axis=dimension)).mean(axis=(-2, -1))
+
+    return variation(prediction) / np.maximum(variation(target), 1e-9)
+
+
+def model_share(
+    blends: np.ndarray, a: np.ndarray, b: np.ndarray, alphas: np.ndarray, config: MelConfig
+) -> np.ndarray:
+    """C(α) = MAE(blend, log-mel crossfade of A and B) ÷ MAE(A, B), per blend ``[len(alphas)]``.
+
+    ``blends`` is ``[len(alphas), n_mels, frames]``; ``a`` and ``b`` are the
+    two sources ``[n_mels, frames]``. 0: the blend is a plain crossfade, so
+    the model contributes nothing a mixer could not; larger: more of what is
+    heard comes from the model.
+    """
+    weights = np.asarray(alphas, np.float32)[:, None, None]
+    crossfade = (1 - weights) * a + weights * b
+    distance = float(mae_db(a[None], b[None], config)[0])
+    return mae_db(blends, crossfade, config) / max(distance, 1e-9)

@@ -73,30 +73,22 @@ def test_validation_split_is_by_file(cache):
 
 
 _MODELS: dict[str, tuple] = {}
+TINY = {"width": 16, "planes": 4, "batch": 2, "crop_frames": 64, "validation_segments": 4}
 
 
 def train_and_export(arch, cache, tmp_path_factory):
     """A tiny model of ``arch`` trained for 4 steps and exported (once per test module)."""
     if arch not in _MODELS:
         run = tmp_path_factory.mktemp(f"run-{arch}")
-        options = TrainOptions(
-            arch=arch,
-            width=16,
-            time_reduction=4,
-            batch=2,
-            crop_frames=64,
-            max_steps=4,
-            validate_every=2,
-            minutes=5,
-        )
-        summary = train(cache[0], run, options)
+        options = TrainOptions(arch=arch, steps=4, validate_every=2, **TINY)
+        summary = train(cache[0], run, options, progress=False)
         model_dir = run.parent / f"model-{arch}"
         export(run, model_dir, commands="pytest")
         _MODELS[arch] = (arch, run, model_dir, summary)
     return _MODELS[arch]
 
 
-@pytest.fixture(scope="module", params=["conv1d", "conv2d"])
+@pytest.fixture(scope="module", params=["hybrid", "conv1d", "conv2d"])
 def exported(request, cache, tmp_path_factory):
     return train_and_export(request.param, cache, tmp_path_factory)
 
@@ -112,9 +104,88 @@ def test_train_logs_checkpoints_and_resumes(exported, cache, tmp_path):
         log = list(csv.DictReader(handle))
     assert [row["step"] for row in log] == ["2", "4"]
     assert float(log[0]["baseline_db"]) > 0
-    resumed = train(cache[0], run, TrainOptions(max_steps=6, minutes=5), resume=True)
-    assert resumed["steps"] == 6
+    assert train(cache[0], run, TrainOptions(), resume=True, progress=False)["steps"] == 4
     assert json.loads((run / "config.json").read_text())["model"]["arch"] == arch
+
+
+def test_a_resumed_run_repeats_the_uninterrupted_one(cache, tmp_path):
+    """Stopped at step 3 and resumed, a run has the same schedule, data and losses."""
+    options = TrainOptions(arch="hybrid", steps=6, validate_every=1, lr_warmup_steps=2, **TINY)
+    train(cache[0], tmp_path / "straight", options, progress=False)
+    train(cache[0], tmp_path / "resumed", options, stop_after_steps=3, progress=False)
+    train(cache[0], tmp_path / "resumed", TrainOptions(), resume=True, progress=False)
+    logs = {}
+    for name in ("straight", "resumed"):
+        with open(tmp_path / name / "log.csv") as handle:
+            logs[name] = list(csv.DictReader(handle))
+    assert [r["step"] for r in logs["resumed"]] == [str(k) for k in range(1, 7)]
+    for straight, resumed in zip(logs["straight"], logs["resumed"], strict=True):
+        assert straight["step"] == resumed["step"] and straight["lr"] == resumed["lr"]
+        assert float(resumed["loss"]) == pytest.approx(float(straight["loss"]), rel=1e-3)
+        assert float(resumed["val_mae_db"]) == pytest.approx(float(straight["val_mae_db"]), 1e-3)
+
+
+def test_resuming_with_other_options_is_refused(exported, cache):
+    _, run, _, _ = exported
+    with pytest.raises(ValueError, match=r"--lr 0\.1 differs from the run being resumed"):
+        train(cache[0], run, TrainOptions(lr=0.1), resume=True, progress=False)
+
+
+def test_learning_rate_warms_up_then_decays_to_a_tenth():
+    from musinterp_app.training.train import learning_rate
+
+    options = TrainOptions(steps=1000, lr=1e-3, lr_warmup_steps=100)
+    rates = [learning_rate(step, options) for step in range(1000)]
+    assert rates[0] == pytest.approx(1e-5) and max(rates) == pytest.approx(1e-3)
+    assert np.all(np.diff(rates[:100]) > 0) and np.all(np.diff(rates[100:]) <= 0)
+    assert learning_rate(1000, options) == pytest.approx(1e-4)
+
+
+def test_track_store_holds_the_segments_memory_mapped(cache):
+    rows = data.split_by_file(data.read_index(cache[0]))[0]
+    store = data.TrackStore(cache[0], rows)
+    assert isinstance(store.frames, np.memmap)
+    assert len(store) == len({r["file_id"] for r in rows})
+    for file_id in {r["file_id"] for r in rows}:  # each file's segments, joined, are one track
+        segments = sorted(
+            (r for r in rows if r["file_id"] == file_id), key=lambda r: float(r["offset_s"])
+        )
+        joined = np.concatenate([data.read_exr(cache[0] / r["segment"]) for r in segments], 1)
+        assert any(
+            np.array_equal(store.crop(k, 0, joined.shape[1]), joined.astype(np.float32))
+            for k in range(len(store))
+            if store.lengths[k] == joined.shape[1]
+        )
+    assert store.crop(0, 100, 64).shape == (512, 64)
+    again = data.TrackStore(cache[0], rows)  # reused, not rebuilt
+    assert again.frames.filename == store.frames.filename
+
+
+def test_augmented_batches_keep_silence_silent_and_stay_in_range(cache):
+    from musinterp_app.audio.mel import MelConfig
+    from musinterp_app.training.train import augmented_batch
+
+    config = MelConfig()
+    store = data.TrackStore(cache[0], data.split_by_file(data.read_index(cache[0]))[0])
+    options = TrainOptions(batch=8, crop_frames=64, mix_probability=1.0)
+    batch = augmented_batch(store, options, config, np.random.default_rng(0))
+    assert batch.shape == (8, 512, 64) and batch.dtype == np.float32
+    assert batch.min() >= config.floor_normalised - 1e-5 and np.isfinite(batch).all()
+    plain = store.random_crops(8, 64, np.random.default_rng(0))
+    assert not np.allclose(batch, plain)
+
+
+def test_validation_set_is_balanced_over_labels_and_files():
+    rows = [
+        {"segment": f"{label}{f}_{k}", "label": label, "file_id": f"{label}{f}"}
+        for label, files in (("a", 1), ("b", 4), ("c", 2))
+        for f in range(files)
+        for k in range(30)
+    ]
+    chosen = data.balanced_validation(rows, 12)
+    assert [sum(r["label"] == x for r in chosen) for x in "abc"] == [4, 4, 4]
+    assert len({r["file_id"] for r in chosen if r["label"] == "b"}) == 4
+    assert data.balanced_validation(rows, 12) == chosen  # fixed
 
 
 def test_exported_model_loads_and_matches_shapes(exported, cache):
@@ -125,7 +196,7 @@ def test_exported_model_loads_and_matches_shapes(exported, cache):
     assert "pytest" in (model_dir / "MODEL.md").read_text()
     mel = data.read_exr(cache[0] / data.read_index(cache[0])[0]["segment"]).astype(np.float32)
     latent = model.encode(mel[:, :300])
-    if arch == "conv1d":
+    if arch != "conv2d":
         assert latent.shape == (64, 75)  # 300 frames / 4, any length
         assert model.decode(latent).shape == (512, 300)
     else:
@@ -164,28 +235,36 @@ def test_broken_model_folders_give_clear_errors(exported, tmp_path):
 def test_evaluate_writes_report_plots_and_card(cache, tmp_path_factory):
     from musinterp_app.training.evaluate import evaluate
 
-    model_dir = train_and_export("conv1d", cache, tmp_path_factory)[2]
+    model_dir = train_and_export("hybrid", cache, tmp_path_factory)[2]
     baseline = train_and_export("conv2d", cache, tmp_path_factory)[2]
-    report = evaluate(model_dir, cache[0], baseline=baseline, pairs=2)
+    report = evaluate(model_dir, cache[0], baselines=[baseline], clips=4, pairs=2)
 
     summary = report["summary"]
-    assert set(summary["mae_db"]) == {"conv1d (this model)", "mean spectrum", "conv2d baseline"}
-    assert all(value > 0 for value in summary["mae_db"].values())
-    assert len(report["details"]["interpolation"]) == summary["interpolation_pairs"] == 2
-    for curve in report["details"]["interpolation"]:
-        assert len(curve["to_a_db"]) == len(curve["to_b_db"]) == 11
-    assert summary["griffin_lim"]["clips"] >= 1  # the generated sources are still there
-    assert 0.0 <= summary["label_check"]["originals_accuracy"] <= 1.0
+    scores = summary["reconstruction"]
+    assert {"this model", "mean spectrum", "PCA, same size", "original mel (no model)"} <= set(
+        scores
+    )
+    assert any(name.startswith("conv2d ") for name in scores)
+    assert all(score["mae_db"] > 0 for name, score in scores.items() if "mae_db" in score)
+    assert scores["original mel (no model)"]["sc_db"] < -10  # the sources are still there
+    assert len(report["details"]["blends"]) == summary["pairs"] == 2
+    for series in report["details"]["blends"]:
+        assert series["keep_detail"]["model_share"][0] == 0.0  # α = 0 is A itself
+        assert len(series["pure"]["to_a_db"]) == 11
+    assert set(summary["targets"]) >= {"sc_db", "detail_bands", "mae_vs_pca", "blends_monotonic"}
+    assert 0.0 <= summary["label_check"]["originals"] <= 1.0
+    assert "crossfade α=0.5 as A" in summary["label_check"]
     for name in [
-        "eval_mae.png",
-        "eval_interpolation.png",
+        "eval_reconstruction.png",
+        "eval_blends.png",
         "eval_latent_pca.png",
         "eval_example.png",
+        "eval_training.png",
         "evaluation.json",
         "EVALUATION.md",
     ]:
         assert (model_dir / name).stat().st_size > 0, name
     card = (model_dir / "MODEL.md").read_text()
-    assert card.count("## Evaluation") == 1 and "mean spectrum" in card
-    evaluate(model_dir, cache[0], pairs=2)  # again: the card's section is replaced, not added
+    assert card.count("## Evaluation") == 1 and "PCA, same size" in card
+    evaluate(model_dir, cache[0], clips=4, pairs=2)  # again: the section is replaced, not added
     assert (model_dir / "MODEL.md").read_text().count("## Evaluation") == 1

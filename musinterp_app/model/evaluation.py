@@ -1,0 +1,45 @@
+"""What a model's evaluation (``evaluation.json``, written by ``musinterp-train evaluate``) means,
+in words a musician understands. Used by ``musinterp info`` and the window's About box."""
+
+import json
+from pathlib import Path
+
+
+def load_summary(folder: Path) -> dict | None:
+    """The evaluation summary in a model folder, or None when it was never evaluated."""
+    path = Path(folder) / "evaluation.json"
+    try:
+        return json.loads(path.read_text())["summary"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def plain_words(summary: dict) -> list[str]:
+    """A few sentences on sharpness and on how much of a blend the model makes."""
+    model = summary["reconstruction"]["this model"]
+    round_trip = summary["reconstruction"].get("original mel (no model)", {}).get("sc_db")
+    pure, kept = summary["blends"]["pure"], summary["blends"]["keep_detail"]
+    lines = [
+        f"Measured on {summary['clips']} five-second clips from {summary['files']} files "
+        "it never trained on:",
+        f"- Detail: a clip sent through the model keeps {model['detail_bands']:.0%} of the "
+        f"original's band-to-band detail (harmonics) and {model['detail_frames']:.0%} of its "
+        "frame-to-frame detail (attacks).",
+    ]
+    if model.get("sc_db") is not None and round_trip is not None:
+        lines.append(
+            f"- Sound: its spectrum after phase reconstruction is {model['sc_db']:.1f} dB away "
+            f"from the real recording's (the recording's own spectrogram gets {round_trip:.1f} "
+            "dB; lower is closer)."
+        )
+    lines += [
+        f"- Blending: halfway between two clips, {pure['model_share_mid']:.0%} of the "
+        "difference between A and B is reshaped by the model rather than crossfaded "
+        f"({kept['model_share_mid']:.0%} with Keep detail on, which adds back what the model "
+        "misses of each track).",
+        f"- Evenness: equal slider steps change the sound evenly within "
+        f"{pure['max_step_ratio']:.2f}× (largest step ÷ average step, worst pair of "
+        f"{summary['pairs']}); {pure['monotonic_pairs']} of {summary['pairs']} blends move "
+        "steadily from A to B.",
+    ]
+    return lines
