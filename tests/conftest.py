@@ -1,4 +1,7 @@
-"""Shared fixtures: real audio files written by the tests themselves."""
+"""Shared fixtures: real files written by the tests themselves, and the shipped model.
+
+Helpers live in ``tests/support/``; the window fixtures in ``tests/gui/conftest.py``.
+"""
 
 import os
 import shutil
@@ -11,10 +14,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from support.corpus import (
+    make_bad_inputs,
+    make_broken_models,
+    make_not_files,
+    make_usable_oddities,
+)
 
 from musinterp_app import allocator
 from musinterp_app.audio import synth
 from musinterp_app.audio.mel import MelConfig
+from musinterp_app.model.onnx_vae import OnnxVAE
+from musinterp_app.resources import default_model_dir
 
 allocator.limit_arenas()  # as the app does at start (the soak measures its memory)
 
@@ -22,6 +33,12 @@ allocator.limit_arenas()  # as the app does at start (the soak measures its memo
 @pytest.fixture(scope="session")
 def config() -> MelConfig:
     return MelConfig()
+
+
+@pytest.fixture(scope="session")
+def shipped_model() -> OnnxVAE:
+    """The default model that ships with the app (loaded once per test run)."""
+    return OnnxVAE(default_model_dir())
 
 
 @pytest.fixture(scope="session")
@@ -45,8 +62,6 @@ def write_clip(tmp_path: Path):
 @pytest.fixture
 def bad_inputs(tmp_path: Path) -> dict[str, Path]:
     """Every kind of unusable file, by name (see ``corpus.BAD_INPUT_MESSAGES``)."""
-    from corpus import make_bad_inputs
-
     folder = tmp_path / "bad inputs ü"  # spaces and non-ASCII in the path, too
     folder.mkdir()
     return make_bad_inputs(folder)
@@ -56,19 +71,24 @@ def bad_inputs(tmp_path: Path) -> dict[str, Path]:
 def broken_models(tmp_path_factory) -> dict[str, Path]:
     """Model folders that must be refused, by name (see ``corpus.BROKEN_MODEL_MESSAGES``)."""
     pytest.importorskip("onnx")
-    from corpus import make_broken_models
-
     return make_broken_models(tmp_path_factory.mktemp("broken models"))
 
 
 @pytest.fixture
 def usable_oddities(tmp_path: Path) -> dict[str, Path]:
     """Unusual but usable files (see ``corpus.make_usable_oddities``)."""
-    from corpus import make_usable_oddities
-
     folder = tmp_path / "odd ones ö"
     folder.mkdir()
     return make_usable_oddities(folder)
+
+
+@pytest.fixture
+def not_files(tmp_path: Path) -> dict[str, Path]:
+    """Paths that name no file: pipes, sockets, devices, link loops, /proc (see
+    ``corpus.NOT_A_FILE_MESSAGES``)."""
+    folder = tmp_path / "not files ü"
+    folder.mkdir()
+    return make_not_files(folder)
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,8 @@ import json
 import numpy as np
 import pytest
 import soundfile as sf
-from commands import musinterp
+from support.commands import musinterp
+from support.corpus import BAD_INPUT_MESSAGES, BROKEN_MODEL_MESSAGES, NOT_A_FILE_MESSAGES
 
 from musinterp_app.audio import stft, synth
 
@@ -136,8 +137,6 @@ def test_info_prints_the_model_facts():
 
 
 def test_a_broken_model_folder_is_one_clear_line(broken_models, tmp_path):
-    from corpus import BROKEN_MODEL_MESSAGES
-
     clip = tmp_path / "a.wav"
     sf.write(clip, synth.music_like(2.0, 22050, rng=np.random.default_rng(6)), 22050)
     for name, folder in broken_models.items():
@@ -156,8 +155,6 @@ def test_self_test_blends_the_examples():
 
 
 def test_every_bad_input_is_one_line_and_no_output_in_the_cli(bad_inputs, tmp_path):
-    from corpus import BAD_INPUT_MESSAGES
-
     good = tmp_path / "good.wav"
     sf.write(good, synth.music_like(2.0, 22050, rng=np.random.default_rng(4)), 22050)
     out = tmp_path / "out.wav"
@@ -203,3 +200,16 @@ def test_an_unreadable_file_is_one_line_and_no_output(shared_folder):
         assert len(lines) == 1 and lines[0].startswith(f"error: Cannot use “{locked.name}”")
         assert "permission denied: you are not allowed to read this file" in lines[0]
         assert list(out.iterdir()) == []
+
+
+def test_a_path_that_is_no_file_is_one_line_and_no_output(not_files, tmp_path):
+    good = tmp_path / "good.wav"
+    sf.write(good, synth.music_like(2.0, 22050, rng=np.random.default_rng(4)), 22050)
+    out = tmp_path / "out.wav"
+    for name, path in not_files.items():
+        for command in (["reconstruct", path, "--no-model"], ["blend", good, path]):
+            result = musinterp(*command, "-o", out, timeout=60)  # a hang fails here
+            assert result.returncode == 1, (name, command[0], result.stderr)
+            lines = result.stderr.strip().splitlines()
+            assert len(lines) == 1 and NOT_A_FILE_MESSAGES[name] in lines[0], (name, lines)
+            assert not out.exists(), (name, command[0])

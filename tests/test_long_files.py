@@ -6,16 +6,13 @@ import threading
 
 import pytest
 import soundfile as sf
-from commands import musinterp
+from support.commands import musinterp
 
 from musinterp_app import engine
 from musinterp_app.audio.cancel import Cancelled, CancelToken
-from musinterp_app.model.onnx_vae import OnnxVAE
-from musinterp_app.resources import default_model_dir
 
 
-def test_loading_an_hour_reports_progress_and_can_be_cancelled(hour_long):
-    model = OnnxVAE(default_model_dir())
+def test_loading_an_hour_reports_progress_and_can_be_cancelled(hour_long, shipped_model):
     token = CancelToken()
     seen = []
 
@@ -25,7 +22,7 @@ def test_loading_an_hour_reports_progress_and_can_be_cancelled(hour_long):
             token.cancel()
 
     with pytest.raises(Cancelled):
-        engine.load_track(hour_long, model, cancel=token, progress=progress)
+        engine.load_track(hour_long, shipped_model, cancel=token, progress=progress)
     assert len(seen) == 3 and seen[-1][1] == 3_600_000  # milliseconds of the file
     assert seen[0][0] < seen[1][0] < seen[2][0]
 
@@ -56,14 +53,13 @@ def test_an_hour_loads_with_bounded_memory(hour_long):
     assert int(peak_mb) < 450, f"peak resident memory {peak_mb} MB"
 
 
-def test_loading_in_a_thread_leaves_no_thread_behind(hour_long):
-    model = OnnxVAE(default_model_dir())
+def test_loading_in_a_thread_leaves_no_thread_behind(hour_long, shipped_model):
     token = CancelToken()
     outcome = []
 
     def load() -> None:
         try:
-            engine.load_track(hour_long, model, cancel=token)
+            engine.load_track(hour_long, shipped_model, cancel=token)
         except Cancelled:
             outcome.append("cancelled")
 

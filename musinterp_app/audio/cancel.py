@@ -1,6 +1,14 @@
-"""Cooperative cancellation for long audio work (rendering, loading)."""
+"""Long audio work (loading, rendering) is cancellable and reports progress.
+
+Both contracts are here, once: a job takes ``cancel: CancelToken | None`` and
+``progress: Progress | None`` and honours them between its steps.
+"""
 
 import threading
+from collections.abc import Callable
+
+Progress = Callable[[int, int], None]
+"""``progress(done, total)``: how far a job is, in its own units (frames, samples, ms)."""
 
 
 class Cancelled(Exception):
@@ -19,10 +27,6 @@ class CancelToken:
 
     def cancel(self) -> None:
         self._event.set()
-
-    @property
-    def cancelled(self) -> bool:
-        return self._event.is_set()
 
     def raise_if_cancelled(self) -> None:
         if self._event.is_set():

@@ -1,11 +1,12 @@
 """Reading audio files to mono float32 and writing WAV files atomically.
 
-Everything libsndfile reads is accepted (WAV, FLAC, OGG Vorbis/Opus, MP3,
-AIFF, ...). Any channel count is averaged to mono, any rate is resampled
-(soxr), and only the requested excerpt is decoded, block by block, so a long
-file costs no more than the part that is used. Every way a file can be
-unusable ends in one :class:`AudioLoadError` whose message says what is wrong
-and what to do.
+Everything libsndfile reads is accepted (see :data:`SUPPORTED_FORMATS`). Any
+channel count is averaged to mono, any rate is resampled (soxr), and only the
+requested excerpt is decoded, block by block, so a long file costs no more
+than the part that is used. Every way a path can be unusable (not a file at
+all, not audio, damaged, cut off, changed while being read) ends in one
+:class:`AudioLoadError` whose message says what is wrong and what to do;
+nothing here ever waits on a pipe or a device (see :mod:`musinterp_app.files`).
 """
 
 import errno
@@ -13,20 +14,46 @@ import os
 import sys
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import soundfile as sf
 import soxr
 
-from musinterp_app.audio.cancel import CancelToken
+from musinterp_app import files
+from musinterp_app.audio.cancel import CancelToken, Progress
 
 READ_BLOCK_FRAMES = 1 << 16
 TRUNCATION_TOLERANCE_S = 1.0  # MP3/OGG headers only estimate the length; beyond this, it is cut
-SUPPORTED = "WAV, FLAC, OGG (Vorbis or Opus), MP3 or AIFF"
+
+
+@dataclass(frozen=True)
+class AudioFormat:
+    """A kind of audio file this app reads: its name as people know it, and its file suffixes."""
+
+    name: str
+    suffixes: tuple[str, ...]
+    detail: str = ""  # e.g. the codecs inside the container
+
+
+# The one table of what can be opened: the loader's advice, the window's file filter and
+# the file names ``musinterp-train prepare`` picks up all come from it.
+SUPPORTED_FORMATS = (
+    AudioFormat("WAV", (".wav", ".w64")),
+    AudioFormat("FLAC", (".flac",)),
+    AudioFormat("OGG", (".ogg", ".oga", ".opus"), "Vorbis or Opus"),
+    AudioFormat("MP3", (".mp3",)),
+    AudioFormat("AIFF", (".aif", ".aiff")),
+    AudioFormat("AU", (".au",)),
+)
+AUDIO_SUFFIXES = frozenset(suffix for kind in SUPPORTED_FORMATS for suffix in kind.suffixes)
+FORMAT_NAMES = ", ".join(kind.name for kind in SUPPORTED_FORMATS)  # "WAV, FLAC, …, AU"
+_DETAILED_NAMES = [f"{k.name} ({k.detail})" if k.detail else k.name for k in SUPPORTED_FORMATS]
+SUPPORTED = f"{', '.join(_DETAILED_NAMES[:-1])} or {_DETAILED_NAMES[-1]}"  # for sentences
 
 
 _stderr_lock = threading.Lock()
@@ -138,46 +165,53 @@ def _describe_unreadable(path: Path, head: bytes) -> str:
     return f"it is not an audio file this app can read. Choose a {SUPPORTED} file."
 
 
-def _check_path(path: Path) -> None:
-    denied = "permission denied: you are not allowed to read this file (or its folder)."
+def _open_file(path: Path) -> BinaryIO:
+    """The file opened for reading, after every check that needs words of its own
+    (missing, a folder, a pipe or device, a link loop, not allowed, empty)."""
     try:
-        if not path.exists():
-            raise AudioLoadError(path, "the file does not exist (was it moved or renamed?).")
-        if path.is_dir():
-            raise AudioLoadError(path, "it is a folder. Choose an audio file inside it.")
-        size = path.stat().st_size
-        with open(path, "rb"):
-            pass
+        raw = files.open_regular(path)
+    except FileNotFoundError:
+        raise AudioLoadError(path, "the file does not exist (was it moved or renamed?).") from None
     except PermissionError:
-        raise AudioLoadError(path, denied) from None
+        raise AudioLoadError(
+            path, "permission denied: you are not allowed to read this file (or its folder)."
+        ) from None
+    except files.NotAFileError as error:
+        advice = "an audio file inside it" if error.errno == errno.EISDIR else "an audio file"
+        raise AudioLoadError(path, f"{error.reason}. Choose {advice}.") from None
     except OSError as error:
         raise AudioLoadError(path, f"it cannot be read ({error.strerror}).") from None
-    if size == 0:
+    if os.fstat(raw.fileno()).st_size == 0:
+        raw.close()
         raise AudioLoadError(
             path, "the file is empty (0 bytes); it may not have finished downloading or copying."
         )
+    return raw
 
 
-def _missing_wav_bytes(path: Path) -> int:
+def _missing_wav_bytes(raw: BinaryIO) -> int:
     """How many bytes of a RIFF/WAVE file's ``data`` chunk are missing (0: complete).
 
     libsndfile quietly plays a cut-off WAV up to the cut; the chunk size in
-    the header tells that the file was truncated.
+    the header tells that the file was truncated. Reads with ``pread``, so the
+    decoder's position in the shared file is left alone.
     """
-    with open(path, "rb") as handle:
-        riff = handle.read(12)
-        if len(riff) < 12 or riff[:4] != b"RIFF" or riff[8:12] != b"WAVE":
+    descriptor = raw.fileno()
+    riff = os.pread(descriptor, 12, 0)
+    if len(riff) < 12 or riff[:4] != b"RIFF" or riff[8:12] != b"WAVE":
+        return 0
+    file_size = os.fstat(descriptor).st_size
+    position = 12
+    while True:
+        header = os.pread(descriptor, 8, position)
+        if len(header) < 8:
             return 0
-        file_size = path.stat().st_size
-        while True:
-            header = handle.read(8)
-            if len(header) < 8:
-                return 0
-            size = int.from_bytes(header[4:], "little")
-            if header[:4] == b"data":
-                present = file_size - handle.tell()
-                return max(0, size - present) if size not in (0, 0xFFFFFFFF) else 0
-            handle.seek(size + (size & 1), os.SEEK_CUR)
+        size = int.from_bytes(header[4:], "little")
+        position += 8
+        if header[:4] == b"data":
+            present = file_size - position
+            return max(0, size - present) if size not in (0, 0xFFFFFFFF) else 0
+        position += size + (size & 1)
 
 
 OGG_MAX_PAGE_BYTES = 65_307  # 27-byte header + 255 lacing values + 255 × 255 bytes
@@ -195,15 +229,15 @@ def _ogg_page_end(data: bytes, start: int) -> int:
     return count_at + 1 + len(lacing) + sum(lacing)
 
 
-def _ogg_is_unfinished(path: Path) -> bool:
+def _ogg_is_unfinished(raw: BinaryIO) -> bool:
     """An Ogg file (Vorbis, Opus, FLAC-in-Ogg) that does not end with a whole page
     carrying the end-of-stream mark: it was cut off. libsndfile plays such a
     file up to the cut without a word."""
-    with open(path, "rb") as handle:
-        if handle.read(4) != b"OggS":
-            return False
-        handle.seek(max(0, path.stat().st_size - OGG_MAX_PAGE_BYTES))
-        tail = handle.read()
+    descriptor = raw.fileno()
+    if os.pread(descriptor, 4, 0) != b"OggS":
+        return False
+    start = max(0, os.fstat(descriptor).st_size - OGG_MAX_PAGE_BYTES)
+    tail = os.pread(descriptor, OGG_MAX_PAGE_BYTES, start)
     position = len(tail)
     while (position := tail.rfind(b"OggS", 0, position)) >= 0:
         if _ogg_page_end(tail, position) == len(tail):  # the last page, whole
@@ -211,38 +245,47 @@ def _ogg_is_unfinished(path: Path) -> bool:
     return True
 
 
-def _truncation(path: Path) -> str:
+def _truncation(raw: BinaryIO) -> str:
     """Why the file is cut off, where its own structure tells ('' when it is not)."""
-    missing = _missing_wav_bytes(path)
+    missing = _missing_wav_bytes(raw)
     if missing:
         return f"{missing} bytes of audio data are missing from its end"
-    if _ogg_is_unfinished(path):
+    if _ogg_is_unfinished(raw):
         return "its audio stream stops without its end mark"
     return ""
 
 
-def _open(path: Path) -> sf.SoundFile:
-    _check_path(path)
-    try:
-        with _quiet_decoder_messages():
-            handle = sf.SoundFile(path)
-    except (sf.LibsndfileError, RuntimeError, TypeError):
-        with open(path, "rb") as raw:
-            head = raw.read(4096)
-        raise AudioLoadError(path, _describe_unreadable(path, head)) from None
-    truncation = _truncation(path)
-    if truncation:
-        handle.close()
-        raise AudioLoadError(
-            path, f"the file is truncated: {truncation}. Re-download or re-export it."
-        )
-    return handle
+def _version(raw: BinaryIO) -> tuple[int, int]:
+    """Size and modification time of the open file: they change when it is rewritten."""
+    facts = os.fstat(raw.fileno())
+    return facts.st_size, facts.st_mtime_ns
+
+
+@contextmanager
+def _decoder(path: Path) -> Iterator[tuple[sf.SoundFile, BinaryIO]]:
+    """libsndfile on the checked file (the very descriptor that was checked, so a path
+    swapped for a pipe in between is never read), and the file itself."""
+    raw = _open_file(path)
+    with raw:
+        try:
+            with _quiet_decoder_messages():
+                handle = sf.SoundFile(os.dup(raw.fileno()), closefd=True)
+        except (sf.LibsndfileError, RuntimeError, TypeError):
+            head = os.pread(raw.fileno(), 4096, 0)
+            raise AudioLoadError(path, _describe_unreadable(path, head)) from None
+        with handle:
+            truncation = _truncation(raw)
+            if truncation:
+                raise AudioLoadError(
+                    path, f"the file is truncated: {truncation}. Re-download or re-export it."
+                )
+            yield handle, raw
 
 
 def probe(path: str | os.PathLike) -> AudioInfo:
     """Header facts of an audio file (nothing decoded). Raises :class:`AudioLoadError`."""
     path = Path(path)
-    with _open(path) as handle:
+    with _decoder(path) as (handle, _raw):
         if handle.frames <= 0 or handle.samplerate <= 0:
             raise AudioLoadError(path, "it contains no audio (zero samples).")
         return AudioInfo(
@@ -254,7 +297,7 @@ def _read_blocks(
     handle: sf.SoundFile,
     n_frames: int,
     cancel: CancelToken | None,
-    progress: Callable[[int, int], None] | None,
+    progress: Progress | None,
 ) -> tuple[list[np.ndarray], int]:
     """Mono blocks read from the current position, up to ``n_frames`` in all."""
     blocks = []
@@ -278,7 +321,7 @@ def _read_mono(
     start_frame: int,
     n_frames: int,
     cancel: CancelToken | None,
-    progress: Callable[[int, int], None] | None,
+    progress: Progress | None,
 ) -> np.ndarray:
     """Decode ``n_frames`` from ``start_frame``, averaging channels block by block.
 
@@ -319,7 +362,7 @@ def load(
     duration_s: float | None = None,
     min_duration_s: float = 0.0,
     cancel: CancelToken | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> np.ndarray:
     """Decode (part of) a file to mono float32 ``[samples]`` at ``sample_rate`` Hz.
 
@@ -340,7 +383,8 @@ def load(
     path = Path(path)
     if offset_s < 0 or (duration_s is not None and duration_s <= 0):
         raise ValueError("offset_s must be >= 0 and duration_s > 0")
-    with _open(path) as handle:
+    with _decoder(path) as (handle, raw):
+        before = _version(raw)
         file_rate = handle.samplerate
         if handle.frames <= 0 or file_rate <= 0:
             raise AudioLoadError(path, "it contains no audio (zero samples).")
@@ -360,6 +404,12 @@ def load(
                 "is needed. Choose a longer clip.",
             )
         mono = _read_mono(handle, path, start_frame, wanted, cancel, progress)
+        if _version(raw) != before:
+            raise AudioLoadError(
+                path,
+                "the file changed while it was being read (is it still being copied, "
+                "downloaded or recorded?). Try again once it is complete.",
+            )
     if not np.isfinite(mono).all():
         raise AudioLoadError(
             path, "it contains invalid samples (NaN or infinity). Re-export it from its source."
@@ -376,6 +426,20 @@ _SAVE_ADVICE = {
     errno.EROFS: "the disk is read-only; choose another folder",
     errno.ENOSPC: "the disk is full; free some space or choose another disk",
 }
+
+
+def _check_replaceable(path: Path) -> None:
+    """Refuse to put a file where a folder, pipe, device or socket is (renaming over
+    ``/dev/…`` as root would replace the device itself)."""
+    try:
+        files.check_regular(path)
+    except FileNotFoundError:
+        return  # a new file
+    except OSError as error:
+        reason = getattr(error, "reason", None) or error.strerror
+        raise AudioSaveError(
+            f"Cannot save “{path.name}” in {path.parent}: {reason}. Choose another name."
+        ) from None
 
 
 def _save_failure_reason(error: Exception) -> str:
@@ -404,6 +468,7 @@ def save_wav(
         raise AudioSaveError(f"Not writing “{path.name}”: the audio contains NaN or infinity.")
     if not path.parent.is_dir():
         raise AudioSaveError(f"Cannot save “{path.name}”: the folder {path.parent} does not exist.")
+    _check_replaceable(path)
     temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.part")
     try:
         with open(temporary, "wb") as raw:

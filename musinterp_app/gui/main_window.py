@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 
 from musinterp_app import engine, resources
 from musinterp_app.audio import player as playback
+from musinterp_app.audio.io import AUDIO_SUFFIXES
 from musinterp_app.engine import BlendSettings, Engine
 from musinterp_app.gui.spectrogram import SpectrogramView, add_colour_bar
 from musinterp_app.gui.track_panel import TrackPanel
@@ -40,7 +41,7 @@ from musinterp_app.gui.workers import JobPool, Lane
 from musinterp_app.model import evaluation
 from musinterp_app.model.onnx_vae import OnnxVAE
 
-AUDIO_FILTER = "Audio files (*.wav *.flac *.ogg *.oga *.opus *.mp3 *.aif *.aiff);;All files (*)"
+AUDIO_FILTER = f"Audio files (*{' *'.join(sorted(AUDIO_SUFFIXES))});;All files (*)"
 SLIDER_STEPS = 1000
 DRAG_DECODE_MS = 33  # ~30 Hz while dragging
 
@@ -303,7 +304,7 @@ class MainWindow(QMainWindow):
             if slot in busy and track is not None:
                 panel.set_track(track, self.engine.config)
             elif slot in busy:
-                panel.set_busy("WAV, FLAC, OGG, MP3, AIFF …")
+                panel.show_empty()
         self._show_status("Cancelled." if busy else "Nothing to cancel.")
 
     def _hide_progress(self) -> None:
@@ -374,7 +375,7 @@ class MainWindow(QMainWindow):
         if track is not None:
             self.panels[slot].set_track(track, self.engine.config)  # the previous one stays
         else:
-            self.panels[slot].set_busy("WAV, FLAC, OGG, MP3, AIFF …")
+            self.panels[slot].show_empty()
         self._warn(f"Cannot open file for {slot}", message)
 
     # ----- blending ---------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout
 
+from musinterp_app.audio.io import FORMAT_NAMES
 from musinterp_app.audio.mel import MelConfig
 from musinterp_app.engine import Track, overview_config
 from musinterp_app.gui.spectrogram import SpectrogramView, region_pen
@@ -34,7 +35,7 @@ class TrackPanel(QFrame):
         badge.setStyleSheet("font-size: 20pt; font-weight: bold; padding: 0 8px;")
         self.title = QLabel("Drop an audio file here")
         self.title.setStyleSheet("font-weight: bold;")
-        self.details = QLabel("WAV, FLAC, OGG, MP3, AIFF …")
+        self.details = QLabel()
         self.details.setStyleSheet("color: #888;")
         self.open_button = QPushButton("Open…")
         self.open_button.setToolTip(f"Choose the file for track {slot}")
@@ -59,9 +60,14 @@ class TrackPanel(QFrame):
         layout = QVBoxLayout(self)
         layout.addLayout(header)
         layout.addWidget(self.view, 1)
+        self.show_empty()
 
     def set_busy(self, message: str) -> None:
         self.details.setText(message)
+
+    def show_empty(self) -> None:
+        """No track (yet): say which files can be dropped."""
+        self.details.setText(f"{FORMAT_NAMES} …")
 
     def set_track(self, track: Track, config: MelConfig) -> None:
         """Show ``track`` (analysed with the model's ``config``)."""

@@ -4,12 +4,14 @@ in words a musician understands. Used by ``musinterp info`` and the window's Abo
 import json
 from pathlib import Path
 
+from musinterp_app import files
+
 
 def load_summary(folder: Path) -> dict | None:
     """The evaluation summary in a model folder, or None when it was never evaluated."""
     path = Path(folder) / "evaluation.json"
     try:
-        return json.loads(path.read_text())["summary"]
+        return json.loads(files.read_text(path))["summary"]
     except (OSError, ValueError, KeyError):
         return None
 

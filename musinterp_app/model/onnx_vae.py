@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from musinterp_app import files
 from musinterp_app.audio.mel import MelConfig
 from musinterp_app.model import contract
 
@@ -42,19 +43,35 @@ class ModelInfo(contract.ModelLayout):
 
 
 def _session(path: Path, threads: int) -> ort.InferenceSession:
-    if not path.is_file():
-        raise ModelError(f"The model folder {path.parent} has no {path.name}.")
+    """An onnxruntime session of one graph, read through :mod:`musinterp_app.files`
+    (a pipe or device named ``encoder.onnx`` is refused, never waited on)."""
+    try:
+        with files.open_regular(path) as handle:
+            graph = handle.read()
+    except FileNotFoundError:
+        raise ModelError(f"The model folder {path.parent} has no {path.name}.") from None
+    except OSError as error:
+        reason = getattr(error, "reason", None) or error.strerror
+        raise ModelError(f"{path.name} in {path.parent} cannot be read: {reason}.") from None
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
     try:
-        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
     except Exception as error:  # onnxruntime raises its own exception types
         first_line = str(error).strip().splitlines()[0][:200] if str(error).strip() else ""
         raise ModelError(
             f"{path.name} in {path.parent} is damaged or not an ONNX model ({first_line})."
         ) from None
+
+
+def _card(folder: Path) -> str:
+    """The model card ``MODEL.md`` ('' when it is missing or unreadable: it is only shown)."""
+    try:
+        return files.read_text(folder / "MODEL.md")
+    except (OSError, ValueError):
+        return ""
 
 
 class OnnxVAE:
@@ -80,10 +97,9 @@ class OnnxVAE:
             )
         except contract.ContractError as error:
             raise ModelError(f"In {folder}, {error}") from None
-        card_path = folder / "MODEL.md"
         self.info = ModelInfo(
             folder=folder,
-            card=card_path.read_text() if card_path.is_file() else "",
+            card=_card(folder),
             **{field.name: getattr(layout, field.name) for field in fields(layout)},
         )
         self._check_graphs()

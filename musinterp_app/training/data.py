@@ -24,8 +24,8 @@ import OpenEXR
 from tqdm import tqdm
 
 from musinterp_app.audio import io, mel
+from musinterp_app.files import check_regular, open_text
 
-AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".au", ".w64"}
 INDEX_FIELDS = ["segment", "source", "offset_s", "label", "file_id"]
 
 
@@ -58,7 +58,7 @@ def read_exr(path: Path) -> np.ndarray:
 def fma_genres(tracks_csv: Path) -> dict[int, str]:
     """Track id → top genre, from FMA's ``tracks.csv`` (three header rows)."""
     genres = {}
-    with open(tracks_csv, newline="") as handle:
+    with open_text(tracks_csv) as handle:
         rows = csv.reader(handle)
         header = [next(rows), next(rows), next(rows)]
         column = next(
@@ -80,13 +80,23 @@ def find_sources(
     The label is the FMA genre when ``genres`` is given (files are named by
     track id, e.g. ``000/000002.mp3``), otherwise the name of the folder the
     file was found under (pass one folder per label).
-    Returns the files and the ``(path, reason)`` of files left out.
+    Returns the files and the ``(path, reason)`` of files left out: among them
+    whatever has an audio name but is no file (a pipe, a device, a socket, a
+    link loop), so nothing is ever waited on and nothing is left out silently.
     """
     sources, skipped = [], []
     for folder in folders:
         folder = Path(folder)
+        if not folder.is_dir():
+            raise ValueError(f"{folder} is not a folder: give folders of audio files to --audio")
         for path in sorted(folder.rglob("*")):
-            if not path.is_file() or path.suffix.lower() not in AUDIO_SUFFIXES:
+            if path.suffix.lower() not in io.AUDIO_SUFFIXES:
+                continue
+            try:
+                check_regular(path)
+            except OSError as error:
+                if not path.is_dir():  # a folder named like a file is only walked through
+                    skipped.append((path, getattr(error, "reason", None) or error.strerror))
                 continue
             label = folder.name
             if genres is not None:

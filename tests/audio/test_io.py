@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 import soxr
-from commands import child_env
-from corpus import BAD_INPUT_MESSAGES, stereo_clip
+from support.commands import child_env
+from support.corpus import BAD_INPUT_MESSAGES, stereo_clip
 
 from musinterp_app.audio import io, synth
 
@@ -113,7 +113,7 @@ def test_unreadable_file_says_permission_denied(shared_folder):
     path.chmod(0)
     check = (
         "from musinterp_app.audio import io\n"
-        "from commands import become_ordinary_user\n"
+        "from support.commands import become_ordinary_user\n"
         "become_ordinary_user()\n"
         "try:\n"
         f"    io.load({str(path)!r}, sample_rate=32768)\n"

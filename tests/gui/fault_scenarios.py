@@ -13,16 +13,16 @@ tracks, then:
   the message and which track A holds.
 
 The process exits 0 when the window closed normally. It imports the tests'
-helpers (``commands.child_env`` puts them on its path).
+helpers (``support.commands.child_env`` puts them on its path).
 """
 
-import os
 import sys
 import tempfile
+from pathlib import Path
 
-from commands import become_ordinary_user
-from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
+from support.commands import become_ordinary_user
+from support.window import make_window
 
 from musinterp_app import resources
 from musinterp_app.gui.main_window import MainWindow
@@ -37,10 +37,8 @@ def shown_message(app: QApplication, window: MainWindow) -> str:
 
 def main(scenario: str, track_a: str, track_b: str, target: str) -> int:
     app = QApplication([])
-    settings_file = os.path.join(tempfile.mkdtemp(), "settings.ini")
-    window = MainWindow(
-        OnnxVAE(resources.default_model_dir()),
-        settings=QSettings(settings_file, QSettings.Format.IniFormat),
+    window = make_window(
+        OnnxVAE(resources.default_model_dir()), Path(tempfile.mkdtemp()) / "settings.ini"
     )
     window.autoplay_box.setChecked(False)
     window.show()

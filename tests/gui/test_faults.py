@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from commands import child_env
+from support.commands import child_env
 
 from musinterp_app.audio import synth
 

@@ -8,14 +8,12 @@ import tracemalloc
 import numpy as np
 import pytest
 import soundfile as sf
-from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
+from support.window import make_window
 
-from musinterp_app import resources
 from musinterp_app.audio import synth
 from musinterp_app.engine import BlendSettings
-from musinterp_app.gui.main_window import SLIDER_STEPS, MainWindow
-from musinterp_app.model.onnx_vae import OnnxVAE
+from musinterp_app.gui.main_window import SLIDER_STEPS
 
 pytestmark = pytest.mark.gui
 
@@ -29,7 +27,7 @@ def rss_mb() -> float:
     "moves",
     [pytest.param(500, id="short"), pytest.param(10_000, id="long", marks=pytest.mark.slow)],
 )
-def test_slider_soak_last_alpha_wins_memory_stays_flat(qtbot, tmp_path, moves):
+def test_slider_soak_last_alpha_wins_memory_stays_flat(qtbot, shipped_model, tmp_path, moves):
     paths = []
     for name, root in [("a.wav", 47), ("b.wav", 66)]:
         sf.write(
@@ -39,10 +37,7 @@ def test_slider_soak_last_alpha_wins_memory_stays_flat(qtbot, tmp_path, moves):
         )
         paths.append(tmp_path / name)
     threads_before = threading.active_count()
-    window = MainWindow(
-        OnnxVAE(resources.default_model_dir()),
-        settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat),
-    )
+    window = make_window(shipped_model, tmp_path / "s.ini")
     qtbot.addWidget(window)
     window.show()
     window.load("A", str(paths[0]))

@@ -6,84 +6,17 @@ import threading
 import numpy as np
 import pytest
 import soundfile as sf
-from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
+from support.corpus import BAD_INPUT_MESSAGES, BROKEN_MODEL_MESSAGES, NOT_A_FILE_MESSAGES
+from support.window import LOAD_TIMEOUT_MS, drop, idle, load_both, make_window
 
-from musinterp_app import resources
 from musinterp_app.audio import player as playback
 from musinterp_app.audio import synth
 from musinterp_app.engine import BlendSettings
-from musinterp_app.gui.main_window import SLIDER_STEPS, MainWindow
-from musinterp_app.model.onnx_vae import OnnxVAE
+from musinterp_app.gui.main_window import SLIDER_STEPS
 
 pytestmark = pytest.mark.gui
-LOAD_TIMEOUT_MS = 60_000
-
-
-@pytest.fixture(scope="module")
-def model():
-    return OnnxVAE(resources.default_model_dir())
-
-
-@pytest.fixture
-def clips(tmp_path):
-    paths = []
-    for name, root, tempo in [("low.flac", 45, 90.0), ("high.ogg", 64, 140.0)]:
-        clip = synth.music_like(
-            7.0, 44100, rng=np.random.default_rng(root), root_midi=root, tempo_bpm=tempo
-        )
-        sf.write(tmp_path / name, clip, 44100)
-        paths.append(tmp_path / name)
-    return paths
-
-
-@pytest.fixture
-def window(qtbot, model, tmp_path):
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    win = MainWindow(model, settings=settings)
-    win.autoplay_box.setChecked(False)
-    qtbot.addWidget(win)
-    win.show()
-    yield win
-    win.close()
-
-
-def drop(widget, path):
-    """A real drag-enter and drop of a local file on ``widget``."""
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(path))])
-    point = QPointF(widget.width() / 2, widget.height() / 2)
-    enter = QDragEnterEvent(
-        point.toPoint(),
-        Qt.DropAction.CopyAction,
-        mime,
-        Qt.MouseButton.LeftButton,
-        Qt.KeyboardModifier.NoModifier,
-    )
-    QApplication.sendEvent(widget, enter)
-    assert enter.isAccepted()
-    event = QDropEvent(
-        point,
-        Qt.DropAction.CopyAction,
-        mime,
-        Qt.MouseButton.LeftButton,
-        Qt.KeyboardModifier.NoModifier,
-    )
-    QApplication.sendEvent(widget, event)
-
-
-def idle(window):
-    return not any(lane.busy for lane in window.lanes.values())
-
-
-def load_both(qtbot, window, clips):
-    drop(window.panels["A"], clips[0])
-    drop(window.panels["B"], clips[1])
-    qtbot.waitUntil(
-        lambda: window.engine.ready and window.blended_mel is not None and idle(window),
-        timeout=LOAD_TIMEOUT_MS,
-    )
 
 
 def test_drop_two_files_shows_both_and_the_blend(qtbot, window, clips):
@@ -185,10 +118,10 @@ def test_bad_drop_keeps_the_previous_track_and_says_why(qtbot, window, clips, tm
 
 
 def test_without_audio_device_play_is_off_and_export_works(
-    qtbot, model, clips, tmp_path, monkeypatch
+    qtbot, shipped_model, clips, tmp_path, monkeypatch
 ):
     monkeypatch.setattr(playback, "unavailable_reason", lambda: "no audio output device")
-    win = MainWindow(model, settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    win = make_window(shipped_model, tmp_path / "s.ini")
     qtbot.addWidget(win)
     load_both(qtbot, win, clips)
     assert not win.buttons["blend"].isEnabled()
@@ -198,15 +131,15 @@ def test_without_audio_device_play_is_off_and_export_works(
     win.close()
 
 
-def test_settings_are_remembered(qtbot, model, tmp_path):
-    path = str(tmp_path / "remember.ini")
-    first = MainWindow(model, settings=QSettings(path, QSettings.Format.IniFormat))
+def test_settings_are_remembered(qtbot, shipped_model, tmp_path):
+    path = tmp_path / "remember.ini"
+    first = make_window(shipped_model, path)
     qtbot.addWidget(first)
     first.mode_box.setCurrentIndex(1)
     first.detail_box.setChecked(False)
     first.duration_box.setValue(7.5)
     first.close()
-    second = MainWindow(model, settings=QSettings(path, QSettings.Format.IniFormat))
+    second = make_window(shipped_model, path)
     qtbot.addWidget(second)
     assert second.mode_box.currentData() == "slerp"
     assert not second.detail_box.isChecked()
@@ -276,12 +209,10 @@ def test_unexpected_errors_are_logged_and_shown_once(qtbot, window, tmp_path):
     assert window.isVisible()
 
 
-def test_every_bad_drop_keeps_the_track_and_explains(qtbot, window, clips, bad_inputs):
-    from corpus import BAD_INPUT_MESSAGES
-
-    load_both(qtbot, window, clips)
+def refuse_each(qtbot, window, paths: dict, messages: dict) -> None:
+    """Drop (or open) each path on A: the window explains, and A keeps its track."""
     before = window.engine.tracks["A"]
-    for name, path in bad_inputs.items():
+    for name, path in paths.items():
         if name in ("missing.wav", "folder.wav"):
             window.load("A", str(path))  # cannot be dragged from a file manager; opened
         else:
@@ -289,15 +220,26 @@ def test_every_bad_drop_keeps_the_track_and_explains(qtbot, window, clips, bad_i
         qtbot.waitUntil(lambda: not window.lanes["A"].busy, timeout=LOAD_TIMEOUT_MS)
         qtbot.waitUntil(lambda: window.last_message is not None, timeout=LOAD_TIMEOUT_MS)
         message = window.last_message.text()
-        assert BAD_INPUT_MESSAGES[name] in message, (name, message)
+        assert messages[name] in message, (name, message)
         assert window.engine.tracks["A"] is before, name
+        assert window.panels["A"].title.text() == before.name, name
         window.last_message.close()
         window.last_message = None
 
 
-def test_a_broken_model_folder_keeps_the_current_model(qtbot, window, clips, broken_models):
-    from corpus import BROKEN_MODEL_MESSAGES
+def test_every_bad_drop_keeps_the_track_and_explains(qtbot, window, clips, bad_inputs):
+    load_both(qtbot, window, clips)
+    refuse_each(qtbot, window, bad_inputs, BAD_INPUT_MESSAGES)
 
+
+def test_dropping_a_pipe_device_socket_or_link_loop_is_refused_at_once(
+    qtbot, window, clips, not_files
+):
+    load_both(qtbot, window, clips)
+    refuse_each(qtbot, window, not_files, NOT_A_FILE_MESSAGES)
+
+
+def test_a_broken_model_folder_keeps_the_current_model(qtbot, window, clips, broken_models):
     load_both(qtbot, window, clips)
     model, tracks = window.engine.model, dict(window.engine.tracks)
     for name, folder in broken_models.items():

@@ -1,7 +1,9 @@
 """Corpora of unusable inputs (audio files, model folders), made by the tests
 themselves from real files (nothing committed)."""
 
+import os
 import shutil
+import socket
 from pathlib import Path
 
 import numpy as np
@@ -129,3 +131,38 @@ def make_broken_models(folder: Path) -> dict[str, Path]:
         rewrite_metadata(no_metadata / name, lambda props: props.clear())
     broken["not a folder"] = folder / "nowhere"
     return broken
+
+
+NOT_A_FILE_MESSAGES = {
+    "pipe.wav": "it is a named pipe (FIFO), not a file",
+    "socket.wav": "it is a socket, not a file",
+    "loop.wav": "it is a symbolic link that leads back to itself",
+    "zero.wav": "it is a device (character special file), not a file",
+    "null.mp3": "it is a device (character special file), not a file",
+    "disk.flac": "it is a disk device (block special file), not a file",
+    "status.ogg": "it is a system file (of a virtual file system like /proc)",
+    "/proc/kmsg": "it is a system file (of a virtual file system like /proc)",
+}
+
+
+def make_not_files(folder: Path) -> dict[str, Path]:
+    """Paths that name no file, each real: a named pipe nobody writes to, a socket, a
+    link to itself, links to devices (``/dev/zero`` never ends) and into ``/proc``, and
+    ``/proc/kmsg`` itself (reading it waits for the kernel). Reading any of them
+    would block or never end; each must be refused at once."""
+    paths = {name: folder / name for name in NOT_A_FILE_MESSAGES if "/" not in name}
+    os.mkfifo(paths["pipe.wav"])
+    with socket.socket(socket.AF_UNIX) as server:  # the socket file outlives the socket
+        server.bind(str(paths["socket.wav"]))
+    paths["loop.wav"].symlink_to(paths["loop.wav"].name)
+    paths["zero.wav"].symlink_to("/dev/zero")
+    paths["null.mp3"].symlink_to("/dev/null")
+    disks = sorted(path for path in Path("/dev").iterdir() if path.is_block_device())
+    if disks:  # a machine without disk devices cannot show this case
+        paths["disk.flac"].symlink_to(disks[0])
+    else:
+        del paths["disk.flac"]
+    paths["status.ogg"].symlink_to("/proc/self/status")
+    if Path("/proc/kmsg").exists():
+        paths["/proc/kmsg"] = Path("/proc/kmsg")
+    return paths

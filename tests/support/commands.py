@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-TESTS_FOLDER = Path(__file__).parent
+TESTS_FOLDER = Path(__file__).parents[1]  # on a child's path, so it can import `support`
 NOBODY = 65534
 
 # The command's modules are imported while still root (the interpreter lives
@@ -15,7 +15,7 @@ AS_ORDINARY_USER = """
 import sys
 import musinterp_app.cli
 from musinterp_app.__main__ import main
-from commands import become_ordinary_user
+from support.commands import become_ordinary_user
 become_ordinary_user()
 sys.exit(main(sys.argv[1:]))
 """

@@ -1,0 +1,127 @@
+"""Opening paths a person gave us, without ever blocking on them.
+
+A path can name something that is not a file: a named pipe (reading waits
+for a writer that may never come), a device (``/dev/zero`` never ends, a
+terminal waits for typing), a socket, a link that leads to itself. Every
+user-given path is opened here: such paths are refused at once with words a
+person can act on, and the check is made on the opened descriptor itself, so
+a file swapped for a pipe between a look and a read is caught too. Files of
+virtual file systems (``/proc``, ``/sys``) look regular but are not documents:
+their size is made up and some reads wait for the kernel; they are refused too.
+
+Standard library only: every layer may import this module.
+"""
+
+import errno
+import io
+import os
+import stat
+from pathlib import Path
+from typing import BinaryIO, TextIO
+
+MAX_TEXT_BYTES = 1 << 20  # a model card, an evaluation summary, a metadata table: 1 MiB is plenty
+
+_KINDS = [
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISFIFO, "a named pipe (FIFO), not a file"),
+    (stat.S_ISCHR, "a device (character special file), not a file"),
+    (stat.S_ISBLK, "a disk device (block special file), not a file"),
+    (stat.S_ISSOCK, "a socket, not a file"),
+]
+
+
+class NotAFileError(OSError):
+    """The path exists but cannot be read as a file; ``str(error)`` says why, for a person.
+
+    ``reason`` is the same without the path (e.g. ``"it is a named pipe (FIFO), not a file"``).
+    """
+
+    def __init__(self, path: str | os.PathLike, reason: str, code: int = errno.EINVAL) -> None:
+        super().__init__(code, reason)
+        self.path = Path(path)
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
+def kind_of(mode: int) -> str:
+    """What a ``st_mode`` is, in words ('' for a regular file)."""
+    for test, words in _KINDS:
+        if test(mode):
+            return words
+    return "" if stat.S_ISREG(mode) else "not a regular file"
+
+
+def _refusal(path: str | os.PathLike, error: OSError) -> NotAFileError | OSError:
+    """A stat/open failure in words, where the words add something to ``strerror``."""
+    if error.errno == errno.ELOOP:
+        return NotAFileError(path, "it is a symbolic link that leads back to itself", errno.ELOOP)
+    if error.errno in (errno.ENXIO, errno.EOPNOTSUPP):  # opening a socket file
+        return NotAFileError(path, "it is a socket, not a file", error.errno)
+    if error.errno == errno.ENAMETOOLONG:
+        return NotAFileError(path, "its name is too long for this system", error.errno)
+    return error
+
+
+def _refuse_unless_document(path, info: os.stat_result, storage: os.statvfs_result) -> None:
+    """Raise :class:`NotAFileError` unless ``info`` is a regular file with storage behind it."""
+    kind = kind_of(info.st_mode)
+    if kind:
+        code = errno.EISDIR if stat.S_ISDIR(info.st_mode) else errno.EINVAL
+        raise NotAFileError(path, f"it is {kind}", code)
+    if storage.f_blocks == 0:  # no disk behind it: procfs, sysfs, …
+        raise NotAFileError(
+            path, "it is a system file (of a virtual file system like /proc), not a document"
+        )
+
+
+def check_regular(path: str | os.PathLike) -> os.stat_result:
+    """``os.stat`` of a regular file on real storage (links followed); raises
+    :class:`NotAFileError` for anything else, ``FileNotFoundError`` /
+    ``PermissionError`` as usual. Opens nothing, so it never blocks."""
+    try:
+        info = os.stat(path)
+        _refuse_unless_document(path, info, os.statvfs(path))
+    except NotAFileError:
+        raise
+    except OSError as error:
+        raise _refusal(path, error) from None
+    return info
+
+
+def open_regular(path: str | os.PathLike) -> BinaryIO:
+    """Open a regular file for binary reading, or refuse at once (see :func:`check_regular`).
+
+    The file is opened non-blocking (opening a named pipe would otherwise wait
+    for a writer), checked again on its descriptor (the path may have been
+    swapped meanwhile), then switched back to ordinary blocking reads, which a
+    regular file never needs to wait on.
+    """
+    check_regular(path)  # words for what cannot even be opened (sockets, link loops)
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as error:
+        raise _refusal(path, error) from None
+    try:
+        _refuse_unless_document(path, os.fstat(descriptor), os.fstatvfs(descriptor))
+        os.set_blocking(descriptor, True)
+        return os.fdopen(descriptor, "rb")
+    except BaseException:
+        os.close(descriptor)
+        raise
+
+
+def open_text(path: str | os.PathLike) -> TextIO:
+    """A regular file opened as UTF-8 text with newlines as written (for ``csv``)."""
+    return io.TextIOWrapper(open_regular(path), encoding="utf-8", newline="")
+
+
+def read_text(path: str | os.PathLike, *, max_bytes: int = MAX_TEXT_BYTES) -> str:
+    """A small UTF-8 text file's content; ``ValueError`` when it is larger than ``max_bytes``
+    (or not UTF-8), :class:`NotAFileError` / ``OSError`` when it cannot be read."""
+    with open_regular(path) as handle:
+        data = handle.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise ValueError(f"{path} is larger than {max_bytes} bytes; it is not the expected file")
+    return data.decode("utf-8")

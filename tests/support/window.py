@@ -1,0 +1,56 @@
+"""Building and driving the real window in tests (Qt, offscreen)."""
+
+from pathlib import Path
+
+from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QApplication
+
+from musinterp_app.gui.main_window import MainWindow
+from musinterp_app.model.onnx_vae import OnnxVAE
+
+LOAD_TIMEOUT_MS = 60_000
+
+
+def make_window(model: OnnxVAE, settings_file: Path) -> MainWindow:
+    """The window with its settings in ``settings_file`` (never the user's own)."""
+    return MainWindow(model, settings=QSettings(str(settings_file), QSettings.Format.IniFormat))
+
+
+def drop(widget, path) -> None:
+    """A real drag-enter and drop of a local file on ``widget``."""
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    point = QPointF(widget.width() / 2, widget.height() / 2)
+    enter = QDragEnterEvent(
+        point.toPoint(),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    QApplication.sendEvent(widget, enter)
+    assert enter.isAccepted()
+    event = QDropEvent(
+        point,
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    QApplication.sendEvent(widget, event)
+
+
+def idle(window: MainWindow) -> bool:
+    """No background job is running in any lane."""
+    return not any(lane.busy for lane in window.lanes.values())
+
+
+def load_both(qtbot, window: MainWindow, paths) -> None:
+    """Drop ``paths[0]`` on A and ``paths[1]`` on B and wait for the drawn blend."""
+    drop(window.panels["A"], paths[0])
+    drop(window.panels["B"], paths[1])
+    qtbot.waitUntil(
+        lambda: window.engine.ready and window.blended_mel is not None and idle(window),
+        timeout=LOAD_TIMEOUT_MS,
+    )

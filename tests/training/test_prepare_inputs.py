@@ -1,0 +1,35 @@
+"""``musinterp-train prepare`` on folders holding things that are no file: each is
+skipped and listed with its reason in ``skipped.csv``, and nothing waits on them."""
+
+import csv
+
+import numpy as np
+import pytest
+import soundfile as sf
+from support.bounded import outcome_within
+from support.corpus import NOT_A_FILE_MESSAGES
+
+from musinterp_app.audio import synth
+
+data = pytest.importorskip("musinterp_app.training.data", reason="needs the train extra")
+
+
+def test_pipes_devices_sockets_and_link_loops_are_skipped_and_listed(not_files, tmp_path):
+    folder = next(iter(not_files.values())).parent  # the corpus folder, with a real song too
+    sf.write(folder / "song.wav", synth.music_like(6.0, 32768, rng=np.random.default_rng(1)), 32768)
+    cache = tmp_path / "cache"
+
+    summary = outcome_within(lambda: data.prepare([folder], cache, workers=1), limit_s=120)
+
+    assert summary["files"] == 1 and summary["segments"] == 1
+    with open(cache / "skipped.csv", newline="") as handle:
+        skipped = {row["path"]: row["reason"] for row in csv.DictReader(handle)}
+    in_folder = {name: path for name, path in not_files.items() if path.parent == folder}
+    assert sorted(skipped) == sorted(str(path) for path in in_folder.values())
+    for name, path in in_folder.items():
+        assert skipped[str(path)].startswith(NOT_A_FILE_MESSAGES[name]), name
+
+
+def test_a_path_that_is_no_folder_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="is not a folder: give folders of audio files"):
+        data.find_sources([tmp_path / "nowhere"])
