@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from musinterp_app import __version__, engine, resources
+from musinterp_app import __version__, engine, limits, resources
 from musinterp_app.audio import io, levels, mel, stft
 from musinterp_app.model import evaluation, latent
 from musinterp_app.model.onnx_vae import ModelError, OnnxVAE
@@ -84,6 +84,11 @@ def _render(log_mel: np.ndarray, config: mel.MelConfig, iterations: int) -> np.n
 def reconstruct(args: argparse.Namespace) -> int:
     model = None if args.no_model else _load_model(args.model)
     config = model.mel_config if model else mel.MelConfig()
+    if args.duration is None:  # to the end: bounded by the file, then by memory
+        length_s = io.probe(args.input).duration_s - args.start
+        limits.check_excerpt_memory(length_s, "the excerpt to the file's end (see --duration)")
+    else:
+        limits.check_excerpt_memory(args.duration, "--duration")
     samples = io.load(
         args.input,
         sample_rate=config.sample_rate,
@@ -114,9 +119,21 @@ def reconstruct(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_start(path: str, start_s: float, option: str) -> None:
+    """Refuse an excerpt start past the end of its file (the window moves it instead)."""
+    info = io.probe(path)
+    latest = engine.latest_start_s(info)
+    if start_s > latest:
+        raise limits.OptionError(
+            f"{option}: {start_s:g} s is past the end of “{info.path.name}” "
+            f"({info.duration_s:.1f} s long); choose 0 … {latest:.1f} s"
+        )
+
+
 def _blend_engine(args: argparse.Namespace) -> engine.Engine:
     blender = engine.Engine(_load_model(args.model))
     for slot, path, start in [("A", args.a, args.start_a), ("B", args.b, args.start_b)]:
+        _check_start(path, start, f"--start-{slot.lower()}")
         track = engine.load_track(
             path, blender.model, start_s=start, duration_s=args.duration, overview=False
         )
@@ -139,8 +156,6 @@ def _write_blend(args: argparse.Namespace, settings: engine.BlendSettings, what:
 
 
 def blend(args: argparse.Namespace) -> int:
-    if not 0.0 <= args.alpha <= 1.0:
-        raise ValueError("--alpha must be between 0 (all A) and 1 (all B)")
     settings = engine.BlendSettings(
         alpha=args.alpha, mode=args.mode, keep_detail=not args.no_detail
     )
@@ -196,7 +211,7 @@ def bench(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = limits.OneLineParser(
         prog="musinterp",
         description="Blend two pieces of music through a VAE's latent space. "
         "Without a command, opens the window.",
@@ -216,9 +231,26 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("-o", "--output", required=True, help="WAV file to write")
     rec.add_argument("--model", metavar="DIR", help="model folder (default: the shipped one)")
     rec.add_argument("--no-model", action="store_true", help="skip the VAE: mel → audio only")
-    rec.add_argument("--start", type=float, default=0.0, metavar="S", help="excerpt start (s)")
-    rec.add_argument("--duration", type=float, default=None, metavar="D", help="excerpt length (s)")
-    rec.add_argument("--iterations", type=int, default=32, help="Griffin-Lim iterations")
+    rec.add_argument(
+        "--start",
+        type=limits.bounded(limits.START_S),
+        default=0.0,
+        metavar="S",
+        help="excerpt start (s)",
+    )
+    rec.add_argument(
+        "--duration",
+        type=limits.bounded(limits.EXCERPT_S),
+        default=None,
+        metavar="D",
+        help="excerpt length (s; default: to the end)",
+    )
+    rec.add_argument(
+        "--iterations",
+        type=limits.bounded(limits.ITERATIONS),
+        default=32,
+        help="Griffin-Lim iterations",
+    )
     rec.add_argument("--float", action="store_true", help="write 32-bit float instead of 16-bit")
     rec.set_defaults(handler=reconstruct)
 
@@ -231,7 +263,12 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("b", metavar="B", help="second audio file")
         sub.add_argument("-o", "--output", required=True, help="WAV file to write")
         if name == "blend":
-            sub.add_argument("--alpha", type=float, default=0.5, help="0 = all A … 1 = all B")
+            sub.add_argument(
+                "--alpha",
+                type=limits.bounded(limits.ALPHA),
+                default=0.5,
+                help="0 = all A … 1 = all B",
+            )
         sub.add_argument(
             "--mode",
             choices=latent.MODES,
@@ -239,14 +276,22 @@ def build_parser() -> argparse.ArgumentParser:
             help="linear or spherical interpolation of the latents",
         )
         sub.add_argument(
-            "--start-a", type=float, default=0.0, metavar="S", help="A's excerpt start (s)"
+            "--start-a",
+            type=limits.bounded(limits.START_S),
+            default=0.0,
+            metavar="S",
+            help="A's excerpt start (s)",
         )
         sub.add_argument(
-            "--start-b", type=float, default=0.0, metavar="S", help="B's excerpt start (s)"
+            "--start-b",
+            type=limits.bounded(limits.START_S),
+            default=0.0,
+            metavar="S",
+            help="B's excerpt start (s)",
         )
         sub.add_argument(
             "--duration",
-            type=float,
+            type=limits.bounded(limits.EXCERPT_S),
             default=engine.DEFAULT_EXCERPT_S,
             metavar="D",
             help="excerpt length (s)",
@@ -257,7 +302,12 @@ def build_parser() -> argparse.ArgumentParser:
             help="do not add back the detail the model misses (pure model output)",
         )
         sub.add_argument("--model", metavar="DIR", help="model folder (default: the shipped one)")
-        sub.add_argument("--iterations", type=int, default=32, help="Griffin-Lim iterations")
+        sub.add_argument(
+            "--iterations",
+            type=limits.bounded(limits.ITERATIONS),
+            default=32,
+            help="Griffin-Lim iterations",
+        )
         sub.add_argument("--float", action="store_true", help="write 32-bit float")
         sub.set_defaults(handler=blend if name == "blend" else morph)
 

@@ -17,13 +17,14 @@ from pathlib import Path
 
 import numpy as np
 
+from musinterp_app import limits
 from musinterp_app.audio import io, levels, mel
 from musinterp_app.audio.cancel import CancelToken
 from musinterp_app.model import latent
 from musinterp_app.model.onnx_vae import OnnxVAE
 
 DEFAULT_EXCERPT_S = 5.0
-MIN_EXCERPT_S = 0.5
+MIN_EXCERPT_S = limits.MIN_EXCERPT_S
 MIN_TRACK_S = 0.05  # shorter files are refused; anything longer is padded to the excerpt
 OVERVIEW_COLUMNS = 2048  # time columns kept for drawing a whole track
 EXPORT_PEAK_DBFS = -1.0
@@ -69,6 +70,13 @@ class BlendSettings:
     mode: latent.Mode = "lerp"
     morph: bool = False  # α ramps from 0 to 1 across the excerpt
     keep_detail: bool = True  # add back each track's residual, weighted by its share
+
+    def __post_init__(self) -> None:
+        limits.ALPHA.check(self.alpha, "α")
+        if self.mode not in latent.MODES:
+            raise limits.OptionError(
+                f"interpolation {self.mode!r} is not one of {', '.join(latent.MODES)}"
+            )
 
 
 def overview_config(config: mel.MelConfig) -> mel.MelConfig:
@@ -121,6 +129,11 @@ def _overview(
     return image.astype(np.float32), group / frames_per_second
 
 
+def latest_start_s(info: io.AudioInfo) -> float:
+    """The latest an excerpt of this file may start (seconds): ``MIN_EXCERPT_S`` before its end."""
+    return max(0.0, info.duration_s - MIN_EXCERPT_S)
+
+
 def _analyse_excerpt(
     path: Path,
     info: io.AudioInfo,
@@ -129,12 +142,21 @@ def _analyse_excerpt(
     duration_s: float,
     cancel: CancelToken | None,
 ) -> dict:
-    """Decode, analyse and encode one excerpt: the excerpt fields of a :class:`Track`."""
+    """Decode, analyse and encode one excerpt: the excerpt fields of a :class:`Track`.
+
+    The start and length are checked against :mod:`musinterp_app.limits` and the
+    memory the excerpt needs before anything is decoded; a start past
+    :func:`latest_start_s` is moved back to it.
+    """
     config = model.mel_config
+    limits.START_S.check(start_s, "the excerpt start")
     duration_s = (
-        config.segment_seconds if not model.info.temporal else max(MIN_EXCERPT_S, duration_s)
+        limits.EXCERPT_S.check(duration_s, "the excerpt length")
+        if model.info.temporal
+        else config.segment_seconds
     )
-    start_s = float(np.clip(start_s, 0.0, max(0.0, info.duration_s - MIN_EXCERPT_S)))
+    limits.check_excerpt_memory(duration_s)
+    start_s = float(np.clip(start_s, 0.0, latest_start_s(info)))
     samples = io.load(
         path,
         sample_rate=config.sample_rate,

@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from musinterp_app import engine, resources
+from musinterp_app import engine, limits, resources
 from musinterp_app.audio import player as playback
 from musinterp_app.audio.io import AUDIO_SUFFIXES
 from musinterp_app.engine import BlendSettings, Engine
@@ -647,8 +647,16 @@ class MainWindow(QMainWindow):
         self.loop_box.setChecked(self.settings.value("loop", False, type=bool))
         self.autoplay_box.setChecked(self.settings.value("play_on_release", True, type=bool))
         self.duration_box.setValue(
-            self.settings.value("excerpt_s", engine.DEFAULT_EXCERPT_S, type=float)
+            self._remembered_number("excerpt_s", limits.EXCERPT_S, engine.DEFAULT_EXCERPT_S)
         )
+
+    def _remembered_number(self, key: str, allowed: limits.Range, default: float) -> float:
+        """A number from the settings file, or ``default`` when it holds anything else
+        (a hand-edited or damaged file must not start the window with a wild value)."""
+        try:
+            return allowed.parse(str(self.settings.value(key, default)))
+        except limits.OptionError:
+            return default
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.settings.setValue("geometry", self.saveGeometry())

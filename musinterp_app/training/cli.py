@@ -6,8 +6,36 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
+from musinterp_app import limits
+from musinterp_app.limits import Range
 from musinterp_app.training.models import ARCHITECTURES
 from musinterp_app.training.train import TrainOptions
+
+STEPS = Range(1, 100_000_000, integer=True)
+# The allowed range of every numeric training option (``--NAME`` for ``TrainOptions.NAME``).
+TRAIN_RANGES = {
+    "width": Range(1, 8192, integer=True),
+    "planes": Range(1, 1024, integer=True),
+    "latent_channels": Range(1, 8192, integer=True),
+    "time_reduction": Range(1, 256, integer=True),
+    "batch": Range(1, 65_536, integer=True),
+    "crop_frames": Range(1, 1_000_000, integer=True),
+    "steps": STEPS,
+    "lr": Range(0.0, 1.0, above_low=True),
+    "lr_warmup_steps": Range(0, 100_000_000, integer=True),
+    "beta": Range(0.0, 1000.0),
+    "warmup_steps": Range(0, 100_000_000, integer=True),
+    "coarse_weight": Range(0.0, 1000.0),
+    "detail_weight": Range(0.0, 1000.0),
+    "convergence_weight": Range(0.0, 1000.0),
+    "gain_db": Range(0.0, 60.0, "dB"),
+    "tilt_db": Range(0.0, 60.0, "dB"),
+    "mix_probability": Range(0.0, 1.0),
+    "validate_every": STEPS,
+    "validation_segments": Range(1, 1_000_000, integer=True),
+    "seed": Range(0, 2**32 - 1, integer=True),
+    "threads": Range(0, 1024, integer=True),  # 0: all cores
+}
 
 
 def _prepare(args: argparse.Namespace) -> int:
@@ -69,7 +97,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = limits.OneLineParser(
         prog="musinterp-train", description="Train a musinterp VAE on your own music."
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -78,7 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     prep.add_argument("--audio", nargs="+", required=True, metavar="DIR", help="folders to scan")
     prep.add_argument("--out", required=True, metavar="CACHE", help="cache folder (resumable)")
     prep.add_argument("--fma-metadata", metavar="tracks.csv", help="FMA metadata for genre labels")
-    prep.add_argument("--workers", type=int, default=2, help="parallel processes")
+    prep.add_argument(
+        "--workers", type=limits.bounded(limits.WORKERS), default=2, help="parallel processes"
+    )
     prep.set_defaults(handler=_prepare)
 
     defaults = TrainOptions()
@@ -89,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--resume", action="store_true", help="continue from RUN/checkpoint.pt")
     tr.add_argument(
         "--stop-after-steps",
-        type=int,
+        type=limits.bounded(STEPS),
         metavar="N",
         help="stop this call at step N (the schedule still ends at --steps; --resume continues)",
     )
@@ -97,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
         if option.name != "arch":
             tr.add_argument(
                 f"--{option.name.replace('_', '-')}",
-                type=type(option.default),
+                type=limits.bounded(TRAIN_RANGES[option.name]),
                 default=option.default,
                 dest=option.name,
             )

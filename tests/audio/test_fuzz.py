@@ -1,41 +1,19 @@
 """Property tests: the loader never fails in an unplanned way; mel → audio stays finite."""
 
-import os
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
-from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support.fuzz import fuzz
 
 from musinterp_app.audio import io, mel, synth
 from musinterp_app.audio.griffinlim import griffinlim
 
 RATE = 32768
 CONFIG = mel.MelConfig()
-SHORT_EXAMPLES = int(os.environ.get("MUSINTERP_FUZZ_EXAMPLES", "40"))
-LONG_EXAMPLES = 3000  # per property, with -m slow
-
-
-def fuzz(**strategies):
-    """The property as two tests: a short run in the default suite and a long one
-    (``…_long``, marked slow)."""
-
-    def runs(examples: int):
-        return settings(
-            max_examples=examples,
-            deadline=None,
-            suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-        )
-
-    def both(check):
-        short = runs(SHORT_EXAMPLES)(given(**strategies)(check))
-        long = pytest.mark.slow(runs(LONG_EXAMPLES)(given(**strategies)(check)))
-        return short, long
-
-    return both
 
 
 def load_or_refuse(path: Path) -> None:

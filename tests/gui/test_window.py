@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QApplication
 from support.corpus import BAD_INPUT_MESSAGES, BROKEN_MODEL_MESSAGES, NOT_A_FILE_MESSAGES
 from support.window import LOAD_TIMEOUT_MS, drop, idle, load_both, make_window
 
+from musinterp_app import engine
 from musinterp_app.audio import player as playback
 from musinterp_app.audio import synth
 from musinterp_app.engine import BlendSettings
@@ -145,6 +146,18 @@ def test_settings_are_remembered(qtbot, shipped_model, tmp_path):
     assert not second.detail_box.isChecked()
     assert second.duration_box.value() == 7.5
     second.close()
+
+
+@pytest.mark.parametrize("stored", ["nan", "-5", "1e300", "inf", "five", "0"])
+def test_a_damaged_remembered_excerpt_length_falls_back_to_the_default(
+    qtbot, shipped_model, tmp_path, stored
+):
+    path = tmp_path / "damaged.ini"
+    path.write_text(f"[General]\nexcerpt_s={stored}\n")
+    window = make_window(shipped_model, path)
+    qtbot.addWidget(window)
+    assert window.duration_box.value() == engine.DEFAULT_EXCERPT_S
+    window.close()
 
 
 def test_the_app_starts_and_shows_its_window_in_a_subprocess(tmp_path):
