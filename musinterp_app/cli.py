@@ -103,7 +103,9 @@ def reconstruct(args: argparse.Namespace) -> int:
             features = features[:, : config.segment_frames]
         features = model.decode(model.encode(features))[:, : features.shape[1]]
     audio = _render(features, config, args.iterations)
-    io.save_wav(args.output, levels.limit_peak(audio), config.sample_rate, float32=args.float)
+    io.save_audio(
+        args.output, levels.limit_peak(audio), config.sample_rate, sample_format=args.bits
+    )
     reference = samples[: len(audio)]
     quality = stft.spectral_convergence_db(
         audio,
@@ -146,7 +148,17 @@ def _write_blend(args: argparse.Namespace, settings: engine.BlendSettings, what:
     audio = blender.render(
         settings, n_iter=args.iterations, progress=_progress_printer("rendering")
     )
-    engine.export_wav(args.output, audio, blender.config.sample_rate, float32=args.float)
+    if blender.stereo and not args.mono:
+        audio = blender.with_stereo_image(settings, audio)
+    engine.export_audio(
+        args.output,
+        audio,
+        blender.config.sample_rate,
+        level=args.level,
+        output_rate=args.rate,
+        sample_format=args.bits,
+        fade_ms=args.fade_ms,
+    )
     a, b = blender.tracks["A"], blender.tracks["B"]
     print(
         f"wrote {args.output}: {what} of {a.name} ({a.start_s:.1f} s…) and {b.name} "
@@ -210,6 +222,16 @@ def bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_bits_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--bits",
+        choices=tuple(io.SAMPLE_FORMATS),
+        default="16",
+        help="sample format of the file (16, 24 or float); the name's extension "
+        "(.wav, .flac, .ogg) chooses the file type",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = limits.OneLineParser(
         prog="musinterp",
@@ -251,7 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=32,
         help="Griffin-Lim iterations",
     )
-    rec.add_argument("--float", action="store_true", help="write 32-bit float instead of 16-bit")
+    _add_bits_option(rec)
     rec.set_defaults(handler=reconstruct)
 
     for name, help_text in [
@@ -305,10 +327,36 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument(
             "--iterations",
             type=limits.bounded(limits.ITERATIONS),
-            default=32,
-            help="Griffin-Lim iterations",
+            default=engine.RENDER_ITERATIONS,
+            help="Griffin-Lim iterations from the sources' phase (more: slower, a little cleaner)",
         )
-        sub.add_argument("--float", action="store_true", help="write 32-bit float")
+        sub.add_argument(
+            "--level",
+            choices=engine.EXPORT_LEVELS,
+            default="match",
+            help="match: the level you would hear (limited so it never clips); "
+            "peak: loudest sample at -1 dBFS",
+        )
+        sub.add_argument(
+            "--rate",
+            type=limits.bounded(limits.OUTPUT_RATE_HZ),
+            default=None,
+            metavar="HZ",
+            help="output sample rate, e.g. 44100 or 48000 (default: the model's)",
+        )
+        sub.add_argument(
+            "--fade-ms",
+            type=limits.bounded(limits.FADE_MS),
+            default=engine.DEFAULT_FADE_MS,
+            metavar="MS",
+            help="fade in and out at the file's ends (0: none)",
+        )
+        sub.add_argument(
+            "--mono",
+            action="store_true",
+            help="write one channel even when a source is stereo",
+        )
+        _add_bits_option(sub)
         sub.set_defaults(handler=blend if name == "blend" else morph)
 
     inf = commands.add_parser("info", help="what a model is and how well it does")

@@ -16,9 +16,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+import soxr
 
 from musinterp_app import limits
-from musinterp_app.audio import io, levels, mel
+from musinterp_app.audio import io, levels, mel, stft
 from musinterp_app.audio.cancel import CancelToken
 from musinterp_app.model import latent
 from musinterp_app.model.onnx_vae import OnnxVAE
@@ -28,7 +29,11 @@ MIN_EXCERPT_S = limits.MIN_EXCERPT_S
 MIN_TRACK_S = 0.05  # shorter files are refused; anything longer is padded to the excerpt
 OVERVIEW_COLUMNS = 2048  # time columns kept for drawing a whole track
 EXPORT_PEAK_DBFS = -1.0
+EXPORT_LEVELS = ("match", "peak")
+DEFAULT_FADE_MS = 5.0  # at both ends of an exported file: no click where it starts or stops
 DECODE_MARGIN_LATENT = 8  # latent frames decoded around a window: more than the decoder sees
+RENDER_ITERATIONS = 8  # Griffin-Lim iterations from the sources' phase (see `musinterp bench`)
+FIRST_CHUNK_ITERATIONS = 2  # the first chunk: sound starts at once
 
 Progress = Callable[[int, int], None]
 
@@ -41,10 +46,12 @@ class Track:
     info: io.AudioInfo
     start_s: float
     duration_s: float
-    samples: np.ndarray  # the excerpt's audio at the model rate, float32 [samples]
+    samples: np.ndarray  # the excerpt's audio at the model rate, float32 [samples] (mid)
+    side: np.ndarray | None  # (left − right) / 2 of a stereo file [samples]; None if mono
     mel: np.ndarray  # [n_mels, frames] of the excerpt (silence-padded if the file is shorter)
     latent: np.ndarray  # [channels, latent_frames] (temporal) or [channels] (global)
     decoded: np.ndarray  # [n_mels, frames]: the model's reconstruction of `mel`
+    loudness_db: np.ndarray  # [frames]: each frame's total mel power (dB)
     overview: np.ndarray  # [128, ≤ OVERVIEW_COLUMNS]: the whole file, for drawing
     overview_seconds_per_column: float
 
@@ -61,6 +68,12 @@ class Track:
         """What the model misses of this excerpt: ``mel − decoded``, ``[n_mels, frames]``."""
         return self.mel - self.decoded
 
+    def spectrum(self, start: int, stop: int, config: mel.MelConfig) -> np.ndarray:
+        """The excerpt's STFT, frames ``[start, stop)``: complex ``[n_bins, stop − start]``."""
+        return stft.stft_frames(
+            self.samples, start, stop, n_fft=config.n_fft, hop_length=config.hop_length
+        )
+
 
 @dataclass(frozen=True)
 class BlendSettings:
@@ -70,6 +83,7 @@ class BlendSettings:
     mode: latent.Mode = "lerp"
     morph: bool = False  # α ramps from 0 to 1 across the excerpt
     keep_detail: bool = True  # add back each track's residual, weighted by its share
+    steady_level: bool = True  # each frame's level follows the α-interpolated sources' level
 
     def __post_init__(self) -> None:
         limits.ALPHA.check(self.alpha, "α")
@@ -157,6 +171,7 @@ def _analyse_excerpt(
     )
     limits.check_excerpt_memory(duration_s)
     start_s = float(np.clip(start_s, 0.0, latest_start_s(info)))
+    stereo = info.channels == 2
     samples = io.load(
         path,
         sample_rate=config.sample_rate,
@@ -164,7 +179,11 @@ def _analyse_excerpt(
         duration_s=duration_s,
         min_duration_s=MIN_TRACK_S,
         cancel=cancel,
+        channels=2 if stereo else 1,
     )
+    side = None
+    if stereo:  # the model hears the middle; the sides are kept to rebuild the stereo image
+        samples, side = samples.mean(axis=1), 0.5 * (samples[:, 0] - samples[:, 1])
     frames = config.seconds_to_frames(duration_s)
     features = mel.log_mel(samples, config)[:, :frames]
     if features.shape[1] < frames:  # shorter than the excerpt: pad with silence
@@ -175,9 +194,11 @@ def _analyse_excerpt(
         "start_s": start_s,
         "duration_s": duration_s,
         "samples": samples,
+        "side": side,
         "mel": features,
         "latent": code,
         "decoded": model.decode(code)[:, :frames],
+        "loudness_db": levels.frame_loudness_db(features, config),
     }
 
 
@@ -238,6 +259,7 @@ class Engine:
     def __init__(self, model: OnnxVAE) -> None:
         self.model = model
         self.tracks: dict[str, Track | None] = {"A": None, "B": None}
+        mel.prepare(model.mel_config)
 
     @property
     def config(self) -> mel.MelConfig:
@@ -261,6 +283,7 @@ class Engine:
         }
         self.model = model
         self.tracks.update(reencoded)
+        mel.prepare(model.mel_config)
 
     @property
     def blend_frames(self) -> int:
@@ -288,7 +311,10 @@ class Engine:
 
         Decode only: fast. With a temporal model a window is decoded from just
         the latent frames it needs (plus a margin wider than the decoder's
-        reach), so the first chunk of a long blend costs no more than a short one.
+        reach and the loudness smoothing), so the first chunk of a long blend
+        costs no more than a short one. With ``keep_detail`` each track's
+        residual is added back by its share; with ``steady_level`` each frame's
+        level follows the α-interpolated level of the two sources.
         """
         a, b, frames = self._pair()
         stop = frames if stop is None else min(stop, frames)
@@ -300,30 +326,71 @@ class Engine:
             stop_latent = min(code.shape[1], -(-stop // reduction) + DECODE_MARGIN_LATENT)
             code = code[:, first_latent:stop_latent]
             first_frame = first_latent * reduction
-        blended = self.model.decode(code)[:, start - first_frame : stop - first_frame]
+        blended = self.model.decode(code)
+        window = slice(first_frame, min(frames, first_frame + blended.shape[1]))
+        blended = blended[:, : window.stop - window.start]
+        share_b = np.asarray(_frame_alpha(settings, frames), np.float32)
+        share_b = share_b[window] if share_b.ndim else share_b
         if settings.keep_detail:
-            share_b = np.asarray(_frame_alpha(settings, frames), np.float32)
-            share_b = share_b[start:stop] if share_b.ndim else share_b
-            return latent.restore_detail(
-                blended, a.residual[:, start:stop], b.residual[:, start:stop], share_b
+            blended = latent.restore_detail(
+                blended, a.residual[:, window], b.residual[:, window], share_b
             )
-        return blended.astype(np.float32)
+        if settings.steady_level:
+            level_a, level_b = a.loudness_db[window], b.loudness_db[window]
+            either_silent = np.minimum(level_a, level_b) <= self.config.floor_db + 1.0
+            target = np.where(
+                either_silent, self.config.floor_db, (1 - share_b) * level_a + share_b * level_b
+            )
+            blended = levels.follow_loudness(blended, target, self.config)
+        return blended[:, start - first_frame : stop - first_frame].astype(np.float32)
+
+    def exact_source(self, settings: BlendSettings) -> Track | None:
+        """The track the blend *is* (α = 0 or 1 with keep detail, no morph), or None."""
+        if settings.keep_detail and not settings.morph and settings.alpha in (0.0, 1.0):
+            return self.tracks["A" if settings.alpha == 0.0 else "B"]
+        return None
+
+    def source_phase(self, settings: BlendSettings) -> Callable[[int, int], np.ndarray]:
+        """Frames → the α-weighted sum of the two sources' STFTs, the render's starting phase."""
+        a, b, frames = self._pair()
+        share_b = np.asarray(_frame_alpha(settings, frames), np.float32)
+
+        def phase_frames(start: int, stop: int) -> np.ndarray:
+            weight = share_b[start:stop] if share_b.ndim else share_b
+            return (1 - weight) * a.spectrum(start, stop, self.config) + weight * b.spectrum(
+                start, stop, self.config
+            )
+
+        return phase_frames
 
     def render_stream(
         self,
         settings: BlendSettings,
         *,
-        n_iter: int = 32,
+        n_iter: int = RENDER_ITERATIONS,
+        first_chunk_iterations: int = FIRST_CHUNK_ITERATIONS,
         cancel: CancelToken | None = None,
         progress: Progress | None = None,
     ) -> Iterator[np.ndarray]:
         """Audio of the blend, chunk by chunk in time order; each chunk's mel is
-        decoded only when the stream reaches it."""
+        decoded only when the stream reaches it.
+
+        Phase retrieval starts from the phase of the α-weighted sum of the
+        sources' STFTs (the sources are real audio: most of the answer is
+        already known), and the first chunk runs fewer iterations so sound
+        starts at once. A blend that is one of the sources plays its samples.
+        """
+        frames = self.blend_frames
+        source = self.exact_source(settings)
+        if source is not None:
+            return _sample_stream(source.samples, frames * self.config.hop_length, progress)
         return mel.audio_stream(
             lambda start, stop: self.blend_mel(settings, start, stop),
-            self.blend_frames,
+            frames,
             self.config,
             n_iter=n_iter,
+            first_chunk_iterations=min(first_chunk_iterations, n_iter),
+            phase_frames=self.source_phase(settings),
             cancel=cancel,
             progress=progress,
         )
@@ -332,11 +399,73 @@ class Engine:
         """The whole blend as audio ``[frames · hop]``."""
         return np.concatenate(list(self.render_stream(settings, **kwargs)))
 
+    @property
+    def stereo(self) -> bool:
+        """Whether either source is stereo (then exports can be too)."""
+        return any(t is not None and t.side is not None for t in self.tracks.values())
 
-def export_wav(
-    path: str | Path, audio: np.ndarray, sample_rate: int, *, float32: bool = False
+    def with_stereo_image(self, settings: BlendSettings, middle: np.ndarray) -> np.ndarray:
+        """Left and right ``[samples, 2]`` of a rendered blend ``[samples]`` (its middle).
+
+        The model blends the middle (what it hears); the sides of the two
+        sources, (left − right) / 2, are mixed by the same α (per frame when
+        morphing), so the blend keeps the sources' stereo image, and α = 0 or 1
+        gives back a stereo source exactly. A mono source has no sides.
+        """
+        a, b, frames = self._pair()
+        hop = self.config.hop_length
+        share_b = np.asarray(_frame_alpha(settings, frames), np.float32)
+        if share_b.ndim:  # per frame → per sample
+            share_b = np.interp(np.arange(len(middle)) / hop, np.arange(frames), share_b)
+        side = np.zeros(len(middle), np.float32)
+        for track, weight in ((a, 1 - share_b), (b, share_b)):
+            if track.side is not None:
+                length = min(len(middle), len(track.side))
+                part = weight[:length] if np.ndim(weight) else weight
+                side[:length] += part * track.side[:length]
+        return np.stack([middle + side, middle - side], axis=1).astype(np.float32)
+
+
+def _sample_stream(
+    samples: np.ndarray, length: int, progress: Progress | None, chunk: int = 32768
+) -> Iterator[np.ndarray]:
+    """``samples`` cut or silence-padded to ``length``, in chunks (as a render would yield)."""
+    exact = np.zeros(length, np.float32)
+    exact[: min(length, len(samples))] = samples[:length]
+    for first in range(0, length, chunk):
+        if progress is not None:
+            progress(min(length, first + chunk), length)
+        yield exact[first : first + chunk]
+
+
+def export_audio(
+    path: str | Path,
+    audio: np.ndarray,
+    sample_rate: int,
+    *,
+    level: str = "match",
+    output_rate: int | None = None,
+    sample_format: str = "16",
+    fade_ms: float = DEFAULT_FADE_MS,
 ) -> Path:
-    """Peak-normalise to −1 dBFS and write atomically (see ``audio.io.save_wav``)."""
-    return io.save_wav(
-        path, levels.normalise_peak(audio, EXPORT_PEAK_DBFS), sample_rate, float32=float32
+    """Write a render to a file a DAW can use, atomically (see ``audio.io.save_audio``).
+
+    ``level``: ``"match"`` keeps the level that was heard (only scaled down if
+    it would clip), ``"peak"`` normalises the loudest sample to −1 dBFS.
+    ``output_rate``: resample (soxr, very high quality) to this rate; default
+    the model's. ``fade_ms``: raised-cosine fades at both ends (0: none).
+    """
+    if level not in EXPORT_LEVELS:
+        raise ValueError(f"level must be one of {', '.join(EXPORT_LEVELS)}, not {level!r}")
+    if fade_ms < 0:
+        raise ValueError(f"the fade must be 0 ms or longer, not {fade_ms:g} ms")
+    rate = output_rate or sample_rate
+    if rate != sample_rate:
+        audio = soxr.resample(audio, sample_rate, rate, quality="VHQ").astype(np.float32)
+    audio = levels.fade_ends(audio, round(fade_ms * rate / 1000))
+    audio = (
+        levels.normalise_peak(audio, EXPORT_PEAK_DBFS)
+        if level == "peak"
+        else levels.limit_peak(audio)
     )
+    return io.save_audio(path, audio, rate, sample_format=sample_format)

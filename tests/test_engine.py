@@ -4,15 +4,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from musinterp_app import engine, resources
-from musinterp_app.audio import synth
+from musinterp_app import engine
+from musinterp_app.audio import levels, mel, stft, synth
 from musinterp_app.engine import BlendSettings, Engine
-from musinterp_app.model.onnx_vae import OnnxVAE
-
-
-@pytest.fixture(scope="module")
-def model():
-    return OnnxVAE(resources.default_model_dir())
 
 
 @pytest.fixture(scope="module")
@@ -27,20 +21,23 @@ def files(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def blender(model, files):
-    result = Engine(model)
-    result.set_track("A", engine.load_track(files["a.wav"], model, start_s=1.0))
-    result.set_track("B", engine.load_track(files["b.flac"], model))
+def blender(shipped_model, files):
+    result = Engine(shipped_model)
+    result.set_track("A", engine.load_track(files["a.wav"], shipped_model, start_s=1.0))
+    result.set_track("B", engine.load_track(files["b.flac"], shipped_model))
     return result
 
 
-def test_track_holds_the_excerpt_and_an_overview(blender, model):
+def test_track_holds_the_excerpt_and_an_overview(blender, shipped_model):
     track = blender.tracks["A"]
     assert track.name == "a.wav" and track.info.duration_s == pytest.approx(9.0)
     assert (track.start_s, track.duration_s) == (1.0, 5.0)
     assert track.samples.shape == (5 * 32768,)
     assert track.mel.shape == track.decoded.shape == (512, 640)
-    assert track.latent.shape == (model.info.latent_channels, 640 // model.info.time_reduction)
+    assert track.latent.shape == (
+        shipped_model.info.latent_channels,
+        640 // shipped_model.info.time_reduction,
+    )
     assert 0 < track.overview.shape[1] <= engine.OVERVIEW_COLUMNS
     assert track.overview.shape[1] * track.overview_seconds_per_column == pytest.approx(
         9.0, abs=0.1
@@ -56,9 +53,18 @@ def test_keep_detail_gives_the_originals_at_the_ends(blender, mode):
     np.testing.assert_allclose(at_b, b.mel, atol=1e-5)
 
 
-def test_without_detail_the_ends_are_the_model_output(blender):
-    at_a = blender.blend_mel(BlendSettings(alpha=0.0, keep_detail=False))
-    np.testing.assert_allclose(at_a, blender.tracks["A"].decoded, atol=1e-5)
+def test_without_detail_the_ends_are_the_model_output_at_the_sources_level(blender):
+    a = blender.tracks["A"]
+    plain = blender.blend_mel(BlendSettings(alpha=0.0, keep_detail=False, steady_level=False))
+    np.testing.assert_allclose(plain, a.decoded, atol=1e-5)
+    levelled = blender.blend_mel(BlendSettings(alpha=0.0, keep_detail=False))
+    level = levels.frame_loudness_db(levelled, blender.config)
+    audible = a.loudness_db > blender.config.floor_db + 20
+    before = np.median(
+        np.abs(levels.frame_loudness_db(plain, blender.config) - a.loudness_db)[audible]
+    )
+    after = np.median(np.abs(level - a.loudness_db)[audible])
+    assert after < before / 3 and after < 3.0
 
 
 def test_the_middle_lies_between(blender):
@@ -91,26 +97,119 @@ def test_a_window_of_the_blend_equals_the_same_part_of_the_whole(blender, settin
         )
 
 
-def test_short_file_is_padded_with_silence(model, files):
-    track = engine.load_track(files["short.ogg"], model, overview=False)
+def test_short_file_is_padded_with_silence(shipped_model, files):
+    track = engine.load_track(files["short.ogg"], shipped_model, overview=False)
     assert track.mel.shape == (512, 640)
-    np.testing.assert_allclose(track.mel[:, 300:], model.mel_config.floor_normalised)
+    np.testing.assert_allclose(track.mel[:, 300:], shipped_model.mel_config.floor_normalised)
 
 
-def test_excerpt_start_past_the_end_is_pulled_back(model, files):
-    track = engine.load_track(files["b.flac"], model, start_s=100.0, overview=False)
+def test_excerpt_start_past_the_end_is_pulled_back(shipped_model, files):
+    track = engine.load_track(files["b.flac"], shipped_model, start_s=100.0, overview=False)
     assert track.start_s == pytest.approx(7.0 - engine.MIN_EXCERPT_S)
 
 
 def test_render_and_export(blender, tmp_path):
     audio = blender.render(BlendSettings(alpha=0.3))
     assert audio.shape == (640 * 256,) and np.isfinite(audio).all()
-    path = engine.export_wav(tmp_path / "blend.wav", audio, 32768, float32=True)
+    path = engine.export_audio(
+        tmp_path / "blend.wav", audio, 32768, level="peak", sample_format="float"
+    )
     written, rate = sf.read(path, dtype="float32")
     assert rate == 32768
     assert np.abs(written).max() == pytest.approx(10 ** (-1 / 20), rel=1e-4)
 
 
-def test_blending_needs_both_tracks(model):
+def test_export_keeps_the_heard_level_resamples_and_fades(blender, tmp_path):
+    audio = 0.5 * blender.render(BlendSettings(alpha=0.3))
+    path = engine.export_audio(
+        tmp_path / "blend.flac", audio, 32768, output_rate=48000, sample_format="24", fade_ms=10
+    )
+    written, rate = sf.read(path, dtype="float32")
+    assert rate == 48000 and len(written) == pytest.approx(len(audio) * 48000 / 32768, abs=2)
+    middle = slice(len(written) // 4, 3 * len(written) // 4)
+
+    def level(x: np.ndarray) -> float:
+        return 20 * np.log10(np.sqrt(np.mean(x**2)))
+
+    assert level(written[middle]) == pytest.approx(
+        level(audio[len(audio) // 4 : 3 * len(audio) // 4]), abs=0.1
+    )
+    assert abs(written[0]) < 1e-4 and abs(written[-1]) < 1e-3  # faded: no click at the ends
+
+
+@pytest.mark.parametrize("alpha", [0.0, 1.0])
+def test_endpoints_play_and_export_the_excerpt_itself(blender, tmp_path, alpha):
+    source = blender.tracks["A" if alpha == 0.0 else "B"]
+    audio = blender.render(BlendSettings(alpha=alpha))
+    np.testing.assert_array_equal(audio[: len(source.samples)], source.samples[: len(audio)])
+    path = engine.export_audio(tmp_path / "end.wav", audio, 32768, sample_format="float", fade_ms=0)
+    np.testing.assert_array_equal(sf.read(path, dtype="float32")[0], audio)
+
+
+def test_rendering_starts_from_the_sources_phase(blender):
+    """At 0 iterations, the sources' phase already gives a consistent sound; random does not."""
+    settings = BlendSettings(alpha=0.1)
+    config = blender.config
+    target = mel.to_magnitude(blender.blend_mel(settings), config)
+    seeded = blender.render(settings, n_iter=0, first_chunk_iterations=0)
+    random_start = np.concatenate(
+        list(
+            mel.audio_stream(
+                lambda a, b: blender.blend_mel(settings, a, b),
+                blender.blend_frames,
+                config,
+                n_iter=0,
+            )
+        )
+    )
+
+    def convergence(audio: np.ndarray) -> float:
+        return stft.spectral_convergence_db(
+            audio, target, n_fft=config.n_fft, hop_length=config.hop_length
+        )
+
+    assert convergence(seeded) < convergence(random_start) - 6
+
+
+def test_level_follows_the_sources_across_alpha(blender):
+    """Total mel power of a blend stays within 1.5 dB of the α-interpolated sources' level."""
+    a, b = (blender.tracks[slot] for slot in "AB")
+    config = blender.config
+
+    def total_db(log_mel: np.ndarray) -> float:
+        return 10 * np.log10(mel.normalised_to_power(log_mel, config).sum())
+
+    for alpha in (0.25, 0.5, 0.75):
+        for keep_detail in (True, False):
+            blended = blender.blend_mel(BlendSettings(alpha=alpha, keep_detail=keep_detail))
+            expected = (1 - alpha) * total_db(a.mel) + alpha * total_db(b.mel)
+            assert total_db(blended) == pytest.approx(expected, abs=1.5), (alpha, keep_detail)
+
+
+def test_blending_needs_both_tracks(shipped_model):
     with pytest.raises(ValueError, match="load both tracks"):
-        Engine(model).blend_mel(BlendSettings())
+        Engine(shipped_model).blend_mel(BlendSettings())
+
+
+def test_stereo_sources_give_a_stereo_blend_and_exact_stereo_ends(shipped_model, tmp_path):
+    rate = 32768
+    paths = {}
+    for slot, root in (("A", 50), ("B", 60)):
+        clip = synth.music_like(5.0, rate, rng=np.random.default_rng(root), root_midi=root)
+        wide = np.stack([clip, 0.3 * np.roll(clip, 2000)], axis=1)  # left and right differ
+        paths[slot] = tmp_path / f"{slot}.wav"
+        sf.write(paths[slot], wide, rate, subtype="FLOAT")
+    blender = Engine(shipped_model)
+    for slot, path in paths.items():
+        blender.set_track(slot, engine.load_track(path, shipped_model, overview=False))
+    assert blender.stereo
+    settings = BlendSettings(alpha=0.5)
+    stereo = blender.with_stereo_image(settings, blender.render(settings))
+    assert stereo.shape == (5 * rate, 2)
+    difference = stereo[:, 0] - stereo[:, 1]
+    assert np.sqrt(np.mean(difference**2)) > 0.1 * np.sqrt(np.mean(stereo**2))
+    written = engine.export_audio(tmp_path / "wide.wav", stereo, rate, fade_ms=0)
+    assert sf.info(written).channels == 2
+    at_a = BlendSettings(alpha=0.0)
+    ends = blender.with_stereo_image(at_a, blender.render(at_a))
+    np.testing.assert_allclose(ends, sf.read(paths["A"], dtype="float32")[0], atol=1e-6)

@@ -53,6 +53,8 @@ REFUSED = {
     "--start-b": ["-0.001", "86401", *NOT_NUMBERS],
     "--duration": ["0", "-5", "0.1", "601", "1e12", *NOT_NUMBERS],
     "--iterations": ["-1", "501", "2.5", "1e9", *NOT_NUMBERS],
+    "--rate": ["0", "-44100", "7999", "192001", "44.1k", *NOT_NUMBERS],
+    "--fade-ms": ["-1", "10001", *NOT_NUMBERS],
 }
 RECONSTRUCT_REFUSED = {
     "--start": ["-1", "1e12", *NOT_NUMBERS],
@@ -195,6 +197,7 @@ USABLE = {
     "--start-b": ["0", "1"],
     "--duration": ["0.5", "1.25", "2"],
     "--iterations": ["0", "1", "4"],
+    "--fade-ms": ["0", "5", "250"],
 }
 OPTIONS = list(USABLE)
 

@@ -29,6 +29,9 @@ the random initial phase, so results do not depend on the number of threads."""
 ProgressCallback = Callable[[int, int], None]
 MagnitudeFrames = Callable[[int, int], np.ndarray]
 """``magnitude_frames(start, stop)`` → magnitude ``[n_bins, stop - start]``."""
+PhaseFrames = Callable[[int, int], np.ndarray]
+"""``phase_frames(start, stop)`` → complex ``[n_bins, stop - start]`` whose angles start the
+search (e.g. the α-weighted sum of the blend's sources' STFTs); only the angles are used."""
 
 
 def _random_phase(n_frames: int, n_bins: int, rng: np.random.Generator) -> np.ndarray:
@@ -125,8 +128,15 @@ class _Solver:
         for lo in range(start, stop, PIECE_FRAMES):
             yield lo, min(lo + PIECE_FRAMES, stop)
 
-    def set_phase(self, rng: np.random.Generator, known: np.ndarray | None = None) -> None:
-        """Random initial phase, except the first ``len(known)`` frames (unit phasors)."""
+    def set_phase(
+        self,
+        rng: np.random.Generator,
+        known: np.ndarray | None = None,
+        initial: np.ndarray | None = None,
+    ) -> None:
+        """The starting phase: ``known`` unit phasors for the first ``len(known)`` frames,
+        then the angles of ``initial`` (complex ``[frames, n_bins]``) where it is not
+        zero, random elsewhere."""
         seeds = rng.integers(0, 2**63, size=-(-self.n_frames // PIECE_FRAMES))
         n_bins = self.magnitude.shape[1]
 
@@ -134,6 +144,11 @@ class _Solver:
             for lo, hi in self._pieces(start, stop):
                 piece_rng = np.random.default_rng(seeds[lo // PIECE_FRAMES])
                 phase = _random_phase(hi - lo, n_bins, piece_rng)
+                if initial is not None:
+                    guide = initial[lo:hi]
+                    size = np.abs(guide)
+                    audible = size > 1e-7
+                    phase[audible] = guide[audible] / size[audible]
                 if known is not None and lo < len(known):
                     phase[: len(known) - lo] = known[lo:hi]
                 phase *= self.magnitude[lo:hi]
@@ -254,6 +269,11 @@ def _frames_major(magnitude: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(magnitude, dtype=np.float32).T)
 
 
+def _frames_major_complex(spectrum: np.ndarray) -> np.ndarray:
+    """``[n_bins, frames]`` → contiguous complex64 ``[frames, n_bins]``."""
+    return np.ascontiguousarray(np.asarray(spectrum, dtype=np.complex64).T)
+
+
 def griffinlim(
     magnitude: np.ndarray,
     *,
@@ -261,6 +281,7 @@ def griffinlim(
     n_iter: int = 32,
     momentum: float = 0.99,
     rng: np.random.Generator | None = None,
+    initial_phase: np.ndarray | None = None,
     cancel: CancelToken | None = None,
     progress: ProgressCallback | None = None,
 ) -> np.ndarray:
@@ -269,9 +290,11 @@ def griffinlim(
     Args:
         magnitude: linear STFT magnitude ``[n_fft // 2 + 1, frames]``, non-negative.
         hop_length: samples between frames (``n_fft`` must be a multiple of it).
-        n_iter: Griffin-Lim iterations.
+        n_iter: Griffin-Lim iterations (0: the starting phase as it is).
         momentum: fast Griffin-Lim momentum (0 gives plain Griffin-Lim).
         rng: source of the random initial phase (default: a fixed seed).
+        initial_phase: complex ``[n_bins, frames]`` whose angles start the search
+            (random where it is zero, or everywhere when it is None).
         cancel: checked before every iteration; raises ``Cancelled``.
         progress: called as ``progress(done, total)`` after every iteration.
 
@@ -280,7 +303,7 @@ def griffinlim(
     """
     rng = rng if rng is not None else np.random.default_rng(0)
     solver = _Solver(_frames_major(magnitude), hop_length, zero_tail=True)
-    solver.set_phase(rng)
+    solver.set_phase(rng, initial=None if initial_phase is None else initial_phase.T)
     signal = solver.run(n_iter, momentum, cancel, progress)
     start = solver.n_fft // 2
     return signal[start : start + solver.n_frames * hop_length].copy()
@@ -295,6 +318,8 @@ def griffinlim_stream(
     n_iter: int = 32,
     momentum: float = 0.99,
     rng: np.random.Generator | None = None,
+    phase_frames: PhaseFrames | None = None,
+    first_chunk_iterations: int | None = None,
     cancel: CancelToken | None = None,
     progress: ProgressCallback | None = None,
     first_chunk_frames: int = 32,
@@ -308,7 +333,10 @@ def griffinlim_stream(
     and the frames after the chunk are solved too, then thrown away
     (look-ahead). Chunks start at ``first_chunk_frames`` and double up to
     ``chunk_frames``. ``magnitude_frames(start, stop)`` is only asked for the
-    frames a chunk needs, so mel can be inverted lazily.
+    frames a chunk needs, so mel can be inverted lazily. ``phase_frames``
+    (same calling convention) gives the starting phase of new frames (random
+    without it). The first chunk runs ``first_chunk_iterations`` (default
+    ``n_iter``), so sound can start sooner.
 
     Yields float32 chunks; together they are ``n_frames * hop_length`` samples.
     ``progress(frames_done, n_frames)`` is called after every chunk.
@@ -337,8 +365,10 @@ def griffinlim_stream(
         magnitude, mag_start = magnitude[lo - mag_start :], lo
         prefix = played[lo * hop_length - played_start :]
         solver = _Solver(magnitude, hop_length, zero_tail=hi == n_frames, fixed_prefix=prefix)
-        solver.set_phase(rng, known=known_phase)
-        signal = solver.run(n_iter, momentum, cancel)
+        initial = _frames_major_complex(phase_frames(lo, hi)) if phase_frames else None
+        solver.set_phase(rng, known=known_phase, initial=initial)
+        iterations = n_iter if start or first_chunk_iterations is None else first_chunk_iterations
+        signal = solver.run(iterations, momentum, cancel)
         chunk = signal[(start - lo) * hop_length + half : (stop - lo) * hop_length + half].copy()
         played = np.concatenate([prefix, chunk])
         played_start = lo * hop_length

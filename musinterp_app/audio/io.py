@@ -1,7 +1,8 @@
-"""Reading audio files to mono float32 and writing WAV files atomically.
+"""Reading audio files to float32 (mono, or left and right) and writing audio files atomically.
 
 Everything libsndfile reads is accepted (see :data:`SUPPORTED_FORMATS`). Any
-channel count is averaged to mono, any rate is resampled (soxr), and only the
+channel count is averaged to mono (or kept as left and right on request), any
+rate is resampled (soxr), and only the
 requested excerpt is decoded, block by block, so a long file costs no more
 than the part that is used. Every way a path can be unusable (not a file at
 all, not audio, damaged, cut off, changed while being read) ends in one
@@ -298,8 +299,10 @@ def _read_blocks(
     n_frames: int,
     cancel: CancelToken | None,
     progress: Progress | None,
+    channels: int = 1,
 ) -> tuple[list[np.ndarray], int]:
-    """Mono blocks read from the current position, up to ``n_frames`` in all."""
+    """Blocks read from the current position, up to ``n_frames`` in all: mono ``[n]``
+    (channels averaged) or, with ``channels=2``, left and right ``[n, 2]``."""
     blocks = []
     done = 0
     while done < n_frames:
@@ -308,22 +311,33 @@ def _read_blocks(
         block = handle.read(min(READ_BLOCK_FRAMES, n_frames - done), dtype="float32")
         if len(block) == 0:
             break
-        blocks.append(block.mean(axis=1) if block.ndim == 2 else block)
+        blocks.append(_channels_of(block, channels))
         done += len(block)
         if progress is not None:
             progress(done, n_frames)
     return blocks, done
 
 
-def _read_mono(
+def _channels_of(block: np.ndarray, channels: int) -> np.ndarray:
+    """A decoded block ``[n]`` or ``[n, file channels]`` as mono ``[n]`` (the average) or
+    stereo ``[n, 2]`` (a mono file on both sides; of more channels, the first two)."""
+    if channels == 1:
+        return block.mean(axis=1) if block.ndim == 2 else block
+    if block.ndim == 1:
+        return np.repeat(block[:, None], 2, axis=1)
+    return block[:, :2] if block.shape[1] >= 2 else np.repeat(block, 2, axis=1)
+
+
+def _read_samples(
     handle: sf.SoundFile,
     path: Path,
     start_frame: int,
     n_frames: int,
     cancel: CancelToken | None,
     progress: Progress | None,
+    channels: int = 1,
 ) -> np.ndarray:
-    """Decode ``n_frames`` from ``start_frame``, averaging channels block by block.
+    """Decode ``n_frames`` from ``start_frame``, block by block (see :func:`_channels_of`).
 
     Memory follows what actually decodes, not what the header claims (a damaged
     header may promise billions of frames).
@@ -332,14 +346,13 @@ def _read_mono(
         with _quiet_decoder_messages():
             if start_frame:
                 handle.seek(start_frame)
-            blocks, done = _read_blocks(handle, n_frames, cancel, progress)
+            blocks, done = _read_blocks(handle, n_frames, cancel, progress, channels)
     except (sf.LibsndfileError, RuntimeError) as error:
         raise AudioLoadError(
             path, f"the file is damaged: decoding failed ({error}). Re-export or re-download it."
         ) from None
-    mono = (
-        np.concatenate(blocks).astype(np.float32, copy=False) if blocks else np.zeros(0, np.float32)
-    )
+    empty = np.zeros((0,) if channels == 1 else (0, 2), np.float32)
+    samples = np.concatenate(blocks).astype(np.float32, copy=False) if blocks else empty
     missing = n_frames - done
     if missing > max(TRUNCATION_TOLERANCE_S * handle.samplerate, 0.02 * n_frames):
         expected_s = (start_frame + n_frames) / handle.samplerate
@@ -351,7 +364,7 @@ def _read_mono(
         )
     if done == 0:
         raise AudioLoadError(path, "it contains no audio that could be decoded.")
-    return mono  # compressed formats only estimate their length: keep what decoded
+    return samples  # compressed formats only estimate their length: keep what decoded
 
 
 def load(
@@ -363,8 +376,10 @@ def load(
     min_duration_s: float = 0.0,
     cancel: CancelToken | None = None,
     progress: Progress | None = None,
+    channels: int = 1,
 ) -> np.ndarray:
-    """Decode (part of) a file to mono float32 ``[samples]`` at ``sample_rate`` Hz.
+    """Decode (part of) a file to float32 at ``sample_rate`` Hz: mono ``[samples]``, or
+    left and right ``[samples, 2]`` with ``channels=2``.
 
     Args:
         path: any file libsndfile reads.
@@ -375,6 +390,8 @@ def load(
         min_duration_s: refuse excerpts shorter than this many seconds.
         cancel: checked between decoded blocks.
         progress: ``progress(frames_done, frames_total)`` while decoding.
+        channels: 1 (all channels averaged) or 2 (left and right; a mono file
+            gives the same signal twice; of more channels, the first two).
 
     Raises:
         AudioLoadError: missing, folder, unreadable, not audio, unsupported,
@@ -383,6 +400,8 @@ def load(
     path = Path(path)
     if offset_s < 0 or (duration_s is not None and duration_s <= 0):
         raise ValueError("offset_s must be >= 0 and duration_s > 0")
+    if channels not in (1, 2):
+        raise ValueError("channels must be 1 (mono) or 2 (stereo)")
     with _decoder(path) as (handle, raw):
         before = _version(raw)
         file_rate = handle.samplerate
@@ -403,20 +422,20 @@ def load(
                 f"it is only {wanted / file_rate:.2f} s long; at least {min_duration_s:.2f} s "
                 "is needed. Choose a longer clip.",
             )
-        mono = _read_mono(handle, path, start_frame, wanted, cancel, progress)
+        samples = _read_samples(handle, path, start_frame, wanted, cancel, progress, channels)
         if _version(raw) != before:
             raise AudioLoadError(
                 path,
                 "the file changed while it was being read (is it still being copied, "
                 "downloaded or recorded?). Try again once it is complete.",
             )
-    if not np.isfinite(mono).all():
+    if not np.isfinite(samples).all():
         raise AudioLoadError(
             path, "it contains invalid samples (NaN or infinity). Re-export it from its source."
         )
     if file_rate != sample_rate:
-        mono = soxr.resample(mono, file_rate, sample_rate, quality="HQ").astype(np.float32)
-    return mono
+        samples = soxr.resample(samples, file_rate, sample_rate, quality="HQ").astype(np.float32)
+    return samples
 
 
 _NOT_ALLOWED = "you are not allowed to write in this folder; choose another one"
@@ -450,16 +469,35 @@ def _save_failure_reason(error: Exception) -> str:
     return getattr(error, "strerror", None) or str(error)
 
 
-def save_wav(
-    path: str | os.PathLike, samples: np.ndarray, sample_rate: int, *, float32: bool = False
-) -> Path:
-    """Write ``samples`` (``[n]`` or ``[n, channels]``, float in [-1, 1]) as a WAV file.
+SAMPLE_FORMATS = {"16": "PCM_16", "24": "PCM_24", "float": "FLOAT"}
+OUTPUT_FORMATS = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG"}  # by the name's extension
 
-    16-bit PCM by default, 32-bit float with ``float32=True``. The data go to
-    a temporary file in the same folder, which is renamed over ``path`` only
-    once completely written: an interrupted or failed write leaves neither a
-    partial file nor a damaged original.
+
+def save_audio(
+    path: str | os.PathLike, samples: np.ndarray, sample_rate: int, *, sample_format: str = "16"
+) -> Path:
+    """Write ``samples`` (``[n]`` or ``[n, channels]``, float in [-1, 1]) to an audio file.
+
+    The format follows the name: ``.wav`` (16-bit, 24-bit or float PCM, by
+    ``sample_format``), ``.flac`` (16 or 24 bit) or ``.ogg`` (Vorbis); any other
+    name is refused, so a file is never something other than its name says.
+    The data go to a temporary file in the same folder, which is renamed over
+    ``path`` only once completely written: an interrupted or failed write
+    leaves neither a partial file nor a damaged original.
     """
+    container = OUTPUT_FORMATS.get(Path(path).suffix.lower())
+    if container is None:
+        raise AudioSaveError(
+            f"Cannot write “{Path(path).name}”: choose a name ending in "
+            f"{', '.join(OUTPUT_FORMATS)}."
+        )
+    if sample_format not in SAMPLE_FORMATS:
+        raise AudioSaveError(f"Unknown sample format {sample_format!r}: use 16, 24 or float.")
+    subtype = "VORBIS" if container == "OGG" else SAMPLE_FORMATS[sample_format]
+    if container == "FLAC" and subtype == "FLOAT":
+        raise AudioSaveError(
+            f"FLAC has no float samples: write “{Path(path).name}” as 16 or 24 bit."
+        )
     path = Path(path)
     samples = np.asarray(samples, dtype=np.float32)
     if samples.size == 0:
@@ -477,8 +515,8 @@ def save_wav(
                 "w",
                 samplerate=sample_rate,
                 channels=1 if samples.ndim == 1 else samples.shape[1],
-                format="WAV",
-                subtype="FLOAT" if float32 else "PCM_16",
+                format=container,
+                subtype=subtype,
             ) as handle:
                 handle.write(samples)
             raw.flush()

@@ -141,6 +141,15 @@ def _mel_inverse(config: MelConfig) -> _MelInverse:
     return _MelInverse(filters, transpose, spread)
 
 
+def prepare(config: MelConfig) -> None:
+    """Build what the first render would otherwise build (the filterbank's inverse, the FFT
+    plans of ``n_fft``), so the first sound after a model loads comes as fast as the rest."""
+    _mel_inverse(config)
+    silence = np.zeros((config.n_mels, 2), np.float32) + config.floor_normalised
+    for _ in audio_stream(lambda start, stop: silence[:, start:stop], 2, config, n_iter=1):
+        pass
+
+
 def power_mel(samples: np.ndarray, config: MelConfig) -> np.ndarray:
     """Mel power spectrogram, float32 ``[n_mels, frames]`` of a mono clip."""
     spectrum = stft.magnitude(samples, n_fft=config.n_fft, hop_length=config.hop_length)

@@ -7,7 +7,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 
-WORKERS = max(1, min(os.cpu_count() or 1, 8))
+THREADS_VARIABLE = "MUSINTERP_DSP_THREADS"  # set it to use fewer threads (e.g. to benchmark)
+WORKERS = int(os.environ.get(THREADS_VARIABLE, "0") or 0) or max(1, min(os.cpu_count() or 1, 8))
 
 
 @lru_cache(maxsize=1)

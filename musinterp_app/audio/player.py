@@ -108,6 +108,7 @@ class Player:
         self._buffer: PlaybackBuffer | None = None
         self._position = 0
         self.loop = False
+        self.dropouts = 0  # blocks that could not be filled in time (device underflow or render)
         self._played_out = False  # the callback reached the end of the buffer
         self.error = ""  # why the device failed, until the UI takes it (take_error)
         self._lock = threading.Lock()  # guards stream start/stop only (never the callback)
@@ -134,19 +135,28 @@ class Player:
         return self._buffer
 
     def _callback(self, out: np.ndarray, frames: int, _time, status) -> None:
+        """Realtime-safe: copies samples only (looping wraps inside the block, no gap)."""
+        if status.output_underflow:
+            self.dropouts += 1
         buffer = self._buffer
-        start = self._position
-        ready = min(buffer.filled, start + frames)
-        count = max(0, ready - start)
-        out[:count, 0] = buffer.samples[start : start + count]
-        out[count:, 0] = 0.0
-        self._position = start + count
-        if self._position >= len(buffer.samples):
-            if self.loop and buffer.complete:
-                self._position = 0
-            else:
+        written = 0
+        while written < frames:
+            start = self._position
+            ready = min(buffer.filled, start + frames - written)
+            count = max(0, ready - start)
+            out[written : written + count, 0] = buffer.samples[start : start + count]
+            written += count
+            self._position = start + count
+            if self._position < len(buffer.samples) or not buffer.complete:
+                break
+            if not (self.loop and len(buffer.samples)):
+                out[written:, 0] = 0.0
                 self._played_out = True
                 raise sounddevice.CallbackStop
+            self._position = 0  # loop: carry on from the start in this same block
+        if written < frames:  # rendering is behind playback: silence now, counted
+            out[written:, 0] = 0.0
+            self.dropouts += 1
 
     def play(self, buffer: PlaybackBuffer, *, start_sample: int = 0) -> None:
         """Start playing ``buffer`` (it may still be filling). Raises ``RuntimeError``."""
@@ -160,6 +170,7 @@ class Player:
             self._buffer = buffer
             self._position = min(start_sample, len(buffer.samples))
             self._played_out = False
+            self.dropouts = 0
             self.error = ""
             try:
                 self._stream = sounddevice.OutputStream(

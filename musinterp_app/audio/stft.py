@@ -61,3 +61,21 @@ def spectral_convergence_db(
     target = np.asarray(target_magnitude[:, :n_frames], dtype=np.float64)
     error = np.linalg.norm(estimate[:, :n_frames] - target)
     return float(20 * np.log10(error / max(np.linalg.norm(target), 1e-12) + 1e-12))
+
+
+def stft_frames(
+    samples: np.ndarray, start: int, stop: int, *, n_fft: int, hop_length: int
+) -> np.ndarray:
+    """Frames ``[start, stop)`` of :func:`stft` of ``samples``: complex64 ``[n_bins, frames]``.
+
+    Computes only those frames (the clip is read from ``start · hop − n_fft/2``);
+    frames past the end of the clip see zeros.
+    """
+    first_sample = start * hop_length - n_fft // 2
+    needed = (stop - start - 1) * hop_length + n_fft
+    piece = np.zeros(needed, np.float32)
+    lo, hi = max(0, first_sample), min(len(samples), first_sample + needed)
+    if hi > lo:
+        piece[lo - first_sample : hi - first_sample] = samples[lo:hi]
+    frames = np.lib.stride_tricks.sliding_window_view(piece, n_fft)[::hop_length][: stop - start]
+    return scipy.fft.rfft(frames * hann_window(n_fft), axis=-1, workers=WORKERS).T

@@ -565,7 +565,9 @@ class MainWindow(QMainWindow):
 
         def work(cancel, progress):
             audio = blender.render(settings, cancel=cancel, progress=progress)
-            return engine.export_wav(path, audio, sample_rate, float32=float32)
+            return engine.export_audio(
+                path, audio, sample_rate, sample_format="float" if float32 else "16"
+            )
 
         self._show_status(f"Exporting {Path(path).name}…")
         self.lanes["export"].submit(work)

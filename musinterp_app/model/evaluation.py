@@ -8,12 +8,14 @@ from musinterp_app import files
 
 
 def load_summary(folder: Path) -> dict | None:
-    """The evaluation summary in a model folder, or None when it was never evaluated."""
+    """The evaluation summary in a model folder, or None when it was never evaluated
+    (or by an older ``evaluate`` that did not measure blends and sharpness)."""
     path = Path(folder) / "evaluation.json"
     try:
-        return json.loads(files.read_text(path))["summary"]
+        summary = json.loads(files.read_text(path))["summary"]
     except (OSError, ValueError, KeyError):
         return None
+    return summary if {"reconstruction", "blends"} <= set(summary) else None
 
 
 def plain_words(summary: dict) -> list[str]:

@@ -1,5 +1,6 @@
 """audio.io: real files in every format, every kind of bad input, atomic writes."""
 
+import re
 import subprocess
 import sys
 
@@ -135,21 +136,50 @@ def test_probe_reads_the_header_only(write_clip):
 
 
 @pytest.mark.parametrize(
-    ("float32", "subtype", "tolerance"), [(False, "PCM_16", 1 / 32768), (True, "FLOAT", 0.0)]
+    ("name", "sample_format", "subtype", "tolerance"),
+    [
+        ("out.wav", "16", "PCM_16", 1 / 32768),
+        ("out.wav", "24", "PCM_24", 1 / 2**23),
+        ("out.wav", "float", "FLOAT", 0.0),
+        ("out.flac", "24", "PCM_24", 1 / 2**23),
+        ("out.ogg", "16", "VORBIS", None),
+    ],
 )
-def test_save_wav_round_trip(tmp_path, float32, subtype, tolerance):
+def test_saved_audio_round_trips_in_the_format_its_name_says(
+    tmp_path, name, sample_format, subtype, tolerance
+):
     samples = synth.music_like(1.0, RATE, rng=np.random.default_rng(0))
-    path = io.save_wav(tmp_path / "out.wav", samples, RATE, float32=float32)
+    path = io.save_audio(tmp_path / name, samples, RATE, sample_format=sample_format)
 
     assert sf.info(path).subtype == subtype
-    np.testing.assert_allclose(io.load(path, sample_rate=RATE), samples, atol=tolerance)
-    assert [p.name for p in tmp_path.iterdir()] == ["out.wav"]
+    assert sf.info(path).format == {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG"}[path.suffix]
+    back = io.load(path, sample_rate=RATE)
+    if tolerance is None:  # lossy: the same music, not the same samples
+        assert np.corrcoef(back[: len(samples)], samples)[0, 1] > 0.99
+    else:
+        np.testing.assert_allclose(back, samples, atol=tolerance)
+    assert [p.name for p in tmp_path.iterdir()] == [name]
+
+
+@pytest.mark.parametrize(
+    ("name", "sample_format", "message"),
+    [
+        ("out.mp3", "16", "choose a name ending in .wav, .flac, .ogg"),
+        ("out", "16", "choose a name ending in"),
+        ("out.flac", "float", "FLAC has no float samples"),
+        ("out.wav", "12", "Unknown sample format '12'"),
+    ],
+)
+def test_a_name_or_format_that_cannot_be_written_is_refused(tmp_path, name, sample_format, message):
+    with pytest.raises(io.AudioSaveError, match=re.escape(message)):
+        io.save_audio(tmp_path / name, np.zeros(100, np.float32), RATE, sample_format=sample_format)
+    assert not list(tmp_path.iterdir())
 
 
 def test_failed_write_keeps_the_old_file_and_leaves_nothing_behind(tmp_path, monkeypatch):
     target = tmp_path / "keep.wav"
     original = synth.music_like(1.0, RATE, rng=np.random.default_rng(1))
-    io.save_wav(target, original, RATE)
+    io.save_audio(target, original, RATE)
     before = target.read_bytes()
 
     real_write = sf.SoundFile.write
@@ -160,7 +190,7 @@ def test_failed_write_keeps_the_old_file_and_leaves_nothing_behind(tmp_path, mon
 
     monkeypatch.setattr(sf.SoundFile, "write", write_half_then_fail)
     with pytest.raises(io.AudioSaveError, match=r"disk is full; .* \(No space left on device\)"):
-        io.save_wav(target, np.zeros(RATE, np.float32), RATE)
+        io.save_audio(target, np.zeros(RATE, np.float32), RATE)
 
     assert target.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["keep.wav"]
@@ -168,10 +198,10 @@ def test_failed_write_keeps_the_old_file_and_leaves_nothing_behind(tmp_path, mon
 
 def test_save_into_a_missing_folder_is_a_clear_error(tmp_path):
     with pytest.raises(io.AudioSaveError, match="does not exist"):
-        io.save_wav(tmp_path / "gone" / "out.wav", np.zeros(100, np.float32), RATE)
+        io.save_audio(tmp_path / "gone" / "out.wav", np.zeros(100, np.float32), RATE)
 
 
 def test_save_refuses_non_finite_audio(tmp_path):
     with pytest.raises(io.AudioSaveError, match="NaN or infinity"):
-        io.save_wav(tmp_path / "out.wav", np.array([0.0, np.nan], np.float32), RATE)
+        io.save_audio(tmp_path / "out.wav", np.array([0.0, np.nan], np.float32), RATE)
     assert not list(tmp_path.iterdir())
