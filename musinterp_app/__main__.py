@@ -1,4 +1,5 @@
-"""Entry point of ``musinterp``: no arguments opens the window, a subcommand works headless.
+"""Entry point of ``musinterp``: without a subcommand (nothing, or files to open) it opens
+the window; a subcommand (``musinterp --help``) or ``--self-test`` works headless.
 
 Qt is imported only when the window is wanted, so the headless commands and
 the core stay importable (and testable) without it.
@@ -8,20 +9,15 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run ``musinterp`` with ``argv`` (default: this process's arguments); the exit status."""
     args = sys.argv[1:] if argv is None else argv
     from musinterp_app import allocator, cli
 
     allocator.limit_arenas()
 
     if cli.wants_gui(args):
-        try:
-            from musinterp_app.gui.app import run_gui
-        except ModuleNotFoundError as error:
-            if error.name and error.name.startswith("musinterp_app.gui"):
-                print("The desktop window is not part of this build yet; use a subcommand:")
-                cli.build_parser().print_help()
-                return 2
-            raise
+        from musinterp_app.gui.app import run_gui
+
         return run_gui(args)
     return cli.run(args)
 

@@ -1,20 +1,21 @@
 """Headless commands of ``musinterp`` (see ``musinterp --help``).
 
-A thin face on the audio layer (and, later, the engine): parse arguments,
-call one function, report errors as one line and a non-zero exit status.
+A thin face on the engine (:mod:`musinterp_app.engine`): parse the arguments
+(every number checked against its range in :mod:`musinterp_app.limits`), call
+one function, report errors as one line and a non-zero exit status.
 """
 
 import argparse
 import json
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from musinterp_app import __version__, engine, limits, resources
 from musinterp_app.audio import io, levels, mel, stft
+from musinterp_app.audio.cancel import Progress
 from musinterp_app.model import evaluation, latent
 from musinterp_app.model.onnx_vae import ModelError, OnnxVAE
 
@@ -53,7 +54,7 @@ def self_test() -> int:
     return 0
 
 
-def _progress_printer(label: str) -> Callable[[int, int], None]:
+def _progress_printer(label: str) -> Progress:
     """A one-line progress display on stderr (only when it is a terminal)."""
     interactive = sys.stderr.isatty()
 
@@ -249,7 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
     rec = commands.add_parser(
         "reconstruct", help="encode and decode a clip with the model, back to audio"
     )
-    rec.add_argument("input", help="audio file (WAV, FLAC, OGG, MP3, ...)")
+    rec.add_argument("input", help=f"audio file ({io.FORMAT_NAMES})")
     rec.add_argument("-o", "--output", required=True, help="WAV file to write")
     rec.add_argument("--model", metavar="DIR", help="model folder (default: the shipped one)")
     rec.add_argument("--no-model", action="store_true", help="skip the VAE: mel → audio only")

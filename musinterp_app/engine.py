@@ -20,7 +20,7 @@ import soxr
 
 from musinterp_app import limits
 from musinterp_app.audio import io, levels, mel, stft
-from musinterp_app.audio.cancel import CancelToken
+from musinterp_app.audio.cancel import CancelToken, Progress
 from musinterp_app.model import latent
 from musinterp_app.model.onnx_vae import OnnxVAE
 
@@ -34,8 +34,6 @@ DEFAULT_FADE_MS = 5.0  # at both ends of an exported file: no click where it sta
 DECODE_MARGIN_LATENT = 8  # latent frames decoded around a window: more than the decoder sees
 RENDER_ITERATIONS = 8  # Griffin-Lim iterations from the sources' phase (see `musinterp bench`)
 FIRST_CHUNK_ITERATIONS = 2  # the first chunk: sound starts at once
-
-Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
@@ -251,9 +249,9 @@ def _frame_alpha(settings: BlendSettings, frames: int) -> float | np.ndarray:
 class Engine:
     """Tracks A and B with one model; blends and renders them.
 
-    Methods that change state (``set_track``, ``set_model``) are called by
-    whoever owns the engine (the UI thread); ``blend_mel`` and
-    ``render_stream`` only read it and may run on worker threads.
+    ``set_track`` changes state and is called by whoever owns the engine (the UI
+    thread); ``with_model`` builds a new engine and ``blend_mel`` and
+    ``render_stream`` only read this one, so they may run on worker threads.
     """
 
     def __init__(self, model: OnnxVAE) -> None:
@@ -274,16 +272,19 @@ class Engine:
             raise ValueError(f"slot must be A or B, not {slot!r}")
         self.tracks[slot] = track
 
-    def set_model(self, model: OnnxVAE) -> None:
-        """Switch models; loaded tracks are re-encoded (their excerpts are kept)."""
-        reencoded = {
-            slot: with_excerpt(track, model, start_s=track.start_s, duration_s=track.duration_s)
-            for slot, track in self.tracks.items()
-            if track is not None
-        }
-        self.model = model
-        self.tracks.update(reencoded)
-        mel.prepare(model.mel_config)
+    def with_model(self, model: OnnxVAE, *, cancel: CancelToken | None = None) -> "Engine":
+        """A new engine on ``model`` holding the same tracks, re-encoded (excerpts kept).
+
+        The one way to switch models. This engine is left as it is, so the new one
+        can be built on a worker thread while renders of this one go on; the owner
+        swaps them when it is done.
+        """
+        switched = Engine(model)
+        for slot, track in list(self.tracks.items()):
+            if track is not None:
+                excerpt = {"start_s": track.start_s, "duration_s": track.duration_s}
+                switched.set_track(slot, with_excerpt(track, model, cancel=cancel, **excerpt))
+        return switched
 
     @property
     def blend_frames(self) -> int:

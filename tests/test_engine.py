@@ -213,3 +213,17 @@ def test_stereo_sources_give_a_stereo_blend_and_exact_stereo_ends(shipped_model,
     at_a = BlendSettings(alpha=0.0)
     ends = blender.with_stereo_image(at_a, blender.render(at_a))
     np.testing.assert_allclose(ends, sf.read(paths["A"], dtype="float32")[0], atol=1e-6)
+
+
+def test_with_model_builds_a_new_engine_and_leaves_this_one(blender, shipped_model):
+    switched = blender.with_model(shipped_model)
+    assert switched is not blender and switched.model is shipped_model
+    for slot in ("A", "B"):
+        old, new = blender.tracks[slot], switched.tracks[slot]
+        assert new is not old and (new.start_s, new.duration_s) == (old.start_s, old.duration_s)
+        np.testing.assert_allclose(new.latent, old.latent, atol=1e-5)
+    np.testing.assert_allclose(
+        switched.blend_mel(BlendSettings(alpha=0.4)),
+        blender.blend_mel(BlendSettings(alpha=0.4)),
+        atol=1e-4,
+    )

@@ -1,4 +1,4 @@
-"""DESIGN.md's layering rules, checked: the core imports neither Qt nor torch."""
+"""The layering rules of docs/ARCHITECTURE.md, checked: the core imports neither Qt nor torch."""
 
 import ast
 import subprocess

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.fft
 
-from musinterp_app.audio.cancel import CancelToken
+from musinterp_app.audio.cancel import CancelToken, Progress
 from musinterp_app.audio.parallel import WORKERS, run_blocks, split
 from musinterp_app.audio.stft import hann_window
 
@@ -26,7 +26,6 @@ PIECE_FRAMES = 64
 """Frames transformed together: small enough to stay in cache, and the unit of
 the random initial phase, so results do not depend on the number of threads."""
 
-ProgressCallback = Callable[[int, int], None]
 MagnitudeFrames = Callable[[int, int], np.ndarray]
 """``magnitude_frames(start, stop)`` → magnitude ``[n_bins, stop - start]``."""
 PhaseFrames = Callable[[int, int], np.ndarray]
@@ -234,7 +233,7 @@ class _Solver:
         n_iter: int,
         momentum: float,
         cancel: CancelToken | None = None,
-        progress: ProgressCallback | None = None,
+        progress: Progress | None = None,
     ) -> np.ndarray:
         """Iterate from the current spectrum; returns the padded signal ``[blocks * hop]``."""
         self.momentum = momentum
@@ -283,7 +282,7 @@ def griffinlim(
     rng: np.random.Generator | None = None,
     initial_phase: np.ndarray | None = None,
     cancel: CancelToken | None = None,
-    progress: ProgressCallback | None = None,
+    progress: Progress | None = None,
 ) -> np.ndarray:
     """Audio whose STFT magnitude approximates ``magnitude``.
 
@@ -321,7 +320,7 @@ def griffinlim_stream(
     phase_frames: PhaseFrames | None = None,
     first_chunk_iterations: int | None = None,
     cancel: CancelToken | None = None,
-    progress: ProgressCallback | None = None,
+    progress: Progress | None = None,
     first_chunk_frames: int = 32,
     chunk_frames: int = 256,
 ) -> Iterator[np.ndarray]:

@@ -130,10 +130,6 @@ class Player:
         stream = self._stream
         return stream is not None and stream.active
 
-    @property
-    def buffer(self) -> PlaybackBuffer | None:
-        return self._buffer
-
     def _callback(self, out: np.ndarray, frames: int, _time, status) -> None:
         """Realtime-safe: copies samples only (looping wraps inside the block, no gap)."""
         if status.output_underflow:
@@ -158,7 +154,7 @@ class Player:
             out[written:, 0] = 0.0
             self.dropouts += 1
 
-    def play(self, buffer: PlaybackBuffer, *, start_sample: int = 0) -> None:
+    def play(self, buffer: PlaybackBuffer) -> None:
         """Start playing ``buffer`` (it may still be filling). Raises ``RuntimeError``."""
         reason = unavailable_reason()
         if reason:
@@ -168,7 +164,7 @@ class Player:
             raise RuntimeError(self.error)
         with self._lock:
             self._buffer = buffer
-            self._position = min(start_sample, len(buffer.samples))
+            self._position = 0
             self._played_out = False
             self.dropouts = 0
             self.error = ""

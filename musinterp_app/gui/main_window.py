@@ -586,29 +586,21 @@ class MainWindow(QMainWindow):
 
     def load_model(self, folder: str) -> None:
         """Load a model folder in the background; the current one stays if it is refused."""
-        tracks = dict(self.engine.tracks)
+        current = self.engine
 
         def work(cancel, _progress):
-            model = OnnxVAE(folder)
-            reencoded = {
-                slot: engine.with_excerpt(
-                    t, model, start_s=t.start_s, duration_s=t.duration_s, cancel=cancel
-                )
-                for slot, t in tracks.items()
-                if t is not None
-            }
-            return model, reencoded
+            return current.with_model(OnnxVAE(folder), cancel=cancel)
 
         self._show_status(f"Loading model {folder}…")
         self.lanes["model"].submit(work)
 
-    def _model_loaded(self, result) -> None:
-        model, tracks = result
+    def _model_loaded(self, switched: Engine) -> None:
+        model = switched.model
         self.settings.setValue("last_model_folder", str(model.info.folder))
-        self.engine = Engine(model)
-        for slot, track in tracks.items():
-            self.engine.set_track(slot, track)
-            self.panels[slot].set_track(track, model.mel_config)
+        self.engine = switched
+        for slot, track in switched.tracks.items():
+            if track is not None:
+                self.panels[slot].set_track(track, model.mel_config)
         self.player.stop()
         self.player = playback.Player(model.mel_config.sample_rate)
         self.blend_buffer = None

@@ -19,9 +19,9 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from musinterp_app.audio.cancel import Cancelled, CancelToken
+from musinterp_app.audio.cancel import Cancelled, CancelToken, Progress
 
-Work = Callable[[CancelToken, Callable[[int, int], None]], Any]
+Work = Callable[[CancelToken, Progress], Any]
 
 
 class JobPool:

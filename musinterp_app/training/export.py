@@ -1,10 +1,11 @@
 """``export``: a training run → ``encoder.onnx`` + ``decoder.onnx`` + ``MODEL.md``.
 
-The two graphs follow the model contract of DESIGN.md: dynamic batch and
-time axes (temporal models), and everything the app needs in
-``metadata_props``. Before anything is written, onnxruntime's outputs are
-compared with torch's on real validation data; the folder is written under a
-temporary name and renamed at the end, so a failed export leaves no half model.
+The two graphs follow the model contract (docs/ARCHITECTURE.md,
+``model/contract.py``): dynamic batch and time axes (temporal models), and
+everything the app needs in ``metadata_props``. Before anything is written,
+onnxruntime's outputs are compared with torch's on real validation data; the
+folder is written under a temporary name and renamed at the end, so a failed
+export leaves no half model.
 """
 
 import hashlib
@@ -204,7 +205,9 @@ def export(run: Path, output: Path, *, commands: str = "", data_notes: Path | No
         _export_graphs(model, staging, mels[:2])  # batch 2: size-1 axes would be fixed
         parity = check_parity(model, staging, mels)
         if parity > PARITY_TOLERANCE:
-            raise ValueError(f"onnxruntime differs from torch by {parity:.2e} (> 1e-4)")
+            raise ValueError(
+                f"onnxruntime differs from torch by {parity:.2e} (> {PARITY_TOLERANCE:g})"
+            )
         digest = hashlib.sha1()
         for tensor in model.state_dict().values():
             digest.update(tensor.numpy().tobytes())

@@ -16,6 +16,7 @@ from musinterp_app.audio import player as playback
 from musinterp_app.audio import synth
 from musinterp_app.engine import BlendSettings
 from musinterp_app.gui.main_window import SLIDER_STEPS
+from musinterp_app.resources import default_model_dir
 
 pytestmark = pytest.mark.gui
 
@@ -94,6 +95,7 @@ def test_play_blend_through_portaudio_moves_the_cursor(qtbot, window, clips):
 
 def test_export_writes_a_normalised_wav(qtbot, window, clips, tmp_path):
     load_both(qtbot, window, clips)
+    next(a for a in window.choices["level"].actions() if a.data() == "peak").trigger()
     target = tmp_path / "out" / "blend.wav"
     target.parent.mkdir()
     window.export_to(str(target))
@@ -265,6 +267,19 @@ def test_a_broken_model_folder_keeps_the_current_model(qtbot, window, clips, bro
         window.last_message.close()
         window.last_message = None
     assert window.engine.ready
+
+
+def test_loading_a_model_folder_switches_and_keeps_the_excerpts(qtbot, window, clips):
+    load_both(qtbot, window, clips)
+    before = window.engine
+    window.load_model(str(default_model_dir()))
+    qtbot.waitUntil(lambda: window.engine is not before and idle(window), timeout=LOAD_TIMEOUT_MS)
+    for slot in ("A", "B"):
+        track = window.engine.tracks[slot]
+        assert track is not before.tracks[slot] and track.path == before.tracks[slot].path
+    assert window.last_message is None
+    assert "loaded" in window.status_text.text()
+    assert window.blended_mel is not None and window.actions["export"].isEnabled()
 
 
 def test_export_into_a_vanished_folder_says_so_and_writes_nothing(qtbot, window, clips, tmp_path):
