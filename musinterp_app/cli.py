@@ -223,6 +223,18 @@ def bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _number(parser, flag: str, allowed: limits.Range, default, help_text: str) -> None:
+    """A numeric option whose value is checked against ``allowed`` (the ranges live in
+    :mod:`musinterp_app.limits`); its help ends with the range."""
+    parser.add_argument(
+        flag,
+        type=limits.bounded(allowed),
+        default=default,
+        metavar=allowed.unit.upper() or "N",
+        help=f"{help_text} ({allowed.describe()})",
+    )
+
+
 def _add_bits_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--bits",
@@ -254,26 +266,9 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("-o", "--output", required=True, help="WAV file to write")
     rec.add_argument("--model", metavar="DIR", help="model folder (default: the shipped one)")
     rec.add_argument("--no-model", action="store_true", help="skip the VAE: mel → audio only")
-    rec.add_argument(
-        "--start",
-        type=limits.bounded(limits.START_S),
-        default=0.0,
-        metavar="S",
-        help="excerpt start (s)",
-    )
-    rec.add_argument(
-        "--duration",
-        type=limits.bounded(limits.EXCERPT_S),
-        default=None,
-        metavar="D",
-        help="excerpt length (s; default: to the end)",
-    )
-    rec.add_argument(
-        "--iterations",
-        type=limits.bounded(limits.ITERATIONS),
-        default=32,
-        help="Griffin-Lim iterations",
-    )
+    _number(rec, "--start", limits.START_S, 0.0, "excerpt start")
+    _number(rec, "--duration", limits.EXCERPT_S, None, "excerpt length; default: to the end")
+    _number(rec, "--iterations", limits.ITERATIONS, 32, "Griffin-Lim iterations")
     _add_bits_option(rec)
     rec.set_defaults(handler=reconstruct)
 
@@ -286,50 +281,28 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("b", metavar="B", help="second audio file")
         sub.add_argument("-o", "--output", required=True, help="WAV file to write")
         if name == "blend":
-            sub.add_argument(
-                "--alpha",
-                type=limits.bounded(limits.ALPHA),
-                default=0.5,
-                help="0 = all A … 1 = all B",
-            )
+            _number(sub, "--alpha", limits.ALPHA, 0.5, "0 = all A … 1 = all B")
         sub.add_argument(
             "--mode",
             choices=latent.MODES,
             default="lerp",
             help="linear or spherical interpolation of the latents",
         )
-        sub.add_argument(
-            "--start-a",
-            type=limits.bounded(limits.START_S),
-            default=0.0,
-            metavar="S",
-            help="A's excerpt start (s)",
-        )
-        sub.add_argument(
-            "--start-b",
-            type=limits.bounded(limits.START_S),
-            default=0.0,
-            metavar="S",
-            help="B's excerpt start (s)",
-        )
-        sub.add_argument(
-            "--duration",
-            type=limits.bounded(limits.EXCERPT_S),
-            default=engine.DEFAULT_EXCERPT_S,
-            metavar="D",
-            help="excerpt length (s)",
-        )
+        _number(sub, "--start-a", limits.START_S, 0.0, "A's excerpt start")
+        _number(sub, "--start-b", limits.START_S, 0.0, "B's excerpt start")
+        _number(sub, "--duration", limits.EXCERPT_S, engine.DEFAULT_EXCERPT_S, "excerpt length")
         sub.add_argument(
             "--no-detail",
             action="store_true",
             help="do not add back the detail the model misses (pure model output)",
         )
         sub.add_argument("--model", metavar="DIR", help="model folder (default: the shipped one)")
-        sub.add_argument(
+        _number(
+            sub,
             "--iterations",
-            type=limits.bounded(limits.ITERATIONS),
-            default=engine.RENDER_ITERATIONS,
-            help="Griffin-Lim iterations from the sources' phase (more: slower, a little cleaner)",
+            limits.ITERATIONS,
+            engine.RENDER_ITERATIONS,
+            "Griffin-Lim iterations from the sources' phase (more: slower, a little cleaner)",
         )
         sub.add_argument(
             "--level",
@@ -338,20 +311,14 @@ def build_parser() -> argparse.ArgumentParser:
             help="match: the level you would hear (limited so it never clips); "
             "peak: loudest sample at -1 dBFS",
         )
-        sub.add_argument(
+        _number(
+            sub,
             "--rate",
-            type=limits.bounded(limits.OUTPUT_RATE_HZ),
-            default=None,
-            metavar="HZ",
-            help="output sample rate, e.g. 44100 or 48000 (default: the model's)",
+            limits.OUTPUT_RATE_HZ,
+            None,
+            "output sample rate, e.g. 44100 or 48000 (default: the model's)",
         )
-        sub.add_argument(
-            "--fade-ms",
-            type=limits.bounded(limits.FADE_MS),
-            default=engine.DEFAULT_FADE_MS,
-            metavar="MS",
-            help="fade in and out at the file's ends (0: none)",
-        )
+        _number(sub, "--fade-ms", limits.FADE_MS, engine.DEFAULT_FADE_MS, "fade at both ends")
         sub.add_argument(
             "--mono",
             action="store_true",
