@@ -380,12 +380,13 @@ class Engine:
         sources' STFTs (the sources are real audio: most of the answer is
         already known), and the first chunk runs fewer iterations so sound
         starts at once. A blend that is one of the sources plays its samples.
+        A peak limiter keeps blends from clipping, so what plays is what exports.
         """
         frames = self.blend_frames
         source = self.exact_source(settings)
         if source is not None:
             return _sample_stream(source.samples, frames * self.config.hop_length, progress)
-        return mel.audio_stream(
+        chunks = mel.audio_stream(
             lambda start, stop: self.blend_mel(settings, start, stop),
             frames,
             self.config,
@@ -395,6 +396,8 @@ class Engine:
             cancel=cancel,
             progress=progress,
         )
+        limiter = levels.PeakLimiter(self.config.sample_rate)
+        return (limiter.process(chunk) for chunk in chunks)
 
     def render(self, settings: BlendSettings, **kwargs) -> np.ndarray:
         """The whole blend as audio ``[frames · hop]``."""

@@ -67,3 +67,55 @@ def fade_ends(audio: np.ndarray, samples: int) -> np.ndarray:
     faded[:samples] *= ramp
     faded[-samples:] *= ramp[::-1]
     return faded
+
+
+class PeakLimiter:
+    """Keeps a stream of audio chunks under ``ceiling`` without clipping, with a smooth gain.
+
+    The gain drops at once where a hop of samples would exceed the ceiling and
+    recovers with a ``release_s`` time constant; within a hop it moves
+    linearly, and any sample still above the ceiling is held to it. The state
+    carries across chunks, so a streamed render (chunks of whole hops, as
+    Griffin-Lim yields them) and the same audio in one piece come out alike.
+    Playback and export both run through it: a file exported "as heard" is
+    what was heard.
+    """
+
+    def __init__(
+        self,
+        sample_rate: int,
+        *,
+        ceiling: float = 0.99,
+        release_s: float = 0.1,
+        hop: int = 256,
+    ) -> None:
+        self.ceiling = ceiling
+        self.hop = hop
+        self.release = float(np.exp(-hop / (release_s * sample_rate)))
+        self.gain = 1.0
+
+    def process(self, chunk: np.ndarray) -> np.ndarray:
+        """The next chunk ``[samples]`` (or ``[samples, channels]``), limited."""
+        audio = np.asarray(chunk, dtype=np.float32)
+        if len(audio) == 0:
+            return audio
+        peaks = np.abs(audio).reshape(len(audio), -1).max(axis=1)
+        hops = -(-len(audio) // self.hop)
+        targets = [
+            min(
+                1.0, self.ceiling / max(float(peaks[k * self.hop : (k + 1) * self.hop].max()), 1e-9)
+            )
+            for k in range(hops)
+        ]
+        ends = np.empty(hops)
+        gain = self.gain
+        for k, target in enumerate(targets):  # one value per hop: cheap in Python
+            gain = target if target < gain else target + (gain - target) * self.release
+            ends[k] = gain
+        starts = np.concatenate([[self.gain], ends[:-1]])
+        ramp = (np.arange(self.hop) + 1) / self.hop
+        per_sample = (starts[:, None] + (ends - starts)[:, None] * ramp).reshape(-1)[: len(audio)]
+        per_sample = np.minimum(per_sample, self.ceiling / np.maximum(peaks, 1e-9))
+        self.gain = float(ends[-1])
+        shape = (-1, 1) if audio.ndim == 2 else (-1,)
+        return (audio * per_sample.reshape(shape)).astype(np.float32)

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from musinterp_app import engine, limits, resources
+from musinterp_app.audio import io
 from musinterp_app.audio import player as playback
 from musinterp_app.audio.io import AUDIO_SUFFIXES
 from musinterp_app.engine import BlendSettings, Engine
@@ -43,6 +44,40 @@ from musinterp_app.model.onnx_vae import OnnxVAE
 
 AUDIO_FILTER = f"Audio files (*{' *'.join(sorted(AUDIO_SUFFIXES))});;All files (*)"
 SLIDER_STEPS = 1000
+# The Render menu: (setting, section title, (label, value) options, default).
+RENDER_CHOICES = (
+    (
+        "iterations",
+        "Quality (playback and export)",
+        (
+            ("Fast (4 iterations)", 4),
+            (f"Standard ({engine.RENDER_ITERATIONS} iterations)", engine.RENDER_ITERATIONS),
+            ("Best (32 iterations)", 32),
+        ),
+        engine.RENDER_ITERATIONS,
+    ),
+    (
+        "level",
+        "Export level",
+        (("As heard (never clipping)", "match"), ("Peak at −1 dBFS", "peak")),
+        "match",
+    ),
+    (
+        "rate",
+        "Export sample rate",
+        (("The model's (32768 Hz)", 0), ("44100 Hz", 44100), ("48000 Hz", 48000)),
+        0,
+    ),
+)
+# The export dialog's file types: (title, extension, sample format).
+EXPORT_TYPES = (
+    ("WAV, 16-bit", ".wav", "16"),
+    ("WAV, 24-bit", ".wav", "24"),
+    ("WAV, 32-bit float", ".wav", "float"),
+    ("FLAC, 16-bit", ".flac", "16"),
+    ("FLAC, 24-bit", ".flac", "24"),
+    ("Ogg Vorbis", ".ogg", "16"),
+)
 DRAG_DECODE_MS = 33  # ~30 Hz while dragging
 
 
@@ -68,6 +103,7 @@ class MainWindow(QMainWindow):
         self._preview_target: tuple[SpectrogramView, float] | None = None  # for play_track
         self.last_message: QMessageBox | None = None
         self.audio_problem = playback.unavailable_reason()  # '' when playback works
+        self.reported_dropouts = 0
         self.setWindowTitle("musinterp")
         self.setAcceptDrops(False)
         self.cursor_timer = QTimer(self, interval=33, timeout=self._update_cursor)
@@ -209,14 +245,14 @@ class MainWindow(QMainWindow):
         add(
             file_menu,
             "export",
-            "&Export blend as WAV…",
+            "&Export blend…",
             lambda: self.export_dialog(False),
             "Ctrl+E",
         )
         add(
             file_menu,
             "export_morph",
-            "Export &morph as WAV…",
+            "Export &morph…",
             lambda: self.export_dialog(True),
             "Ctrl+Shift+E",
         )
@@ -224,8 +260,37 @@ class MainWindow(QMainWindow):
         add(file_menu, "load_model", "Load &model…", self.load_model_dialog)
         file_menu.addSeparator()
         add(file_menu, "quit", "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        render_menu = self.menuBar().addMenu("&Render")
+        self.choices = {
+            name: self._add_choice_group(render_menu, name, title, options, default)
+            for name, title, options, default in RENDER_CHOICES
+        }
         help_menu = self.menuBar().addMenu("&Help")
         add(help_menu, "about", "&About musinterp", self.about)
+
+    def _add_choice_group(
+        self, menu, name: str, title: str, options: tuple, default
+    ) -> QActionGroup:
+        """A titled group of exclusive, checkable menu items, remembered in the settings."""
+        menu.addSection(title)
+        group = QActionGroup(self)
+        remembered = str(self.settings.value(f"render/{name}", default))
+        for label, value in options:
+            action = group.addAction(label)
+            action.setCheckable(True)
+            action.setData(value)
+            action.setChecked(str(value) == remembered)
+            menu.addAction(action)
+        if group.checkedAction() is None:  # a remembered value that is no longer offered
+            next(a for a in group.actions() if a.data() == default).setChecked(True)
+        group.triggered.connect(
+            lambda action: self.settings.setValue(f"render/{name}", action.data())
+        )
+        return group
+
+    def choice(self, name: str):
+        """The value checked in one of the Render menu's groups."""
+        return self.choices[name].checkedAction().data()
 
     def _connect_lanes(self) -> None:
         for slot in ("A", "B"):
@@ -445,8 +510,12 @@ class MainWindow(QMainWindow):
         self.blend_buffer = (settings, buffer)
         self._play_when_ready = play
 
+        iterations = self.choice("iterations")
+
         def render(cancel, progress):
-            for chunk in blender.render_stream(settings, cancel=cancel, progress=progress):
+            for chunk in blender.render_stream(
+                settings, n_iter=iterations, cancel=cancel, progress=progress
+            ):
                 buffer.write(chunk)
             return buffer
 
@@ -481,6 +550,7 @@ class MainWindow(QMainWindow):
             self._warn("Cannot play", str(error))
             return
         self.playing_view = (view, offset_s)
+        self.reported_dropouts = 0
         self.cursor_timer.start()
         self.playback_started.emit()
 
@@ -514,6 +584,14 @@ class MainWindow(QMainWindow):
         if self.playing_view is None:
             return
         view, offset_s = self.playing_view
+        if self.player.dropouts != self.reported_dropouts:
+            self.reported_dropouts = self.player.dropouts
+            if self.reported_dropouts:
+                self._show_status(
+                    f"Playback had {self.reported_dropouts} dropout"
+                    f"{'s' if self.reported_dropouts > 1 else ''}: the computer could not keep "
+                    "up (choose Render → Fast, or close other programs)."
+                )
         if self.player.playing:
             view.set_cursor(offset_s + self.player.position_s)
         else:
@@ -537,22 +615,29 @@ class MainWindow(QMainWindow):
     # ----- export -----------------------------------------------------------------------------
     def export_dialog(self, morph: bool) -> None:
         folder = self.settings.value("last_export_folder", str(Path.home()))
-        name = "morph.wav" if morph else f"blend-{self.slider.value() / SLIDER_STEPS:.2f}.wav"
-        float_filter = "WAV, 32-bit float (*.wav)"
+        name = "morph" if morph else f"blend-{self.slider.value() / SLIDER_STEPS:.2f}"
+        filters = {f"{title} (*{suffix})": (suffix, bits) for title, suffix, bits in EXPORT_TYPES}
+        remembered = str(self.settings.value("export_type", next(iter(filters))))
         path, chosen = QFileDialog.getSaveFileName(
             self,
             "Export morph" if morph else "Export blend",
-            str(Path(folder) / name),
-            f"WAV, 16-bit (*.wav);;{float_filter}",
+            str(Path(folder) / (name + filters.get(remembered, (".wav",))[0])),
+            ";;".join(filters),
+            remembered if remembered in filters else next(iter(filters)),
         )
         if path:
-            if not path.lower().endswith(".wav"):
-                path += ".wav"
+            suffix, bits = filters.get(chosen, (".wav", "16"))
+            if Path(path).suffix.lower() not in io.OUTPUT_FORMATS:
+                path += suffix  # a name the user typed without a known extension
+            elif Path(path).suffix.lower() != suffix:
+                bits = "16"  # the typed extension wins; its format's common sample size
             self.settings.setValue("last_export_folder", str(Path(path).parent))
-            self.export_to(path, morph=morph, float32=chosen == float_filter)
+            self.settings.setValue("export_type", chosen)
+            self.export_to(path, morph=morph, sample_format=bits)
 
-    def export_to(self, path: str, *, morph: bool = False, float32: bool = False) -> None:
-        """Render the blend (or morph) fully and write it, in the background."""
+    def export_to(self, path: str, *, morph: bool = False, sample_format: str = "16") -> None:
+        """Render the blend (or morph) fully and write it, in the background: stereo when a
+        source is, at the level, rate and quality chosen in the Render menu."""
         if not self.engine.ready:
             return
         settings = self.blend_settings()
@@ -562,11 +647,20 @@ class MainWindow(QMainWindow):
             )
         blender = self.engine
         sample_rate = blender.config.sample_rate
+        iterations, level = self.choice("iterations"), self.choice("level")
+        output_rate = self.choice("rate") or None
 
         def work(cancel, progress):
-            audio = blender.render(settings, cancel=cancel, progress=progress)
+            audio = blender.render(settings, n_iter=iterations, cancel=cancel, progress=progress)
+            if blender.stereo:
+                audio = blender.with_stereo_image(settings, audio)
             return engine.export_audio(
-                path, audio, sample_rate, sample_format="float" if float32 else "16"
+                path,
+                audio,
+                sample_rate,
+                level=level,
+                output_rate=output_rate,
+                sample_format=sample_format,
             )
 
         self._show_status(f"Exporting {Path(path).name}…")

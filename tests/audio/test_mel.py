@@ -86,3 +86,22 @@ def test_config_round_trips_through_a_dict():
 def test_inconsistent_config_is_refused(kwargs):
     with pytest.raises(ValueError):
         mel.MelConfig(**kwargs)
+
+
+def test_the_peak_limiter_never_clips_and_leaves_quiet_audio_alone():
+    from musinterp_app.audio.levels import PeakLimiter
+
+    rate = 32768
+    rng = np.random.default_rng(0)
+    quiet = (0.3 * rng.standard_normal(rate)).clip(-0.9, 0.9).astype(np.float32)
+    loud = quiet.copy()
+    loud[10_000:10_050] *= 8.0  # a burst three times over full scale
+    limiter = PeakLimiter(rate)
+    np.testing.assert_array_equal(PeakLimiter(rate).process(quiet), quiet)
+    streamed = np.concatenate([limiter.process(loud[k : k + 4096]) for k in range(0, rate, 4096)])
+    whole = PeakLimiter(rate).process(loud)
+    np.testing.assert_allclose(streamed, whole, atol=1e-6)  # chunking does not matter
+    assert np.abs(whole).max() <= 0.99 + 1e-6
+    np.testing.assert_allclose(whole[-5000:], loud[-5000:], rtol=0.01, atol=1e-3)  # recovered
+    stereo = np.stack([loud, -loud], axis=1)
+    assert np.abs(PeakLimiter(rate).process(stereo)).max() <= 0.99 + 1e-6
