@@ -7,6 +7,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from musinterp_app import limits
+from musinterp_app.files import check_regular
 from musinterp_app.limits import Range
 from musinterp_app.training.models import ARCHITECTURES
 from musinterp_app.training.train import TrainOptions
@@ -96,6 +97,17 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _a_file(text: str) -> str:
+    """An argparse ``type=`` for a file to read: refused at once when it is missing or
+    no file at all (a pipe would block the command)."""
+    try:
+        check_regular(text)
+    except OSError as error:
+        reason = getattr(error, "reason", None) or error.strerror
+        raise argparse.ArgumentTypeError(f"{text}: {reason}") from None
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = limits.OneLineParser(
         prog="musinterp-train", description="Train a musinterp VAE on your own music."
@@ -105,7 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     prep = commands.add_parser("prepare", help="folders of audio → cache of log-mel segments")
     prep.add_argument("--audio", nargs="+", required=True, metavar="DIR", help="folders to scan")
     prep.add_argument("--out", required=True, metavar="CACHE", help="cache folder (resumable)")
-    prep.add_argument("--fma-metadata", metavar="tracks.csv", help="FMA metadata for genre labels")
+    prep.add_argument(
+        "--fma-metadata", type=_a_file, metavar="tracks.csv", help="FMA metadata for genre labels"
+    )
     prep.add_argument(
         "--workers", type=limits.bounded(limits.WORKERS), default=2, help="parallel processes"
     )
@@ -137,7 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("run", metavar="RUN")
     ex.add_argument("-o", "--output", required=True, metavar="MODEL_DIR")
     ex.add_argument("--commands", default="", help="the commands that made it (for the card)")
-    ex.add_argument("--data-notes", metavar="FILE", help="Markdown about the data, for the card")
+    ex.add_argument(
+        "--data-notes", type=_a_file, metavar="FILE", help="Markdown about the data, for the card"
+    )
     ex.set_defaults(handler=_export)
 
     ev = commands.add_parser("evaluate", help="metrics, plots and a report for a model")

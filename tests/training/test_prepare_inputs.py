@@ -1,7 +1,10 @@
 """``musinterp-train prepare`` on folders holding things that are no file: each is
 skipped and listed with its reason in ``skipped.csv``, and nothing waits on them."""
 
+import contextlib
 import csv
+import io
+import os
 
 import numpy as np
 import pytest
@@ -33,3 +36,23 @@ def test_pipes_devices_sockets_and_link_loops_are_skipped_and_listed(not_files, 
 def test_a_path_that_is_no_folder_is_refused(tmp_path):
     with pytest.raises(ValueError, match="is not a folder: give folders of audio files"):
         data.find_sources([tmp_path / "nowhere"])
+
+
+@pytest.mark.parametrize(
+    ("command", "option"), [("export", "--data-notes"), ("prepare", "--fma-metadata")]
+)
+def test_a_text_file_option_that_is_a_pipe_is_refused_at_once(tmp_path, command, option):
+    train_cli = pytest.importorskip("musinterp_app.training.cli", reason="needs the train extra")
+    pipe = tmp_path / "notes.md"
+    os.mkfifo(pipe)
+    arguments = {"export": ["run", "-o", "out"], "prepare": ["--audio", "a", "--out", "o"]}
+    errors = io.StringIO()
+    with contextlib.redirect_stderr(errors):
+        exit_ = outcome_within(
+            lambda: train_cli.main([command, *arguments[command], option, str(pipe)])
+        )
+    assert isinstance(exit_, SystemExit) and exit_.code == 2
+    assert errors.getvalue().splitlines() == [
+        f"error: argument {option}: {pipe}: it is a named pipe (FIFO), not a file "
+        f"(see musinterp-train {command} --help)"
+    ]
