@@ -65,10 +65,25 @@ def test_bench_json_has_every_key():
         "gl.fft_floor_s",
         "gl.floor_ratio",
         "gl.first_chunk_s",
+        "gl.mel_inverse_speedup",
+        "gl.phase_speedup_1thread",
+        "model.encode_ms",
+        "render.blend5s_s",
+        "render.sc_db_a0.5",
+        "render.sc_db_a0.5_random32",
+        "render.level_error_db",
+        "render.cold_first_chunk_s",
+        "render.curve.a0.1.source.i0.sc_db",
+        "render.curve.a0.1.random.i32.sc_db",
     ]:
         assert isinstance(numbers[key], float | int) and np.isfinite(numbers[key]), key
     assert numbers["gl.speedup"] == pytest.approx(
         numbers["gl.librosa_s"] / numbers["gl.ours_s"], rel=0.01
+    )
+    # starting from the sources' phase beats a random start when no iteration is run
+    assert (
+        numbers["render.curve.a0.1.source.i0.sc_db"]
+        < numbers["render.curve.a0.1.random.i0.sc_db"] - 6
     )
 
 
