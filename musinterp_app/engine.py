@@ -32,7 +32,7 @@ EXPORT_PEAK_DBFS = -1.0
 EXPORT_LEVELS = ("match", "peak")
 DEFAULT_FADE_MS = 5.0  # at both ends of an exported file: no click where it starts or stops
 DECODE_MARGIN_LATENT = 8  # latent frames decoded around a window: more than the decoder sees
-RENDER_ITERATIONS = 8  # Griffin-Lim iterations from the sources' phase (see `musinterp bench`)
+RENDER_ITERATIONS = 16  # from the sources' phase: the knee of `musinterp bench`'s quality curve
 FIRST_CHUNK_ITERATIONS = 2  # the first chunk: sound starts at once
 
 

@@ -104,6 +104,8 @@ def test_blend_and_morph_end_to_end(tmp_path):
         "slerp",
         "--start-b",
         "0.5",
+        "--level",
+        "peak",
         "-o",
         tmp_path / "blend.wav",
     )

@@ -59,10 +59,6 @@ def test_a_starved_stream_counts_its_dropouts():
     blocks = _recording(player)
     player.play(buffer)
     _wait(lambda: len(blocks) >= 4)
-    assert player.dropouts >= 3
-    buffer.write(np.full(48000, 0.25, np.float32))  # the render catches up: no more dropouts
-    count = player.dropouts
-    seen = len(blocks)
-    _wait(lambda: len(blocks) >= seen + 3)
     player.stop()
-    assert player.dropouts <= count + 1  # at most the block that was being filled
+    assert player.dropouts >= 3
+    assert all(np.all(block == 0.0) for block in blocks)  # silence, not stale samples
