@@ -31,7 +31,7 @@ OVERVIEW_COLUMNS = 2048  # time columns kept for drawing a whole track
 EXPORT_PEAK_DBFS = -1.0
 EXPORT_LEVELS = ("match", "peak")
 DEFAULT_FADE_MS = 5.0  # at both ends of an exported file: no click where it starts or stops
-DECODE_MARGIN_LATENT = 8  # latent frames decoded around a window: more than the decoder sees
+DECODE_MARGIN_LATENT = 24  # latent frames around a window: the v2 decoder reaches ±15, loudness ±3
 RENDER_ITERATIONS = 16  # from the sources' phase: the knee of `musinterp bench`'s quality curve
 FIRST_CHUNK_ITERATIONS = 2  # the first chunk: sound starts at once
 

@@ -149,8 +149,11 @@ def test_reconstruct_through_the_model(tmp_path):
 def test_info_prints_the_model_facts():
     result = musinterp("info")
     assert result.returncode == 0, result.stderr
-    assert "architecture   conv1d" in result.stdout
+    assert "architecture   hybrid" in result.stdout
     assert "trained on" in result.stdout
+    # the evaluation, in plain words (from the model folder's evaluation.json)
+    assert "of the original's band-to-band detail" in result.stdout
+    assert "reshaped by the model rather than crossfaded" in result.stdout
 
 
 def test_a_broken_model_folder_is_one_clear_line(broken_models, tmp_path):

@@ -32,9 +32,9 @@ def plain_words(summary: dict) -> list[str]:
     ]
     if model.get("sc_db") is not None and round_trip is not None:
         lines.append(
-            f"- Sound: its spectrum after phase reconstruction is {model['sc_db']:.1f} dB away "
-            f"from the real recording's (the recording's own spectrogram gets {round_trip:.1f} "
-            "dB; lower is closer)."
+            f"- Sound: after phase reconstruction, its spectrum's error against the real "
+            f"recording is {model['sc_db']:.1f} dB (the recording's own spectrogram gets "
+            f"{round_trip:.1f} dB; lower is closer)."
         )
     lines += [
         f"- Blending: halfway between two clips, {pure['model_share_mid']:.0%} of the "
