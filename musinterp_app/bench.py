@@ -216,6 +216,7 @@ def bench_griffinlim(*, quick: bool = False) -> dict[str, float]:
 def example_engine(model: OnnxVAE) -> engine.Engine:
     """An engine with the two shipped example clips loaded as A and B."""
     blender = engine.Engine(model)
+    mel.prepare(model.mel_config)  # as the window does when a model loads
     examples = sorted(resources.examples_dir().glob("*.ogg"))[:2]
     for slot, path in zip("AB", examples, strict=True):
         blender.set_track(slot, engine.load_track(path, model, overview=False))

@@ -242,8 +242,9 @@ def with_excerpt(
     return replace(track, **excerpt)
 
 
-def _frame_alpha(settings: BlendSettings, frames: int) -> float | np.ndarray:
-    return latent.ramp(frames) if settings.morph else settings.alpha
+def _frame_alpha(settings: BlendSettings, frames: int) -> np.ndarray:
+    """B's share per frame: ``[frames]`` when morphing, else one number (a 0-d array)."""
+    return latent.ramp(frames) if settings.morph else np.float32(settings.alpha)
 
 
 class Engine:
@@ -257,7 +258,6 @@ class Engine:
     def __init__(self, model: OnnxVAE) -> None:
         self.model = model
         self.tracks: dict[str, Track | None] = {"A": None, "B": None}
-        mel.prepare(model.mel_config)
 
     @property
     def config(self) -> mel.MelConfig:
@@ -280,6 +280,7 @@ class Engine:
         swaps them when it is done.
         """
         switched = Engine(model)
+        mel.prepare(model.mel_config)  # on this worker, not at the first render
         for slot, track in list(self.tracks.items()):
             if track is not None:
                 excerpt = {"start_s": track.start_s, "duration_s": track.duration_s}
@@ -330,7 +331,7 @@ class Engine:
         blended = self.model.decode(code)
         window = slice(first_frame, min(frames, first_frame + blended.shape[1]))
         blended = blended[:, : window.stop - window.start]
-        share_b = np.asarray(_frame_alpha(settings, frames), np.float32)
+        share_b = _frame_alpha(settings, frames)
         share_b = share_b[window] if share_b.ndim else share_b
         if settings.keep_detail:
             blended = latent.restore_detail(
@@ -354,7 +355,7 @@ class Engine:
     def source_phase(self, settings: BlendSettings) -> Callable[[int, int], np.ndarray]:
         """Frames → the α-weighted sum of the two sources' STFTs, the render's starting phase."""
         a, b, frames = self._pair()
-        share_b = np.asarray(_frame_alpha(settings, frames), np.float32)
+        share_b = _frame_alpha(settings, frames)
 
         def phase_frames(start: int, stop: int) -> np.ndarray:
             weight = share_b[start:stop] if share_b.ndim else share_b
@@ -418,7 +419,7 @@ class Engine:
         """
         a, b, frames = self._pair()
         hop = self.config.hop_length
-        share_b = np.asarray(_frame_alpha(settings, frames), np.float32)
+        share_b = _frame_alpha(settings, frames)
         if share_b.ndim:  # per frame → per sample
             share_b = np.interp(np.arange(len(middle)) / hop, np.arange(frames), share_b)
         side = np.zeros(len(middle), np.float32)

@@ -364,7 +364,12 @@ def griffinlim_stream(
         magnitude, mag_start = magnitude[lo - mag_start :], lo
         prefix = played[lo * hop_length - played_start :]
         solver = _Solver(magnitude, hop_length, zero_tail=hi == n_frames, fixed_prefix=prefix)
-        initial = _frames_major_complex(phase_frames(lo, hi)) if phase_frames else None
+        initial = None
+        if phase_frames is not None:  # only for frames whose phase is not known yet
+            initial = np.zeros((hi - lo, n_bins), np.complex64)
+            first_new = min(hi, lo + len(known_phase))
+            if first_new < hi:
+                initial[first_new - lo :] = _frames_major_complex(phase_frames(first_new, hi))
         solver.set_phase(rng, known=known_phase, initial=initial)
         iterations = n_iter if start or first_chunk_iterations is None else first_chunk_iterations
         signal = solver.run(iterations, momentum, cancel)

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from musinterp_app import engine, limits, resources
-from musinterp_app.audio import io
+from musinterp_app.audio import io, mel
 from musinterp_app.audio import player as playback
 from musinterp_app.audio.io import AUDIO_SUFFIXES
 from musinterp_app.engine import BlendSettings, Engine
@@ -90,6 +90,8 @@ class MainWindow(QMainWindow):
         self.engine = Engine(model)
         self.settings = settings or QSettings()
         self.pool = JobPool(max_workers=4)
+        # Build what the first render needs (mel inverse, FFT plans) now, off the UI thread.
+        self.pool.start(lambda: mel.prepare(model.mel_config))
         self.lanes = {
             name: Lane(self.pool, self)
             for name in ("A", "B", "decode", "render", "preview", "export", "model")
