@@ -65,6 +65,39 @@ def blend(
     raise ValueError(f"unknown mode {mode!r}; choose one of {MODES}")
 
 
+def bilinear(
+    corners: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    x: float | np.ndarray,
+    y: float | np.ndarray,
+    mode: Mode = "lerp",
+) -> np.ndarray:
+    """The latent at ``(x, y)`` of a pad with latents A, B, C, D at its corners.
+
+    A is at (0, 0), B at (1, 0), C at (0, 1), D at (1, 1): blend A→B and C→D by
+    ``x``, then the two results by ``y``, each step linear or spherical (``mode``),
+    so every edge is the two-track blend of its corners and each corner is its
+    latent exactly. ``x`` and ``y`` are numbers or ``[latent_frames]`` (a path).
+    With ``lerp`` this is the bilinear sum weighted by :func:`pad_shares`.
+    """
+    a, b, c, d = corners
+    return blend(blend(a, b, x, mode), blend(c, d, x, mode), y, mode)
+
+
+def pad_shares(x: float | np.ndarray, y: float | np.ndarray) -> np.ndarray:
+    """Each corner's bilinear share at ``(x, y)``: ``[4]`` or ``[4, frames]``, summing to 1."""
+    x, y = np.asarray(x, np.float32), np.asarray(y, np.float32)
+    return np.stack([(1 - x) * (1 - y), x * (1 - y), (1 - x) * y, x * y]).astype(np.float32)
+
+
+def weighted_sum(parts: list[np.ndarray], shares: np.ndarray) -> np.ndarray:
+    """``Σ shares[i] · parts[i]``: ``shares`` is ``[n]`` or ``[n, frames]`` (per frame, the
+    parts' last axis); float32 like the parts."""
+    total = shares[0] * parts[0]
+    for share, part in zip(shares[1:], parts[1:], strict=True):
+        total = total + share * part
+    return total.astype(np.float32)
+
+
 def ramp(n_frames: int, start: float = 0.0, stop: float = 1.0) -> np.ndarray:
     """α going linearly from ``start`` to ``stop`` over ``n_frames`` latent frames."""
     return np.linspace(start, stop, n_frames, dtype=np.float32)
@@ -83,4 +116,15 @@ def restore_detail(
     number or one value per frame). At share 0 or 1 this is the source exactly.
     """
     share_b = np.asarray(share_b, np.float32)
-    return (decoded + (1 - share_b) * residual_a + share_b * residual_b).astype(np.float32)
+    return restore_detail_weighted(
+        decoded, [residual_a, residual_b], np.stack([1 - share_b, share_b])
+    )
+
+
+def restore_detail_weighted(
+    decoded: np.ndarray, residuals: list[np.ndarray], shares: np.ndarray
+) -> np.ndarray:
+    """:func:`restore_detail` for any number of sources: ``decoded + Σ shares[i] · residuals[i]``
+    (``shares`` ``[n]`` or ``[n, frames]``). With one share 1 and the rest 0 this is
+    that source exactly."""
+    return (decoded + weighted_sum(residuals, shares)).astype(np.float32)

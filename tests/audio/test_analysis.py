@@ -1,0 +1,73 @@
+"""Tempo, beat and key estimates on clips whose tempo, downbeat and key are known."""
+
+import numpy as np
+import pytest
+from support.music import known_clip, known_clips
+
+from musinterp_app.audio import analysis
+
+RATE = 32768
+
+
+def test_tempo_and_key_of_generated_clips_are_right_in_nine_cases_of_ten():
+    clips = known_clips(24, RATE, seed=5)
+    tempo_right = key_right = 0
+    for clip in clips:
+        tempo = analysis.estimate_tempo(clip.samples, RATE)
+        key = analysis.estimate_key(clip.samples, RATE)
+        ratio = tempo.bpm / clip.bpm
+        tempo_right += any(abs(ratio * factor - 1) <= 0.02 for factor in (1.0, 0.5, 2.0))
+        key_right += (key.tonic, key.minor) == (clip.tonic, clip.minor)
+    assert tempo_right >= 0.9 * len(clips)
+    assert key_right >= 0.9 * len(clips)
+
+
+@pytest.mark.parametrize("bpm", [64.0, 97.0, 133.0, 172.0])
+def test_tempo_is_within_two_percent_and_the_downbeat_is_found(bpm):
+    clip = known_clip(bpm, 9, True, RATE, lead_in_s=0.3 * 60 / bpm)
+    tempo = analysis.estimate_tempo(clip.samples, RATE)
+    assert tempo.bpm == pytest.approx(bpm, rel=0.02)
+    assert tempo.first_downbeat_s == pytest.approx(clip.first_downbeat_s, abs=0.06)
+    assert tempo.confidence > 0.3
+
+
+def test_noise_has_little_beat_confidence():
+    noise = np.random.default_rng(0).standard_normal(5 * RATE).astype(np.float32) * 0.1
+    beat = known_clip(120.0, 0, False, RATE, duration_s=5.0)
+    assert analysis.estimate_tempo(noise, RATE).confidence < 0.2
+    assert analysis.estimate_tempo(beat.samples, RATE).confidence > 0.5
+
+
+def test_a_clip_too_short_for_a_tempo_is_refused():
+    with pytest.raises(ValueError, match="too short"):
+        analysis.estimate_tempo(np.zeros(RATE // 2, np.float32), RATE)
+
+
+def test_overrides_double_half_and_relative_keys():
+    tempo = analysis.Tempo(bpm=70.0, first_beat_s=0.5, first_downbeat_s=2.2, confidence=0.8)
+    doubled = tempo.scaled(2.0)
+    assert doubled.bpm == 140.0
+    assert doubled.first_beat_s == pytest.approx(0.5 % (60 / 140))
+    assert doubled.scaled(0.5).bpm == 70.0
+    c_major = analysis.Key.parse("C major")
+    assert c_major.relative().name == "A minor"
+    assert c_major.relative().relative() == c_major
+    assert analysis.Key.parse("F#m").name == "F# minor"
+    assert analysis.Key.parse("Eb").name == "Eb major"
+    with pytest.raises(ValueError, match="not a key"):
+        analysis.Key.parse("H dorian")
+
+
+@pytest.mark.parametrize(
+    ("own", "target", "semitones"),
+    [
+        ("D major", "F major", 3),
+        ("F major", "D major", -3),
+        ("C major", "F# major", -6),
+        ("E minor", "C major", 5),  # onto the relative key: G major → C major
+        ("A minor", "C major", 0),
+        ("B major", "C major", 1),
+    ],
+)
+def test_the_smallest_shift_onto_a_key(own, target, semitones):
+    assert analysis.Key.parse(own).semitones_to(analysis.Key.parse(target)) == semitones
