@@ -227,3 +227,30 @@ def test_with_model_builds_a_new_engine_and_leaves_this_one(blender, shipped_mod
         blender.blend_mel(BlendSettings(alpha=0.4)),
         atol=1e-4,
     )
+
+
+@pytest.mark.parametrize("morph", [False, True])
+def test_source_phase_is_the_weighted_sum_of_the_sources_stfts(blender, morph):
+    """One transform of the α-weighted mix equals the α-weighted sum of two transforms (the
+    STFT is linear); for a morph α moves per sample, so it matches to within the ramp's step."""
+    settings = BlendSettings(alpha=0.3, morph=morph)
+    config = blender.config
+    hop = 4 * config.hop_length
+    a, b = blender.tracks["A"], blender.tracks["B"]
+    mixed = blender.source_phase(settings, stride=4)(10, 40)
+    share_b = np.linspace(0, 1, blender.blend_frames)[::4][10:40] if morph else 0.3
+    expected = (1 - share_b) * stft.stft_frames(
+        a.samples, 10, 40, n_fft=config.n_fft, hop_length=hop
+    ) + share_b * stft.stft_frames(b.samples, 10, 40, n_fft=config.n_fft, hop_length=hop)
+    error = np.linalg.norm(mixed - expected) / np.linalg.norm(expected)
+    assert error < (0.02 if morph else 1e-5)
+
+
+def test_a_render_decodes_in_blocks_that_equal_the_whole_blend(blender):
+    settings = BlendSettings(alpha=0.4)
+    whole = blender.blend_mel(settings)
+    blocks = engine._DecodedBlocks(lambda a, b: blender.blend_mel(settings, a, b), whole.shape[1])
+    parts = [blocks(0, 48), blocks(48, 100), blocks(100, whole.shape[1])]
+    np.testing.assert_allclose(np.concatenate(parts, axis=1), whole, atol=1e-4)
+    with pytest.raises(ValueError, match="out of order"):
+        blocks(0, 700)

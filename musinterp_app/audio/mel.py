@@ -244,18 +244,45 @@ def to_magnitude(normalised: np.ndarray, config: MelConfig) -> np.ndarray:
 
 
 def audio_stream(
-    log_mel_frames: Callable[[int, int], np.ndarray], n_frames: int, config: MelConfig, **options
+    log_mel_frames: Callable[[int, int], np.ndarray],
+    n_frames: int,
+    config: MelConfig,
+    *,
+    stride: int = 1,
+    **options,
 ) -> Iterator[np.ndarray]:
     """Normalised log-mel → audio chunks in time order (streaming Griffin-Lim).
 
     ``log_mel_frames(start, stop)`` gives frames ``[n_mels, stop − start]``; it
-    is asked for each chunk's frames only when the stream needs them.
-    ``options`` go to :func:`griffinlim_stream` (``n_iter``, ``cancel``, ...).
+    is asked for each chunk's frames only when the stream needs them, each frame
+    once, in order. ``stride``: phase retrieval runs on every ``stride``-th frame
+    (hop ``stride · hop_length``): with ``n_fft`` 16 hops long the frames are so
+    redundant that every 4th one is enough (see ``RENDER_STRIDE`` in the engine)
+    and each iteration costs a quarter. ``options`` go to
+    :func:`griffinlim_stream` (``n_iter``, ``phase_frames`` — at the strided hop —,
+    ``cancel``, ...). Together the chunks are ``n_frames · hop_length`` samples.
     """
-    return griffinlim_stream(
-        lambda start, stop: to_magnitude(log_mel_frames(start, stop), config),
-        n_frames,
+    strided_frames = -(-n_frames // stride)
+
+    def magnitude_frames(start: int, stop: int) -> np.ndarray:
+        log_mel = log_mel_frames(start * stride, min(n_frames, stop * stride))[:, ::stride]
+        return to_magnitude(log_mel, config)
+
+    progress = options.pop("progress", None)
+
+    def strided_progress(done: int, _total: int) -> None:
+        progress(min(n_frames, done * stride), n_frames)
+
+    chunks = griffinlim_stream(
+        magnitude_frames,
+        strided_frames,
         n_fft=config.n_fft,
-        hop_length=config.hop_length,
+        hop_length=config.hop_length * stride,
+        first_chunk_frames=max(8, 32 // stride),  # about 0.25 s or more: sound starts at once
+        progress=None if progress is None else strided_progress,
         **options,
     )
+    remaining = n_frames * config.hop_length
+    for chunk in chunks:
+        yield chunk[:remaining]
+        remaining -= len(chunk)

@@ -72,10 +72,21 @@ def stft_frames(
     frames past the end of the clip see zeros.
     """
     first_sample = start * hop_length - n_fft // 2
-    needed = (stop - start - 1) * hop_length + n_fft
-    piece = np.zeros(needed, np.float32)
-    lo, hi = max(0, first_sample), min(len(samples), first_sample + needed)
+    piece = read_padded(samples, first_sample, (stop - start - 1) * hop_length + n_fft)
+    return piece_spectra(piece, stop - start, n_fft=n_fft, hop_length=hop_length)
+
+
+def read_padded(samples: np.ndarray, first_sample: int, length: int) -> np.ndarray:
+    """``samples[first_sample : first_sample + length]`` as float32, zeros outside the clip."""
+    piece = np.zeros(length, np.float32)
+    lo, hi = max(0, first_sample), min(len(samples), first_sample + length)
     if hi > lo:
         piece[lo - first_sample : hi - first_sample] = samples[lo:hi]
-    frames = np.lib.stride_tricks.sliding_window_view(piece, n_fft)[::hop_length][: stop - start]
+    return piece
+
+
+def piece_spectra(piece: np.ndarray, n_frames: int, *, n_fft: int, hop_length: int) -> np.ndarray:
+    """Spectra of the ``n_frames`` windows starting at ``piece[0], piece[hop], …``:
+    complex64 ``[n_bins, n_frames]`` (``piece`` is ``(n_frames − 1) · hop + n_fft`` long)."""
+    frames = np.lib.stride_tricks.sliding_window_view(piece, n_fft)[::hop_length][:n_frames]
     return scipy.fft.rfft(frames * hann_window(n_fft), axis=-1, workers=WORKERS).T
