@@ -2,6 +2,7 @@
 
 import argparse
 import json
+import os
 import sys
 from dataclasses import fields
 from pathlib import Path
@@ -9,10 +10,12 @@ from pathlib import Path
 from musinterp_app import limits
 from musinterp_app.files import check_regular
 from musinterp_app.limits import Range
+from musinterp_app.training import fma, shards
 from musinterp_app.training.models import ARCHITECTURES
 from musinterp_app.training.train import TrainOptions
 
 STEPS = Range(1, 100_000_000, integer=True)
+SHARD_SEGMENTS = Range(1, 1_000_000, integer=True)
 # The allowed range of every numeric training option (``--NAME`` for ``TrainOptions.NAME``).
 TRAIN_RANGES = {
     "width": Range(1, 8192, integer=True),
@@ -46,12 +49,34 @@ def _prepare(args: argparse.Namespace) -> int:
         [Path(folder) for folder in args.audio],
         Path(args.out),
         fma_metadata=Path(args.fma_metadata) if args.fma_metadata else None,
+        fma_subset=args.fma_subset,
+        fma_balanced=args.fma_balanced,
         workers=args.workers,
+        part=args.shard,
+        shard_segments=args.shard_segments,
+        exr=not args.no_exr,
     )
     print(json.dumps(summary, indent=2))
     if summary["skipped"]:
         print(f"{summary['skipped']} files skipped: see {Path(args.out) / 'skipped.csv'}")
     return 0 if summary["segments"] else 1
+
+
+def _merge(args: argparse.Namespace) -> int:
+    from musinterp_app.training import data
+
+    print(json.dumps(data.merge([Path(p) for p in args.parts], Path(args.out)), indent=2))
+    return 0
+
+
+def _part(text: str) -> tuple[int, int]:
+    """An argparse ``type=`` for ``K/N``: this machine prepares part K of N (1 ≤ K ≤ N)."""
+    numbers = text.split("/")
+    if len(numbers) == 2 and all(n.strip().isdigit() for n in numbers):
+        part, parts = (int(n) for n in numbers)
+        if 1 <= part <= parts <= 100_000:
+            return part, parts
+    raise argparse.ArgumentTypeError(f"{text!r} is not K/N with 1 <= K <= N (e.g. 2/8)")
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -67,7 +92,8 @@ def _train(args: argparse.Namespace) -> int:
         resume=args.resume,
         stop_after_steps=args.stop_after_steps,
     )
-    print(json.dumps(summary, indent=2))
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 speaks for the run
+        print(json.dumps(summary, indent=2))
     return 0
 
 
@@ -121,9 +147,42 @@ def build_parser() -> argparse.ArgumentParser:
         "--fma-metadata", type=_a_file, metavar="tracks.csv", help="FMA metadata for genre labels"
     )
     prep.add_argument(
+        "--fma-subset",
+        choices=fma.SUBSETS,
+        default="full",
+        help="with --fma-metadata: FMA's subset to use (default: every track found)",
+    )
+    prep.add_argument(
+        "--fma-balanced",
+        action="store_true",
+        help="with --fma-metadata: FMA small's 8 genres, as many tracks of each",
+    )
+    prep.add_argument(
         "--workers", type=limits.bounded(limits.WORKERS), default=2, help="parallel processes"
     )
+    prep.add_argument(
+        "--shard",
+        type=_part,
+        default=(1, 1),
+        metavar="K/N",
+        help="prepare part K of N (N machines, one part each; then merge)",
+    )
+    prep.add_argument(
+        "--shard-segments",
+        type=limits.bounded(SHARD_SEGMENTS),
+        default=shards.SHARD_SEGMENTS,
+        metavar="N",
+        help=f"segments per shard file ({SHARD_SEGMENTS.describe()})",
+    )
+    prep.add_argument(
+        "--no-exr", action="store_true", help="write no OpenEXR segments (training reads shards)"
+    )
     prep.set_defaults(handler=_prepare)
+
+    mer = commands.add_parser("merge", help="check the parts of prepare --shard and join them")
+    mer.add_argument("parts", nargs="+", metavar="PART", help="the caches of parts 1 … N")
+    mer.add_argument("--out", required=True, metavar="CACHE", help="the joined cache")
+    mer.set_defaults(handler=_merge)
 
     defaults = TrainOptions()
     tr = commands.add_parser("train", help="train a VAE on a prepared cache")

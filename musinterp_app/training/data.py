@@ -1,12 +1,20 @@
-"""``prepare``: any folder of music → a cache of 5-s log-mel segments.
+"""``prepare``: any folder of music → a store of 5-s log-mel segments that training reads.
 
-Each segment is a lossless half-float OpenEXR image (one channel ``Y``,
-``[n_mels, segment_frames]``, low frequencies in the first row), as in the
-original report. ``index.csv`` lists every segment with its source file,
-offset, and label (the FMA genre when metadata is given, otherwise the folder
-the file came from). The work is per file, in parallel processes; a file is
-done once its manifest is written, so an interrupted run resumes where it
-stopped. Unreadable files are listed in ``skipped.csv``, never fatal.
+Segments go into fixed-size float16 shards (:mod:`shards`: ``shards/NNNNN.npy``,
+``[capacity, segment_frames, n_mels]``); ``index.csv`` lists every segment with
+its source file, offset, label (the FMA genre when metadata is given, otherwise
+the folder the file came from), FMA split, and its shard and row. The work is
+per file, in parallel processes; a file is done once its manifest
+(``files/ID.json``) is written, after its rows are flushed, so an interrupted run
+resumes where it stopped. Unreadable files are listed in ``skipped.csv``, never
+fatal. Each segment is also written as a lossless half-float OpenEXR image
+(``segments/``, the original report's format) unless ``exr=False`` (``--no-exr``):
+training reads only the shards.
+
+``part=(K, N)`` prepares only the files whose id falls in part K of N (by a hash
+of the id), so N machines can prepare one corpus at once; :func:`merge` checks
+the N parts (same corpus, same parameters, each part once and finished, no file
+twice, shards intact) and joins them into one cache.
 """
 
 import csv
@@ -14,9 +22,11 @@ import hashlib
 import json
 import os
 import re
+import shutil
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from itertools import repeat
 from pathlib import Path
 
 import numpy as np
@@ -24,15 +34,17 @@ import OpenEXR
 from tqdm import tqdm
 
 from musinterp_app.audio import io, mel
-from musinterp_app.files import check_regular, open_text
+from musinterp_app.files import check_regular
+from musinterp_app.training import fma, shards
 
-INDEX_FIELDS = ["segment", "source", "offset_s", "label", "file_id"]
+INDEX_FIELDS = ["segment", "source", "offset_s", "label", "file_id", "split", "shard", "row"]
 
 
 @dataclass(frozen=True)
 class SourceFile:
     path: Path
     label: str
+    split: str = ""  # FMA's split (training / validation / test), "" without FMA metadata
 
     @property
     def file_id(self) -> str:
@@ -55,31 +67,15 @@ def read_exr(path: Path) -> np.ndarray:
         return exr.channels()["Y"].pixels
 
 
-def fma_genres(tracks_csv: Path) -> dict[int, str]:
-    """Track id → top genre, from FMA's ``tracks.csv`` (three header rows)."""
-    genres = {}
-    with open_text(tracks_csv) as handle:
-        rows = csv.reader(handle)
-        header = [next(rows), next(rows), next(rows)]
-        column = next(
-            i
-            for i, (top, sub) in enumerate(zip(header[0], header[1], strict=False))
-            if top == "track" and sub == "genre_top"
-        )
-        for row in rows:
-            if row and row[0].isdigit() and row[column]:
-                genres[int(row[0])] = row[column]
-    return genres
-
-
 def find_sources(
-    folders: Sequence[Path], genres: dict[int, str] | None = None
+    folders: Sequence[Path], tracks: dict[int, fma.Track] | None = None
 ) -> tuple[list[SourceFile], list[tuple[Path, str]]]:
     """Audio files under ``folders`` (recursively) with their labels.
 
-    The label is the FMA genre when ``genres`` is given (files are named by
-    track id, e.g. ``000/000002.mp3``), otherwise the name of the folder the
-    file was found under (pass one folder per label).
+    With FMA ``tracks`` (from :func:`fma.select`; files are named by track id,
+    e.g. ``000/000002.mp3``) the label is the track's genre and only the chosen
+    tracks are kept; otherwise the label is the name of the folder the file was
+    found under (pass one folder per label).
     Returns the files and the ``(path, reason)`` of files left out: among them
     whatever has an audio name but is no file (a pipe, a device, a socket, a
     link loop), so nothing is ever waited on and nothing is left out silently.
@@ -98,46 +94,50 @@ def find_sources(
                 if not path.is_dir():  # a folder named like a file is only walked through
                     skipped.append((path, getattr(error, "reason", None) or error.strerror))
                 continue
-            label = folder.name
-            if genres is not None:
-                match = re.search(r"(\d+)", path.stem)
-                track = int(match.group(1)) if match else -1
-                if track not in genres:
-                    skipped.append((path, "no genre in the FMA metadata"))
-                    continue
-                label = genres[track]
-            sources.append(SourceFile(path, label))
+            if tracks is None:
+                sources.append(SourceFile(path, folder.name))
+                continue
+            match = re.search(r"(\d+)", path.stem)
+            track = tracks.get(int(match.group(1)) if match else -1)
+            if track is None:
+                skipped.append((path, "not in the chosen FMA tracks"))
+            else:
+                sources.append(SourceFile(path, track.label, track.split))
     return sources, skipped
 
 
-def _prepare_file(source: SourceFile, cache: Path, config: mel.MelConfig) -> dict:
-    """Segments of one file → EXR files + a manifest; returns the manifest."""
-    manifest_path = cache / "files" / f"{source.file_id}.json"
+def part_of(file_id: str, parts: int) -> int:
+    """Which of ``parts`` (1 … parts) prepares the file ``file_id``."""
+    return int(file_id, 16) % parts + 1
+
+
+def _segments_of(
+    source: SourceFile, cache: Path, config: mel.MelConfig, exr: bool
+) -> tuple[np.ndarray, str | None]:
+    """The whole segments of one file, float16 ``[count, segment_frames, n_mels]``, and the
+    load error (then no segments). With ``exr`` each is also written to ``segments/``."""
     try:
         samples = io.load(source.path, sample_rate=config.sample_rate)
     except io.AudioLoadError as error:
-        manifest = {"source": str(source.path), "error": str(error), "segments": []}
-    else:
-        features = mel.log_mel_long(samples, config)
-        segments = []
-        for index in range(features.shape[1] // config.segment_frames):
-            first = index * config.segment_frames
-            name = f"{source.file_id}_{index:04d}.exr"
-            write_exr(cache / "segments" / name, features[:, first : first + config.segment_frames])
-            segments.append(
-                {
-                    "segment": f"segments/{name}",
-                    "source": str(source.path),
-                    "offset_s": round(config.frames_to_seconds(first), 4),
-                    "label": source.label,
-                    "file_id": source.file_id,
-                }
-            )
-        manifest = {"source": str(source.path), "error": None, "segments": segments}
-    temporary = manifest_path.with_suffix(".part")
-    temporary.write_text(json.dumps(manifest))
-    os.replace(temporary, manifest_path)
-    return manifest
+        return np.zeros((0, config.segment_frames, config.n_mels), np.float16), str(error)
+    features = mel.log_mel_long(samples, config)  # [n_mels, frames]
+    count = features.shape[1] // config.segment_frames
+    segments = (
+        features[:, : count * config.segment_frames]
+        .reshape(config.n_mels, count, config.segment_frames)
+        .transpose(1, 2, 0)
+        .astype(np.float16)
+    )
+    if exr:
+        for index, segment in enumerate(segments):
+            write_exr(cache / "segments" / f"{source.file_id}_{index:04d}.exr", segment.T)
+    return segments, None
+
+
+def _write_json(path: Path, value: dict) -> None:
+    temporary = path.with_suffix(".part")
+    temporary.write_text(json.dumps(value))
+    os.replace(temporary, path)
 
 
 def prepare(
@@ -146,13 +146,19 @@ def prepare(
     *,
     config: mel.MelConfig | None = None,
     fma_metadata: Path | None = None,
+    fma_subset: str = "full",
+    fma_balanced: bool = False,
     workers: int = 2,
+    part: tuple[int, int] = (1, 1),
+    shard_segments: int = shards.SHARD_SEGMENTS,
+    exr: bool = True,
 ) -> dict:
-    """Build or resume a segment cache; returns a summary dict."""
+    """Build or resume a segment store (part ``part[0]`` of ``part[1]``); returns a summary."""
     config = config or mel.MelConfig()
     cache = Path(cache)
-    (cache / "segments").mkdir(parents=True, exist_ok=True)
-    (cache / "files").mkdir(exist_ok=True)
+    (cache / "files").mkdir(parents=True, exist_ok=True)
+    if exr:
+        (cache / "segments").mkdir(exist_ok=True)
     config_path = cache / "mel_config.json"
     if (
         config_path.exists()
@@ -161,17 +167,66 @@ def prepare(
         raise ValueError(f"{cache} was prepared with other mel parameters; use a new folder")
     config_path.write_text(json.dumps(config.to_dict(), indent=2))
 
-    genres = fma_genres(fma_metadata) if fma_metadata else None
-    sources, skipped = find_sources(folders, genres)
-    todo = [s for s in sources if not (cache / "files" / f"{s.file_id}.json").exists()]
+    tracks = None
+    if fma_metadata:
+        tracks = fma.select(fma.read_tracks(fma_metadata), fma_subset, fma_balanced)
+    sources, skipped = find_sources(folders, tracks)
+    number, parts = part
+    mine = [s for s in sources if part_of(s.file_id, parts) == number]
+    part_path = cache / "part.json"
+    described = {"part": number, "parts": parts, "shard_segments": shard_segments}
+    if part_path.exists():
+        before = json.loads(part_path.read_text())
+        if {key: before[key] for key in described} != described:
+            raise ValueError(
+                f"{cache} holds part {before['part']}/{before['parts']} with "
+                f"{before['shard_segments']} segments per shard; use a new folder"
+            )
+    corpus = sorted(s.file_id for s in sources)
+    _write_json(
+        part_path,
+        {
+            **described,
+            "corpus_files": len(corpus),
+            "corpus_key": hashlib.sha1(" ".join(corpus).encode()).hexdigest(),
+            "files": len(mine),
+            "finished": False,
+        },
+    )
+    manifests = {s.file_id: cache / "files" / f"{s.file_id}.json" for s in mine}
+    used: dict[str, int] = {}
+    for path in manifests.values():
+        if path.exists():
+            for shard, row, count in json.loads(path.read_text())["pieces"]:
+                name = Path(shard).name
+                used[name] = max(used.get(name, 0), row + count)
+    todo = [s for s in mine if not manifests[s.file_id].exists()]
+    writer = shards.ShardWriter(
+        cache / "shards", shard_segments, (config.segment_frames, config.n_mels), used
+    )
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        jobs = pool.map(_prepare_file, todo, [cache] * len(todo), [config] * len(todo))
-        for _ in tqdm(jobs, total=len(todo), desc="prepare", unit="file", initial=0):
-            pass
-    return _write_index(cache, sources, skipped)
+        results = pool.map(_segments_of, todo, repeat(cache), repeat(config), repeat(exr))
+        for source, (segments, error) in tqdm(
+            zip(todo, results, strict=True), total=len(todo), desc="prepare", unit="file"
+        ):
+            pieces = writer.append(segments) if len(segments) else []
+            manifest = {
+                "source": str(source.path),
+                "error": error,
+                "segments": len(segments),
+                "exr": exr,
+                "pieces": [[f"shards/{name}", row, count] for name, row, count in pieces],
+            }
+            _write_json(manifests[source.file_id], manifest)
+    writer.close()
+    summary = _write_index(cache, mine, skipped, config)
+    _write_json(part_path, {**json.loads(part_path.read_text()), "finished": True})
+    return summary
 
 
-def _write_index(cache: Path, sources: Iterable[SourceFile], skipped: list) -> dict:
+def _write_index(
+    cache: Path, sources: Iterable[SourceFile], skipped: list, config: mel.MelConfig
+) -> dict:
     rows = []
     for source in sources:
         manifest = json.loads((cache / "files" / f"{source.file_id}.json").read_text())
@@ -179,21 +234,135 @@ def _write_index(cache: Path, sources: Iterable[SourceFile], skipped: list) -> d
             skipped.append((source.path, manifest["error"]))
         elif not manifest["segments"]:
             skipped.append((source.path, "shorter than one segment"))
-        rows.extend(manifest["segments"])
-    with open(cache / "index.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=INDEX_FIELDS)
-        writer.writeheader()
-        writer.writerows(rows)
-    with open(cache / "skipped.csv", "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["path", "reason"])
-        writer.writerows((str(path), reason) for path, reason in skipped)
+        index = 0
+        for shard, first_row, count in manifest["pieces"]:
+            for row in range(first_row, first_row + count):
+                exr = f"segments/{source.file_id}_{index:04d}.exr" if manifest["exr"] else ""
+                first_frame = index * config.segment_frames
+                rows.append(
+                    {
+                        "segment": exr,
+                        "source": str(source.path),
+                        "offset_s": round(config.frames_to_seconds(first_frame), 4),
+                        "label": source.label,
+                        "file_id": source.file_id,
+                        "split": source.split,
+                        "shard": shard,
+                        "row": row,
+                    }
+                )
+                index += 1
+    _write_table(cache / "index.csv", INDEX_FIELDS, rows)
+    _write_table(
+        cache / "skipped.csv",
+        ["path", "reason"],
+        [{"path": str(path), "reason": reason} for path, reason in skipped],
+    )
     return {
         "segments": len(rows),
         "files": len({row["file_id"] for row in rows}),
         "skipped": len(skipped),
         "labels": sorted({row["label"] for row in rows}),
+        "shards": len({row["shard"] for row in rows}),
     }
+
+
+def _write_table(path: Path, fields: list[str], rows: list[dict]) -> None:
+    temporary = path.with_suffix(".part")
+    with open(temporary, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(temporary, path)
+
+
+def merge(parts: Sequence[Path], out: Path) -> dict:
+    """Join the caches of ``prepare(part=(K, N))`` for K = 1 … N into one cache ``out``.
+
+    Checks first, and writes nothing if a check fails: every part finished, the
+    N parts each given once, all made from the same corpus with the same mel
+    parameters and shard size, no file in two parts, every shard the index
+    names present with the right shape. Shards are hard-linked into
+    ``out/shards`` (copied across file systems) as ``pK-NNNNN.npy``.
+    """
+    parts = [Path(p) for p in parts]
+    described = []
+    for folder in parts:
+        if not (folder / "part.json").exists():
+            raise ValueError(f"{folder} is no prepared part (no part.json): run prepare first")
+        described.append(json.loads((folder / "part.json").read_text()))
+    first = described[0]
+    for folder, info in zip(parts, described, strict=True):
+        name = f"part {info['part']}/{info['parts']} ({folder})"
+        if not info["finished"]:
+            raise ValueError(f"{name} is unfinished: rerun its prepare command to complete it")
+        for key in ("parts", "corpus_key", "shard_segments"):
+            if info[key] != first[key]:
+                raise ValueError(
+                    f"{name} differs from {parts[0]} in {key}: prepare every part from the same "
+                    "folders and metadata with the same options"
+                )
+        if (folder / "mel_config.json").read_text() != (parts[0] / "mel_config.json").read_text():
+            raise ValueError(f"{name} was prepared with other mel parameters than {parts[0]}")
+    numbers = sorted(info["part"] for info in described)
+    expected = list(range(1, first["parts"] + 1))
+    if numbers != expected:
+        missing = sorted(set(expected) - set(numbers))
+        twice = sorted({n for n in numbers if numbers.count(n) > 1})
+        raise ValueError(
+            f"need parts 1 … {first['parts']} once each; "
+            + (f"missing {missing} " if missing else "")
+            + (f"given twice {twice}" if twice else "")
+        )
+    if sum(info["files"] for info in described) != first["corpus_files"]:
+        raise ValueError("the parts do not add up to the corpus: prepare them again")
+    rows, skipped, seen, links = [], [], {}, {}
+    for folder, info in zip(parts, described, strict=True):
+        part_rows = read_index(folder)
+        for file_id in {row["file_id"] for row in part_rows}:
+            if file_id in seen:
+                raise ValueError(f"a file is in both {seen[file_id]} and {folder}")
+            seen[file_id] = folder
+        for shard in sorted({row["shard"] for row in part_rows}):
+            capacity = shards.header(folder / shard)[1][0]
+            if capacity != first["shard_segments"]:
+                raise ValueError(f"{folder / shard} is damaged: prepare that part again")
+        for row in part_rows:
+            for kind in ("shard", "segment"):
+                if row[kind]:  # shards/00000.npy of part 2 → shards/p2-00000.npy
+                    path = Path(row[kind])
+                    renamed = str(path.with_name(f"p{info['part']}-{path.name}"))
+                    links[renamed] = folder / row[kind]
+                    row[kind] = renamed
+        rows += part_rows
+        with open(folder / "skipped.csv", newline="") as handle:
+            skipped += list(csv.DictReader(handle))
+    for renamed, original in links.items():
+        (out / renamed).parent.mkdir(parents=True, exist_ok=True)
+        _link(original, out / renamed)
+    shutil.copyfile(parts[0] / "mel_config.json", out / "mel_config.json")
+    _write_table(out / "index.csv", INDEX_FIELDS, rows)
+    _write_table(out / "skipped.csv", ["path", "reason"], skipped)
+    return {
+        "parts": len(parts),
+        "segments": len(rows),
+        "files": len(seen),
+        "skipped": len(skipped),
+        "labels": sorted({row["label"] for row in rows}),
+        "shards": len({row["shard"] for row in rows}),
+    }
+
+
+def _link(source: Path, target: Path) -> None:
+    """``target`` becomes ``source`` (a hard link, or a copy across file systems)."""
+    if target.exists():
+        if target.samefile(source):
+            return
+        target.unlink()
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
 
 
 def read_index(cache: Path) -> list[dict]:
@@ -202,7 +371,16 @@ def read_index(cache: Path) -> list[dict]:
 
 
 def split_by_file(rows: list[dict], validation_fraction: float = 0.1) -> tuple[list, list]:
-    """Train/validation rows, split by source file (no file in both), deterministically."""
+    """Train/validation rows, split by source file (no file in both), deterministically.
+
+    With FMA's split in the index (every row has one), its ``training`` and
+    ``validation`` tracks are used as they are (``test`` is in neither).
+    """
+    if rows and all(row.get("split") for row in rows):
+        train = [row for row in rows if row["split"] == "training"]
+        validation = [row for row in rows if row["split"] == "validation"]
+        if train and validation:
+            return train, validation
 
     def is_validation(file_id: str) -> bool:
         bucket = int(hashlib.sha1(file_id.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
@@ -218,72 +396,69 @@ def split_by_file(rows: list[dict], validation_fraction: float = 0.1) -> tuple[l
     return train, validation
 
 
-class TrackStore:
-    """The training tracks of a cache, memory-mapped: crops are read, not held in RAM.
+def read_segments(cache: Path, rows: Sequence[dict]) -> np.ndarray:
+    """The segments of index ``rows``, float32 ``[len(rows), n_mels, segment_frames]``."""
+    reader = shards.ShardReader(cache)
+    segment_frames = reader.shape(rows[0]["shard"])[1]
+    return np.stack(
+        [reader.frames(r["shard"], int(r["row"]) * segment_frames, segment_frames).T for r in rows]
+    ).astype(np.float32)
 
-    Built once from the segment images into ``CACHE/tracks/NAME.npy``
-    (float16 ``[total_frames, n_mels]``, time-major so a crop is one
-    contiguous read) and ``NAME.json`` (where each track starts, its length and
-    label). Rebuilt only when the rows it was built from change.
+
+class TrackStore:
+    """The training tracks of a cache, read crop by crop from its shards: nothing of the
+    corpus is held in RAM or mapped, so memory does not grow with the corpus.
+
+    A track is one file's segments end to end within one shard (a file that
+    continues in the next shard is two tracks). ``starts``: each track's first
+    frame in its shard; ``lengths``: its frames; ``labels``: its label.
     """
 
-    def __init__(self, cache: Path, rows: list[dict], name: str = "train") -> None:
-        folder = Path(cache) / "tracks"
-        folder.mkdir(exist_ok=True)
-        by_file: dict[str, list[dict]] = {}
-        for row in rows:
-            by_file.setdefault(row["file_id"], []).append(row)
-        for file_rows in by_file.values():
-            file_rows.sort(key=lambda row: float(row["offset_s"]))
-        key = hashlib.sha1(json.dumps(sorted(r["segment"] for r in rows)).encode()).hexdigest()[:16]
-        index_path, array_path = folder / f"{name}.json", folder / f"{name}.npy"
-        index = json.loads(index_path.read_text()) if index_path.exists() else {}
-        if index.get("key") != key or not array_path.exists():
-            index = self._build(cache, by_file, key, index_path, array_path)
-        self.starts = np.array(index["starts"], dtype=np.int64)
-        self.lengths = np.array(index["lengths"], dtype=np.int64)
-        self.labels: list[str] = index["labels"]
-        self.frames = np.load(array_path, mmap_mode="r")  # [total_frames, n_mels] float16
-
-    @staticmethod
-    def _build(cache: Path, by_file: dict, key: str, index_path: Path, array_path: Path) -> dict:
-        lengths = [len(file_rows) for file_rows in by_file.values()]
-        first = read_exr(Path(cache) / next(iter(by_file.values()))[0]["segment"])
-        n_mels, segment_frames = first.shape
-        temporary = array_path.with_name(array_path.name + ".part.npy")
-        array = np.lib.format.open_memmap(
-            temporary, mode="w+", dtype=np.float16, shape=(sum(lengths) * segment_frames, n_mels)
-        )
-        position, starts, frames, labels = 0, [], [], []
-        for file_rows in tqdm(by_file.values(), desc="track store", unit="file", leave=False):
-            starts.append(position)
-            for row in file_rows:
-                array[position : position + segment_frames] = read_exr(cache / row["segment"]).T
-                position += segment_frames
-            frames.append(len(file_rows) * segment_frames)
-            labels.append(file_rows[0]["label"])
-        array.flush()
-        del array
-        os.replace(temporary, array_path)
-        index = {"key": key, "starts": starts, "lengths": frames, "labels": labels}
-        index_path.write_text(json.dumps(index))
-        return index
+    def __init__(self, cache: Path, rows: list[dict]) -> None:
+        self.reader = shards.ShardReader(cache)
+        runs: list[list] = []  # [shard, first row, rows, label, file id]
+        for row in sorted(rows, key=lambda row: (row["file_id"], float(row["offset_s"]))):
+            last = runs[-1] if runs else None
+            if (
+                last is not None
+                and (last[0], last[4]) == (row["shard"], row["file_id"])
+                and last[1] + last[2] == int(row["row"])
+            ):
+                last[2] += 1
+            else:
+                runs.append([row["shard"], int(row["row"]), 1, row["label"], row["file_id"]])
+        _, self.segment_frames, self.n_mels = self.reader.shape(runs[0][0])
+        self.shards = [run[0] for run in runs]
+        self.starts = np.array([run[1] for run in runs], dtype=np.int64) * self.segment_frames
+        self.lengths = np.array([run[2] for run in runs], dtype=np.int64) * self.segment_frames
+        self.labels: list[str] = [run[3] for run in runs]
 
     def __len__(self) -> int:
         return len(self.starts)
 
     def crop(self, track: int, start: int, frames: int) -> np.ndarray:
         """Frames ``start … start + frames`` of one track, float32 ``[n_mels, frames]``."""
-        first = self.starts[track] + start
-        return np.asarray(self.frames[first : first + frames], dtype=np.float32).T
+        first = int(self.starts[track]) + start
+        return self.reader.frames(self.shards[track], first, frames).T.astype(np.float32)
+
+    def plan_crops(
+        self, count: int, frames: int, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Where ``count`` random crops are: tracks (weighted by length) and start frames."""
+        room = np.maximum(self.lengths - frames + 1, 0)
+        tracks = rng.choice(len(self), size=count, p=room / room.sum())
+        return tracks, rng.integers(0, room[tracks])
+
+    def read_crops(self, tracks: np.ndarray, starts: np.ndarray, frames: int) -> np.ndarray:
+        """The planned crops, float32 ``[len(tracks), n_mels, frames]``."""
+        crops = np.empty((len(tracks), self.n_mels, frames), np.float32)
+        for k, (track, start) in enumerate(zip(tracks, starts, strict=True)):
+            crops[k] = self.crop(int(track), int(start), frames)
+        return crops
 
     def random_crops(self, count: int, frames: int, rng: np.random.Generator) -> np.ndarray:
         """``count`` random crops ``[count, n_mels, frames]``, tracks weighted by length."""
-        room = np.maximum(self.lengths - frames + 1, 0).astype(np.float64)
-        chosen = rng.choice(len(self), size=count, p=room / room.sum())
-        return np.stack(
-            [self.crop(track, int(rng.integers(0, room[track])), frames) for track in chosen]
-        )
+        return self.read_crops(*self.plan_crops(count, frames, rng), frames)
 
 
 def balanced_validation(rows: list[dict], count: int, seed: int = 0) -> list[dict]:

@@ -14,6 +14,7 @@ import torch
 from musinterp_app.audio.mel import MelConfig
 from musinterp_app.training import losses
 from musinterp_app.training.models import ModelConfig, build
+from musinterp_app.training.train import ReparameterisedVAE, training_step
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ def measure(
     if arch == "conv2d":
         crop_frames = mel_config.segment_frames
     model = build(ModelConfig(arch=arch, n_mels=mel_config.n_mels)).to(device)
+    vae = ReparameterisedVAE(model)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     weights = losses.LossWeights()
     generator = torch.Generator(device="cpu").manual_seed(0)
@@ -54,24 +56,22 @@ def measure(
         )
         for _ in range(4)
     ]
-    autocast = torch.autocast(
-        device_type=device.split(":")[0], dtype=torch.bfloat16, enabled=mixed_precision
-    )
     durations_s = []
     for step in range(warmup_steps + steps):
         target = batches[step % len(batches)]
         if device.startswith("cuda"):
             torch.cuda.synchronize()
         started = time.perf_counter()
-        with autocast:
-            mu, logvar = model.encode(target)
-            latent = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
-            terms = losses.reconstruction_terms(model.decode(latent).float(), target, mel_config)
-            loss = losses.total(terms, weights) + 1e-3 * losses.kl_divergence(mu, logvar)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
+        training_step(
+            vae,
+            optimizer,
+            target,
+            lambda shape: torch.randn(shape, device=device),
+            weights=weights,
+            beta=1e-3,
+            config=mel_config,
+            mixed_precision=mixed_precision,
+        )
         if device.startswith("cuda"):
             torch.cuda.synchronize()
         if step >= warmup_steps:

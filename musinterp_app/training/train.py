@@ -1,6 +1,7 @@
 """``train``: fit a VAE on a prepared cache, by steps, with checkpoints that resume exactly.
 
-Training reads memory-mapped tracks (:class:`data.TrackStore`) and draws
+Training reads tracks crop by crop from the cache's shards
+(:class:`data.TrackStore`; memory does not grow with the corpus) and draws
 fresh random crops every step, augmented (gain, an EQ tilt, and sometimes a
 second crop mixed in the power domain). Everything is scheduled in steps, not
 minutes, so a run reproduces on any machine: the learning rate warms up
@@ -8,6 +9,11 @@ linearly, then follows a cosine down to a tenth of ``lr`` at ``steps``; the KL
 weight warms up over ``warmup_steps``. A checkpoint holds the weights, the
 optimiser and both random generators, so ``--resume`` continues the same
 schedule with the same data order as an uninterrupted run.
+
+The same code runs as one process or as N under ``torchrun`` (PyTorch DDP,
+:mod:`distributed`): ``batch`` is the global batch, each process computes its
+slice, and only rank 0 validates and writes the run folder. A checkpoint does
+not depend on the number of processes, so ``--resume`` works with any.
 
 Validation uses a fixed, label-balanced set of 5-s segments drawn from all
 held-out source files; its cost is logged (``validation_share``) and stays a
@@ -21,6 +27,7 @@ import json
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -29,7 +36,7 @@ import torch
 from tqdm import tqdm
 
 from musinterp_app.audio import mel
-from musinterp_app.training import data, losses, metrics
+from musinterp_app.training import data, distributed, losses, metrics
 from musinterp_app.training.models import ModelConfig, build, parameter_count
 
 LOG_FIELDS = [
@@ -79,40 +86,102 @@ class TrainOptions:
 RESUMABLE_OVERRIDES = ("threads",)
 
 
-def band_statistics(store: data.TrackStore) -> tuple[list[float], list[float]]:
-    """Mean and standard deviation of every mel band over the stored tracks."""
-    n_mels = store.frames.shape[1]
-    total, total_square = np.zeros(n_mels), np.zeros(n_mels)
-    for first in range(0, len(store.frames), 65536):  # block by block: the store is on disk
-        block = np.asarray(store.frames[first : first + 65536], dtype=np.float64)
-        total += block.sum(axis=0)
-        total_square += (block**2).sum(axis=0)
-    mean = total / len(store.frames)
-    square = total_square / len(store.frames)
+def band_statistics(
+    store: data.TrackStore, max_frames: int = 1 << 20, block_frames: int = 4096
+) -> tuple[list[float], list[float]]:
+    """Mean and standard deviation of every mel band, over the tracks (up to ``max_frames``
+    of them, whole tracks in a fixed random order), read block by block from disk."""
+    total, total_square, counted = np.zeros(store.n_mels), np.zeros(store.n_mels), 0
+    for track in np.random.default_rng(0).permutation(len(store)):
+        for first in range(0, int(store.lengths[track]), block_frames):
+            frames = min(block_frames, int(store.lengths[track]) - first)
+            block = store.crop(int(track), first, frames).astype(np.float64)  # [n_mels, frames]
+            total += block.sum(axis=1)
+            total_square += (block**2).sum(axis=1)
+            counted += frames
+        if counted >= max_frames:
+            break
+    mean = total / counted
+    square = total_square / counted
     return mean.tolist(), np.sqrt(np.maximum(square - mean**2, 1e-6)).tolist()
 
 
 def augmented_batch(
-    store: data.TrackStore, options: TrainOptions, config: mel.MelConfig, rng: np.random.Generator
+    store: data.TrackStore,
+    options: TrainOptions,
+    config: mel.MelConfig,
+    rng: np.random.Generator,
+    part: slice = slice(None),
 ) -> np.ndarray:
-    """A batch of random crops ``[batch, n_mels, crop_frames]`` with random gain, tilt and mixes.
+    """Rows ``part`` of a global batch of random crops with random gain, tilt and mixes,
+    ``[rows, n_mels, crop_frames]``.
 
-    All changes are made to the mel power (silence stays silent), then the
-    result is turned back into normalised log-mel.
+    Every draw is made for the whole global batch of ``options.batch`` (so ``rng``
+    moves the same way in every process); only the part's crops are read. All
+    changes are made to the mel power (silence stays silent), then the result is
+    turned back into normalised log-mel.
     """
-    crops = store.random_crops(options.batch, options.crop_frames, rng)
-    power = mel.normalised_to_power(crops, config)
-    n_mels = crops.shape[1]
-    gain_db = rng.uniform(-options.gain_db, options.gain_db, (len(crops), 1, 1))
-    tilt_db = rng.uniform(-options.tilt_db, options.tilt_db, (len(crops), 1, 1))
-    ramp = np.linspace(-0.5, 0.5, n_mels)[None, :, None]
-    power *= (10.0 ** ((gain_db + tilt_db * ramp) / 10.0)).astype(np.float32)
-    mixed = np.flatnonzero(rng.random(len(crops)) < options.mix_probability)
-    if len(mixed):
-        others = store.random_crops(len(mixed), options.crop_frames, rng)
-        other_gain = 10.0 ** (rng.uniform(-12.0, 0.0, (len(mixed), 1, 1)) / 10.0)
-        power[mixed] += mel.normalised_to_power(others, config) * other_gain.astype(np.float32)
+    count, frames = options.batch, options.crop_frames
+    tracks, starts = store.plan_crops(count, frames, rng)
+    gain_db = rng.uniform(-options.gain_db, options.gain_db, (count, 1, 1))
+    tilt_db = rng.uniform(-options.tilt_db, options.tilt_db, (count, 1, 1))
+    mixed = np.flatnonzero(rng.random(count) < options.mix_probability)
+    other_tracks, other_starts = store.plan_crops(len(mixed), frames, rng)
+    other_gain_db = rng.uniform(-12.0, 0.0, (len(mixed), 1, 1))
+
+    rows = np.arange(count)[part]
+    power = mel.normalised_to_power(store.read_crops(tracks[rows], starts[rows], frames), config)
+    ramp = np.linspace(-0.5, 0.5, store.n_mels)[None, :, None]
+    power *= (10.0 ** ((gain_db[rows] + tilt_db[rows] * ramp) / 10.0)).astype(np.float32)
+    mine = np.isin(mixed, rows)
+    if mine.any():
+        others = store.read_crops(other_tracks[mine], other_starts[mine], frames)
+        other_gain = (10.0 ** (other_gain_db[mine] / 10.0)).astype(np.float32)
+        power[mixed[mine] - rows[0]] += mel.normalised_to_power(others, config) * other_gain
     return mel.power_to_normalised(power, config)
+
+
+class ReparameterisedVAE(torch.nn.Module):
+    """Encode, draw the latent from the posterior, decode: the forward pass DDP wraps."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(
+        self, batch: torch.Tensor, noise: Callable[[torch.Size], torch.Tensor]
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``batch`` ``[B, n_mels, frames]`` → decoded, mu, logvar; ``noise(shape)`` gives
+        the standard normal draws for a latent of ``shape``."""
+        mu, logvar = self.model.encode(batch)
+        latent = mu + noise(mu.shape).to(mu.device) * torch.exp(0.5 * logvar)
+        return self.model.decode(latent), mu, logvar
+
+
+def training_step(
+    vae: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    batch: torch.Tensor,
+    noise: Callable[[torch.Size], torch.Tensor],
+    *,
+    weights: losses.LossWeights,
+    beta: float,
+    config: mel.MelConfig,
+    mixed_precision: bool = False,
+) -> dict[str, torch.Tensor]:
+    """One update of ``vae`` (a :class:`ReparameterisedVAE`, DDP-wrapped or not) on ``batch``
+    ``[B, n_mels, frames]``: every loss term, backward, clipped AdamW step.
+    Returns the loss and its terms (detached scalars)."""
+    with torch.autocast(batch.device.type, dtype=torch.bfloat16, enabled=mixed_precision):
+        decoded, mu, logvar = vae(batch, noise)
+        terms = losses.reconstruction_terms(decoded.float(), batch, config)
+        kl = losses.kl_divergence(mu.float(), logvar.float())
+        loss = losses.total(terms, weights) + beta * kl
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
+    optimizer.step()
+    return {"loss": loss.detach(), **{k: v.detach() for k, v in terms.items()}, "kl": kl.detach()}
 
 
 def learning_rate(step: int, options: TrainOptions) -> float:
@@ -131,10 +200,11 @@ def validate(
 ) -> tuple[float, float]:
     """Median log-mel MAE (dB) and band-to-band detail ratio of decoded posterior means."""
     model.eval()
+    device = next(model.parameters()).device
     decoded = []
     for first in range(0, len(segments), 16):
-        mu, _ = model.encode(torch.from_numpy(segments[first : first + 16]))
-        decoded.append(model.decode(mu).numpy())
+        mu, _ = model.encode(torch.from_numpy(segments[first : first + 16]).to(device))
+        decoded.append(model.decode(mu).cpu().numpy())
     model.train()
     decoded = np.concatenate(decoded)[..., : segments.shape[-1]]
     mae = float(np.median(metrics.mae_db(decoded, segments, config)))
@@ -177,15 +247,37 @@ def train(
     """Train into ``run`` (checkpoint.pt, best.pt, log.csv, config.json); returns a summary.
 
     ``stop_after_steps`` ends this call early (at that step) without changing
-    the schedule: a later ``resume`` continues exactly where it stopped.
+    the schedule: a later ``resume`` continues exactly where it stopped. Under
+    ``torchrun`` every process calls this; rank 0 alone reads and writes ``run``.
     """
-    cache, run = Path(cache), Path(run)
-    run.mkdir(parents=True, exist_ok=True)
-    config_path = run / "config.json"
-    resuming = resume and config_path.exists() and (run / "checkpoint.pt").exists()
+    context = distributed.start()
+    try:
+        return _train(context, Path(cache), Path(run), options, resume, stop_after_steps, progress)
+    finally:
+        distributed.stop(context)
+
+
+def _train(
+    context: distributed.Context,
+    cache: Path,
+    run: Path,
+    options: TrainOptions,
+    resume: bool,
+    stop_after_steps: int | None,
+    progress: bool,
+) -> dict:
+    config_path, checkpoint_path = run / "config.json", run / "checkpoint.pt"
+    saved, state = None, None
+    if context.is_main:
+        run.mkdir(parents=True, exist_ok=True)
+        if resume and config_path.exists() and checkpoint_path.exists():
+            saved = json.loads(config_path.read_text())
+            state = torch.load(checkpoint_path, weights_only=True, map_location="cpu")
+    saved, state = context.share((saved, state))
+    resuming = saved is not None
     if resuming:
-        saved = json.loads(config_path.read_text())
         options = _resume_options(saved["options"], options)
+    part = context.part(options.batch)
     if options.threads:
         torch.set_num_threads(options.threads)
     mel_config = mel.MelConfig.from_dict(json.loads((cache / "mel_config.json").read_text()))
@@ -198,12 +290,10 @@ def train(
     options.crop_frames = crop_frames
     if int(store.lengths.max()) < crop_frames:
         raise ValueError(f"no training track in {cache} is {crop_frames} frames long")
-    chosen = data.balanced_validation(validation_rows, options.validation_segments)
-    validation = np.stack([data.read_exr(cache / r["segment"]) for r in chosen]).astype(np.float32)
     if resuming:
         model_config = ModelConfig(**saved["model"])
     else:
-        band_mean, band_std = band_statistics(store)
+        band_mean, band_std = context.share(band_statistics(store) if context.is_main else None)
         model_config = ModelConfig(
             arch=options.arch,
             n_mels=mel_config.n_mels,
@@ -215,32 +305,36 @@ def train(
             band_mean=band_mean,
             band_std=band_std,
         )
-    labels = sorted({row["label"] for row in rows})
-    config_path.write_text(
-        json.dumps(
-            {
-                "model": model_config.to_dict(),
-                "mel": mel_config.to_dict(),
-                "options": asdict(options),
-                "data": {
-                    "cache": str(cache.resolve()),
-                    "labels": labels,
-                    "train_files": len(store),
-                    "validation_files": len({r["file_id"] for r in validation_rows}),
-                    "train_minutes": round(
-                        mel_config.frames_to_seconds(int(store.lengths.sum())) / 60, 1
-                    ),
-                    "validation_segments": len(chosen),
-                    "validation_labels": sorted({r["label"] for r in chosen}),
+    if context.is_main:
+        chosen = data.balanced_validation(validation_rows, options.validation_segments)
+        validation = data.read_segments(cache, chosen)
+        config_path.write_text(
+            json.dumps(
+                {
+                    "model": model_config.to_dict(),
+                    "mel": mel_config.to_dict(),
+                    "options": asdict(options),
+                    "data": {
+                        "cache": str(cache.resolve()),
+                        "labels": sorted({row["label"] for row in rows}),
+                        "train_files": len({r["file_id"] for r in train_rows}),
+                        "validation_files": len({r["file_id"] for r in validation_rows}),
+                        "train_minutes": round(
+                            mel_config.frames_to_seconds(int(store.lengths.sum())) / 60, 1
+                        ),
+                        "validation_segments": len(chosen),
+                        "validation_labels": sorted({r["label"] for r in chosen}),
+                    },
+                    "processes": context.world_size,
                 },
-            },
-            indent=2,
+                indent=2,
+            )
         )
-    )
 
     torch.manual_seed(options.seed)
     rng = np.random.default_rng(options.seed)
-    model = build(model_config)
+    noise_rng = torch.Generator().manual_seed(options.seed)
+    model = build(model_config).to(context.device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=options.lr, weight_decay=1e-4)
     weights = losses.LossWeights(
         coarse=options.coarse_weight,
@@ -248,68 +342,71 @@ def train(
         convergence=options.convergence_weight,
     )
     step, elapsed_s, validation_s, best_db = 0, 0.0, 0.0, float("inf")
-    checkpoint_path = run / "checkpoint.pt"
     if resuming:
-        state = torch.load(checkpoint_path, weights_only=True)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         step, elapsed_s, best_db = state["step"], state["elapsed_s"], state["best_db"]
         validation_s = state["validation_s"]
-        torch.set_rng_state(state["torch_rng"])
+        noise_rng.set_state(state["noise_rng"])
         rng.bit_generator.state = json.loads(state["numpy_rng"])
-    baseline_db = float(
-        np.median(metrics.mae_db(metrics.mean_spectrum(validation), validation, mel_config))
-    )
+    vae = context.wrap(ReparameterisedVAE(model))
+
+    def noise(shape: torch.Size) -> torch.Tensor:
+        """This process's rows of the global batch's latent noise."""
+        return torch.randn((options.batch, *shape[1:]), generator=noise_rng)[part]
+
     log_path = run / "log.csv"
-    if not resuming or not log_path.exists():
-        with open(log_path, "w", newline="") as log_file:
-            csv.DictWriter(log_file, fieldnames=LOG_FIELDS).writeheader()
-    else:  # drop lines logged after the checkpoint (a run killed between the two)
-        with open(log_path, newline="") as log_file:
-            kept = [row for row in csv.DictReader(log_file) if int(row["step"]) <= step]
-        with open(log_path, "w", newline="") as log_file:
-            writer = csv.DictWriter(log_file, fieldnames=LOG_FIELDS)
-            writer.writeheader()
-            writer.writerows(kept)
+    if context.is_main:
+        baseline_db = float(
+            np.median(metrics.mae_db(metrics.mean_spectrum(validation), validation, mel_config))
+        )
+        _start_log(log_path, step if resuming else None)
     last_step = min(options.steps, stop_after_steps or options.steps)
     started = time.monotonic() - elapsed_s
     bar = tqdm(
-        total=options.steps, initial=step, unit="step", desc=options.arch, disable=not progress
+        total=options.steps,
+        initial=step,
+        unit="step",
+        desc=options.arch,
+        disable=not (progress and context.is_main),
     )
-    with open(log_path, "a", newline="") as log_file:
-        log = csv.DictWriter(log_file, fieldnames=LOG_FIELDS)
-        while step < last_step:
-            batch = torch.from_numpy(augmented_batch(store, options, mel_config, rng))
-            mu, logvar = model.encode(batch)
-            latent = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
-            terms = losses.reconstruction_terms(model.decode(latent), batch, mel_config)
-            kl = losses.kl_divergence(mu, logvar)
-            beta = options.beta * min(1.0, step / max(1, options.warmup_steps))
-            lr = learning_rate(step, options)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            loss = losses.total(terms, weights) + beta * kl
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            step += 1
-            bar.update(1)
-            if step % options.validate_every == 0 or step == options.steps:
-                validation_started = time.monotonic()
-                val_db, val_ratio = validate(model, validation, mel_config)
-                validation_s += time.monotonic() - validation_started
-                now = time.monotonic() - started
-                log.writerow(
+    while step < last_step:
+        batch = augmented_batch(store, options, mel_config, rng, part)
+        beta = options.beta * min(1.0, step / max(1, options.warmup_steps))
+        lr = learning_rate(step, options)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        terms = training_step(
+            vae,
+            optimizer,
+            torch.from_numpy(batch).to(context.device),
+            noise,
+            weights=weights,
+            beta=beta,
+            config=mel_config,
+        )
+        step += 1
+        bar.update(1)
+        validating = step % options.validate_every == 0 or step == options.steps
+        if validating:  # the whole global batch's values: the mean over the processes
+            means = context.mean(torch.stack(list(terms.values()))).tolist()
+            terms = dict(zip(terms, means, strict=True))
+        if context.is_main and validating:
+            validation_started = time.monotonic()
+            val_db, val_ratio = validate(model, validation, mel_config)
+            validation_s += time.monotonic() - validation_started
+            now = time.monotonic() - started
+            with open(log_path, "a", newline="") as log_file:
+                csv.DictWriter(log_file, fieldnames=LOG_FIELDS).writerow(
                     {
                         "step": step,
                         "minutes": round(now / 60, 2),
                         "lr": f"{lr:.3g}",
-                        "loss": round(loss.item(), 5),
-                        "recon_db": round(float(terms["l1"]) * mel_config.norm_scale_db, 3),
-                        "detail": round(float(terms["detail"]), 4),
-                        "convergence": round(float(terms["convergence"]), 4),
-                        "kl": round(float(kl), 4),
+                        "loss": round(terms["loss"], 5),
+                        "recon_db": round(terms["l1"] * mel_config.norm_scale_db, 3),
+                        "detail": round(terms["detail"], 4),
+                        "convergence": round(terms["convergence"], 4),
+                        "kl": round(terms["kl"], 4),
                         "beta": f"{beta:.3g}",
                         "val_mae_db": round(val_db, 3),
                         "val_detail_ratio": round(val_ratio, 3),
@@ -317,32 +414,46 @@ def train(
                         "validation_share": round(validation_s / max(now, 1e-9), 4),
                     }
                 )
-                log_file.flush()
-                bar.set_postfix(val_db=f"{val_db:.2f}", detail=f"{val_ratio:.2f}")
-                if val_db < best_db:
-                    best_db = val_db
-                    _save_atomically({"model": model.state_dict(), "step": step}, run / "best.pt")
-            if step % options.validate_every == 0 or step == last_step:
-                _save_atomically(
-                    {
-                        "model": model.state_dict(),
-                        "optimizer": optimizer.state_dict(),
-                        "step": step,
-                        "elapsed_s": time.monotonic() - started,
-                        "validation_s": validation_s,
-                        "best_db": best_db,
-                        "torch_rng": torch.get_rng_state(),
-                        "numpy_rng": json.dumps(rng.bit_generator.state),
-                    },
-                    checkpoint_path,
-                )
+            bar.set_postfix(val_db=f"{val_db:.2f}", detail=f"{val_ratio:.2f}")
+            if val_db < best_db:
+                best_db = val_db
+                _save_atomically({"model": model.state_dict(), "step": step}, run / "best.pt")
+        if context.is_main and (step % options.validate_every == 0 or step == last_step):
+            _save_atomically(
+                {
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "step": step,
+                    "elapsed_s": time.monotonic() - started,
+                    "validation_s": validation_s,
+                    "best_db": best_db,
+                    "noise_rng": noise_rng.get_state(),
+                    "numpy_rng": json.dumps(rng.bit_generator.state),
+                },
+                checkpoint_path,
+            )
     bar.close()
-    if not (run / "best.pt").exists():  # too short to validate even once
+    if context.is_main and not (run / "best.pt").exists():  # too short to validate even once
         best_db, _ = validate(model, validation, mel_config)
         _save_atomically({"model": model.state_dict(), "step": step}, run / "best.pt")
     return {
         "steps": step,
         "best_val_mae_db": round(best_db, 3),
-        "baseline_db": round(baseline_db, 3),
+        "baseline_db": round(baseline_db, 3) if context.is_main else None,
         "parameters": parameter_count(model),
+        "processes": context.world_size,
+        "bytes_read": store.reader.bytes_read,
     }
+
+
+def _start_log(path: Path, resumed_step: int | None) -> None:
+    """A new ``log.csv``, or the resumed run's without the lines logged after its checkpoint
+    (a run killed between the two)."""
+    kept = []
+    if resumed_step is not None and path.exists():
+        with open(path, newline="") as log_file:
+            kept = [row for row in csv.DictReader(log_file) if int(row["step"]) <= resumed_step]
+    with open(path, "w", newline="") as log_file:
+        writer = csv.DictWriter(log_file, fieldnames=LOG_FIELDS)
+        writer.writeheader()
+        writer.writerows(kept)

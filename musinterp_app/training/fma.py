@@ -1,0 +1,86 @@
+"""FMA's metadata (``fma_metadata/tracks.csv``): which tracks to use and their labels.
+
+FMA's subsets nest: ``small`` (8 000 clips, 8 genres, balanced) ⊂ ``medium``
+⊂ ``large`` (106 574 clips); ``full`` is the untrimmed audio of the same tracks
+as ``large``. ``tracks.csv`` gives each track the smallest subset it is in
+(``set/subset``), FMA's own split (``set/split``: training / validation /
+test) and its top genre (``track/genre_top``, empty for many tracks outside
+``medium``). Labels are top genres; a track without one is labelled
+:data:`NO_GENRE`.
+"""
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+from musinterp_app.files import open_text
+
+SUBSETS = ("small", "medium", "large", "full")
+# FMA small's eight genres: the balanced split the report trained on.
+BALANCED_GENRES = (
+    "Electronic",
+    "Experimental",
+    "Folk",
+    "Hip-Hop",
+    "Instrumental",
+    "International",
+    "Pop",
+    "Rock",
+)
+NO_GENRE = "(no genre)"
+
+
+@dataclass(frozen=True)
+class Track:
+    label: str  # the top genre, or NO_GENRE
+    subset: str  # the smallest subset the track is in: small, medium or large
+    split: str  # FMA's split: training, validation or test
+
+
+def read_tracks(tracks_csv: Path) -> dict[int, Track]:
+    """Track id → :class:`Track`, from FMA's ``tracks.csv`` (two header rows, then ``track_id``)."""
+    with open_text(tracks_csv) as handle:
+        rows = csv.reader(handle)
+        groups, names = next(rows), next(rows)
+        next(rows)  # the index's name: track_id
+        columns = {(g, n): i for i, (g, n) in enumerate(zip(groups, names, strict=False))}
+        try:
+            genre, subset, split = (
+                columns[key]
+                for key in [("track", "genre_top"), ("set", "subset"), ("set", "split")]
+            )
+        except KeyError:
+            raise ValueError(
+                f"{tracks_csv} is not FMA's tracks.csv (no track/genre_top, set/subset and "
+                "set/split columns); give fma_metadata/tracks.csv"
+            ) from None
+        return {
+            int(row[0]): Track(row[genre] or NO_GENRE, row[subset], row[split])
+            for row in rows
+            if row and row[0].isdigit()
+        }
+
+
+def select(tracks: dict[int, Track], subset: str = "full", balanced: bool = False) -> dict:
+    """The tracks of ``subset`` (track id → :class:`Track`).
+
+    ``balanced`` keeps FMA small's eight genres only, each cut to as many
+    tracks as the rarest of them has in ``subset`` (lowest track ids first),
+    so every genre weighs the same, as in FMA small.
+    """
+    if subset not in SUBSETS:
+        raise ValueError(f"unknown FMA subset {subset!r}; choose one of {', '.join(SUBSETS)}")
+    order = SUBSETS.index("large" if subset == "full" else subset)
+    chosen = {
+        track_id: track
+        for track_id, track in sorted(tracks.items())
+        if track.subset in SUBSETS and SUBSETS.index(track.subset) <= order
+    }
+    if not balanced:
+        return chosen
+    by_genre = {genre: [t for t in chosen if chosen[t].label == genre] for genre in BALANCED_GENRES}
+    per_genre = min(len(ids) for ids in by_genre.values())
+    if not per_genre:
+        missing = [genre for genre, ids in by_genre.items() if not ids]
+        raise ValueError(f"no {', '.join(missing)} tracks in FMA {subset}: cannot balance")
+    return {t: chosen[t] for ids in by_genre.values() for t in ids[:per_genre]}

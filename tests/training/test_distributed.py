@@ -1,0 +1,171 @@
+"""Training as N real processes (``torchrun``, gloo on 127.0.0.1) against one process:
+the same loss curve on the same global batch, one checkpoint, and resume across
+any number of processes; and training memory that does not grow with the corpus."""
+
+import csv
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from musinterp_app.audio import synth
+
+torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.train
+
+from musinterp_app.training import data  # noqa: E402
+
+TINY = [
+    "--arch", "hybrid", "--width", "16", "--planes", "4", "--batch", "4",
+    "--crop-frames", "64", "--validation-segments", "2", "--validate-every", "1",
+    "--lr-warmup-steps", "2", "--threads", "1",
+]  # fmt: skip
+TRAIN = str(Path(sys.executable).parent / "musinterp-train")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def musinterp_train(processes: int, *arguments: str) -> None:
+    """``musinterp-train ARGUMENTS`` as one plain process, or as ``processes`` under torchrun."""
+    command = [TRAIN, *arguments]
+    if processes > 1:
+        command = [
+            sys.executable, "-m", "torch.distributed.run", "--nnodes", "1",
+            "--nproc-per-node", str(processes), "--master-addr", "127.0.0.1",
+            "--master-port", str(free_port()), "--no-python", *command,
+        ]  # fmt: skip
+    environment = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(command, capture_output=True, text=True, env=environment, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+def log(run: Path) -> list[dict]:
+    with open(run / "log.csv", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def assert_same_curve(one: list[dict], other: list[dict]) -> None:
+    assert [row["step"] for row in one] == [row["step"] for row in other]
+    for a, b in zip(one, other, strict=True):
+        assert a["lr"] == b["lr"], a["step"]
+        for column in ("loss", "recon_db", "kl", "val_mae_db"):
+            assert float(b[column]) == pytest.approx(float(a[column]), rel=2e-3, abs=1e-4), (
+                column,
+                a["step"],
+            )
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    """Two labels of generated music, prepared into shards only (no EXR)."""
+    root = tmp_path_factory.mktemp("music")
+    for label, root_midi in [("low", 45), ("high", 69)]:
+        (root / label).mkdir()
+        for k in range(2):
+            clip = synth.music_like(11.0, 22050, rng=np.random.default_rng(k), root_midi=root_midi)
+            sf.write(root / label / f"{label}{k}.wav", clip, 22050)
+    out = tmp_path_factory.mktemp("cache")
+    data.prepare([root / "low", root / "high"], out, workers=1, exr=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def runs(cache, tmp_path_factory):
+    """The same 6-step run as one process and as two."""
+    folder = tmp_path_factory.mktemp("runs")
+    for processes in (1, 2):
+        run = folder / f"x{processes}"
+        musinterp_train(
+            processes, "train", "--data", str(cache), "--out", str(run), "--steps", "6", *TINY
+        )
+    return folder
+
+
+def test_two_processes_follow_the_loss_curve_of_one_on_the_same_global_batch(runs):
+    assert len(log(runs / "x1")) == 6
+    assert_same_curve(log(runs / "x1"), log(runs / "x2"))
+    # rank 0 alone wrote the run: one checkpoint, one best model, one log, one config
+    assert sorted(p.name for p in (runs / "x2").iterdir()) == [
+        "best.pt",
+        "checkpoint.pt",
+        "config.json",
+        "log.csv",
+    ]
+    one = torch.load(runs / "x1" / "checkpoint.pt", weights_only=True)
+    two = torch.load(runs / "x2" / "checkpoint.pt", weights_only=True)
+    assert one["step"] == two["step"] == 6
+    assert one["numpy_rng"] == two["numpy_rng"]  # the same data drawn, whatever the processes
+    for name, weight in one["model"].items():
+        torch.testing.assert_close(two["model"][name], weight, rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.parametrize(("first", "then"), [(2, 1), (1, 2)])
+def test_a_run_resumes_on_another_number_of_processes(runs, cache, tmp_path, first, then):
+    run = str(tmp_path / "run")
+    musinterp_train(
+        first, "train", "--data", str(cache), "--out", run, "--steps", "6",
+        "--stop-after-steps", "3", *TINY,
+    )  # fmt: skip
+    assert [row["step"] for row in log(Path(run))] == ["1", "2", "3"]
+    musinterp_train(then, "train", "--data", str(cache), "--out", run, "--resume", "--threads", "1")
+    assert_same_curve(log(runs / "x1"), log(Path(run)))
+
+
+def test_a_global_batch_that_does_not_split_over_the_processes_is_refused(cache, tmp_path):
+    from musinterp_app.training.distributed import Context
+
+    with pytest.raises(ValueError, match=r"--batch 6 .* does not split evenly over 4 processes"):
+        Context(rank=0, world_size=4, device=torch.device("cpu")).part(6)
+    assert Context(rank=1, world_size=2, device=torch.device("cpu")).part(8) == slice(4, 8)
+
+
+def peak_memory_of_training(cache: Path, run: Path) -> int:
+    """Peak resident memory (kB, ``VmHWM``) of a process that trains 4 steps on ``cache``."""
+    script = (
+        "import sys\n"
+        "from musinterp_app.training.train import TrainOptions, train\n"
+        "options = TrainOptions(width=16, planes=4, batch=4, crop_frames=64, steps=4,\n"
+        "    validation_segments=4, validate_every=2, threads=1)\n"
+        "train(sys.argv[1], sys.argv[2], options, progress=False)\n"
+        "status = open('/proc/self/status').read().split('VmHWM:')[1]\n"
+        "print(int(status.split()[0]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(cache), str(run)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return int(done.stdout.split()[-1])
+
+
+def test_training_memory_does_not_grow_with_the_corpus(tmp_path):
+    """A corpus 10 times larger (its shards alone exceed the difference allowed) costs
+    a training process less than 10 % more peak memory."""
+    song = tmp_path / "song.wav"
+    sf.write(song, synth.music_like(31.0, 22050, rng=np.random.default_rng(0)), 22050)
+    peaks = {}
+    for copies in (3, 30):
+        music = tmp_path / f"music{copies}" / "songs"
+        music.mkdir(parents=True)
+        for k in range(copies):
+            shutil.copyfile(song, music / f"song{k}.wav")
+        cache = tmp_path / f"cache{copies}"
+        summary = data.prepare([music], cache, workers=1, exr=False, shard_segments=32)
+        assert summary["segments"] == 6 * copies
+        peaks[copies] = peak_memory_of_training(cache, tmp_path / f"run{copies}")
+    shard_kb = sum(p.stat().st_size for p in (tmp_path / "cache30" / "shards").iterdir()) // 1024
+    assert shard_kb > 0.1 * peaks[3]  # holding the corpus in memory would break the bound
+    assert peaks[30] <= 1.1 * peaks[3], peaks
