@@ -139,12 +139,12 @@ def _plan(tracks_per_genre: int) -> list[FmaTrack]:
     for k, genre in enumerate(SMALL_GENRES):
         plan += [(genre, "medium")] * (1 + k % 3)
     plan += [("Jazz", "medium"), ("Classical", "medium"), ("", "large"), ("", "large")]
-    tracks, counts = [], {}
-    for number, (genre, subset) in enumerate(plan):
-        index = counts[genre, subset] = counts.get((genre, subset), -1) + 1
-        split = {3: "validation", 4: "test"}.get(index % 5, "training")
-        tracks.append(FmaTrack(2 + 37 * number, genre, subset, split))
-    return tracks
+    return [  # every fifth track from the fourth on is validation, from the fifth on test
+        FmaTrack(
+            2 + 37 * number, genre, subset, {3: "validation", 4: "test"}.get(number % 5, "training")
+        )
+        for number, (genre, subset) in enumerate(plan)
+    ]
 
 
 def make_fma(
