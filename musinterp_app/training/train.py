@@ -362,6 +362,8 @@ def _train(
         )
         _start_log(log_path, step if resuming else None)
     last_step = min(options.steps, stop_after_steps or options.steps)
+    first_step, validation_before_s = step, validation_s
+    store.reader.bytes_read = 0  # from here: what the training steps read
     started = time.monotonic() - elapsed_s
     bar = tqdm(
         total=options.steps,
@@ -433,6 +435,7 @@ def _train(
                 checkpoint_path,
             )
     bar.close()
+    training_s = time.monotonic() - started - elapsed_s - (validation_s - validation_before_s)
     if context.is_main and not (run / "best.pt").exists():  # too short to validate even once
         best_db, _ = validate(model, validation, mel_config)
         _save_atomically({"model": model.state_dict(), "step": step}, run / "best.pt")
@@ -442,7 +445,8 @@ def _train(
         "baseline_db": round(baseline_db, 3) if context.is_main else None,
         "parameters": parameter_count(model),
         "processes": context.world_size,
-        "bytes_read": store.reader.bytes_read,
+        "step_s": round(training_s / max(1, step - first_step), 4),  # this call, no validation
+        "bytes_read_per_step": store.reader.bytes_read // max(1, step - first_step),  # this rank
     }
 
 

@@ -3,11 +3,6 @@ the same loss curve on the same global batch, one checkpoint, and resume across
 any number of processes; and training memory that does not grow with the corpus."""
 
 import csv
-import os
-import shutil
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,34 +14,13 @@ from musinterp_app.audio import synth
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.train
 
-from musinterp_app.training import data  # noqa: E402
+from musinterp_app.training import data, scaling  # noqa: E402
 
 TINY = [
     "--arch", "hybrid", "--width", "16", "--planes", "4", "--batch", "4",
     "--crop-frames", "64", "--validation-segments", "2", "--validate-every", "1",
     "--lr-warmup-steps", "2", "--threads", "1",
 ]  # fmt: skip
-TRAIN = str(Path(sys.executable).parent / "musinterp-train")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def musinterp_train(processes: int, *arguments: str) -> None:
-    """``musinterp-train ARGUMENTS`` as one plain process, or as ``processes`` under torchrun."""
-    command = [TRAIN, *arguments]
-    if processes > 1:
-        command = [
-            sys.executable, "-m", "torch.distributed.run", "--nnodes", "1",
-            "--nproc-per-node", str(processes), "--master-addr", "127.0.0.1",
-            "--master-port", str(free_port()), "--no-python", *command,
-        ]  # fmt: skip
-    environment = {**os.environ, "OMP_NUM_THREADS": "1"}
-    done = subprocess.run(command, capture_output=True, text=True, env=environment, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
 
 
 def log(run: Path) -> list[dict]:
@@ -85,8 +59,8 @@ def runs(cache, tmp_path_factory):
     folder = tmp_path_factory.mktemp("runs")
     for processes in (1, 2):
         run = folder / f"x{processes}"
-        musinterp_train(
-            processes, "train", "--data", str(cache), "--out", str(run), "--steps", "6", *TINY
+        scaling.run_training(
+            processes, "--data", str(cache), "--out", str(run), "--steps", "6", *TINY
         )
     return folder
 
@@ -112,12 +86,12 @@ def test_two_processes_follow_the_loss_curve_of_one_on_the_same_global_batch(run
 @pytest.mark.parametrize(("first", "then"), [(2, 1), (1, 2)])
 def test_a_run_resumes_on_another_number_of_processes(runs, cache, tmp_path, first, then):
     run = str(tmp_path / "run")
-    musinterp_train(
-        first, "train", "--data", str(cache), "--out", run, "--steps", "6",
+    scaling.run_training(
+        first, "--data", str(cache), "--out", run, "--steps", "6",
         "--stop-after-steps", "3", *TINY,
     )  # fmt: skip
     assert [row["step"] for row in log(Path(run))] == ["1", "2", "3"]
-    musinterp_train(then, "train", "--data", str(cache), "--out", run, "--resume", "--threads", "1")
+    scaling.run_training(then, "--data", str(cache), "--out", run, "--resume", "--threads", "1")
     assert_same_curve(log(runs / "x1"), log(Path(run)))
 
 
@@ -129,43 +103,15 @@ def test_a_global_batch_that_does_not_split_over_the_processes_is_refused(cache,
     assert Context(rank=1, world_size=2, device=torch.device("cpu")).part(8) == slice(4, 8)
 
 
-def peak_memory_of_training(cache: Path, run: Path) -> int:
-    """Peak resident memory (kB, ``VmHWM``) of a process that trains 4 steps on ``cache``."""
-    script = (
-        "import sys\n"
-        "from musinterp_app.training.train import TrainOptions, train\n"
-        "options = TrainOptions(width=16, planes=4, batch=4, crop_frames=64, steps=4,\n"
-        "    validation_segments=4, validate_every=2, threads=1)\n"
-        "train(sys.argv[1], sys.argv[2], options, progress=False)\n"
-        "status = open('/proc/self/status').read().split('VmHWM:')[1]\n"
-        "print(int(status.split()[0]))\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", script, str(cache), str(run)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "OMP_NUM_THREADS": "1"},
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return int(done.stdout.split()[-1])
-
-
 def test_training_memory_does_not_grow_with_the_corpus(tmp_path):
     """A corpus 10 times larger (its shards alone exceed the difference allowed) costs
     a training process less than 10 % more peak memory."""
-    song = tmp_path / "song.wav"
-    sf.write(song, synth.music_like(31.0, 22050, rng=np.random.default_rng(0)), 22050)
-    peaks = {}
-    for copies in (3, 30):
-        music = tmp_path / f"music{copies}" / "songs"
-        music.mkdir(parents=True)
-        for k in range(copies):
-            shutil.copyfile(song, music / f"song{k}.wav")
-        cache = tmp_path / f"cache{copies}"
-        summary = data.prepare([music], cache, workers=1, exr=False, shard_segments=32)
-        assert summary["segments"] == 6 * copies
-        peaks[copies] = peak_memory_of_training(cache, tmp_path / f"run{copies}")
-    shard_kb = sum(p.stat().st_size for p in (tmp_path / "cache30" / "shards").iterdir()) // 1024
+    options = [*TINY, "--steps", "4", "--validate-every", "2", "--validation-segments", "4"]
+    peaks, caches = {}, {}
+    for files in (3, 30):
+        caches[files] = scaling.generated_cache(tmp_path / f"corpus{files}", files)
+        assert len(data.read_index(caches[files])) == 6 * files
+        peaks[files] = scaling.peak_memory_kb(caches[files], tmp_path / f"run{files}", *options)
+    shard_kb = sum(p.stat().st_size for p in (caches[30] / "shards").iterdir()) // 1024
     assert shard_kb > 0.1 * peaks[3]  # holding the corpus in memory would break the bound
     assert peaks[30] <= 1.1 * peaks[3], peaks

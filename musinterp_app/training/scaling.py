@@ -1,0 +1,140 @@
+"""Measurements behind the README's scaling plan, on this machine's CPU.
+
+- training memory against corpus size: the peak resident memory (``VmHWM``) of a
+  process that trains a few steps on a generated corpus and on one 10 times larger;
+- segments per second and bytes read per step of the real training (data
+  reading, augmentation, step, DDP all-reduce) as one process and as N gloo
+  processes under ``torchrun`` on the same global batch.
+
+``python -m musinterp_app.training.scaling OUT.json`` writes them all; the tests
+use the same functions on tiny models.
+"""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from musinterp_app.audio import synth
+from musinterp_app.training import data
+
+TRAIN = str(Path(sys.executable).parent / "musinterp-train")
+
+
+def generated_cache(folder: Path, files: int, seconds: float = 31.0) -> Path:
+    """A cache (shards only) of ``files`` copies of one generated song, in ``folder``."""
+    music = Path(folder) / "music" / "songs"
+    music.mkdir(parents=True, exist_ok=True)
+    song = music.parent / "song.wav"
+    sf.write(song, synth.music_like(seconds, 22050, rng=np.random.default_rng(0)), 22050)
+    for k in range(files):
+        shutil.copyfile(song, music / f"song{k:05d}.wav")
+    data.prepare([music], Path(folder) / "cache", workers=1, exr=False, shard_segments=64)
+    return Path(folder) / "cache"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def run_training(processes: int, *arguments: str) -> dict:
+    """``musinterp-train train ARGUMENTS`` as one plain process, or as ``processes`` gloo
+    processes under torchrun on 127.0.0.1 (a free port); returns rank 0's summary."""
+    command = [TRAIN, "train", *arguments]
+    if processes > 1:
+        command = [
+            sys.executable, "-m", "torch.distributed.run", "--nnodes", "1",
+            "--nproc-per-node", str(processes), "--master-addr", "127.0.0.1",
+            "--master-port", str(_free_port()), "--no-python", *command,
+        ]  # fmt: skip
+    environment = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
+    done = subprocess.run(command, capture_output=True, text=True, env=environment, timeout=600)
+    if done.returncode:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout)
+
+
+def peak_memory_kb(cache: Path, run: Path, *arguments: str) -> int:
+    """Peak resident memory (kB, ``VmHWM``) of a process that runs ``train`` on ``cache``."""
+    script = (
+        "import sys\n"
+        "from musinterp_app.training.cli import main\n"
+        "main(['train', '--data', sys.argv[1], '--out', sys.argv[2], *sys.argv[3:]])\n"
+        "status = open('/proc/self/status').read().split('VmHWM:')[1]\n"
+        "print(int(status.split()[0]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(cache), str(run), *arguments],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""},
+    )
+    if done.returncode:
+        raise RuntimeError(f"training for the memory measurement failed:\n{done.stderr[-3000:]}")
+    return int(done.stdout.split()[-1])
+
+
+def measure(folder: Path, *, steps: int = 12, batch: int = 16, processes: int = 2) -> dict:
+    """The default hybrid model, global ``batch``, crop 160; threads: cores / processes."""
+    folder = Path(folder)
+    cores = os.cpu_count() or 1
+    small = generated_cache(folder / "small", 6)
+    large = generated_cache(folder / "large", 60)
+    common = [
+        "--batch",
+        str(batch),
+        "--validate-every",
+        str(steps + 1),
+        "--validation-segments",
+        "4",
+    ]
+    memory = {
+        name: peak_memory_kb(cache, folder / f"memory-{name}", *common, "--steps", "4")
+        for name, cache in (("small", small), ("large", large))
+    }
+    shard_bytes = sum(p.stat().st_size for p in (large / "shards").iterdir())
+    runs = {}
+    for count in (1, processes):
+        threads = str(max(1, cores // count))
+        summary = run_training(
+            count, "--data", str(large), "--out", str(folder / f"run{count}"),
+            "--steps", str(steps), "--threads", threads, *common,
+        )  # fmt: skip
+        runs[count] = {
+            "processes": count,
+            "threads_per_process": int(threads),
+            "step_s": summary["step_s"],
+            "segments_per_s": round(batch / summary["step_s"], 2),
+            "bytes_read_per_step_rank0": summary["bytes_read_per_step"],
+            "bytes_read_per_step_all": summary["bytes_read_per_step"] * count,
+        }
+    return {
+        "machine": {"cpu_cores": cores, "load_average": os.getloadavg()},
+        "model": "hybrid (default size), crop 160 frames, global batch "
+        f"{batch}, {steps} steps (the first included), no validation",
+        "memory": {
+            "peak_rss_kb": memory,
+            "ratio_large_to_small": round(memory["large"] / memory["small"], 3),
+            "corpus_segments": {"small": 6 * 6, "large": 60 * 6},
+            "large_corpus_shard_bytes": shard_bytes,
+        },
+        "throughput": list(runs.values()),
+    }
+
+
+if __name__ == "__main__":
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as scratch:
+        result = measure(Path(scratch))
+    Path(sys.argv[1]).write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
