@@ -16,6 +16,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -27,15 +28,22 @@ from musinterp_app.training import data
 TRAIN = str(Path(sys.executable).parent / "musinterp-train")
 
 
-def generated_cache(folder: Path, files: int, seconds: float = 31.0) -> Path:
-    """A cache (shards only) of ``files`` copies of one generated song, in ``folder``."""
+def generated_music(folder: Path, files: int, seconds: float = 31.0, suffix: str = ".wav") -> Path:
+    """A folder of ``files`` copies of one generated stereo 44.1-kHz song (``suffix``: its
+    format, e.g. ``.mp3`` as FMA's)."""
     music = Path(folder) / "music" / "songs"
     music.mkdir(parents=True, exist_ok=True)
-    song = music.parent / "song.wav"
-    sf.write(song, synth.music_like(seconds, 22050, rng=np.random.default_rng(0)), 22050)
+    left = synth.music_like(seconds, 44100, rng=np.random.default_rng(0))
+    song = music.parent / f"song{suffix}"
+    sf.write(song, np.stack([left, 0.5 * left], axis=1), 44100)
     for k in range(files):
-        shutil.copyfile(song, music / f"song{k:05d}.wav")
-    data.prepare([music], Path(folder) / "cache", workers=1, exr=False, shard_segments=64)
+        shutil.copyfile(song, music / f"song{k:05d}{suffix}")
+    return music
+
+
+def generated_cache(folder: Path, files: int) -> Path:
+    """A cache (shards only) of ``files`` copies of one generated 31-s song, in ``folder``."""
+    data.prepare([generated_music(folder, files)], Path(folder) / "cache", workers=1, exr=False)
     return Path(folder) / "cache"
 
 
@@ -88,7 +96,11 @@ def measure(folder: Path, *, steps: int = 12, batch: int = 16, processes: int = 
     folder = Path(folder)
     cores = os.cpu_count() or 1
     small = generated_cache(folder / "small", 6)
-    large = generated_cache(folder / "large", 60)
+    music = generated_music(folder / "large", 60, suffix=".mp3")
+    started = time.monotonic()
+    large = folder / "large" / "cache"
+    data.prepare([music], large, workers=1, exr=False)
+    prepare_s = time.monotonic() - started
     common = [
         "--batch",
         str(batch),
@@ -114,6 +126,7 @@ def measure(folder: Path, *, steps: int = 12, batch: int = 16, processes: int = 
             "threads_per_process": int(threads),
             "step_s": summary["step_s"],
             "segments_per_s": round(batch / summary["step_s"], 2),
+            "data_s": summary["data_s"],  # of step_s: reading and augmenting rank 0's crops
             "bytes_read_per_step_rank0": summary["bytes_read_per_step"],
             "bytes_read_per_step_all": summary["bytes_read_per_step"] * count,
         }
@@ -126,6 +139,12 @@ def measure(folder: Path, *, steps: int = 12, batch: int = 16, processes: int = 
             "ratio_large_to_small": round(memory["large"] / memory["small"], 3),
             "corpus_segments": {"small": 6 * 6, "large": 60 * 6},
             "large_corpus_shard_bytes": shard_bytes,
+        },
+        "prepare": {
+            "input": "60 stereo 44.1-kHz MP3 files of 31 s (decode, resample, log-mel, shards)",
+            "workers": 1,
+            "wall_s": round(prepare_s, 1),
+            "audio_s_per_s": round(60 * 31.0 / prepare_s, 1),
         },
         "throughput": list(runs.values()),
     }

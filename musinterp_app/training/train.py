@@ -372,8 +372,11 @@ def _train(
         desc=options.arch,
         disable=not (progress and context.is_main),
     )
+    data_s = 0.0
     while step < last_step:
+        data_started = time.monotonic()
         batch = augmented_batch(store, options, mel_config, rng, part)
+        data_s += time.monotonic() - data_started
         beta = options.beta * min(1.0, step / max(1, options.warmup_steps))
         lr = learning_rate(step, options)
         for group in optimizer.param_groups:
@@ -446,6 +449,7 @@ def _train(
         "parameters": parameter_count(model),
         "processes": context.world_size,
         "step_s": round(training_s / max(1, step - first_step), 4),  # this call, no validation
+        "data_s": round(data_s / max(1, step - first_step), 4),  # of step_s: read and augment
         "bytes_read_per_step": store.reader.bytes_read // max(1, step - first_step),  # this rank
     }
 

@@ -182,3 +182,14 @@ def test_merge_refuses_parts_that_do_not_make_one_corpus(corpus, tmp_path):
     assert not out.exists()  # nothing written by a refused merge
     with pytest.raises(ValueError, match="holds part 2/2 with 2048 segments per shard"):
         data.prepare([corpus.audio], two, fma_metadata=corpus.tracks_csv, part=(1, 2))
+
+
+@pytest.mark.parametrize("text", ["0/2", "3/2", "2", "a/b", "1/0", "2/-1"])
+def test_the_shard_option_is_k_of_n(text, capsys):
+    from musinterp_app.training import cli
+
+    with pytest.raises(SystemExit):
+        cli.main(["prepare", "--audio", "a", "--out", "o", "--shard", text])
+    assert "is not K/N with 1 <= K <= N" in capsys.readouterr().err
+    arguments = ["prepare", "--audio", "a", "--out", "o", "--shard", "2/8"]
+    assert cli.build_parser().parse_args(arguments).shard == (2, 8)
