@@ -22,8 +22,10 @@ def main(path: str) -> int:
     window.slider.setValue(350)
 
     def check() -> None:
-        if window.engine.ready and window.blended_mel is not None and not any(
-            lane.busy for lane in window.lanes.values()
+        if (
+            window.session.engine.ready
+            and window.session.blended_mel is not None
+            and not any(lane.busy for lane in window.session.lanes.values())
         ):
             app.processEvents()
             window.grab().save(path)

@@ -448,7 +448,7 @@ def run_all(*, quick: bool = False, model_dir: Path | None = None) -> dict[str, 
 def bench_app() -> dict[str, float]:
     """The window's numbers, measured in a separate process (this one stays Qt-free)."""
     measured = subprocess.run(
-        [sys.executable, "-m", "musinterp_app.gui.measure"],
+        [sys.executable, "-m", "musinterp_app.bench_window"],
         capture_output=True,
         text=True,
         timeout=900,

@@ -1,18 +1,14 @@
-"""The window: two tracks, the blend, the slider, transport and export.
+"""The window: layout, menus, dialogs and settings around a :class:`Session`.
 
-The UI thread only touches widgets. Loading, decoding, rendering and
-exporting run in :class:`Lane` jobs ("latest wins"); results come back as
-signals tagged with their request, stale ones are dropped. While the slider
-is dragged, only the blended spectrogram is decoded (throttled to ~30 Hz);
-when it settles, the audio is rendered in the background and, if wanted,
-played as soon as the first chunk is ready.
+The session owns the engine, the job lanes, the player and what is playing,
+and says what happened through signals; the window shows it and turns the
+user's input into session calls. It never decodes, renders or plays itself.
 """
 
 import html
-import time
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -32,13 +28,12 @@ from PySide6.QtWidgets import (
 )
 
 from musinterp_app import engine, limits, resources
-from musinterp_app.audio import io, mel
-from musinterp_app.audio import player as playback
+from musinterp_app.audio import io
 from musinterp_app.audio.io import AUDIO_SUFFIXES
-from musinterp_app.engine import BlendSettings, Engine
+from musinterp_app.engine import BlendSettings
+from musinterp_app.gui.session import Session
 from musinterp_app.gui.spectrogram import SpectrogramView, add_colour_bar
 from musinterp_app.gui.track_panel import TrackPanel
-from musinterp_app.gui.workers import JobPool, Lane
 from musinterp_app.model import evaluation
 from musinterp_app.model.onnx_vae import OnnxVAE
 
@@ -78,58 +73,37 @@ EXPORT_TYPES = (
     ("FLAC, 24-bit", ".flac", "24"),
     ("Ogg Vorbis", ".ogg", "16"),
 )
-DRAG_DECODE_MS = 33  # ~30 Hz while dragging
 
 
 class MainWindow(QMainWindow):
     blend_drawn = Signal()  # the blend spectrogram shows the latest decode
-    playback_started = Signal()  # sound is on its way to the device
 
     def __init__(self, model: OnnxVAE, *, settings: QSettings | None = None) -> None:
         super().__init__()
-        self.engine = Engine(model)
+        self.session = Session(model, self)
         self.settings = settings or QSettings()
-        self.pool = JobPool(max_workers=4)
-        # Build what the first render needs (mel inverse, FFT plans) now, off the UI thread.
-        self.pool.start(lambda: mel.prepare(model.mel_config))
-        self.lanes = {
-            name: Lane(self.pool, self)
-            for name in ("A", "B", "decode", "render", "preview", "export", "model")
-        }
-        self.player = playback.Player(model.mel_config.sample_rate)
-        self.playing_view: tuple[SpectrogramView, float] | None = None  # view, offset (s)
-        self.blend_buffer: tuple[BlendSettings, playback.PlaybackBuffer] | None = None
-        self.blended_mel = None
-        self.decoded_settings: BlendSettings | None = None  # what blended_mel shows
-        self._play_when_ready = False
-        self._preview_target: tuple[SpectrogramView, float] | None = None  # for play_track
         self.last_message: QMessageBox | None = None
-        self.audio_problem = playback.unavailable_reason()  # '' when playback works
-        self.reported_dropouts = 0
         self.setWindowTitle("musinterp")
         self.setAcceptDrops(False)
-        self.cursor_timer = QTimer(self, interval=33, timeout=self._update_cursor)
-        self.decode_timer = QTimer(self, singleShot=True, timeout=self._decode_soon)
-        self._decode_pending = False
-        self._last_decode_s = 0.0
         self._build_widgets()
         self._build_menus()
-        self._connect_lanes()
+        self._connect_session()
         self._restore_settings()
         self._check_audio_device()
         self._update_enabled()
 
     # ----- building -------------------------------------------------------------------------
     def _build_widgets(self) -> None:
+        session = self.session
         self.panels = {slot: TrackPanel(slot) for slot in ("A", "B")}
         for slot, panel in self.panels.items():
             panel.file_dropped.connect(lambda path, s=slot: self.load(s, path))
             panel.open_requested.connect(lambda s=slot: self.open_dialog(s))
-            panel.excerpt_moved.connect(lambda start, s=slot: self.move_excerpt(s, start))
+            panel.excerpt_moved.connect(lambda start, s=slot: session.move_excerpt(s, start))
 
         self.blend_view = SpectrogramView("Blend")
         images = [self.panels["A"].view.image, self.panels["B"].view.image, self.blend_view.image]
-        self.colour_bar = add_colour_bar(self.blend_view, images, self.engine.config)
+        self.colour_bar = add_colour_bar(self.blend_view, images, session.engine.config)
 
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(0, SLIDER_STEPS)
@@ -139,7 +113,7 @@ class MainWindow(QMainWindow):
         self.alpha_box.setValue(0.5)
         self.alpha_box.setToolTip("α: 0 is all A, 1 is all B")
         self.slider.valueChanged.connect(self._slider_moved)
-        self.slider.sliderReleased.connect(self._settled)
+        self.slider.sliderReleased.connect(session.settle)
         self.alpha_box.editingFinished.connect(self._alpha_typed)
 
         self.mode_box = QComboBox()
@@ -159,11 +133,12 @@ class MainWindow(QMainWindow):
         )
         self.duration_box.setValue(engine.DEFAULT_EXCERPT_S)
         self.duration_box.setToolTip("Length of the excerpts that are blended")
-        for control in (self.mode_box,):
-            control.currentIndexChanged.connect(self._settled)
+        self.mode_box.currentIndexChanged.connect(self._options_changed)
         for box in (self.morph_box, self.detail_box):
-            box.toggled.connect(self._settled)
-        self.duration_box.editingFinished.connect(self._duration_changed)
+            box.toggled.connect(self._options_changed)
+        self.duration_box.editingFinished.connect(
+            lambda: session.set_excerpt_length(self.duration_box.value())
+        )
 
         self.buttons = {
             "A": QPushButton("▶ A"),
@@ -171,17 +146,18 @@ class MainWindow(QMainWindow):
             "blend": QPushButton("▶ Blend"),
             "stop": QPushButton("■ Stop"),
         }
-        self.buttons["A"].clicked.connect(lambda: self.play_track("A"))
-        self.buttons["B"].clicked.connect(lambda: self.play_track("B"))
-        self.buttons["blend"].clicked.connect(self.play_blend)
-        self.buttons["stop"].clicked.connect(self.stop)
+        self.buttons["A"].clicked.connect(lambda: session.play_track("A"))
+        self.buttons["B"].clicked.connect(lambda: session.play_track("B"))
+        self.buttons["blend"].clicked.connect(session.play_blend)
+        self.buttons["stop"].clicked.connect(session.stop)
         self.buttons["blend"].setToolTip("Play the blend (Space)")
         self.loop_box = QCheckBox("Loop")
-        self.loop_box.toggled.connect(lambda on: setattr(self.player, "loop", on))
+        self.loop_box.toggled.connect(lambda on: setattr(self.session.player, "loop", on))
         self.autoplay_box = QCheckBox("Play on release")
         self.autoplay_box.setChecked(True)
         self.autoplay_box.setToolTip("Play the blend as soon as the slider settles")
-        QShortcut(QKeySequence(Qt.Key.Key_Space), self, self.toggle_play)
+        self.autoplay_box.toggled.connect(lambda on: setattr(session, "autoplay", on))
+        QShortcut(QKeySequence(Qt.Key.Key_Space), self, session.toggle_play)
 
         controls = QGridLayout()
         controls.addWidget(QLabel("A"), 0, 0)
@@ -244,13 +220,7 @@ class MainWindow(QMainWindow):
         add(file_menu, "open_b", "Open track &B…", lambda: self.open_dialog("B"), "Ctrl+Shift+O")
         add(file_menu, "examples", "Open e&xamples", self.open_examples)
         file_menu.addSeparator()
-        add(
-            file_menu,
-            "export",
-            "&Export blend…",
-            lambda: self.export_dialog(False),
-            "Ctrl+E",
-        )
+        add(file_menu, "export", "&Export blend…", lambda: self.export_dialog(False), "Ctrl+E")
         add(
             file_menu,
             "export_morph",
@@ -273,7 +243,8 @@ class MainWindow(QMainWindow):
     def _add_choice_group(
         self, menu, name: str, title: str, options: tuple, default
     ) -> QActionGroup:
-        """A titled group of exclusive, checkable menu items, remembered in the settings."""
+        """A titled group of exclusive, checkable menu items, remembered in the settings
+        and handed to the session's render options."""
         menu.addSection(title)
         group = QActionGroup(self)
         remembered = str(self.settings.value(f"render/{name}", default))
@@ -285,36 +256,33 @@ class MainWindow(QMainWindow):
             menu.addAction(action)
         if group.checkedAction() is None:  # a remembered value that is no longer offered
             next(a for a in group.actions() if a.data() == default).setChecked(True)
-        group.triggered.connect(
-            lambda action: self.settings.setValue(f"render/{name}", action.data())
-        )
+
+        def chosen(action: QAction) -> None:
+            self.settings.setValue(f"render/{name}", action.data())
+            self.session.render_options[name] = action.data()
+
+        group.triggered.connect(chosen)
+        self.session.render_options[name] = group.checkedAction().data()
         return group
 
     def choice(self, name: str):
         """The value checked in one of the Render menu's groups."""
         return self.choices[name].checkedAction().data()
 
-    def _connect_lanes(self) -> None:
-        for slot in ("A", "B"):
-            lane = self.lanes[slot]
-            lane.finished.connect(lambda track, s=slot: self._track_loaded(s, track))
-            lane.failed.connect(lambda message, s=slot: self._track_failed(s, message))
-            lane.progress.connect(self._show_progress)
-        self.lanes["decode"].finished.connect(self._blend_decoded)
-        self.lanes["decode"].failed.connect(self._show_error_status)
-        self.lanes["render"].progress.connect(self._render_progress)
-        self.lanes["render"].finished.connect(self._render_finished)
-        self.lanes["render"].failed.connect(self._show_error_status)
-        self.lanes["preview"].finished.connect(
-            lambda buffer: self._start_playback(buffer, *self._preview_target)
-        )
-        self.lanes["export"].progress.connect(self._show_progress)
-        self.lanes["export"].finished.connect(self._exported)
-        self.lanes["export"].failed.connect(lambda m: self._warn("Export failed", m))
-        self.lanes["model"].finished.connect(self._model_loaded)
-        self.lanes["model"].failed.connect(
-            lambda m: self._warn("Cannot load model", f"{m}\n\nThe previous model is still in use.")
-        )
+    def _connect_session(self) -> None:
+        session = self.session
+        session.track_loading.connect(self._track_loading)
+        session.track_changed.connect(self._track_changed)
+        session.track_failed.connect(self._track_failed)
+        session.blend_decoded.connect(self._blend_decoded)
+        session.status.connect(self._show_status)
+        session.notice.connect(self._show_status)
+        session.problem.connect(self._warn)
+        session.progress.connect(self._show_progress)
+        session.work_ended.connect(self._hide_progress)
+        session.cursor.connect(self._move_cursor)
+        session.model_changed.connect(self._model_changed)
+        session.exported.connect(lambda _path: None)
 
     # ----- state helpers ----------------------------------------------------------------------
     def blend_settings(self) -> BlendSettings:
@@ -326,18 +294,19 @@ class MainWindow(QMainWindow):
         )
 
     def _update_enabled(self) -> None:
-        ready = self.engine.ready
+        ready = self.session.ready
         for name in ("export", "export_morph"):
             self.actions[name].setEnabled(ready)
-        can_play = not self.audio_problem
+        can_play = not self.session.audio_problem
         self.buttons["blend"].setEnabled(ready and can_play)
         self.buttons["stop"].setEnabled(can_play)
         for slot in ("A", "B"):
-            self.buttons[slot].setEnabled(can_play and self.engine.tracks[slot] is not None)
+            self.buttons[slot].setEnabled(can_play and self.session.tracks[slot] is not None)
 
     def _check_audio_device(self) -> None:
-        if self.audio_problem:
-            tip = f"Playback is off: {self.audio_problem}. Export still works."
+        problem = self.session.audio_problem
+        if problem:
+            tip = f"Playback is off: {problem}. Export still works."
             for button in self.buttons.values():
                 button.setToolTip(tip)
             self.status_text.setText(tip)
@@ -352,6 +321,9 @@ class MainWindow(QMainWindow):
     def _warn(self, title: str, message: str) -> None:
         """Say what went wrong in the status bar and a (non-blocking) message box."""
         self._show_error_status(message.splitlines()[0])
+        if self.session.audio_problem:
+            self._check_audio_device()
+            self._update_enabled()
         if self.last_message is not None:
             self.last_message.close()
         self.last_message = QMessageBox(
@@ -361,17 +333,10 @@ class MainWindow(QMainWindow):
 
     def cancel_all(self) -> None:
         """Cancel every background job (loading, rendering, exporting) and stop playback."""
-        busy = [name for name, lane in self.lanes.items() if lane.busy]
-        for lane in self.lanes.values():
-            lane.cancel()
-        self.player.stop()
-        self._hide_progress()
-        for slot, panel in self.panels.items():
-            track = self.engine.tracks[slot]
-            if slot in busy and track is not None:
-                panel.set_track(track, self.engine.config)
-            elif slot in busy:
-                panel.show_empty()
+        busy = self.session.cancel_all()
+        for slot in ("A", "B"):
+            if slot in busy:
+                self._track_changed(slot)
         self._show_status("Cancelled." if busy else "Nothing to cancel.")
 
     def _hide_progress(self) -> None:
@@ -399,50 +364,22 @@ class MainWindow(QMainWindow):
     def load(self, slot: str, path: str) -> None:
         """Load ``path`` into ``slot`` in the background; the old track stays until it works."""
         self.settings.setValue("last_folder", str(Path(path).parent))
-        model, duration = self.engine.model, self.duration_box.value()
-        self.panels[slot].set_busy(f"Loading {Path(path).name}…")
-        self._show_status(f"Loading {Path(path).name} into {slot}…")
-        self.lanes[slot].submit(
-            lambda cancel, progress: engine.load_track(
-                path, model, duration_s=duration, cancel=cancel, progress=progress
-            )
-        )
+        self.session.load(slot, path)
 
-    def move_excerpt(self, slot: str, start_s: float) -> None:
-        track, model, duration = (
-            self.engine.tracks[slot],
-            self.engine.model,
-            self.duration_box.value(),
-        )
+    def _track_loading(self, slot: str, name: str) -> None:
+        self.panels[slot].set_busy(f"Loading {name}…")
+        self._show_status(f"Loading {name} into {slot}…")
+
+    def _track_changed(self, slot: str) -> None:
+        track = self.session.tracks[slot]
         if track is None:
-            return
-        self._show_status(f"Analysing the new excerpt of {slot}…")
-        self.lanes[slot].submit(
-            lambda cancel, _progress: engine.with_excerpt(
-                track, model, start_s=start_s, duration_s=duration, cancel=cancel
-            )
-        )
-
-    def _duration_changed(self) -> None:
-        for slot, track in self.engine.tracks.items():
-            if track is not None and abs(track.duration_s - self.duration_box.value()) > 1e-3:
-                self.move_excerpt(slot, track.start_s)
-
-    def _track_loaded(self, slot: str, track: engine.Track) -> None:
-        self._hide_progress()
-        self.engine.set_track(slot, track)
-        self.panels[slot].set_track(track, self.engine.config)
-        self.blend_buffer = None
-        self._show_status(f"{slot}: {track.name}, excerpt from {track.start_s:.1f} s.")
+            self.panels[slot].show_empty()
+        else:
+            self.panels[slot].set_track(track, self.session.engine.config)
         self._update_enabled()
-        self.request_decode()
 
     def _track_failed(self, slot: str, message: str) -> None:
-        track = self.engine.tracks[slot]
-        if track is not None:
-            self.panels[slot].set_track(track, self.engine.config)  # the previous one stays
-        else:
-            self.panels[slot].show_empty()
+        self._track_changed(slot)  # the previous one stays
         self._warn(f"Cannot open file for {slot}", message)
 
     # ----- blending ---------------------------------------------------------------------------
@@ -450,52 +387,28 @@ class MainWindow(QMainWindow):
         self.alpha_box.blockSignals(True)
         self.alpha_box.setValue(value / SLIDER_STEPS)
         self.alpha_box.blockSignals(False)
-        if self.slider.isSliderDown():
-            self._decode_pending = True
-            self._decode_soon()
-        else:  # keyboard or programmatic change: treat as settled
-            self._settled()
-
-    def _decode_soon(self) -> None:
-        """Throttle while dragging: decode at once if idle, at most every DRAG_DECODE_MS,
-        and never queue more than the newest position."""
-        if not self._decode_pending or self.lanes["decode"].busy or self.decode_timer.isActive():
-            return
-        wait_ms = DRAG_DECODE_MS - 1000 * (time.monotonic() - self._last_decode_s)
-        if wait_ms > 0:
-            self.decode_timer.start(int(wait_ms) + 1)
-        else:
-            self.request_decode()
+        dragging = self.slider.isSliderDown()
+        self.session.set_settings(self.blend_settings(), dragging=dragging)
+        if not dragging:  # keyboard or programmatic change: treat as settled
+            self.session.settle()
 
     def _alpha_typed(self) -> None:
         self.slider.setValue(round(self.alpha_box.value() * SLIDER_STEPS))
 
-    def _settled(self) -> None:
-        """The slider (or an option) stopped changing: decode now and render the audio."""
-        self.decode_timer.stop()
-        if self.decoded_settings != self.blend_settings():
-            self.request_decode()
-        self.request_render(play=self.autoplay_box.isChecked() and not self.audio_problem)
+    def _options_changed(self) -> None:
+        self.session.set_settings(self.blend_settings())
+        self.session.settle()
 
-    def request_decode(self) -> None:
-        self._decode_pending = False
-        if not self.engine.ready:
-            return
-        self._last_decode_s = time.monotonic()
-        settings, blender = self.blend_settings(), self.engine
-        self.lanes["decode"].submit(
-            lambda _cancel, _progress: (settings, blender.blend_mel(settings))
+    def _blend_decoded(self) -> None:
+        session = self.session
+        config = session.engine.config
+        self.blend_view.show_mel(
+            session.blended_mel, config, config.hop_length / config.sample_rate
         )
-
-    def _blend_decoded(self, result) -> None:
-        settings, blended = result
-        self.blended_mel = blended
-        self.decoded_settings = settings
-        config = self.engine.config
-        self.blend_view.show_mel(blended, config, config.hop_length / config.sample_rate)
-        self.blend_view.setTitle(self._blend_title(settings), color="#dddddd", size="10pt")
+        self.blend_view.setTitle(
+            self._blend_title(session.decoded_settings), color="#dddddd", size="10pt"
+        )
         self.blend_drawn.emit()
-        self._decode_soon()
 
     @staticmethod
     def _blend_title(settings: BlendSettings) -> str:
@@ -503,116 +416,11 @@ class MainWindow(QMainWindow):
         mode = "spherical" if settings.mode == "slerp" else "linear"
         return f"{what} ({mode}{', keep detail' if settings.keep_detail else ''})"
 
-    def request_render(self, *, play: bool) -> None:
-        """Render the current blend's audio in the background (playing from the first chunk)."""
-        if not self.engine.ready:
-            return
-        settings, blender = self.blend_settings(), self.engine
-        buffer = self.player.new_buffer(blender.blend_frames * blender.config.hop_length)
-        self.blend_buffer = (settings, buffer)
-        self._play_when_ready = play
+    def _view_of(self, source: str) -> SpectrogramView:
+        return self.blend_view if source == "blend" else self.panels[source].view
 
-        iterations = self.choice("iterations")
-
-        def render(cancel, progress):
-            for chunk in blender.render_stream(
-                settings, n_iter=iterations, cancel=cancel, progress=progress
-            ):
-                buffer.write(chunk)
-            return buffer
-
-        if play:
-            self.player.stop()
-        self.lanes["render"].submit(render)
-        self._show_status("Rendering the blend…")
-
-    def _render_progress(self, done: int, total: int) -> None:
-        self._show_progress(done, total)
-        if self._play_when_ready and self.blend_buffer is not None:
-            self._play_when_ready = False
-            self._start_playback(self.blend_buffer[1], self.blend_view, 0.0)
-
-    def _render_finished(self, _buffer) -> None:
-        self._hide_progress()
-        self._show_status("Blend ready.")
-
-    # ----- playback ---------------------------------------------------------------------------
-    def _start_playback(
-        self, buffer: playback.PlaybackBuffer, view: SpectrogramView, offset_s: float
-    ) -> None:
-        error = self.player.take_error()  # a device that died since the last check
-        if error:
-            self._audio_device_failed(error)
-        if self.audio_problem:
-            self._show_error_status(f"Playback is off: {self.audio_problem}.")
-            return
-        try:
-            self.player.play(buffer)
-        except RuntimeError as error:
-            self._warn("Cannot play", str(error))
-            return
-        self.playing_view = (view, offset_s)
-        self.reported_dropouts = 0
-        self.cursor_timer.start()
-        self.playback_started.emit()
-
-    def play_track(self, slot: str) -> None:
-        """Play a track's excerpt (resampled to the device off the UI thread)."""
-        track, player = self.engine.tracks[slot], self.player
-        if track is not None:
-            self._preview_target = (self.panels[slot].view, track.start_s)
-            self.lanes["preview"].submit(lambda _cancel, _progress: player.buffer_of(track.samples))
-
-    def play_blend(self) -> None:
-        if not self.engine.ready:
-            return
-        current = self.blend_settings()
-        if self.blend_buffer is not None and self.blend_buffer[0] == current:
-            self._start_playback(self.blend_buffer[1], self.blend_view, 0.0)
-        else:
-            self.request_render(play=True)
-
-    def stop(self) -> None:
-        self.player.stop()
-        self._update_cursor()
-
-    def toggle_play(self) -> None:
-        if self.player.playing:
-            self.stop()
-        else:
-            self.play_blend()
-
-    def _update_cursor(self) -> None:
-        if self.playing_view is None:
-            return
-        view, offset_s = self.playing_view
-        if self.player.dropouts != self.reported_dropouts:
-            self.reported_dropouts = self.player.dropouts
-            if self.reported_dropouts:
-                self._show_status(
-                    f"Playback had {self.reported_dropouts} dropout"
-                    f"{'s' if self.reported_dropouts > 1 else ''}: the computer could not keep "
-                    "up (choose Render → Fast, or close other programs)."
-                )
-        if self.player.playing:
-            view.set_cursor(offset_s + self.player.position_s)
-        else:
-            view.set_cursor(None)
-            self.cursor_timer.stop()
-            error = self.player.take_error()
-            if error:
-                self._audio_device_failed(error)
-
-    def _audio_device_failed(self, error: str) -> None:
-        """Playback is off until restart (PortAudio lists devices once, at start)."""
-        self.audio_problem = f"{error}; restart musinterp to play again"
-        self._check_audio_device()
-        self._update_enabled()
-        self._warn(
-            "Playback stopped",
-            f"Playback stopped: {error}.\n\nCheck the output device or sound server and "
-            "restart musinterp to play again. Export works without it.",
-        )
+    def _move_cursor(self, source: str, seconds) -> None:
+        self._view_of(source).set_cursor(seconds)
 
     # ----- export -----------------------------------------------------------------------------
     def export_dialog(self, morph: bool) -> None:
@@ -638,39 +446,8 @@ class MainWindow(QMainWindow):
             self.export_to(path, morph=morph, sample_format=bits)
 
     def export_to(self, path: str, *, morph: bool = False, sample_format: str = "16") -> None:
-        """Render the blend (or morph) fully and write it, in the background: stereo when a
-        source is, at the level, rate and quality chosen in the Render menu."""
-        if not self.engine.ready:
-            return
-        settings = self.blend_settings()
-        if morph:
-            settings = BlendSettings(
-                mode=settings.mode, morph=True, keep_detail=settings.keep_detail
-            )
-        blender = self.engine
-        sample_rate = blender.config.sample_rate
-        iterations, level = self.choice("iterations"), self.choice("level")
-        output_rate = self.choice("rate") or None
-
-        def work(cancel, progress):
-            audio = blender.render(settings, n_iter=iterations, cancel=cancel, progress=progress)
-            if blender.stereo:
-                audio = blender.with_stereo_image(settings, audio)
-            return engine.export_audio(
-                path,
-                audio,
-                sample_rate,
-                level=level,
-                output_rate=output_rate,
-                sample_format=sample_format,
-            )
-
-        self._show_status(f"Exporting {Path(path).name}…")
-        self.lanes["export"].submit(work)
-
-    def _exported(self, path) -> None:
-        self._hide_progress()
-        self._show_status(f"Exported {path}")
+        """Render the blend (or morph) fully and write it, in the background."""
+        self.session.export_to(path, morph=morph, sample_format=sample_format)
 
     # ----- model ------------------------------------------------------------------------------
     def load_model_dialog(self) -> None:
@@ -682,30 +459,14 @@ class MainWindow(QMainWindow):
 
     def load_model(self, folder: str) -> None:
         """Load a model folder in the background; the current one stays if it is refused."""
-        current = self.engine
+        self.session.load_model(folder)
 
-        def work(cancel, _progress):
-            return current.with_model(OnnxVAE(folder), cancel=cancel)
-
-        self._show_status(f"Loading model {folder}…")
-        self.lanes["model"].submit(work)
-
-    def _model_loaded(self, switched: Engine) -> None:
-        model = switched.model
-        self.settings.setValue("last_model_folder", str(model.info.folder))
-        self.engine = switched
-        for slot, track in switched.tracks.items():
-            if track is not None:
-                self.panels[slot].set_track(track, model.mel_config)
-        self.player.stop()
-        self.player = playback.Player(model.mel_config.sample_rate)
-        self.blend_buffer = None
-        self._show_status(f"Model {model.info.model_id} loaded.")
+    def _model_changed(self) -> None:
+        self.settings.setValue("last_model_folder", str(self.session.engine.model.info.folder))
         self._update_enabled()
-        self.request_decode()
 
     def about(self) -> None:
-        info = self.engine.model.info
+        info = self.session.engine.model.info
         summary = evaluation.load_summary(info.folder)
         measured = (
             "<p>" + "<br>".join(html.escape(line) for line in evaluation.plain_words(summary))
@@ -730,15 +491,21 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         else:
             self.resize(1200, 820)
+        for widget in (self.mode_box, self.morph_box, self.detail_box):
+            widget.blockSignals(True)
         index = self.mode_box.findData(self.settings.value("mode", "lerp"))
         self.mode_box.setCurrentIndex(max(index, 0))
         self.morph_box.setChecked(self.settings.value("morph", False, type=bool))
         self.detail_box.setChecked(self.settings.value("keep_detail", True, type=bool))
+        for widget in (self.mode_box, self.morph_box, self.detail_box):
+            widget.blockSignals(False)
+        self.session.settings = self.blend_settings()
         self.loop_box.setChecked(self.settings.value("loop", False, type=bool))
         self.autoplay_box.setChecked(self.settings.value("play_on_release", True, type=bool))
         self.duration_box.setValue(
             self._remembered_number("excerpt_s", limits.EXCERPT_S, engine.DEFAULT_EXCERPT_S)
         )
+        self.session.excerpt_s = self.duration_box.value()
 
     def _remembered_number(self, key: str, allowed: limits.Range, default: float) -> float:
         """A number from the settings file, or ``default`` when it holds anything else
@@ -756,9 +523,5 @@ class MainWindow(QMainWindow):
         self.settings.setValue("loop", self.loop_box.isChecked())
         self.settings.setValue("play_on_release", self.autoplay_box.isChecked())
         self.settings.setValue("excerpt_s", self.duration_box.value())
-        for lane in self.lanes.values():
-            lane.cancel()
-        self.player.stop()
-        self.cursor_timer.stop()
-        self.pool.shutdown()  # the jobs were cancelled: they stop at their next step
+        self.session.close()
         super().closeEvent(event)

@@ -25,8 +25,8 @@ from support.commands import become_ordinary_user
 from support.window import make_window
 
 from musinterp_app import resources
+from musinterp_app.bench_window import wait_until
 from musinterp_app.gui.main_window import MainWindow
-from musinterp_app.gui.measure import wait_until
 from musinterp_app.model.onnx_vae import OnnxVAE
 
 
@@ -44,20 +44,20 @@ def main(scenario: str, track_a: str, track_b: str, target: str) -> int:
     window.show()
     window.load("A", track_a)
     window.load("B", track_b)
-    wait_until(app, lambda: window.engine.ready and not window.lanes["decode"].busy)
+    wait_until(app, lambda: window.session.engine.ready and not window.session.lanes["decode"].busy)
 
     if scenario == "device-lost":
         window.loop_box.setChecked(True)
-        window.play_blend()
-        wait_until(app, lambda: window.player.playing)
+        window.session.play_blend()
+        wait_until(app, lambda: window.session.player.playing)
         print("playing", flush=True)
         print("message:", shown_message(app, window), flush=True)
         print("play button enabled:", window.buttons["blend"].isEnabled(), flush=True)
         window.close()
     elif scenario == "quit-mid-export":
-        window.request_render(play=False)
+        window.session.request_render(play=False)
         exporting = []
-        window.lanes["export"].progress.connect(lambda done, total: exporting.append(done))
+        window.session.lanes["export"].progress.connect(lambda done, total: exporting.append(done))
         window.export_to(target, morph=True)
         wait_until(app, lambda: exporting)
         print("quitting while exporting", flush=True)
@@ -69,12 +69,12 @@ def main(scenario: str, track_a: str, track_b: str, target: str) -> int:
         else:
             window.panels["A"].file_dropped.emit(target)
         print("message:", shown_message(app, window), flush=True)
-        print("track A:", window.engine.tracks["A"].name, flush=True)
+        print("track A:", window.session.engine.tracks["A"].name, flush=True)
         window.close()
     else:
         raise SystemExit(f"unknown scenario {scenario}")
     app.processEvents()
-    return 0 if not window.isVisible() and window.pool.active_jobs() == 0 else 3
+    return 0 if not window.isVisible() and window.session.pool.active_jobs() == 0 else 3
 
 
 if __name__ == "__main__":

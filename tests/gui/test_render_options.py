@@ -25,7 +25,7 @@ def test_export_follows_the_render_menu_and_the_chosen_type(loaded_window, qtbot
     _choose(window, "rate", 48000)
     _choose(window, "iterations", 4)
     target = tmp_path / "blend.flac"
-    with qtbot.waitSignal(window.lanes["export"].finished, timeout=120_000):
+    with qtbot.waitSignal(window.session.lanes["export"].finished, timeout=120_000):
         window.export_to(str(target), sample_format="24")
     info = sf.info(target)
     assert (info.format, info.subtype, info.samplerate) == ("FLAC", "PCM_24", 48000)
@@ -39,9 +39,11 @@ def test_an_export_as_heard_keeps_the_level_of_the_blend(loaded_window, qtbot, t
     _choose(window, "level", "match")
     _choose(window, "rate", 0)
     target = tmp_path / "blend.wav"
-    with qtbot.waitSignal(window.lanes["export"].finished, timeout=120_000):
+    with qtbot.waitSignal(window.session.lanes["export"].finished, timeout=120_000):
         window.export_to(str(target))
     audio, rate = sf.read(target, dtype="float32")
-    heard = window.engine.render(window.blend_settings(), n_iter=window.choice("iterations"))
+    heard = window.session.engine.render(
+        window.blend_settings(), n_iter=window.choice("iterations")
+    )
     assert rate == 32768
     assert np.sqrt(np.mean(audio**2)) == pytest.approx(np.sqrt(np.mean(heard**2)), rel=0.05)

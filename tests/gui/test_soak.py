@@ -42,7 +42,10 @@ def test_slider_soak_last_alpha_wins_memory_stays_flat(qtbot, shipped_model, tmp
     window.show()
     window.load("A", str(paths[0]))
     window.load("B", str(paths[1]))
-    qtbot.waitUntil(lambda: window.engine.ready and window.blended_mel is not None, timeout=60_000)
+    qtbot.waitUntil(
+        lambda: window.session.engine.ready and window.session.blended_mel is not None,
+        timeout=60_000,
+    )
     rng = random.Random(moves)
 
     def wiggle(count: int) -> None:
@@ -58,7 +61,7 @@ def test_slider_soak_last_alpha_wins_memory_stays_flat(qtbot, shipped_model, tmp
                 time.sleep(rng.random() * 0.01)
 
     wiggle(200)  # warm up: caches, thread pool, allocator
-    window.pool.wait_for_done(30)
+    window.session.pool.wait_for_done(30)
     QApplication.processEvents()
     tracemalloc.start()  # Python objects and numpy arrays: where a leak would show first
     before_mb = rss_mb()
@@ -69,8 +72,10 @@ def test_slider_soak_last_alpha_wins_memory_stays_flat(qtbot, shipped_model, tmp
     window.slider.setValue(421)
     window.slider.setSliderDown(False)
     window.slider.sliderReleased.emit()
-    qtbot.waitUntil(lambda: not any(lane.busy for lane in window.lanes.values()), timeout=60_000)
-    window.pool.wait_for_done(30)
+    qtbot.waitUntil(
+        lambda: not any(lane.busy for lane in window.session.lanes.values()), timeout=60_000
+    )
+    window.session.pool.wait_for_done(30)
     QApplication.processEvents()
     growth_mb = rss_mb() - before_mb
     traced_growth_mb = tracemalloc.get_traced_memory()[0] / 2**20
@@ -80,12 +85,12 @@ def test_slider_soak_last_alpha_wins_memory_stays_flat(qtbot, shipped_model, tmp
         f"Python and numpy allocations still held {traced_growth_mb:+.1f} MB"
     )
 
-    expected = window.engine.blend_mel(BlendSettings(alpha=0.421))
-    np.testing.assert_array_equal(window.blended_mel, expected)
+    expected = window.session.engine.blend_mel(BlendSettings(alpha=0.421))
+    np.testing.assert_array_equal(window.session.blended_mel, expected)
     assert traced_growth_mb < 10
     assert growth_mb < 60
     window.close()
-    window.pool.wait_for_done(30)
-    assert window.pool.active_jobs() == 0
-    assert not window.player.playing
+    window.session.pool.wait_for_done(30)
+    assert window.session.pool.active_jobs() == 0
+    assert not window.session.player.playing
     assert threading.active_count() <= threads_before + 2  # PortAudio, the shared DSP pool

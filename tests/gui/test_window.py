@@ -27,7 +27,7 @@ def test_drop_two_files_shows_both_and_the_blend(qtbot, window, clips):
     assert window.panels["B"].title.text() == "high.ogg"
     assert "7.0 s · 44100 Hz · mono" in window.panels["A"].details.text()
     assert window.panels["A"].view.image.image is not None
-    assert window.blended_mel.shape == (512, 640)
+    assert window.session.blended_mel.shape == (512, 640)
     assert window.actions["export"].isEnabled()
 
 
@@ -35,10 +35,14 @@ def test_slider_updates_the_blend_and_ends_exactly_at_the_originals(qtbot, windo
     load_both(qtbot, window, clips)
     window.slider.setValue(0)
     qtbot.waitUntil(lambda: idle(window), timeout=LOAD_TIMEOUT_MS)
-    np.testing.assert_allclose(window.blended_mel, window.engine.tracks["A"].mel, atol=1e-5)
+    np.testing.assert_allclose(
+        window.session.blended_mel, window.session.engine.tracks["A"].mel, atol=1e-5
+    )
     window.slider.setValue(SLIDER_STEPS)
     qtbot.waitUntil(lambda: idle(window), timeout=LOAD_TIMEOUT_MS)
-    np.testing.assert_allclose(window.blended_mel, window.engine.tracks["B"].mel, atol=1e-5)
+    np.testing.assert_allclose(
+        window.session.blended_mel, window.session.engine.tracks["B"].mel, atol=1e-5
+    )
     assert window.alpha_box.value() == 1.0
 
 
@@ -54,19 +58,19 @@ def test_rapid_slider_moves_the_last_alpha_wins(qtbot, window, clips):
     window.slider.setSliderDown(False)
     window.slider.sliderReleased.emit()
     qtbot.waitUntil(lambda: idle(window), timeout=LOAD_TIMEOUT_MS)
-    expected = window.engine.blend_mel(BlendSettings(alpha=0.73))
-    np.testing.assert_array_equal(window.blended_mel, expected)
+    expected = window.session.engine.blend_mel(BlendSettings(alpha=0.73))
+    np.testing.assert_array_equal(window.session.blended_mel, expected)
     assert "α = 0.73" in window.blend_view.plotItem.titleLabel.text
-    window.pool.wait_for_done(10)
-    assert window.pool.active_jobs() == 0
-    assert threading.active_count() <= threads_before + window.pool.max_workers
+    window.session.pool.wait_for_done(10)
+    assert window.session.pool.active_jobs() == 0
+    assert threading.active_count() <= threads_before + window.session.pool.max_workers
 
 
 def test_render_streams_into_the_playback_buffer(qtbot, window, clips):
     load_both(qtbot, window, clips)
-    window.request_render(play=False)
-    qtbot.waitUntil(lambda: window.blend_buffer[1].complete, timeout=LOAD_TIMEOUT_MS)
-    buffer = window.blend_buffer[1]
+    window.session.request_render(play=False)
+    qtbot.waitUntil(lambda: window.session.blend_buffer[1].complete, timeout=LOAD_TIMEOUT_MS)
+    buffer = window.session.blend_buffer[1]
     assert buffer.source_samples == 640 * 256
     assert abs(len(buffer.samples) - 5.0 * buffer.output_rate) <= 64  # 5 s at the device rate
     assert np.isfinite(buffer.samples).all() and np.abs(buffer.samples).max() > 0.01
@@ -78,19 +82,19 @@ def test_render_streams_into_the_playback_buffer(qtbot, window, clips):
 )
 def test_play_blend_through_portaudio_moves_the_cursor(qtbot, window, clips):
     load_both(qtbot, window, clips)
-    window.play_blend()
+    window.session.play_blend()
     qtbot.waitUntil(
-        lambda: window.player.playing and window.player.position_s > 0.25,
+        lambda: window.session.player.playing and window.session.player.position_s > 0.25,
         timeout=LOAD_TIMEOUT_MS,
     )
     qtbot.waitUntil(lambda: window.blend_view.cursor.isVisible(), timeout=5000)
     assert window.blend_view.cursor.value() > 0
-    window.stop()
-    assert not window.player.playing
-    window.play_track("A")
+    window.session.stop()
+    assert not window.session.player.playing
+    window.session.play_track("A")
     qtbot.waitUntil(lambda: window.panels["A"].view.cursor.isVisible(), timeout=LOAD_TIMEOUT_MS)
-    assert window.panels["A"].view.cursor.value() >= window.engine.tracks["A"].start_s
-    window.stop()
+    assert window.panels["A"].view.cursor.value() >= window.session.engine.tracks["A"].start_s
+    window.session.stop()
 
 
 def test_export_writes_a_normalised_wav(qtbot, window, clips, tmp_path):
@@ -109,13 +113,13 @@ def test_export_writes_a_normalised_wav(qtbot, window, clips, tmp_path):
 
 def test_bad_drop_keeps_the_previous_track_and_says_why(qtbot, window, clips, tmp_path):
     load_both(qtbot, window, clips)
-    before = window.engine.tracks["A"]
+    before = window.session.engine.tracks["A"]
     notes = tmp_path / "notes.wav"
     notes.write_text("definitely not audio\n" * 20)
     drop(window.panels["A"], notes)
     qtbot.waitUntil(lambda: window.last_message is not None, timeout=LOAD_TIMEOUT_MS)
     assert "text file, not audio" in window.last_message.text()
-    assert window.engine.tracks["A"] is before
+    assert window.session.engine.tracks["A"] is before
     assert window.panels["A"].title.text() == "low.flac"
     assert "text file" in window.status_text.text()
 
@@ -183,13 +187,13 @@ def test_the_app_starts_and_shows_its_window_in_a_subprocess(tmp_path):
 
 def test_escape_cancels_a_load_and_keeps_the_old_track(qtbot, window, clips):
     load_both(qtbot, window, clips)
-    before = window.engine.tracks["B"]
+    before = window.session.engine.tracks["B"]
     window.load("B", str(clips[0]))
     window.cancel_all()
     assert "Cancelled" in window.status_text.text()
-    window.pool.wait_for_done(30)
+    window.session.pool.wait_for_done(30)
     QApplication.processEvents()
-    assert window.engine.tracks["B"] is before
+    assert window.session.engine.tracks["B"] is before
     assert window.panels["B"].title.text() == "high.ogg"
 
 
@@ -226,17 +230,17 @@ def test_unexpected_errors_are_logged_and_shown_once(qtbot, window, tmp_path):
 
 def refuse_each(qtbot, window, paths: dict, messages: dict) -> None:
     """Drop (or open) each path on A: the window explains, and A keeps its track."""
-    before = window.engine.tracks["A"]
+    before = window.session.engine.tracks["A"]
     for name, path in paths.items():
         if name in ("missing.wav", "folder.wav"):
             window.load("A", str(path))  # cannot be dragged from a file manager; opened
         else:
             drop(window.panels["A"], path)
-        qtbot.waitUntil(lambda: not window.lanes["A"].busy, timeout=LOAD_TIMEOUT_MS)
+        qtbot.waitUntil(lambda: not window.session.lanes["A"].busy, timeout=LOAD_TIMEOUT_MS)
         qtbot.waitUntil(lambda: window.last_message is not None, timeout=LOAD_TIMEOUT_MS)
         message = window.last_message.text()
         assert messages[name] in message, (name, message)
-        assert window.engine.tracks["A"] is before, name
+        assert window.session.engine.tracks["A"] is before, name
         assert window.panels["A"].title.text() == before.name, name
         window.last_message.close()
         window.last_message = None
@@ -256,30 +260,32 @@ def test_dropping_a_pipe_device_socket_or_link_loop_is_refused_at_once(
 
 def test_a_broken_model_folder_keeps_the_current_model(qtbot, window, clips, broken_models):
     load_both(qtbot, window, clips)
-    model, tracks = window.engine.model, dict(window.engine.tracks)
+    model, tracks = window.session.engine.model, dict(window.session.engine.tracks)
     for name, folder in broken_models.items():
         window.load_model(str(folder))
         qtbot.waitUntil(lambda: window.last_message is not None, timeout=LOAD_TIMEOUT_MS)
         message = window.last_message.text()
         assert BROKEN_MODEL_MESSAGES[name] in message, (name, message)
         assert "The previous model is still in use." in message
-        assert window.engine.model is model and window.engine.tracks == tracks, name
+        assert window.session.engine.model is model and window.session.engine.tracks == tracks, name
         window.last_message.close()
         window.last_message = None
-    assert window.engine.ready
+    assert window.session.engine.ready
 
 
 def test_loading_a_model_folder_switches_and_keeps_the_excerpts(qtbot, window, clips):
     load_both(qtbot, window, clips)
-    before = window.engine
+    before = window.session.engine
     window.load_model(str(default_model_dir()))
-    qtbot.waitUntil(lambda: window.engine is not before and idle(window), timeout=LOAD_TIMEOUT_MS)
+    qtbot.waitUntil(
+        lambda: window.session.engine is not before and idle(window), timeout=LOAD_TIMEOUT_MS
+    )
     for slot in ("A", "B"):
-        track = window.engine.tracks[slot]
+        track = window.session.engine.tracks[slot]
         assert track is not before.tracks[slot] and track.path == before.tracks[slot].path
     assert window.last_message is None
     assert "loaded" in window.status_text.text()
-    assert window.blended_mel is not None and window.actions["export"].isEnabled()
+    assert window.session.blended_mel is not None and window.actions["export"].isEnabled()
 
 
 def test_export_into_a_vanished_folder_says_so_and_writes_nothing(qtbot, window, clips, tmp_path):
@@ -294,7 +300,7 @@ def test_a_folder_that_vanishes_during_export_is_reported(qtbot, window, clips, 
     load_both(qtbot, window, clips)
     folder = tmp_path / "exports"
     folder.mkdir()
-    window.lanes["export"].progress.connect(
+    window.session.lanes["export"].progress.connect(
         lambda done, total: folder.rmdir() if folder.exists() else None  # at the first step
     )
     window.export_to(str(folder / "morph.wav"), morph=True)
@@ -310,27 +316,31 @@ def test_unusual_but_usable_drops_load(qtbot, window, usable_oddities):
         drop(window.panels["A"], path)
         qtbot.waitUntil(
             lambda p=path: (
-                window.engine.tracks["A"] is not None and window.engine.tracks["A"].path == p
+                window.session.engine.tracks["A"] is not None
+                and window.session.engine.tracks["A"].path == p
             ),
             timeout=LOAD_TIMEOUT_MS,
         )
-        track = window.engine.tracks["A"]
-        assert track.mel.shape == (512, 640), name  # padded to the excerpt when shorter
+        track = window.session.engine.tracks["A"]
+        # bounded by the file (padded when under the shortest excerpt)
+        expected_s = min(engine.DEFAULT_EXCERPT_S, max(track.info.duration_s, 0.5))
+        assert track.duration_s == pytest.approx(expected_s, abs=1e-3), name
+        assert track.mel.shape[0] == 512 and abs(track.mel.shape[1] - 128 * expected_s) <= 1, name
         assert np.isfinite(track.mel).all(), name
     assert window.last_message is None
 
 
 def test_dropping_an_hour_shows_progress_and_loads(qtbot, window, hour_long):
     seen = []  # (done, total, progress bar shown, cancel button shown) as each step arrives
-    window.lanes["A"].progress.connect(
+    window.session.lanes["A"].progress.connect(
         lambda done, total: seen.append(
             (done, total, window.progress.isVisible(), window.cancel_button.isVisible())
         )
     )
     drop(window.panels["A"], hour_long)
-    qtbot.waitUntil(lambda: window.engine.tracks["A"] is not None, timeout=LOAD_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.session.engine.tracks["A"] is not None, timeout=LOAD_TIMEOUT_MS)
 
-    track = window.engine.tracks["A"]
+    track = window.session.engine.tracks["A"]
     assert track.info.duration_s == pytest.approx(3600)
     whole_s = track.overview.shape[1] * track.overview_seconds_per_column
     assert whole_s == pytest.approx(3600, rel=0.01)
@@ -344,16 +354,16 @@ def test_escape_during_an_hour_long_load_keeps_the_old_track(qtbot, window, clip
     from PySide6.QtTest import QTest
 
     load_both(qtbot, window, clips)
-    before = window.engine.tracks["A"]
+    before = window.session.engine.tracks["A"]
     steps = []
-    window.lanes["A"].progress.connect(lambda done, total: steps.append(done))
+    window.session.lanes["A"].progress.connect(lambda done, total: steps.append(done))
     drop(window.panels["A"], hour_long)
     qtbot.waitUntil(lambda: len(steps) >= 2, timeout=LOAD_TIMEOUT_MS)
     QTest.keyClick(window, Qt.Key.Key_Escape)
 
     assert window.status_text.text() == "Cancelled."
-    assert window.pool.wait_for_done(10)  # the decoder stopped at its next block
+    assert window.session.pool.wait_for_done(10)  # the decoder stopped at its next block
     QApplication.processEvents()
-    assert window.engine.tracks["A"] is before
+    assert window.session.engine.tracks["A"] is before
     assert window.panels["A"].title.text() == "low.flac"
     assert not window.progress.isVisible()

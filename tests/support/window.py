@@ -43,7 +43,7 @@ def drop(widget, path) -> None:
 
 def idle(window: MainWindow) -> bool:
     """No background job is running in any lane."""
-    return not any(lane.busy for lane in window.lanes.values())
+    return not any(lane.busy for lane in window.session.lanes.values())
 
 
 def load_both(qtbot, window: MainWindow, paths) -> None:
@@ -51,6 +51,8 @@ def load_both(qtbot, window: MainWindow, paths) -> None:
     drop(window.panels["A"], paths[0])
     drop(window.panels["B"], paths[1])
     qtbot.waitUntil(
-        lambda: window.engine.ready and window.blended_mel is not None and idle(window),
+        lambda: (
+            window.session.engine.ready and window.session.blended_mel is not None and idle(window)
+        ),
         timeout=LOAD_TIMEOUT_MS,
     )

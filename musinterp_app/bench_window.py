@@ -1,5 +1,7 @@
 """The window's own numbers for ``musinterp bench`` (``app.*`` keys), measured on the real
-window: ``python -m musinterp_app.gui.measure`` prints one JSON object.
+window: ``python -m musinterp_app.bench_window`` prints one JSON object. Part of the
+benchmark, not of the app: :mod:`musinterp_app.bench` runs it in a child process so the
+benchmark itself stays Qt-free.
 
 - ``app.startup_s``: launching ``musinterp`` until its window is shown;
 - ``app.slider_to_mel_ms``: a slider move (while dragging) until the blend
@@ -38,7 +40,7 @@ def wait_until(app: QApplication, done, timeout_s: float = 120.0) -> None:
 
 
 def _idle(window: MainWindow) -> bool:
-    return not any(lane.busy for lane in window.lanes.values())
+    return not window.session.busy
 
 
 def startup_s() -> float:
@@ -72,7 +74,10 @@ def _load(app: QApplication, window: MainWindow, paths: list[Path]) -> None:
     window.load("A", str(paths[0]))
     window.load("B", str(paths[1]))
     wait_until(
-        app, lambda: window.engine.ready and window.blended_mel is not None and _idle(window)
+        app,
+        lambda: (
+            window.session.engine.ready and window.session.blended_mel is not None and _idle(window)
+        ),
     )
 
 
@@ -100,7 +105,7 @@ def release_to_first_sound_ms(app: QApplication, window: MainWindow) -> float:
     """Milliseconds from letting go of the slider to sound starting (first chunk)."""
     window.autoplay_box.setChecked(True)
     started_at = []
-    window.playback_started.connect(lambda: started_at.append(time.perf_counter()))
+    window.session.playback_started.connect(lambda: started_at.append(time.perf_counter()))
     window.slider.setSliderDown(True)
     window.slider.setValue(int(SLIDER_STEPS * 0.4))
     wait_until(app, lambda: _idle(window))
@@ -108,7 +113,7 @@ def release_to_first_sound_ms(app: QApplication, window: MainWindow) -> float:
     window.slider.setSliderDown(False)
     window.slider.sliderReleased.emit()
     wait_until(app, lambda: bool(started_at))
-    window.stop()
+    window.session.stop()
     wait_until(app, lambda: _idle(window))
     return 1000 * (started_at[0] - started)
 
@@ -156,7 +161,7 @@ def measure() -> dict[str, float]:
                 release_to_first_sound_ms(app, window), 1
             )
             long_clips = [_clip(folder, f"long{k}.wav", 40.0, k) for k in (1, 2)]
-            window.duration_box.setValue(30.0)
+            window.session.set_excerpt_length(30.0)
             _load(app, window, long_clips)
             results["app.release_to_first_sound_30s_ms"] = round(
                 release_to_first_sound_ms(app, window), 1
@@ -171,8 +176,8 @@ def loaded_rss_mb(paths: list[Path]) -> float:
     """Resident memory of a fresh window process once both files are loaded and blended."""
     code = (
         "import sys\n"
-        "from musinterp_app.gui import measure\n"
-        "print(measure.rss_after_loading(sys.argv[1:]))\n"
+        "from musinterp_app import bench_window\n"
+        "print(bench_window.rss_after_loading(sys.argv[1:]))\n"
     )
     child = subprocess.run(
         [sys.executable, "-c", code, *map(str, paths)],

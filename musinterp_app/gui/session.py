@@ -1,0 +1,531 @@
+"""The window's session: the engine, its job lanes, the player and what is playing.
+
+A ``QObject`` between the engine and the window (Sonic Visualiser's rule for
+its ``MainWindowBase``): it owns the state and the logic, says what happened
+through signals and never opens a dialog; the window is layout, menus,
+dialogs and settings. Everything heavy runs in :class:`Lane` jobs ("latest
+wins"); results come back on the UI thread tagged with their request, stale
+ones are dropped.
+
+What is heard always matches what is shown: a change to a track, an
+excerpt, the blend settings or the model re-renders the blend that is playing
+(or stops a track that is playing), never leaves the old sound looping.
+Changes that settle are recorded on an undo stack as :class:`SessionState` s.
+"""
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtGui import QUndoCommand, QUndoStack
+
+from musinterp_app import engine
+from musinterp_app.audio import mel
+from musinterp_app.audio import player as playback
+from musinterp_app.engine import BlendSettings, Engine
+from musinterp_app.gui.throttle import Throttle
+from musinterp_app.gui.workers import JobPool, Lane
+from musinterp_app.model.onnx_vae import OnnxVAE
+
+DRAG_DECODE_MS = 33  # ~30 Hz while the slider is dragged
+SETTLE_MS = 300  # keyboard steps: render once the keys have been still this long
+CURSOR_MS = 33
+SLOTS = ("A", "B")
+
+
+@dataclass(frozen=True)
+class Excerpt:
+    """Where a track comes from: its file and the start of its excerpt (seconds)."""
+
+    path: str
+    start_s: float
+
+
+@dataclass(frozen=True)
+class SessionState:
+    """What undo/redo and the next start restore: tracks, excerpt length and settings."""
+
+    tracks: tuple[Excerpt | None, Excerpt | None]
+    excerpt_s: float
+    settings: BlendSettings
+
+    def describe_change_from(self, before: "SessionState") -> str:
+        """The change from ``before`` to this state, in a few words (the Edit menu's)."""
+        if self.tracks == before.tracks[::-1] and self.tracks != before.tracks:
+            return "swap A ↔ B"
+        for slot, now, then in zip(SLOTS, self.tracks, before.tracks, strict=True):
+            if now != then:
+                if now is not None and then is not None and now.path == then.path:
+                    return f"move the excerpt of {slot}"
+                return f"open {Path(now.path).name if now else 'nothing'} in {slot}"
+        if self.excerpt_s != before.excerpt_s:
+            return f"excerpt length {self.excerpt_s:g} s"
+        new, old = self.settings, before.settings
+        if new.alpha != old.alpha:
+            return f"α {old.alpha:.2f} → {new.alpha:.2f}"
+        if new.morph != old.morph:
+            return "morph over time" if new.morph else "blend at one α"
+        if new.mode != old.mode:
+            return f"{'spherical' if new.mode == 'slerp' else 'linear'} interpolation"
+        return "keep detail" if new.keep_detail else "no added detail"
+
+
+class _Change(QUndoCommand):
+    """One recorded change: undo goes back to ``before``, redo forward to ``after``."""
+
+    def __init__(self, session: "Session", before: SessionState, after: SessionState) -> None:
+        super().__init__(after.describe_change_from(before))
+        self.session, self.before, self.after = session, before, after
+        self._done = True  # pushed after it happened: the first redo does nothing
+
+    def redo(self) -> None:
+        if self._done:
+            self._done = False
+            return
+        self.session.apply_state(self.after)
+
+    def undo(self) -> None:
+        self.session.apply_state(self.before)
+
+
+class Session(QObject):
+    """Two tracks, one blend, one player; see the module docstring."""
+
+    track_loading = Signal(str, str)  # slot, file name
+    track_changed = Signal(str)  # slot: loaded, excerpt moved, swapped or re-encoded
+    track_failed = Signal(str, str)  # slot, message (the previous track stays)
+    blend_decoded = Signal()  # blended_mel holds the newest decode
+    settings_changed = Signal()  # the blend settings or excerpt length (e.g. by undo)
+    model_changed = Signal()
+    status = Signal(str)  # a short sentence for the status bar
+    notice = Signal(str)  # something the user should know that is no error (status bar)
+    problem = Signal(str, str)  # title, message: something failed (the window shows it)
+    progress = Signal(int, int)  # done, total of the work in progress
+    work_ended = Signal()
+    playing_changed = Signal(str)  # what plays now: "A", "B", "blend", or "" (stopped)
+    cursor = Signal(str, object)  # source, seconds (None: hide the cursor)
+    exported = Signal(str)  # path
+    playback_started = Signal()
+
+    def __init__(self, model: OnnxVAE, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.engine = Engine(model)
+        self.pool = JobPool(max_workers=4)
+        # Build what the first render needs (mel inverse, FFT plans) now, off the UI thread.
+        self.pool.start(lambda: mel.prepare(model.mel_config))
+        self.lanes = {
+            name: Lane(self.pool, self)
+            for name in ("A", "B", "decode", "render", "preview", "export", "model")
+        }
+        self.player = playback.Player(model.mel_config.sample_rate)
+        self.audio_problem = playback.unavailable_reason()  # '' when playback works
+        self.settings = BlendSettings()
+        self.excerpt_s = engine.DEFAULT_EXCERPT_S
+        self.autoplay = True  # play the blend as soon as a change settles
+        self.render_options = {"iterations": engine.RENDER_ITERATIONS, "level": "match", "rate": 0}
+        self.blended_mel = None  # [n_mels, frames] of decoded_settings
+        self.decoded_settings: BlendSettings | None = None
+        self.blend_buffer: tuple[BlendSettings, playback.PlaybackBuffer] | None = None
+        self.playing = ""  # "A", "B", "blend" or ""
+        self._playing_offset_s = 0.0
+        self._play_when_ready = False
+        self._preview: tuple[str, float] | None = None  # (slot, offset) asked of play_track
+        self.reported_dropouts = 0
+        self.undo_stack = QUndoStack(self)
+        self._recorded = self.state()
+        self.decode_throttle = Throttle(
+            DRAG_DECODE_MS, self.request_decode, busy=lambda: self.lanes["decode"].busy, parent=self
+        )
+        self.settle_debounce = Throttle(SETTLE_MS, self.settle, leading=False, parent=self)
+        self.cursor_timer = QTimer(self, interval=CURSOR_MS, timeout=self._update_cursor)
+        self._connect_lanes()
+
+    def _connect_lanes(self) -> None:
+        for slot in SLOTS:
+            lane = self.lanes[slot]
+            lane.finished.connect(lambda track, s=slot: self._track_loaded(s, track))
+            lane.failed.connect(lambda message, s=slot: self.track_failed.emit(s, message))
+            lane.progress.connect(self.progress)
+        self.lanes["decode"].finished.connect(self._blend_decoded)
+        self.lanes["decode"].failed.connect(lambda m: self.problem.emit("Cannot blend", m))
+        self.lanes["render"].progress.connect(self._render_progress)
+        self.lanes["render"].finished.connect(self._render_finished)
+        self.lanes["render"].failed.connect(lambda m: self.problem.emit("Cannot render", m))
+        self.lanes["preview"].finished.connect(self._preview_ready)
+        self.lanes["export"].progress.connect(self.progress)
+        self.lanes["export"].finished.connect(self._exported)
+        self.lanes["export"].failed.connect(lambda m: self.problem.emit("Export failed", m))
+        self.lanes["model"].finished.connect(self._model_loaded)
+        self.lanes["model"].failed.connect(
+            lambda m: self.problem.emit(
+                "Cannot load model", f"{m}\n\nThe previous model is still in use."
+            )
+        )
+
+    # ----- state --------------------------------------------------------------------------------
+    @property
+    def tracks(self) -> dict[str, engine.Track | None]:
+        return {slot: self.engine.tracks[slot] for slot in SLOTS}
+
+    @property
+    def ready(self) -> bool:
+        return all(self.tracks.values())
+
+    @property
+    def busy(self) -> bool:
+        return any(lane.busy for lane in self.lanes.values())
+
+    def state(self) -> SessionState:
+        tracks = tuple(
+            None if track is None else Excerpt(str(track.path), round(track.start_s, 3))
+            for track in self.tracks.values()
+        )
+        return SessionState(tracks, self.excerpt_s, self.settings)
+
+    def record(self) -> None:
+        """Put the change since the last record on the undo stack (once loads have landed)."""
+        if self.lanes["A"].busy or self.lanes["B"].busy:
+            return
+        now = self.state()
+        if now != self._recorded:
+            self.undo_stack.push(_Change(self, self._recorded, now))
+            self._recorded = now
+
+    def apply_state(self, state: SessionState) -> None:
+        """Go to ``state`` (undo, redo, the next start): reloads only what differs."""
+        self._recorded = state
+        current = self.state()
+        if state.tracks == current.tracks[::-1] and state.tracks != current.tracks:
+            self.swap()
+        self.set_excerpt_length(state.excerpt_s, record=False)
+        for slot, wanted, now in zip(SLOTS, state.tracks, self.state().tracks, strict=True):
+            if wanted is not None and wanted != now:
+                if now is not None and wanted.path == now.path:
+                    self.move_excerpt(slot, wanted.start_s)
+                else:
+                    self.load(slot, wanted.path, start_s=wanted.start_s)
+        if state.settings != self.settings:
+            self.settings = state.settings
+            self.settings_changed.emit()
+            self.settle()
+
+    # ----- tracks ------------------------------------------------------------------------------
+    def load(self, slot: str, path: str, *, start_s: float = 0.0) -> None:
+        """Load ``path`` into ``slot`` in the background; the old track stays until it works."""
+        model, duration = self.engine.model, self.excerpt_s
+        self.track_loading.emit(slot, Path(path).name)
+        self.lanes[slot].submit(
+            lambda cancel, progress: (
+                model,
+                engine.load_track(
+                    path,
+                    model,
+                    start_s=start_s,
+                    duration_s=duration,
+                    cancel=cancel,
+                    progress=progress,
+                ),
+            )
+        )
+
+    def move_excerpt(self, slot: str, start_s: float) -> None:
+        """Analyse another excerpt of the track in ``slot`` (seconds from its start)."""
+        track, model, duration = self.engine.tracks[slot], self.engine.model, self.excerpt_s
+        if track is None:
+            return
+        self.status.emit(f"Analysing the new excerpt of {slot}…")
+        self.lanes[slot].submit(
+            lambda cancel, _progress: (
+                model,
+                engine.with_excerpt(
+                    track, model, start_s=start_s, duration_s=duration, cancel=cancel
+                ),
+            )
+        )
+
+    def set_excerpt_length(self, seconds: float, *, record: bool = True) -> None:
+        """A new excerpt length: both tracks are re-analysed from their starts."""
+        if seconds == self.excerpt_s:
+            return
+        self.excerpt_s = seconds
+        self.settings_changed.emit()
+        for slot, track in self.tracks.items():
+            if track is not None:
+                self.move_excerpt(slot, track.start_s)
+        if record and not self.busy:
+            self.record()
+
+    def swap(self) -> None:
+        """Track A becomes B and B becomes A (no file is read again)."""
+        a, b = self.tracks["A"], self.tracks["B"]
+        for slot in SLOTS:
+            self.lanes[slot].cancel()
+        for slot, track in (("A", b), ("B", a)):
+            self.engine.tracks[slot] = track
+            self.track_changed.emit(slot)
+        self.blend_buffer = None
+        self._heard_changed(SLOTS)
+        self.request_decode()
+        self.record()
+
+    def _track_loaded(self, slot: str, result: tuple[OnnxVAE, engine.Track]) -> None:
+        self.work_ended.emit()
+        model, track = result
+        if model is not self.engine.model:  # the model was switched while this one loaded
+            self.engine.set_track(slot, track)
+            self.move_excerpt(slot, track.start_s)
+            return
+        self.engine.set_track(slot, track)
+        self.blend_buffer = None
+        self.track_changed.emit(slot)
+        excerpt = f"excerpt {track.start_s:.1f}–{track.start_s + track.duration_s:.1f} s"
+        self.status.emit(f"{slot}: {track.name}, {excerpt}.")
+        if track.note:
+            self.notice.emit(f"{slot}: {track.note}.")
+        self._heard_changed((slot,))
+        self.request_decode()
+        self.record()
+
+    # ----- blending ----------------------------------------------------------------------------
+    def set_settings(self, settings: BlendSettings, *, dragging: bool = False) -> None:
+        """New blend settings: the spectrogram follows at once (throttled); the audio follows
+        when they settle (at once for a click, after a pause for keys, on release for a drag)."""
+        if settings == self.settings:
+            return
+        self.settings = settings
+        self.decode_throttle.call()
+        if not dragging:
+            self.settle_debounce.call()
+
+    def settle(self) -> None:
+        """The settings stopped changing: decode now, render the audio, record the change."""
+        self.settle_debounce.cancel()
+        if self.decoded_settings != self.settings:
+            self.decode_throttle.cancel()
+            self.request_decode()
+        if self.blend_buffer is None or self.blend_buffer[0] != self.settings:
+            playing_blend = self.playing == "blend"
+            self.request_render(play=(self.autoplay or playing_blend) and not self.audio_problem)
+        self.record()
+
+    def request_decode(self) -> None:
+        if not self.ready:
+            return
+        settings, blender = self.settings, self.engine
+        self.lanes["decode"].submit(
+            lambda _cancel, _progress: (settings, blender.blend_mel(settings))
+        )
+
+    def _blend_decoded(self, result) -> None:
+        self.decoded_settings, self.blended_mel = result
+        self.blend_decoded.emit()
+        self.decode_throttle.ready()
+
+    def request_render(self, *, play: bool) -> None:
+        """Render the current blend's audio in the background (playing from the first chunk)."""
+        if not self.ready:
+            return
+        settings, blender = self.settings, self.engine
+        if play or self.playing == "blend":
+            self.stop()  # never the old blend's sound under the new one's picture
+        buffer = self.player.new_buffer(blender.blend_frames * blender.config.hop_length)
+        self.blend_buffer = (settings, buffer)
+        self._play_when_ready = play
+        iterations = self.render_options["iterations"]
+
+        def render(cancel, progress):
+            for chunk in blender.render_stream(
+                settings, n_iter=iterations, cancel=cancel, progress=progress
+            ):
+                buffer.write(chunk)
+            return buffer
+
+        self.lanes["render"].submit(render)
+        self.status.emit(f"Rendering the {self._what(settings)}…")
+
+    @staticmethod
+    def _what(settings: BlendSettings) -> str:
+        return "morph" if settings.morph else "blend"
+
+    def _render_progress(self, done: int, total: int) -> None:
+        self.progress.emit(done, total)
+        if self._play_when_ready and self.blend_buffer is not None:
+            self._play_when_ready = False
+            self._start_playback(self.blend_buffer[1], "blend", 0.0)
+
+    def _render_finished(self, _buffer) -> None:
+        self.work_ended.emit()
+        what = self._what(self.blend_buffer[0]) if self.blend_buffer else "blend"
+        self.status.emit(f"{what.capitalize()} ready.")
+
+    def _heard_changed(self, slots: tuple[str, ...]) -> None:
+        """What ``slots`` sound like changed: re-render a playing blend, stop a playing track."""
+        if self.playing == "blend":
+            self.stop()
+            if self.ready:
+                self.request_render(play=not self.audio_problem)
+        elif self.playing in slots:
+            self.stop()
+
+    # ----- playback ----------------------------------------------------------------------------
+    def _start_playback(
+        self, buffer: playback.PlaybackBuffer, source: str, offset_s: float
+    ) -> None:
+        error = self.player.take_error()  # a device that died since the last check
+        if error:
+            self._audio_device_failed(error)
+        if self.audio_problem:
+            return
+        try:
+            self.player.play(buffer)
+        except RuntimeError as error:
+            self.problem.emit("Cannot play", str(error))
+            return
+        self._set_playing(source, offset_s)
+        self.reported_dropouts = 0
+        self.cursor_timer.start()
+        self.playback_started.emit()
+
+    def _set_playing(self, source: str, offset_s: float = 0.0) -> None:
+        previous = self.playing
+        self.playing, self._playing_offset_s = source, offset_s
+        if previous and previous != source:
+            self.cursor.emit(previous, None)
+        if previous != source:
+            self.playing_changed.emit(source)
+
+    def play_track(self, slot: str) -> None:
+        """Play a track's excerpt (resampled to the device off the UI thread)."""
+        track, player = self.engine.tracks[slot], self.player
+        if track is not None and not self.audio_problem:
+            self._preview = (slot, track.start_s)
+            self.lanes["preview"].submit(lambda _cancel, _progress: player.buffer_of(track.samples))
+
+    def _preview_ready(self, buffer: playback.PlaybackBuffer) -> None:
+        if self._preview is not None:
+            self._start_playback(buffer, *self._preview)
+
+    def play_blend(self) -> None:
+        if not self.ready or self.audio_problem:
+            return
+        if self.blend_buffer is not None and self.blend_buffer[0] == self.settings:
+            self._start_playback(self.blend_buffer[1], "blend", 0.0)
+        else:
+            self.request_render(play=True)
+
+    def stop(self) -> None:
+        self.lanes["preview"].cancel()
+        self._play_when_ready = False
+        self.player.stop()
+        self._update_cursor()
+
+    def toggle_play(self) -> None:
+        if self.player.playing or self._play_when_ready:
+            self.stop()
+        else:
+            self.play_blend()
+
+    def _update_cursor(self) -> None:
+        if not self.playing:
+            return
+        if self.player.dropouts != self.reported_dropouts:
+            self.reported_dropouts = self.player.dropouts
+            if self.reported_dropouts:
+                count = self.reported_dropouts
+                self.notice.emit(
+                    f"Playback had {count} dropout{'s' if count > 1 else ''}: the computer "
+                    "could not keep up (choose Render → Fast, or close other programs)."
+                )
+        if self.player.playing:
+            self.cursor.emit(self.playing, self._playing_offset_s + self.player.position_s)
+            return
+        self.cursor.emit(self.playing, None)
+        self.cursor_timer.stop()
+        self._set_playing("")
+        error = self.player.take_error()
+        if error:
+            self._audio_device_failed(error)
+
+    def _audio_device_failed(self, error: str) -> None:
+        """Playback is off until restart (PortAudio lists devices once, at start)."""
+        self.audio_problem = f"{error}; restart musinterp to play again"
+        self.problem.emit(
+            "Playback stopped",
+            f"Playback stopped: {error}.\n\nCheck the output device or sound server and "
+            "restart musinterp to play again. Export works without it.",
+        )
+
+    # ----- export ------------------------------------------------------------------------------
+    def export_to(self, path: str, *, morph: bool = False, sample_format: str = "16") -> None:
+        """Render the blend (or a morph with the same options) fully and write it, in the
+        background: stereo when a source is, at the level, rate and quality chosen."""
+        if not self.ready:
+            return
+        settings = replace(self.settings, morph=True) if morph else self.settings
+        blender = self.engine
+        sample_rate = blender.config.sample_rate
+        options = dict(self.render_options)
+
+        def work(cancel, progress):
+            audio = blender.render(
+                settings, n_iter=options["iterations"], cancel=cancel, progress=progress
+            )
+            if blender.stereo:
+                audio = blender.with_stereo_image(settings, audio)
+            return engine.export_audio(
+                path,
+                audio,
+                sample_rate,
+                level=options["level"],
+                output_rate=options["rate"] or None,
+                sample_format=sample_format,
+            )
+
+        self.status.emit(f"Exporting the {self._what(settings)} to {Path(path).name}…")
+        self.lanes["export"].submit(work)
+
+    def _exported(self, path) -> None:
+        self.work_ended.emit()
+        self.status.emit(f"Exported {path}")
+        self.exported.emit(str(path))
+
+    # ----- model -------------------------------------------------------------------------------
+    def load_model(self, folder: str) -> None:
+        """Load a model folder in the background; the current one stays if it is refused."""
+        current = self.engine
+
+        def work(cancel, _progress):
+            return current.with_model(OnnxVAE(folder), cancel=cancel)
+
+        self.status.emit(f"Loading the model in {Path(folder).name}…")
+        self.lanes["model"].submit(work)
+
+    def _model_loaded(self, switched: Engine) -> None:
+        self.stop()
+        self.engine = switched
+        self.player = playback.Player(switched.config.sample_rate)
+        self.blend_buffer = None
+        self.blended_mel = self.decoded_settings = None
+        for slot, track in self.tracks.items():
+            if track is not None:
+                self.track_changed.emit(slot)
+        self.model_changed.emit()
+        self.status.emit(f"Model “{switched.model.info.folder.name}” loaded.")
+        self.request_decode()
+
+    # ----- ending ------------------------------------------------------------------------------
+    def cancel_all(self) -> list[str]:
+        """Cancel every background job and stop playback; the lanes that were busy."""
+        busy = [name for name, lane in self.lanes.items() if lane.busy]
+        for lane in self.lanes.values():
+            lane.cancel()
+        self.decode_throttle.cancel()
+        self.settle_debounce.cancel()
+        self.stop()
+        self.work_ended.emit()
+        return busy
+
+    def close(self) -> None:
+        self.cancel_all()
+        self.cursor_timer.stop()
+        self.pool.shutdown()  # the jobs were cancelled: they stop at their next step
