@@ -23,6 +23,7 @@ COMMANDS = ("reconstruct", "blend", "morph", "info", "bench")
 
 
 GUI_FLAGS = ("--exit-when-shown",)
+RENDERING_COMMANDS = ("reconstruct", "blend", "morph")  # long runs: progress and time shown
 
 
 def wants_gui(args: list[str]) -> bool:
@@ -135,12 +136,17 @@ def _check_start(path: str, start_s: float, option: str) -> None:
 
 def _blend_engine(args: argparse.Namespace) -> engine.Engine:
     blender = engine.Engine(_load_model(args.model))
-    for slot, path, start in [("A", args.a, args.start_a), ("B", args.b, args.start_b)]:
+    requests = [("A", args.a, args.start_a), ("B", args.b, args.start_b)]
+    for slot, path, start in requests:  # both checked before anything is said or decoded
         _check_start(path, start, f"--start-{slot.lower()}")
+    for slot, path, start in requests:
         track = engine.load_track(
             path, blender.model, start_s=start, duration_s=args.duration, overview=False
         )
         blender.set_track(slot, track)
+    for slot, track in blender.tracks.items():  # a request that did not fit its file
+        if track is not None and track.note:
+            print(f"{slot}: {track.note}", file=sys.stderr)
     return blender
 
 
@@ -357,6 +363,6 @@ def run(args: list[str]) -> int:
     except KeyboardInterrupt:
         print("interrupted; nothing was written", file=sys.stderr)
         return 130
-    if options.command != "bench":
+    if options.command in RENDERING_COMMANDS and sys.stderr.isatty():  # beside the progress
         print(f"done in {time.perf_counter() - started:.1f} s", file=sys.stderr)
     return status

@@ -52,6 +52,7 @@ class Track:
     loudness_db: np.ndarray  # [frames]: each frame's total mel power (dB)
     overview: np.ndarray  # [128, ≤ OVERVIEW_COLUMNS]: the whole file, for drawing
     overview_seconds_per_column: float
+    note: str = ""  # what was changed of the requested excerpt, in words ('' when nothing)
 
     @property
     def name(self) -> str:
@@ -146,6 +147,26 @@ def latest_start_s(info: io.AudioInfo) -> float:
     return max(0.0, info.duration_s - MIN_EXCERPT_S)
 
 
+def bounded_excerpt(
+    info: io.AudioInfo, start_s: float, duration_s: float
+) -> tuple[float, float, str]:
+    """The excerpt this file allows for a request, in seconds: ``(start, length, note)``.
+
+    The length is at most the file's (never under ``MIN_EXCERPT_S``: shorter files
+    are padded with silence) and the start is moved back so the excerpt ends
+    within the file; ``note`` says in words what was changed ('' when nothing).
+    """
+    length_s = min(duration_s, max(info.duration_s, MIN_EXCERPT_S))
+    start = min(start_s, max(0.0, info.duration_s - length_s))
+    changes = []
+    if length_s < duration_s - 1e-3:
+        changes.append(f"excerpt shortened to {length_s:.1f} s (the whole file)")
+    if start < start_s - 1e-3:
+        changes.append(f"excerpt start moved from {start_s:.1f} s to {start:.1f} s")
+    note = f"“{info.path.name}” is {info.duration_s:.1f} s long: {', '.join(changes)}"
+    return start, length_s, note if changes else ""
+
+
 def _analyse_excerpt(
     path: Path,
     info: io.AudioInfo,
@@ -167,6 +188,9 @@ def _analyse_excerpt(
         if model.info.temporal
         else config.segment_seconds
     )
+    note = ""
+    if model.info.temporal:  # a global model works on one fixed-length, padded segment
+        start_s, duration_s, note = bounded_excerpt(info, start_s, duration_s)
     limits.check_excerpt_memory(duration_s)
     start_s = float(np.clip(start_s, 0.0, latest_start_s(info)))
     stereo = info.channels == 2
@@ -197,6 +221,7 @@ def _analyse_excerpt(
         "latent": code,
         "decoded": model.decode(code)[:, :frames],
         "loudness_db": levels.frame_loudness_db(features, config),
+        "note": note,
     }
 
 

@@ -97,15 +97,25 @@ def test_a_window_of_the_blend_equals_the_same_part_of_the_whole(blender, settin
         )
 
 
-def test_short_file_is_padded_with_silence(shipped_model, files):
-    track = engine.load_track(files["short.ogg"], shipped_model, overview=False)
-    assert track.mel.shape == (512, 640)
-    np.testing.assert_allclose(track.mel[:, 300:], shipped_model.mel_config.floor_normalised)
+def test_an_excerpt_longer_than_the_file_is_the_whole_file_and_says_so(shipped_model, files):
+    track = engine.load_track(files["short.ogg"], shipped_model, duration_s=60, overview=False)
+    assert (track.start_s, track.duration_s) == (0.0, pytest.approx(2.0))
+    assert track.mel.shape == (512, 256) and track.samples.shape == (2 * 32768,)
+    assert track.note == "“short.ogg” is 2.0 s long: excerpt shortened to 2.0 s (the whole file)"
+    blender = Engine(shipped_model)
+    blender.set_track("A", track)
+    blender.set_track("B", engine.load_track(files["a.wav"], shipped_model, duration_s=60))
+    assert blender.tracks["B"].duration_s == pytest.approx(9.0)
+    assert blender.blend_frames == 256  # the blend is as long as the shorter excerpt
+    assert len(blender.render(BlendSettings(), n_iter=0)) == 256 * 256
 
 
-def test_excerpt_start_past_the_end_is_pulled_back(shipped_model, files):
+def test_an_excerpt_past_the_end_is_moved_back_and_says_so(shipped_model, files):
     track = engine.load_track(files["b.flac"], shipped_model, start_s=100.0, overview=False)
-    assert track.start_s == pytest.approx(7.0 - engine.MIN_EXCERPT_S)
+    assert (track.start_s, track.duration_s) == (pytest.approx(2.0), 5.0)
+    assert "excerpt start moved from 100.0 s to 2.0 s" in track.note
+    within = engine.load_track(files["b.flac"], shipped_model, start_s=1.5, overview=False)
+    assert (within.start_s, within.note) == (1.5, "")
 
 
 def test_render_and_export(blender, tmp_path):

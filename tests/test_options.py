@@ -35,7 +35,7 @@ def run_cli(*args) -> tuple[int, str]:
 
 @pytest.fixture(scope="module")
 def two_clips(tmp_path_factory) -> tuple[Path, Path]:
-    """Two 2-s clips: an excerpt longer than that is padded, a start past 1.5 s is refused."""
+    """Two 2-s clips: an excerpt longer than that is bounded, a start past 1.5 s is refused."""
     folder = tmp_path_factory.mktemp("clips ü")
     paths = []
     for name, root in [("a.wav", 48), ("b.flac", 60)]:
@@ -145,8 +145,20 @@ def test_values_at_the_edges_of_their_range_are_used(two_clips, tmp_path, option
     status, stderr = run_cli("blend", *two_clips, "-o", out, option, value)
     assert status == 0, stderr
     audio, rate = sf.read(out, dtype="float32")
-    expected_s = float(value) if option == "--duration" else engine.DEFAULT_EXCERPT_S
+    expected_s = float(value) if option == "--duration" else 2.0  # bounded by the 2-s clips
     assert rate == RATE and len(audio) == pytest.approx(expected_s * RATE, abs=256)
+
+
+def test_an_excerpt_longer_than_the_files_is_bounded_and_said(two_clips, tmp_path):
+    out = tmp_path / "out.wav"
+    status, stderr = run_cli("blend", *two_clips, "-o", out, "--duration", "60", "--start-a", 1)
+    assert status == 0, stderr
+    assert stderr.strip().splitlines() == [
+        "A: “a.wav” is 2.0 s long: excerpt shortened to 2.0 s (the whole file), "
+        "excerpt start moved from 1.0 s to 0.0 s",
+        "B: “b.flac” is 2.0 s long: excerpt shortened to 2.0 s (the whole file)",
+    ]
+    assert sf.info(out).duration == pytest.approx(2.0, abs=0.01)
 
 
 def test_the_engine_refuses_absurd_excerpts_before_allocating(two_clips, shipped_model):
