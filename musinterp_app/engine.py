@@ -21,7 +21,7 @@ import soxr
 from musinterp_app import limits
 from musinterp_app.audio import io, levels, mel, stft
 from musinterp_app.audio.cancel import CancelToken, Progress
-from musinterp_app.model import latent
+from musinterp_app.model import latent, prior
 from musinterp_app.model.onnx_vae import OnnxVAE
 
 DEFAULT_EXCERPT_S = 5.0
@@ -34,6 +34,8 @@ DEFAULT_FADE_MS = 5.0  # at both ends of an exported file: no click where it sta
 DECODE_MARGIN_LATENT = 24  # latent frames around a window: the v2 decoder reaches ±15, loudness ±3
 RENDER_ITERATIONS = 16  # from the sources' phase: the knee of `musinterp bench`'s quality curve
 FIRST_CHUNK_ITERATIONS = 2  # the first chunk: sound starts at once
+GENERATE_TEMPERATURE = 0.8  # of the prior's spread: a little tamer than the training latents
+GENERATE_ITERATIONS = 32  # from random phases (no source to start from)
 
 
 @dataclass(frozen=True)
@@ -428,6 +430,65 @@ class Engine:
     def render(self, settings: BlendSettings, **kwargs) -> np.ndarray:
         """The whole blend as audio ``[frames · hop]``."""
         return np.concatenate(list(self.render_stream(settings, **kwargs)))
+
+    def generate(
+        self,
+        seconds: float,
+        *,
+        temperature: float = GENERATE_TEMPERATURE,
+        seed: int = 0,
+        kind: prior.Kind = prior.DEFAULT_KIND,
+        n_iter: int = GENERATE_ITERATIONS,
+        cancel: CancelToken | None = None,
+        progress: Progress | None = None,
+    ) -> np.ndarray:
+        """Unconditioned music from the model's latent prior: audio ``[frames · hop]``.
+
+        Latents are drawn from ``prior.npz`` in the model folder (the nominal
+        N(0, I) when the model has none: see :mod:`musinterp_app.model.prior`),
+        decoded, and turned into sound from random phases. The same seed
+        gives the same audio. Raises ``OptionError`` for a value out of range.
+        """
+        limits.EXCERPT_S.check(seconds, "the length")
+        limits.TEMPERATURE.check(temperature, "the temperature")
+        limits.SEED.check(seed, "the seed")
+        limits.check_excerpt_memory(seconds)
+        config, info = self.config, self.model.info
+        frames = config.seconds_to_frames(seconds)
+        rng = np.random.default_rng(seed)
+        source = self.latent_prior()
+        if info.temporal:
+            code = source.sample(
+                self.model.latent_frames(frames), kind=kind, temperature=temperature, rng=rng
+            )
+            log_mel = self.model.decode(code)[:, :frames]
+        else:  # one global latent per segment, end to end
+            pieces = -(-frames // info.segment_frames)
+            log_mel = np.concatenate(
+                [
+                    self.model.decode(source.sample(0, kind=kind, temperature=temperature, rng=rng))
+                    for _ in range(pieces)
+                ],
+                axis=1,
+            )[:, :frames]
+        chunks = mel.audio_stream(
+            lambda start, stop: log_mel[:, start:stop],
+            frames,
+            config,
+            n_iter=n_iter,
+            rng=rng,
+            cancel=cancel,
+            progress=progress,
+        )
+        limiter = levels.PeakLimiter(config.sample_rate)
+        return np.concatenate([limiter.process(chunk) for chunk in chunks])
+
+    def latent_prior(self) -> prior.LatentPrior:
+        """The prior fitted for this model (``prior.npz``), else the nominal N(0, I).
+        Raises ``PriorError`` when the file is damaged or belongs to another model."""
+        info = self.model.info
+        fitted = prior.load(info.folder, model_id=info.model_id, channels=info.latent_channels)
+        return fitted or prior.LatentPrior.nominal(info.latent_channels, info.model_id)
 
     @property
     def stereo(self) -> bool:

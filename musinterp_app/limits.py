@@ -83,6 +83,8 @@ ITERATIONS = Range(0, 500, integer=True)  # Griffin-Lim iterations
 OUTPUT_RATE_HZ = Range(8000, 192_000, "Hz", integer=True)  # of an exported file
 FADE_MS = Range(0.0, 10_000.0, "ms")  # at an exported file's ends
 WORKERS = Range(1, 64, integer=True)  # processes of ``musinterp-train prepare``
+TEMPERATURE = Range(0.0, 3.0)  # of a generation: the spread of the latent prior
+SEED = Range(0, 2**32 - 1, integer=True)  # of a generation
 
 # Peak memory while one excerpt is decoded, analysed and encoded, per second of it
 # (measured: 4.5 MB/s for 10-s and 60-s excerpts, mostly the excerpt's STFT).

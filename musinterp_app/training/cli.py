@@ -123,6 +123,40 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _explore(args: argparse.Namespace) -> int:
+    from musinterp_app.training.explore import explore
+
+    summary = explore(
+        Path(args.output),
+        cache=Path(args.data) if args.data else None,
+        fma_metadata=Path(args.fma_metadata) if args.fma_metadata else None,
+        fma_features=Path(args.fma_features) if args.fma_features else None,
+        fma_echonest=Path(args.fma_echonest) if args.fma_echonest else None,
+    )
+    print(json.dumps(summary["maps"], indent=2))
+    print(f"wrote {Path(args.output) / 'REPORT.md'}")
+    return 0
+
+
+def _classify(args: argparse.Namespace) -> int:
+    from musinterp_app.model.onnx_vae import OnnxVAE
+    from musinterp_app.training.classifiers import compare_on_cache, write_report
+
+    model = OnnxVAE(Path(args.model)) if args.model else None
+    comparison = compare_on_cache(Path(args.data), model=model)
+    path = write_report(comparison, Path(args.output))
+    print(path.read_text())
+    return 0
+
+
+def _fit_prior(args: argparse.Namespace) -> int:
+    from musinterp_app.training.generation import fit_and_measure
+
+    report = fit_and_measure(Path(args.model), Path(args.data), clips=args.clips)
+    print(json.dumps(report, indent=2))
+    return 0
+
+
 def _a_file(text: str) -> str:
     """An argparse ``type=`` for a file to read: refused at once when it is missing or
     no file at all (a pipe would block the command)."""
@@ -227,6 +261,37 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ev.add_argument("--out", metavar="DIR", help="where to write the report (default: MODEL_DIR)")
     ev.set_defaults(handler=_evaluate)
+
+    exp = commands.add_parser("explore", help="a data set's labels and 2-D maps (a report)")
+    exp.add_argument("--data", metavar="CACHE", help="a prepared cache (mel statistics per clip)")
+    exp.add_argument("--fma-metadata", type=_a_file, metavar="tracks.csv", help="FMA's genres")
+    exp.add_argument("--fma-features", type=_a_file, metavar="features.csv", help="FMA's features")
+    exp.add_argument(
+        "--fma-echonest", type=_a_file, metavar="echonest.csv", help="FMA's Echo Nest features"
+    )
+    exp.add_argument("-o", "--output", required=True, metavar="REPORT_DIR")
+    exp.set_defaults(handler=_explore)
+
+    cls = commands.add_parser(
+        "classify", help="the report's six classifiers on a cache (and a model's blends)"
+    )
+    cls.add_argument("--data", required=True, metavar="CACHE")
+    cls.add_argument("--model", metavar="MODEL_DIR", help="also label its reconstructions, blends")
+    cls.add_argument("-o", "--output", required=True, metavar="REPORT_DIR")
+    cls.set_defaults(handler=_classify)
+
+    fit = commands.add_parser(
+        "fit-prior", help="fit a model's latent prior for generation (writes MODEL_DIR/prior.npz)"
+    )
+    fit.add_argument("model", metavar="MODEL_DIR")
+    fit.add_argument("--data", required=True, metavar="CACHE", help="the cache it was trained on")
+    fit.add_argument(
+        "--clips",
+        type=limits.bounded(Range(10, 100_000, integer=True)),
+        default=2000,
+        help="training clips to fit on (10 … 100000)",
+    )
+    fit.set_defaults(handler=_fit_prior)
     return parser
 
 

@@ -20,6 +20,11 @@ drawn from all held-out source files. Medians over clips throughout.
   labels originals, reconstructions and blends, beside a crossfade and a
   power mix of the same pair.
 - **Speed and size**: encode and decode of one 5-s clip, the folder's size.
+- **Classifiers** (:mod:`.classifiers`): the report's six, tuned over its grids on
+  a label-balanced split of the cache, on originals, reconstructions and blends
+  beside a crossfade (``classifiers.md``).
+- **Generation**, when the model has a fitted prior (``prior.npz``): generated
+  clips against training and held-out ones (:mod:`.generation`).
 
 Writes ``evaluation.json``, ``EVALUATION.md`` and PNG plots, and records the
 summary in the model card (``MODEL.md``).
@@ -43,9 +48,9 @@ from tqdm import tqdm
 
 from musinterp_app.audio import io, mel, stft
 from musinterp_app.audio.griffinlim import griffinlim
-from musinterp_app.model import latent
+from musinterp_app.model import latent, prior
 from musinterp_app.model.onnx_vae import OnnxVAE
-from musinterp_app.training import data, metrics
+from musinterp_app.training import classifiers, data, generation, metrics
 
 ALPHAS = np.round(np.linspace(0.0, 1.0, 11), 2)
 MONOTONIC_TOLERANCE_DB = 0.1
@@ -418,6 +423,23 @@ def evaluate(
         "speed": {"encode_ms": encode_ms, "decode_ms": decode_ms, "size_mb": round(size_mb, 1)},
     }
     summary["targets"] = _targets(summary)
+    summary["classifiers"] = classifiers.compare_on_cache(cache, model=model, seed=seed)
+    classifiers.write_report(summary["classifiers"], out)
+    fitted_prior = prior.load(
+        model_dir, model_id=model.info.model_id, channels=model.info.latent_channels
+    )
+    if fitted_prior is not None:  # generated clips against training and held-out ones
+        sample = [
+            train_rows[i] for i in rng.choice(len(train_rows), min(500, len(train_rows)), False)
+        ]
+        summary["generation"] = generation.generation_scores(
+            model,
+            fitted_prior,
+            np.stack([data.read_exr(cache / row["segment"]) for row in sample]).astype(np.float32),
+            [row["label"] for row in sample],
+            segments,
+            seed=seed,
+        )
 
     latents = np.stack([np.atleast_2d(model.encode(s).T).mean(axis=0) for s in segments])
     _plot_reconstruction(out / "eval_reconstruction.png", scores)
@@ -617,6 +639,19 @@ def _markdown(summary: dict) -> str:
         f"| {key} | {item['value']} | {item['target']} | {'yes' if item['met'] else '**no**'} |"
         for key, item in summary["targets"].items()
     ]
+    lines += ["", *classifiers.markdown(summary["classifiers"], per_class=False)]
+    lines.append("Per-label precision, recall and F1 of each: `classifiers.md`.")
+    if "generation" in summary:
+        lines += [
+            "",
+            "## Generation",
+            "",
+            "Clips generated from the fitted prior (`prior.npz`) beside held-out originals and "
+            "their reconstructions, measured against training clips on per-band mel mean and "
+            "spread:",
+            "",
+            *generation.markdown_table(summary["generation"]),
+        ]
     lines += [
         "",
         "Plots: `eval_reconstruction.png`, `eval_blends.png`, `eval_example.png`, "

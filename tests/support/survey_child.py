@@ -1,0 +1,45 @@
+"""A listener in a child process: the listening-test dialog answering question after
+question, printing the count after each answer is reported saved; after ``stop_after``
+answers it waits (for the parent to kill it). Run as
+``python -m support.survey_child FOLDER TRACK_A TRACK_B STOP_AFTER``."""
+
+import sys
+
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
+
+from musinterp_app import survey
+from musinterp_app.gui.listening_test import ListeningTestDialog
+from musinterp_app.model.onnx_vae import OnnxVAE
+from musinterp_app.resources import default_model_dir
+
+
+def main() -> None:
+    folder, track_a, track_b, stop_after = sys.argv[1:5]
+    app = QApplication(sys.argv[:1])
+    dialog = ListeningTestDialog(
+        OnnxVAE(default_model_dir()),
+        folder,
+        tracks=[track_a, track_b],
+        listener="Kim",
+        seed=2,
+        seconds=2.0,
+    )
+    dialog.show()
+    dialog.start()
+    while dialog.pages.currentIndex() != 1:
+        app.processEvents()
+        QTest.qWait(20)
+    given = 0
+    while True:
+        for score, (key, _) in enumerate(survey.QUESTIONS, start=given):
+            dialog.groups[key].button(1 + score % 5).click()
+            given += 1
+            print(given, flush=True)
+            if given == int(stop_after):
+                sys.stdin.readline()  # killed while waiting here
+        dialog.next_button.click()
+
+
+if __name__ == "__main__":
+    main()

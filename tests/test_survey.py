@@ -1,0 +1,132 @@
+"""The listening test's logic (no Qt): trials, answers saved as given, the summary."""
+
+import csv
+import math
+
+import numpy as np
+import pytest
+
+from musinterp_app import survey
+from musinterp_app.audio import synth
+
+
+@pytest.fixture
+def tracks(write_clip, config):
+    """Two 4-s clips in different keys and tempi, as files."""
+    return [
+        write_clip(
+            name,
+            synth.music_like(
+                4.0, 44100, rng=np.random.default_rng(k), root_midi=root, tempo_bpm=bpm
+            ),
+            44100,
+        )
+        for k, (name, root, bpm) in enumerate([("low.wav", 45, 90.0), ("high.flac", 64, 140.0)])
+    ]
+
+
+def _trial(number: int, condition: str) -> survey.Trial:
+    return survey.Trial(number, condition, ("a.wav", "b.wav"), np.zeros(4, np.float32))
+
+
+def test_trials_cover_every_condition_once_per_pair_in_a_random_order(tracks, shipped_model):
+    trials = survey.build_trials(tracks, shipped_model, rng=np.random.default_rng(1), seconds=3.0)
+    assert sorted(t.condition for t in trials) == sorted(survey.CONDITIONS)
+    assert [t.number for t in trials] == list(range(1, len(survey.CONDITIONS) + 1))
+    for trial in trials:
+        assert np.isfinite(trial.audio).all() and np.abs(trial.audio).max() > 1e-3
+        assert len(trial.audio) == pytest.approx(
+            3.0 * shipped_model.mel_config.sample_rate, abs=256
+        )
+    # the original is A's excerpt itself; the crossfade is not any one source
+    original = next(t for t in trials if t.condition == "original")
+    assert len(original.sources) == 1
+    orders = {
+        tuple(
+            t.condition
+            for t in survey.build_trials(
+                tracks, shipped_model, rng=np.random.default_rng(seed), seconds=1.0
+            )
+        )
+        for seed in range(4)
+    }
+    assert len(orders) > 1  # the order depends on the draw: the listener cannot learn it
+
+
+def test_fewer_than_two_tracks_are_refused(tracks, shipped_model):
+    with pytest.raises(ValueError, match="at least two tracks"):
+        survey.build_trials(tracks[:1], shipped_model, rng=np.random.default_rng(0))
+
+
+def test_answers_round_trip_and_the_last_answer_counts(tmp_path):
+    log = survey.AnswerLog(tmp_path)
+    trials = [_trial(1, "original"), _trial(2, "crossfade")]
+    session = survey.Session(trials, log, "Ada")
+    for key, _ in survey.QUESTIONS:
+        session.answer(key, 2)
+    session.answer("genre", 5)  # changed her mind: the new answer is another row
+    session.next()
+    for key, _ in survey.QUESTIONS:
+        session.answer(key, 4)
+    log.close()
+    rows = survey.read_answers(tmp_path)
+    assert len(rows) == 2 * len(survey.QUESTIONS) + 1
+    assert {row["listener"] for row in rows} == {"Ada"}
+    table = {(r["condition"], r["question"]): r for r in survey.summarise(rows)}
+    assert table["original", "genre"]["mean"] == 5 and table["original", "genre"]["n"] == 1
+    assert table["crossfade", "fluent"]["mean"] == 4
+    assert math.isnan(table["crossfade", "fluent"]["low"])  # one answer: no interval
+
+
+def test_summary_mean_interval_and_n_over_listeners(tmp_path):
+    log = survey.AnswerLog(tmp_path)
+    scores = [1, 2, 3, 4, 5]
+    for name, score in zip(["Ada", "Bo", "Cy", "Di", "Ed"], scores, strict=True):
+        survey.Session([_trial(1, "latent blend")], log, name).answer("sounds_good", score)
+    log.close()
+    row = next(
+        r for r in survey.summarise(survey.read_answers(tmp_path)) if r["question"] == "sounds_good"
+    )
+    half = 2.776445 * np.std(scores, ddof=1) / math.sqrt(5)  # t(0.975, 4)
+    assert row == {
+        "condition": "latent blend",
+        "question": "sounds_good",
+        "mean": 3.0,
+        "low": round(3.0 - half, 3),
+        "high": round(3.0 + half, 3),
+        "n": 5,
+    }
+    path = survey.write_summary(tmp_path)
+    assert "| latent blend | sounds_good | 3.00 |" in path.read_text()
+    assert "5 listener(s)" in path.read_text()
+    with open(tmp_path / "summary.csv", newline="") as handle:
+        assert next(csv.DictReader(handle))["n"] == "5"
+
+
+def test_a_log_reopened_appends_and_a_torn_last_line_is_skipped(tmp_path):
+    first = survey.AnswerLog(tmp_path)
+    survey.Session([_trial(1, "original")], first, "Ada").answer("fluent", 3)
+    first.close()
+    with open(tmp_path / survey.ANSWERS_FILE, "a") as handle:
+        handle.write("2026-01-01T00:00:00,Bo,x1,1,orig")  # a line cut short
+    second = survey.AnswerLog(tmp_path)
+    second.close()
+    rows = survey.read_answers(tmp_path)
+    assert [(r["listener"], r["score"]) for r in rows] == [("Ada", 3)]
+    assert (tmp_path / survey.ANSWERS_FILE).read_text().count("listener,session") == 1
+
+
+def test_bad_answers_and_sessions_are_refused(tmp_path):
+    log = survey.AnswerLog(tmp_path)
+    with pytest.raises(ValueError, match="listener's name"):
+        survey.Session([_trial(1, "original")], log, "  ")
+    session = survey.Session([_trial(1, "original")], log, "Ada")
+    with pytest.raises(ValueError, match="1 … 5"):
+        session.answer("fluent", 6)
+    with pytest.raises(ValueError, match="unknown question"):
+        session.answer("tempo", 3)
+    with pytest.raises(ValueError, match="answer every question"):
+        session.next()
+    log.close()
+    with pytest.raises(ValueError, match=r"no answers\.csv"):
+        survey.read_answers(tmp_path / "elsewhere")
