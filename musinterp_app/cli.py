@@ -13,17 +13,20 @@ from pathlib import Path
 
 import numpy as np
 
-from musinterp_app import __version__, engine, limits, resources
+from musinterp_app import __version__, engine, files, limits, resources, sidecar
 from musinterp_app.audio import io, levels, mel, stft
+from musinterp_app.audio.analysis import Key
 from musinterp_app.audio.cancel import Progress
+from musinterp_app.audio.stretch import SYNC_CHOICES
 from musinterp_app.model import evaluation, latent, prior
 from musinterp_app.model.onnx_vae import ModelError, OnnxVAE
 
-COMMANDS = ("reconstruct", "blend", "morph", "generate", "survey", "info", "bench")
+COMMANDS = ("reconstruct", "blend", "morph", "pad", "render", "generate", "survey", "info", "bench")
 
 
 GUI_FLAGS = ("--exit-when-shown",)
-RENDERING_COMMANDS = ("reconstruct", "blend", "morph")  # long runs: progress and time shown
+# long runs: progress and time shown
+RENDERING_COMMANDS = ("reconstruct", "blend", "morph", "pad", "render")
 
 
 def wants_gui(args: list[str]) -> bool:
@@ -134,9 +137,9 @@ def _check_start(path: str, start_s: float, option: str) -> None:
         )
 
 
-def _blend_engine(args: argparse.Namespace) -> engine.Engine:
+def _blend_engine(args: argparse.Namespace, slots: tuple[str, ...] = ("A", "B")) -> engine.Engine:
     blender = engine.Engine(_load_model(args.model))
-    requests = [("A", args.a, args.start_a), ("B", args.b, args.start_b)]
+    requests = [(s, getattr(args, s.lower()), getattr(args, f"start_{s.lower()}")) for s in slots]
     for slot, path, start in requests:  # both checked before anything is said or decoded
         _check_start(path, start, f"--start-{slot.lower()}")
     for slot, path, start in requests:
@@ -147,29 +150,56 @@ def _blend_engine(args: argparse.Namespace) -> engine.Engine:
     for slot, track in blender.tracks.items():  # a request that did not fit its file
         if track is not None and track.note:
             print(f"{slot}: {track.note}", file=sys.stderr)
-    return blender
+    return _synced(blender, args) if args.sync else blender
 
 
-def _write_blend(args: argparse.Namespace, settings: engine.BlendSettings, what: str) -> int:
-    blender = _blend_engine(args)
-    audio = blender.render(
-        settings, n_iter=args.iterations, progress=_progress_printer("rendering")
+def _synced(blender: engine.Engine, args: argparse.Namespace) -> engine.Engine:
+    """``--sync``: B (C, D) fitted to A's tempo and/or key; says what was estimated and done."""
+    slots = [slot for slot, track in blender.tracks.items() if track is not None]
+    tempo_bpm = {s: getattr(args, f"tempo_{s.lower()}") for s in slots}
+    keys = {s: getattr(args, f"key_{s.lower()}") for s in slots}
+    synced = blender.synced(
+        args.sync,
+        tempo_bpm={s: bpm for s, bpm in tempo_bpm.items() if bpm is not None},
+        keys={s: key for s, key in keys.items() if key is not None},
     )
-    if blender.stereo and not args.mono:
-        audio = blender.with_stereo_image(settings, audio)
-    engine.export_audio(
-        args.output,
-        audio,
-        blender.config.sample_rate,
+    for slot in slots:
+        tempo, key = synced.estimates(slot)
+        given = " (given)" if tempo_bpm[slot] is not None or keys[slot] is not None else ""
+        line = f"{slot}: {tempo.bpm:.1f} BPM (clarity {tempo.confidence:.2f}), {key.name}{given}"
+        fit = synced.tracks[slot].alignment
+        if fit is not None:
+            line += f"; fitted to A: ×{fit.speed:.3f} speed, {fit.semitones:+d} semitones"
+            line += f", first downbeat moved by {fit.skip_s:.2f} s"
+        print(line, file=sys.stderr)
+    return synced
+
+
+def _export_options(args: argparse.Namespace) -> engine.ExportOptions:
+    return engine.ExportOptions(
+        n_iter=args.iterations,
         level=args.level,
         output_rate=args.rate,
         sample_format=args.bits,
         fade_ms=args.fade_ms,
+        mono=args.mono,
     )
-    a, b = blender.tracks["A"], blender.tracks["B"]
+
+
+def _write_blend(args: argparse.Namespace, settings: engine.Settings, what: str) -> int:
+    blender = _blend_engine(args, settings.slots)
+    if isinstance(settings, engine.BlendSettings) and args.even_steps:
+        settings = blender.even_steps(settings)
+    written = blender.export(
+        args.output, settings, _export_options(args), progress=_progress_printer("rendering")
+    )
+    sources = " and ".join(
+        f"{blender.tracks[s].name} ({blender.tracks[s].start_s:.1f} s…)" for s in settings.slots
+    )
+    seconds = blender.config.frames_to_seconds(blender.frames_of(settings))
     print(
-        f"wrote {args.output}: {what} of {a.name} ({a.start_s:.1f} s…) and {b.name} "
-        f"({b.start_s:.1f} s…), {len(audio) / blender.config.sample_rate:.2f} s"
+        f"wrote {written}: {what} of {sources}, {seconds:.2f} s; "
+        f"how it was made: {sidecar.path_for(written).name}"
     )
     return 0
 
@@ -184,6 +214,41 @@ def blend(args: argparse.Namespace) -> int:
 def morph(args: argparse.Namespace) -> int:
     settings = engine.BlendSettings(mode=args.mode, morph=True, keep_detail=not args.no_detail)
     return _write_blend(args, settings, "morph")
+
+
+def _read_path(path: str) -> tuple[tuple[float, float], ...]:
+    """A pad path file: JSON ``[[x, y], …]`` or ``{"points": [[x, y], …]}``, spread evenly
+    over the excerpt."""
+    try:
+        points = json.loads(files.read_text(path))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise limits.OptionError(f"--path: cannot read “{path}” as JSON ({error})") from None
+    points = points.get("points") if isinstance(points, dict) else points
+    try:
+        return tuple((float(x), float(y)) for x, y in points)
+    except (TypeError, ValueError):
+        raise limits.OptionError(
+            f"--path: “{path}” must hold a list of [x, y] points, e.g. [[0, 0], [1, 1]]"
+        ) from None
+
+
+def pad(args: argparse.Namespace) -> int:
+    path = _read_path(args.path) if args.path else ()
+    settings = engine.PadSettings(
+        x=args.x, y=args.y, path=path, mode=args.mode, keep_detail=not args.no_detail
+    )
+    where = f"a path of {len(path)} points" if path else f"x = {args.x:g}, y = {args.y:g}"
+    return _write_blend(args, settings, f"pad blend at {where}")
+
+
+def render(args: argparse.Namespace) -> int:
+    record = sidecar.read(args.sidecar)
+    blender, settings, options = engine.rebuild(record, model_dir=args.model)
+    written = blender.export(
+        args.output, settings, options, progress=_progress_printer("rendering")
+    )
+    print(f"wrote {written}: made again from {Path(args.sidecar).name}")
+    return 0
 
 
 def generate(args: argparse.Namespace) -> int:
@@ -280,6 +345,45 @@ def _number(parser, flag: str, allowed: limits.Range, default, help_text: str) -
     )
 
 
+def _sync_choice(text: str) -> tuple[str, ...]:
+    chosen = tuple(part.strip() for part in text.split(",") if part.strip())
+    if not chosen or set(chosen) - set(SYNC_CHOICES):
+        raise argparse.ArgumentTypeError(f"{text!r}: choose tempo, key or tempo,key")
+    return chosen
+
+
+def _key_choice(text: str) -> Key:
+    try:
+        return Key.parse(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _add_sync_options(parser: argparse.ArgumentParser, slots: tuple[str, ...]) -> None:
+    parser.add_argument(
+        "--sync",
+        type=_sync_choice,
+        default=(),
+        metavar="tempo|key|tempo,key",
+        help="fit the other tracks to A: stretch to A's tempo with the first downbeats "
+        "together (Rubber Band), and/or shift by the smallest interval to A's key",
+    )
+    for slot in slots:
+        _number(
+            parser,
+            f"--tempo-{slot.lower()}",
+            limits.TEMPO_BPM,
+            None,
+            f"{slot}'s tempo when the estimate is wrong (e.g. double or half)",
+        )
+        parser.add_argument(
+            f"--key-{slot.lower()}",
+            type=_key_choice,
+            metavar="KEY",
+            help=f"{slot}'s key when the estimate is wrong, e.g. 'A minor' (the relative key)",
+        )
+
+
 def _add_bits_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--bits",
@@ -320,21 +424,41 @@ def build_parser() -> argparse.ArgumentParser:
     for name, help_text in [
         ("blend", "blend two clips at one α and write a WAV"),
         ("morph", "morph from A to B over the excerpt and write a WAV"),
+        ("pad", "blend four clips on the corners of an XY pad (A B top, C D bottom)"),
     ]:
+        slots = ("A", "B", "C", "D") if name == "pad" else ("A", "B")
         sub = commands.add_parser(name, help=help_text)
-        sub.add_argument("a", metavar="A", help="first audio file")
-        sub.add_argument("b", metavar="B", help="second audio file")
+        for slot, words in zip(slots, ("first", "second", "third", "fourth"), strict=False):
+            sub.add_argument(slot.lower(), metavar=slot, help=f"{words} audio file")
         sub.add_argument("-o", "--output", required=True, help="WAV file to write")
         if name == "blend":
             _number(sub, "--alpha", limits.ALPHA, 0.5, "0 = all A … 1 = all B")
+        if name == "pad":
+            _number(sub, "--x", limits.PAD, 0.5, "0 = A (and C) … 1 = B (and D)")
+            _number(sub, "--y", limits.PAD, 0.5, "0 = A and B … 1 = C and D")
+            sub.add_argument(
+                "--path",
+                metavar="JSON",
+                help="a path to follow over the excerpt instead of one place: "
+                "a JSON file of [x, y] points, e.g. [[0, 0], [1, 0], [1, 1]]",
+            )
+        else:
+            sub.add_argument(
+                "--even-steps",
+                action=argparse.BooleanOptionalAction,
+                default=True,
+                help="re-space α so equal steps change the sound equally (measured log-mel "
+                "distance; on by default)",
+            )
+        _add_sync_options(sub, slots)
         sub.add_argument(
             "--mode",
             choices=latent.MODES,
             default="lerp",
             help="linear or spherical interpolation of the latents",
         )
-        _number(sub, "--start-a", limits.START_S, 0.0, "A's excerpt start")
-        _number(sub, "--start-b", limits.START_S, 0.0, "B's excerpt start")
+        for slot in slots:
+            _number(sub, f"--start-{slot.lower()}", limits.START_S, 0.0, f"{slot}'s excerpt start")
         _number(sub, "--duration", limits.EXCERPT_S, engine.DEFAULT_EXCERPT_S, "excerpt length")
         sub.add_argument(
             "--no-detail",
@@ -370,7 +494,15 @@ def build_parser() -> argparse.ArgumentParser:
             help="write one channel even when a source is stereo",
         )
         _add_bits_option(sub)
-        sub.set_defaults(handler=blend if name == "blend" else morph)
+        sub.set_defaults(handler={"blend": blend, "morph": morph, "pad": pad}[name])
+
+    again = commands.add_parser(
+        "render", help="make an export again from its NAME.musinterp.json (same bytes)"
+    )
+    again.add_argument("sidecar", metavar="SIDECAR", help="the export's NAME.musinterp.json")
+    again.add_argument("-o", "--output", required=True, help="audio file to write")
+    again.add_argument("--model", metavar="DIR", help="the model folder, if it has moved")
+    again.set_defaults(handler=render)
 
     gen = commands.add_parser("generate", help="make new music from the model's latent prior")
     gen.add_argument("-o", "--output", required=True, help="audio file to write")

@@ -4,8 +4,12 @@ A studio-grade stretcher, not one written here: transients stay crisp and the
 phase stays coherent across channels (mid and side are stretched together).
 """
 
+from dataclasses import dataclass, replace
+
 import numpy as np
 import pedalboard
+
+from musinterp_app.audio.analysis import BEATS_PER_BAR, Key, Tempo
 
 MAX_SPEED = 4.0  # beyond ×4 / ÷4 a stretch is no longer musical
 
@@ -32,3 +36,84 @@ def stretch(
     fitted = np.zeros((audio.shape[0], length), np.float32)
     fitted[:, : min(length, out.shape[1])] = out[:, :length]
     return fitted[0] if np.ndim(samples) == 1 else fitted
+
+
+SYNC_CHOICES = ("tempo", "key")
+
+
+@dataclass(frozen=True)
+class Alignment:
+    """How a track is fitted to a reference track (``sync``: "tempo", "key" or both).
+
+    ``tempo``/``key``: this track's (estimated or overridden) tempo and key before
+    fitting; ``reference_*``: the reference's. The track is played ``speed`` times as
+    fast, shifted by ``semitones``, and ``skip_s`` (seconds of the stretched audio)
+    are cut from its start so that its first downbeat meets the reference's.
+    """
+
+    sync: tuple[str, ...]
+    tempo: Tempo
+    key: Key
+    reference_tempo: Tempo
+    reference_key: Key
+    speed: float
+    semitones: int
+    skip_s: float
+
+    def to_dict(self) -> dict:
+        return {
+            "sync": list(self.sync),
+            "tempo": self.tempo.to_dict(),
+            "key": self.key.to_dict(),
+            "reference_tempo": self.reference_tempo.to_dict(),
+            "reference_key": self.reference_key.to_dict(),
+            "speed": self.speed,
+            "semitones": self.semitones,
+            "skip_s": self.skip_s,
+        }
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "Alignment":
+        def tempo(entry: dict) -> Tempo:
+            return Tempo(**entry)
+
+        def key(entry: dict) -> Key:
+            return replace(Key.parse(entry["key"]), confidence=entry["confidence"])
+
+        return cls(
+            sync=tuple(values["sync"]),
+            tempo=tempo(values["tempo"]),
+            key=key(values["key"]),
+            reference_tempo=tempo(values["reference_tempo"]),
+            reference_key=key(values["reference_key"]),
+            speed=float(values["speed"]),
+            semitones=int(values["semitones"]),
+            skip_s=float(values["skip_s"]),
+        )
+
+
+def plan(
+    sync: tuple[str, ...], tempo: Tempo, key: Key, reference_tempo: Tempo, reference_key: Key
+) -> Alignment:
+    """How to fit a track with ``tempo`` and ``key`` to the reference's.
+
+    Tempo: the speed change is folded by octaves into ×0.71 … ×1.41, so a track
+    estimated at double or half the reference's tempo is not stretched twice as
+    far (its beats still fall on the reference's beats); then the start is cut
+    so its first downbeat lands on one of the reference's (modulo one of the
+    reference's bars). Key: the smallest shift onto the reference's key (see
+    ``Key.semitones_to``).
+    """
+    unknown = set(sync) - set(SYNC_CHOICES)
+    if unknown:
+        raise ValueError(f"sync {', '.join(sorted(unknown))}? Choose tempo, key or tempo,key")
+    speed, skip_s = 1.0, 0.0
+    if "tempo" in sync:
+        speed = reference_tempo.bpm / tempo.bpm
+        speed *= 2.0 ** -np.round(np.log2(speed))
+        bar_s = reference_tempo.beat_s * BEATS_PER_BAR
+        skip_s = float((tempo.first_downbeat_s / speed - reference_tempo.first_downbeat_s) % bar_s)
+    semitones = key.semitones_to(reference_key) if "key" in sync else 0
+    return Alignment(
+        tuple(sync), tempo, key, reference_tempo, reference_key, float(speed), semitones, skip_s
+    )

@@ -1,0 +1,90 @@
+"""``NAME.musinterp.json`` beside every export: how it was made, so it can be made again.
+
+The record (built by ``Engine.export_record``) names the app version, the model
+folder and the sha256 of both ONNX files, each source file with its sha256 and
+excerpt, the blend (α, α over time or the pad's path), the sync settings with
+the tempi and keys used, and the render options. ``musinterp render`` reads it
+back (``engine.rebuild``); every file is checked against its sha256 first, and
+one that changed or is missing is named, never guessed around.
+"""
+
+import hashlib
+import json
+import os
+import uuid
+from pathlib import Path
+
+from musinterp_app import files
+
+FORMAT = "musinterp export"
+FORMAT_VERSION = 1
+SUFFIX = ".musinterp.json"
+
+
+class SidecarError(ValueError):
+    """A sidecar cannot be used as it is; ``str(error)`` is the message for the user."""
+
+
+def path_for(audio_path: str | os.PathLike) -> Path:
+    """``song.wav`` → ``song.musinterp.json`` (same folder)."""
+    audio_path = Path(audio_path)
+    return audio_path.with_name(audio_path.stem + SUFFIX)
+
+
+def sha256(path: str | os.PathLike) -> str:
+    """The hex sha256 of a file's bytes (read in blocks, through ``files`` like every
+    user path)."""
+    digest = hashlib.sha256()
+    with files.open_regular(path) as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_file(path: str | os.PathLike, expected_sha256: str, what: str) -> None:
+    """Refuse, naming it, a file that is missing or whose bytes changed since the export."""
+    path = Path(path)
+    try:
+        actual = sha256(path)
+    except OSError:
+        raise SidecarError(
+            f"{what} “{path}” is missing or unreadable: put it back where it was at the "
+            "export, or re-export"
+        ) from None
+    if actual != expected_sha256:
+        raise SidecarError(
+            f"{what} “{path}” has changed since the export (its sha256 differs), so the "
+            "export cannot be made again as it was"
+        )
+
+
+def write(path: str | os.PathLike, record: dict) -> Path:
+    """Write ``record`` as indented JSON, atomically (temporary name, then rename)."""
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.part")
+    try:
+        temporary.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n")
+        os.replace(temporary, path)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        raise SidecarError(
+            f"Cannot write “{path.name}” in {path.parent}: {error.strerror}"
+        ) from None
+    return path
+
+
+def read(path: str | os.PathLike) -> dict:
+    """A sidecar's record; ``SidecarError`` when it is no sidecar or of a newer format."""
+    path = Path(path)
+    try:
+        record = json.loads(files.read_text(path))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise SidecarError(f"“{path.name}” is not a readable musinterp sidecar ({error})") from None
+    if not isinstance(record, dict) or record.get("format") != FORMAT:
+        raise SidecarError(f"“{path.name}” is not a musinterp sidecar (no “{FORMAT}” format)")
+    if record.get("format_version") != FORMAT_VERSION:
+        raise SidecarError(
+            f"“{path.name}” has format version {record.get('format_version')}; this musinterp "
+            f"reads version {FORMAT_VERSION}"
+        )
+    return record

@@ -1,0 +1,48 @@
+"""Even steps: α re-spaced so equal slider steps change the sound equally."""
+
+import numpy as np
+import pytest
+
+from musinterp_app import engine, resources
+from musinterp_app.engine import BlendSettings, Engine
+
+MAX_STEP_RATIO = 1.15
+
+
+@pytest.fixture(scope="module")
+def examples(shipped_model):
+    blender = Engine(shipped_model)
+    paths = sorted(resources.examples_dir().glob("*.ogg"))
+    for slot, path in zip(("A", "B"), paths, strict=False):
+        blender.set_track(slot, engine.load_track(path, shipped_model, overview=False))
+    return blender
+
+
+@pytest.mark.parametrize("mode", ["lerp", "slerp"])
+def test_even_steps_make_the_largest_step_close_to_the_mean(examples, mode):
+    settings = BlendSettings(mode=mode)
+    plain = examples.step_sizes(settings)
+    even = examples.step_sizes(examples.even_steps(settings))
+    assert even.max() / even.mean() <= MAX_STEP_RATIO
+    assert even.max() / even.mean() < plain.max() / plain.mean()
+
+
+def test_even_steps_keep_the_ends_and_the_order(examples):
+    steps = examples.even_steps(BlendSettings()).steps
+    assert steps[0] == 0.0 and steps[-1] == 1.0
+    assert np.all(np.diff(steps) > 0)
+    at_b = BlendSettings(alpha=1.0, steps=steps)
+    assert examples.exact_source(at_b) is examples.tracks["B"]
+
+
+def test_a_morph_follows_the_even_steps(examples):
+    settings = examples.even_steps(BlendSettings(morph=True))
+    frames = examples.blend_frames
+    alpha = engine._frame_alpha(settings, frames)
+    expected = np.interp(np.linspace(0, 1, frames), np.linspace(0, 1, 9), settings.steps)
+    np.testing.assert_allclose(alpha, expected, atol=1e-6)
+
+
+def test_steps_that_do_not_run_from_0_to_1_are_refused():
+    with pytest.raises(ValueError, match="even steps"):
+        BlendSettings(steps=(0.1, 0.5, 1.0))

@@ -1,0 +1,112 @@
+"""Reproducible exports: every export has NAME.musinterp.json; ``musinterp render`` makes
+the same bytes again, and refuses, naming it, a source or model file that changed."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import soundfile as sf
+from support.commands import musinterp
+from support.music import known_clip
+
+from musinterp_app import sidecar
+from musinterp_app.resources import default_model_dir
+
+RATE = 32768
+
+
+@pytest.fixture(scope="module")
+def sources(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("sources")
+    paths = {}
+    for slot, (bpm, tonic, minor) in {
+        "a": (100.0, 0, False),
+        "b": (117.0, 2, True),
+        "c": (90.0, 7, False),
+        "d": (132.0, 9, True),
+    }.items():
+        clip = known_clip(bpm, tonic, minor, RATE, duration_s=6.0)
+        paths[slot] = folder / f"{slot}.wav"
+        sf.write(paths[slot], np.stack([clip.samples, 0.6 * clip.samples], axis=1), RATE)
+    return paths
+
+
+def run_ok(*args):
+    result = musinterp(*args)
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+def test_a_synced_blend_is_made_again_bit_identically(sources, tmp_path):
+    out = tmp_path / "blend.wav"
+    run_ok(
+        "blend", sources["a"], sources["b"], "-o", out, "--alpha", "0.3", "--sync", "tempo,key",
+        "--duration", "4", "--rate", "44100", "--bits", "24", "--key-b", "F major",
+    )  # fmt: skip
+    record = json.loads((tmp_path / "blend.musinterp.json").read_text())
+    assert record["format_version"] == sidecar.FORMAT_VERSION
+    assert record["model"]["folder"] == default_model_dir().name
+    assert record["model"]["encoder.onnx"] == sidecar.sha256(default_model_dir() / "encoder.onnx")
+    assert record["sources"]["B"]["sha256"] == sidecar.sha256(sources["b"])
+    assert record["sources"]["A"]["duration_s"] == 4.0
+    assert record["blend"]["alpha"] == 0.3 and len(record["blend"]["steps"]) == 9
+    assert record["sync"]["B"]["key"]["key"] == "F major"  # the override is what was used
+    assert record["sync"]["B"]["sync"] == ["tempo", "key"]
+    assert record["render"]["rate"] == 44100 and record["render"]["channels"] == 2
+    assert record["render"]["sample_format"] == "24"
+
+    again = tmp_path / "again.wav"
+    run_ok("render", tmp_path / "blend.musinterp.json", "-o", again)
+    assert again.read_bytes() == out.read_bytes()
+    assert (tmp_path / "again.musinterp.json").is_file()
+
+
+def test_a_pad_path_morph_is_made_again_bit_identically(sources, tmp_path):
+    (tmp_path / "path.json").write_text(json.dumps({"points": [[0, 0], [1, 0.2], [0.4, 1]]}))
+    out = tmp_path / "pad.wav"
+    corners = [sources[slot] for slot in "abcd"]
+    run_ok("pad", *corners, "--path", tmp_path / "path.json", "-o", out, "--duration", "4")
+    record = json.loads((tmp_path / "pad.musinterp.json").read_text())
+    assert record["blend"]["kind"] == "pad"
+    assert record["blend"]["path"] == [[0, 0], [1, 0.2], [0.4, 1]]
+    assert sorted(record["sources"]) == ["A", "B", "C", "D"]
+    run_ok("render", tmp_path / "pad.musinterp.json", "-o", tmp_path / "again.wav")
+    assert (tmp_path / "again.wav").read_bytes() == out.read_bytes()
+
+
+def test_a_changed_source_is_refused_by_name(sources, tmp_path):
+    changed = tmp_path / "b.wav"
+    shutil.copy(sources["b"], changed)
+    run_ok("blend", sources["a"], changed, "-o", tmp_path / "x.wav", "--duration", "3")
+    audio, rate = sf.read(changed, dtype="float32")
+    audio[1000] += 0.01
+    sf.write(changed, audio, rate)
+    result = musinterp("render", tmp_path / "x.musinterp.json", "-o", tmp_path / "y.wav")
+    assert result.returncode == 1
+    assert "source B" in result.stderr and str(changed) in result.stderr
+    assert "has changed" in result.stderr
+    assert not (tmp_path / "y.wav").exists()
+
+
+def test_a_changed_model_is_refused_by_name(sources, tmp_path):
+    model = tmp_path / "model"
+    shutil.copytree(default_model_dir(), model)
+    run_ok(
+        "blend", sources["a"], sources["b"], "-o", tmp_path / "x.wav", "--duration", "3",
+        "--model", model,
+    )  # fmt: skip
+    with open(model / "decoder.onnx", "ab") as handle:
+        handle.write(b"\0")
+    result = musinterp("render", tmp_path / "x.musinterp.json", "-o", tmp_path / "y.wav")
+    assert result.returncode == 1
+    assert "decoder.onnx" in result.stderr and "has changed" in result.stderr
+    assert not (tmp_path / "y.wav").exists()
+
+
+def test_what_is_no_sidecar_is_one_line(tmp_path):
+    (tmp_path / "other.json").write_text('{"hello": 1}')
+    result = musinterp("render", tmp_path / "other.json", "-o", tmp_path / "y.wav")
+    assert result.returncode == 1
+    assert "not a musinterp sidecar" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

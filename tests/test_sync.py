@@ -1,0 +1,75 @@
+"""Tempo and key sync: B fitted to A's tempo, downbeat and key; estimates overridable."""
+
+import numpy as np
+import pytest
+import soundfile as sf
+from support.music import known_clip
+
+from musinterp_app import engine
+from musinterp_app.audio import analysis
+from musinterp_app.engine import BlendSettings, Engine
+
+RATE = 32768
+
+
+@pytest.fixture(scope="module")
+def pair(shipped_model, tmp_path_factory):
+    """A at 100 BPM in C major, B at 121 BPM in D minor (21 % apart)."""
+    folder = tmp_path_factory.mktemp("sync")
+    blender = Engine(shipped_model)
+    for slot, (bpm, tonic, minor, lead_in) in {
+        "A": (100.0, 0, False, 0.2),
+        "B": (121.0, 2, True, 0.35),
+    }.items():
+        clip = known_clip(bpm, tonic, minor, RATE, duration_s=10.0, lead_in_s=lead_in)
+        sf.write(folder / f"{slot}.wav", clip.samples, RATE)
+        blender.set_track(slot, engine.load_track(folder / f"{slot}.wav", shipped_model))
+    return blender
+
+
+def test_tempo_sync_puts_the_blend_on_as_tempo_with_clearer_beats(pair):
+    synced = pair.synced(("tempo",))
+    target = pair.estimates("A")[0].bpm
+    plain = analysis.estimate_tempo(pair.render(BlendSettings(alpha=0.5)), RATE)
+    fitted = analysis.estimate_tempo(synced.render(BlendSettings(alpha=0.5)), RATE)
+    assert fitted.bpm == pytest.approx(target, rel=0.03)
+    assert fitted.confidence > plain.confidence
+    b = synced.tracks["B"]
+    assert b.samples.shape == pair.tracks["B"].samples.shape  # the excerpt keeps its length
+    assert b.alignment.speed == pytest.approx(target / 121.0, rel=0.02)
+    stretched = analysis.estimate_tempo(b.samples, RATE)
+    assert stretched.bpm == pytest.approx(target, rel=0.02)
+    reference = pair.estimates("A")[0]
+    assert stretched.first_downbeat_s % reference.beat_s == pytest.approx(
+        reference.first_downbeat_s % reference.beat_s, abs=0.04
+    )
+    assert synced.tracks["A"] is pair.tracks["A"]  # A is never changed
+
+
+def test_key_sync_shifts_b_onto_as_key(pair):
+    synced = pair.synced(("key",))
+    fit = synced.tracks["B"].alignment
+    assert fit.semitones == -5  # D minor → its relative F major → C major, the short way
+    assert fit.speed == 1.0
+    before = analysis.chroma(pair.tracks["B"].samples, RATE)
+    after = analysis.chroma(synced.tracks["B"].samples, RATE)
+    fits = [np.corrcoef(np.roll(before, shift), after)[0, 1] for shift in range(12)]
+    assert int(np.argmax(fits)) == (-5) % 12  # every pitch class moved down 5 semitones
+
+
+def test_overrides_replace_the_estimates_and_undo_restores_the_track(pair):
+    halved = pair.synced(
+        ("tempo", "key"), tempo_bpm={"B": 60.5}, keys={"B": analysis.Key(5, False)}
+    )
+    fit = halved.tracks["B"].alignment
+    assert fit.tempo.bpm == pytest.approx(60.5)
+    assert fit.key.name == "F major" and fit.semitones == -5
+    assert fit.speed == pytest.approx(pair.estimates("A")[0].bpm / 60.5 / 2, rel=1e-6)  # folded
+    undone = halved.synced(())
+    assert undone.tracks["B"].alignment is None
+    np.testing.assert_array_equal(undone.tracks["B"].samples, pair.tracks["B"].samples)
+
+
+def test_a_wrong_tempo_override_is_refused(pair):
+    with pytest.raises(ValueError, match="tempo"):
+        pair.synced(("tempo",), tempo_bpm={"B": 1000.0})
