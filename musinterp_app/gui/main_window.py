@@ -3,9 +3,12 @@
 The session owns the engine, the job lanes, the player and what is playing,
 and says what happened through signals; the window shows it and turns the
 user's input into session calls. It never decodes, renders or plays itself.
+The window remembers the session (tracks, excerpts, α, options, model) and
+recent files in its settings, and restores them on the next start.
 """
 
 import html
+import re
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, Signal
@@ -13,32 +16,35 @@ from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence, QSho
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QDoubleSpinBox,
     QFileDialog,
     QGridLayout,
     QHBoxLayout,
     QLabel,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QProgressBar,
     QPushButton,
-    QSlider,
     QVBoxLayout,
     QWidget,
 )
 
-from musinterp_app import engine, limits, resources
+from musinterp_app import __version__, engine, limits, resources
 from musinterp_app.audio import io
 from musinterp_app.audio.io import AUDIO_SUFFIXES
 from musinterp_app.engine import BlendSettings
-from musinterp_app.gui.session import Session
+from musinterp_app.gui.controls import AlphaSlider, NumberBox
+from musinterp_app.gui.session import SLOTS, Excerpt, Session, SessionState
 from musinterp_app.gui.spectrogram import SpectrogramView, add_colour_bar
 from musinterp_app.gui.track_panel import TrackPanel
 from musinterp_app.model import evaluation
 from musinterp_app.model.onnx_vae import OnnxVAE
 
-AUDIO_FILTER = f"Audio files (*{' *'.join(sorted(AUDIO_SUFFIXES))});;All files (*)"
+AUDIO_FILTER = f"Audio files, not M4A/AAC (*{' *'.join(sorted(AUDIO_SUFFIXES))});;All files (*)"
 SLIDER_STEPS = 1000
+ALPHA_STEP, ALPHA_FINE_STEP = 0.05, 0.01  # arrow keys, and with Shift
+RECENT_FILES = 8
+LEVEL_FLOOR_DB = -60
 # The Render menu: (setting, section title, (label, value) options, default).
 RENDER_CHOICES = (
     (
@@ -75,6 +81,37 @@ EXPORT_TYPES = (
 )
 
 
+SHORTCUTS = (  # (keys, what they do): Help → Keyboard shortcuts
+    ("Space", "play or stop the blend (also after typing a number)"),
+    ("← / →", f"α − / + {ALPHA_STEP:g} on the slider (with Shift: {ALPHA_FINE_STEP:g})"),
+    ("Page Up / Page Down, Home / End", "α by a quarter; α = 0 / 1"),
+    ("Ctrl+O / Ctrl+Shift+O", "open track A / B"),
+    ("Ctrl+E", "export what is heard (the blend, or the morph in morph mode)"),
+    ("Ctrl+Z / Ctrl+Shift+Z", "undo / redo a change of track, excerpt, α or mode"),
+    ("Ctrl+Shift+X", "swap A ↔ B"),
+    ("Esc", "cancel the work in progress and stop playback"),
+    ("F1", "this list"),
+)
+_RAW_DETAIL = re.compile(r"\s*\(([^()]{40,})\)(\.?)$")  # a library's long words at a line's end
+
+
+def plain_message(message: str) -> tuple[str, str]:
+    """``message`` split into what a person reads first and its details ('' when none):
+    a long parenthesised library message at the end of the first line goes to the details."""
+    first, _, rest = message.partition("\n")
+    match = _RAW_DETAIL.search(first)
+    if match is None:
+        return message, ""
+    return first[: match.start()] + match.group(2) + ("\n" + rest if rest else ""), match.group(1)
+
+
+def plain_audio_problem(reason: str) -> str:
+    """PortAudio's reason for no playback, in a musician's words."""
+    if reason.startswith("no audio output device"):
+        return "no sound output was found (no sound card, or no sound server running)"
+    return reason
+
+
 class MainWindow(QMainWindow):
     blend_drawn = Signal()  # the blend spectrogram shows the latest decode
 
@@ -83,7 +120,6 @@ class MainWindow(QMainWindow):
         self.session = Session(model, self)
         self.settings = settings or QSettings()
         self.last_message: QMessageBox | None = None
-        self.setWindowTitle("musinterp")
         self.setAcceptDrops(False)
         self._build_widgets()
         self._build_menus()
@@ -91,54 +127,77 @@ class MainWindow(QMainWindow):
         self._restore_settings()
         self._check_audio_device()
         self._update_enabled()
+        self._update_title()
 
     # ----- building -------------------------------------------------------------------------
     def _build_widgets(self) -> None:
         session = self.session
-        self.panels = {slot: TrackPanel(slot) for slot in ("A", "B")}
+        self.panels = {slot: TrackPanel(slot) for slot in SLOTS}
         for slot, panel in self.panels.items():
             panel.file_dropped.connect(lambda path, s=slot: self.load(s, path))
             panel.open_requested.connect(lambda s=slot: self.open_dialog(s))
             panel.excerpt_moved.connect(lambda start, s=slot: session.move_excerpt(s, start))
 
-        self.blend_view = SpectrogramView("Blend")
+        self.blend_view = SpectrogramView(
+            "Blend", empty_text="The blend of A and B appears here\nonce both are loaded"
+        )
         images = [self.panels["A"].view.image, self.panels["B"].view.image, self.blend_view.image]
         self.colour_bar = add_colour_bar(self.blend_view, images, session.engine.config)
 
-        self.slider = QSlider(Qt.Orientation.Horizontal)
-        self.slider.setRange(0, SLIDER_STEPS)
+        self.slider = AlphaSlider(
+            SLIDER_STEPS,
+            step=round(ALPHA_STEP * SLIDER_STEPS),
+            fine=round(ALPHA_FINE_STEP * SLIDER_STEPS),
+        )
         self.slider.setValue(SLIDER_STEPS // 2)
-        self.slider.setToolTip("Blend from A (left) to B (right)")
-        self.alpha_box = QDoubleSpinBox(decimals=2, minimum=0.0, maximum=1.0, singleStep=0.05)
+        self.slider.setToolTip(
+            f"Blend from A (left) to B (right); arrow keys ± {ALPHA_STEP:g}, with Shift "
+            f"± {ALPHA_FINE_STEP:g}"
+        )
+        self.alpha_box = NumberBox(
+            "α", minimum=0.0, maximum=1.0, step=ALPHA_STEP, fine=ALPHA_FINE_STEP, decimals=2
+        )
         self.alpha_box.setValue(0.5)
         self.alpha_box.setToolTip("α: 0 is all A, 1 is all B")
         self.slider.valueChanged.connect(self._slider_moved)
         self.slider.sliderReleased.connect(session.settle)
-        self.alpha_box.editingFinished.connect(self._alpha_typed)
+        self.alpha_box.valueChanged.connect(
+            lambda value: self.slider.setValue(round(value * SLIDER_STEPS))
+        )
 
         self.mode_box = QComboBox()
         self.mode_box.addItem("Linear", "lerp")
         self.mode_box.addItem("Spherical", "slerp")
         self.mode_box.setToolTip("How latents are interpolated")
         self.morph_box = QCheckBox("Morph over time")
-        self.morph_box.setToolTip("α ramps from A to B across the excerpt: a transition")
+        self.morph_box.setToolTip(
+            "α ramps from A to B across the excerpt: a transition (the slider is not used)"
+        )
         self.detail_box = QCheckBox("Keep detail")
         self.detail_box.setChecked(True)
         self.detail_box.setToolTip(
             "Add back what the model misses of each track, weighted by "
             "its share: α = 0 and 1 give the originals exactly"
         )
-        self.duration_box = QDoubleSpinBox(
-            decimals=1, minimum=engine.MIN_EXCERPT_S, maximum=60.0, singleStep=0.5, suffix=" s"
+        self.duration_box = NumberBox(
+            "Excerpt",
+            minimum=engine.MIN_EXCERPT_S,
+            maximum=limits.MAX_EXCERPT_S,
+            step=0.5,
+            fine=0.1,
+            decimals=1,
+            suffix=" s",
         )
         self.duration_box.setValue(engine.DEFAULT_EXCERPT_S)
-        self.duration_box.setToolTip("Length of the excerpts that are blended")
+        self.duration_box.setToolTip(
+            "Length of the excerpts that are blended (each is at most its whole track)"
+        )
         self.mode_box.currentIndexChanged.connect(self._options_changed)
         for box in (self.morph_box, self.detail_box):
             box.toggled.connect(self._options_changed)
-        self.duration_box.editingFinished.connect(
-            lambda: session.set_excerpt_length(self.duration_box.value())
-        )
+        self.duration_box.valueChanged.connect(session.set_excerpt_length)
+        for box in (self.alpha_box, self.duration_box):
+            box.refused.connect(lambda message: self._show_status(f"⚠ {message}"))
 
         self.buttons = {
             "A": QPushButton("▶ A"),
@@ -146,10 +205,12 @@ class MainWindow(QMainWindow):
             "blend": QPushButton("▶ Blend"),
             "stop": QPushButton("■ Stop"),
         }
-        self.buttons["A"].clicked.connect(lambda: session.play_track("A"))
-        self.buttons["B"].clicked.connect(lambda: session.play_track("B"))
-        self.buttons["blend"].clicked.connect(session.play_blend)
+        for name in ("A", "B", "blend"):
+            self.buttons[name].setCheckable(True)
+            self.buttons[name].clicked.connect(lambda _on, n=name: self._play_button(n))
         self.buttons["stop"].clicked.connect(session.stop)
+        self.buttons["A"].setToolTip("Play A's excerpt (click again to stop)")
+        self.buttons["B"].setToolTip("Play B's excerpt (click again to stop)")
         self.buttons["blend"].setToolTip("Play the blend (Space)")
         self.loop_box = QCheckBox("Loop")
         self.loop_box.toggled.connect(lambda on: setattr(self.session.player, "loop", on))
@@ -157,13 +218,19 @@ class MainWindow(QMainWindow):
         self.autoplay_box.setChecked(True)
         self.autoplay_box.setToolTip("Play the blend as soon as the slider settles")
         self.autoplay_box.toggled.connect(lambda on: setattr(session, "autoplay", on))
+        self.level_meter = QProgressBar(
+            minimum=LEVEL_FLOOR_DB, maximum=0, textVisible=False, maximumWidth=160
+        )
+        self.level_meter.setValue(LEVEL_FLOOR_DB)
+        self.level_meter.setToolTip(f"Output level ({LEVEL_FLOOR_DB} … 0 dBFS)")
         QShortcut(QKeySequence(Qt.Key.Key_Space), self, session.toggle_play)
 
         controls = QGridLayout()
         controls.addWidget(QLabel("A"), 0, 0)
         controls.addWidget(self.slider, 0, 1)
         controls.addWidget(QLabel("B"), 0, 2)
-        controls.addWidget(self.alpha_box, 0, 3)
+        controls.addWidget(QLabel("α"), 0, 3)
+        controls.addWidget(self.alpha_box, 0, 4)
         options = QHBoxLayout()
         for widget in (
             QLabel("Interpolation:"),
@@ -181,6 +248,8 @@ class MainWindow(QMainWindow):
         transport.addWidget(self.loop_box)
         transport.addWidget(self.autoplay_box)
         transport.addStretch(1)
+        transport.addWidget(QLabel("Level"))
+        transport.addWidget(self.level_meter)
 
         tracks = QHBoxLayout()
         tracks.addWidget(self.panels["A"], 1)
@@ -194,7 +263,7 @@ class MainWindow(QMainWindow):
         layout.addLayout(transport)
         self.setCentralWidget(central)
 
-        self.status_text = QLabel("Drop two audio files, or File → Open examples.")
+        self.status_text = QLabel()
         self.progress = QProgressBar(maximumWidth=200, visible=False)
         self.cancel_button = QPushButton("Cancel", visible=False)
         self.cancel_button.setToolTip("Stop the work in progress (Esc)")
@@ -205,7 +274,6 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.cancel_button)
 
     def _build_menus(self) -> None:
-        file_menu = self.menuBar().addMenu("&File")
         self.actions = {}
 
         def add(menu, name, text, slot, shortcut=None):
@@ -216,28 +284,40 @@ class MainWindow(QMainWindow):
             menu.addAction(action)
             self.actions[name] = action
 
+        file_menu = self.menuBar().addMenu("&File")
         add(file_menu, "open_a", "Open track &A…", lambda: self.open_dialog("A"), "Ctrl+O")
         add(file_menu, "open_b", "Open track &B…", lambda: self.open_dialog("B"), "Ctrl+Shift+O")
+        self.recent_menus = {}
+        for slot in SLOTS:
+            menu = file_menu.addMenu(f"Open &recent in {slot}")
+            menu.aboutToShow.connect(lambda s=slot: self._fill_recent_menu(s))
+            self.recent_menus[slot] = menu
         add(file_menu, "examples", "Open e&xamples", self.open_examples)
         file_menu.addSeparator()
-        add(file_menu, "export", "&Export blend…", lambda: self.export_dialog(False), "Ctrl+E")
-        add(
-            file_menu,
-            "export_morph",
-            "Export &morph…",
-            lambda: self.export_dialog(True),
-            "Ctrl+Shift+E",
-        )
+        add(file_menu, "export", "&Export blend…", self.export_dialog, "Ctrl+E")
         file_menu.addSeparator()
         add(file_menu, "load_model", "Load &model…", self.load_model_dialog)
         file_menu.addSeparator()
         add(file_menu, "quit", "&Quit", self.close, QKeySequence.StandardKey.Quit)
+
+        edit_menu = self.menuBar().addMenu("&Edit")
+        stack = self.session.undo_stack
+        self.actions["undo"] = stack.createUndoAction(self, "&Undo")
+        self.actions["undo"].setShortcut(QKeySequence.StandardKey.Undo)
+        self.actions["redo"] = stack.createRedoAction(self, "&Redo")
+        self.actions["redo"].setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        edit_menu.addAction(self.actions["undo"])
+        edit_menu.addAction(self.actions["redo"])
+        edit_menu.addSeparator()
+        add(edit_menu, "swap", "&Swap A ↔ B", self.session.swap, "Ctrl+Shift+X")
+
         render_menu = self.menuBar().addMenu("&Render")
         self.choices = {
             name: self._add_choice_group(render_menu, name, title, options, default)
             for name, title, options, default in RENDER_CHOICES
         }
         help_menu = self.menuBar().addMenu("&Help")
+        add(help_menu, "shortcuts", "&Keyboard shortcuts", self.show_shortcuts, "F1")
         add(help_menu, "about", "&About musinterp", self.about)
 
     def _add_choice_group(
@@ -275,14 +355,16 @@ class MainWindow(QMainWindow):
         session.track_changed.connect(self._track_changed)
         session.track_failed.connect(self._track_failed)
         session.blend_decoded.connect(self._blend_decoded)
+        session.settings_changed.connect(self._show_settings)
         session.status.connect(self._show_status)
-        session.notice.connect(self._show_status)
+        session.notice.connect(lambda text: self._show_status(f"ⓘ {text}"))
         session.problem.connect(self._warn)
         session.progress.connect(self._show_progress)
         session.work_ended.connect(self._hide_progress)
         session.cursor.connect(self._move_cursor)
+        session.level.connect(lambda db: self.level_meter.setValue(max(LEVEL_FLOOR_DB, int(db))))
+        session.playing_changed.connect(self._show_playing)
         session.model_changed.connect(self._model_changed)
-        session.exported.connect(lambda _path: None)
 
     # ----- state helpers ----------------------------------------------------------------------
     def blend_settings(self) -> BlendSettings:
@@ -294,47 +376,78 @@ class MainWindow(QMainWindow):
         )
 
     def _update_enabled(self) -> None:
-        ready = self.session.ready
-        for name in ("export", "export_morph"):
-            self.actions[name].setEnabled(ready)
-        can_play = not self.session.audio_problem
+        session = self.session
+        ready, morph = session.ready, session.settings.morph
+        self.actions["export"].setEnabled(ready)
+        self.actions["export"].setText("&Export morph A → B…" if morph else "&Export blend…")
+        self.actions["swap"].setEnabled(any(session.tracks.values()))
+        can_play = not session.audio_problem
         self.buttons["blend"].setEnabled(ready and can_play)
+        self.buttons["blend"].setText("▶ Morph" if morph else "▶ Blend")
         self.buttons["stop"].setEnabled(can_play)
-        for slot in ("A", "B"):
-            self.buttons[slot].setEnabled(can_play and self.session.tracks[slot] is not None)
+        for slot in SLOTS:
+            self.buttons[slot].setEnabled(can_play and session.tracks[slot] is not None)
+        for control in (self.slider, self.alpha_box):  # a morph ramps α itself
+            control.setEnabled(not morph)
+            control.setToolTip(
+                "Morph over time is on: α ramps from A to B across the excerpt, so there is "
+                "no α to choose. Untick it to blend at one α."
+                if morph
+                else "Blend from A (left) to B (right)"
+            )
+
+    def _update_title(self) -> None:
+        names = [f"{slot}: {t.name}" for slot, t in self.session.tracks.items() if t is not None]
+        self.setWindowTitle(" · ".join(names) + " — musinterp" if names else "musinterp")
 
     def _check_audio_device(self) -> None:
         problem = self.session.audio_problem
         if problem:
-            tip = f"Playback is off: {problem}. Export still works."
+            tip = f"Playback is off: {plain_audio_problem(problem)}. Export still works."
             for button in self.buttons.values():
                 button.setToolTip(tip)
             self.status_text.setText(tip)
+        elif not self.status_text.text():
+            self.status_text.setText(self._idle_text())
+
+    def _idle_text(self) -> str:
+        if not any(self.session.tracks.values()):
+            return "Drop two audio files on A and B, or File → Open examples."
+        return "Ready."
 
     def _show_status(self, message: str) -> None:
         self.status_text.setText(message)
 
-    def _show_error_status(self, message: str) -> None:
-        self._hide_progress()
-        self.status_text.setText(f"⚠ {message}")
-
     def _warn(self, title: str, message: str) -> None:
-        """Say what went wrong in the status bar and a (non-blocking) message box."""
-        self._show_error_status(message.splitlines()[0])
+        """Say what went wrong in a (non-blocking) message box, with any raw library
+        words behind Details…, and in the status bar until the box is closed."""
+        text, details = plain_message(message)
+        self._hide_progress()
+        first = text.splitlines()[0]
+        self.status_text.setText(f"⚠ {first if len(first) <= 120 else first[:119] + '…'}")
         if self.session.audio_problem:
             self._check_audio_device()
             self._update_enabled()
         if self.last_message is not None:
             self.last_message.close()
-        self.last_message = QMessageBox(
-            QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Ok, self
+        box = QMessageBox(
+            QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, self
         )
-        self.last_message.open()
+        if details:
+            box.setDetailedText(details)
+        box.finished.connect(lambda _result: self._message_closed(box))
+        self.last_message = box
+        box.open()
+
+    def _message_closed(self, box: QMessageBox) -> None:
+        """The message was read: its warning leaves the status bar."""
+        if box is self.last_message and self.status_text.text().startswith("⚠"):
+            self.status_text.setText(self._idle_text())
 
     def cancel_all(self) -> None:
         """Cancel every background job (loading, rendering, exporting) and stop playback."""
         busy = self.session.cancel_all()
-        for slot in ("A", "B"):
+        for slot in SLOTS:
             if slot in busy:
                 self._track_changed(slot)
         self._show_status("Cancelled." if busy else "Nothing to cancel.")
@@ -349,6 +462,16 @@ class MainWindow(QMainWindow):
         self.progress.setRange(0, max(total, 1))
         self.progress.setValue(done)
 
+    def show_shortcuts(self) -> None:
+        rows = "".join(
+            f"<tr><td><b>{html.escape(keys)}</b>&nbsp;&nbsp;</td><td>{html.escape(what)}</td></tr>"
+            for keys, what in SHORTCUTS
+        )
+        box = QMessageBox(QMessageBox.Icon.NoIcon, "Keyboard shortcuts", f"<table>{rows}</table>")
+        box.setParent(self, box.windowFlags())
+        self.shortcuts_box = box
+        box.open()
+
     # ----- loading ----------------------------------------------------------------------------
     def open_dialog(self, slot: str) -> None:
         folder = self.settings.value("last_folder", str(Path.home()))
@@ -358,13 +481,32 @@ class MainWindow(QMainWindow):
 
     def open_examples(self) -> None:
         examples = sorted(resources.examples_dir().glob("*.ogg"))
-        for slot, path in zip(("A", "B"), examples, strict=False):
+        for slot, path in zip(SLOTS, examples, strict=False):
             self.load(slot, str(path))
 
     def load(self, slot: str, path: str) -> None:
         """Load ``path`` into ``slot`` in the background; the old track stays until it works."""
-        self.settings.setValue("last_folder", str(Path(path).parent))
+        self.settings.setValue("last_folder", str(Path(path).absolute().parent))
         self.session.load(slot, path)
+
+    def recent_files(self) -> list[str]:
+        stored = self.settings.value("recent_files", [])
+        return [stored] if isinstance(stored, str) else list(stored or [])
+
+    def _remember_recent(self, path: Path) -> None:
+        name = str(path.absolute())
+        recent = [name] + [p for p in self.recent_files() if p != name]
+        self.settings.setValue("recent_files", recent[:RECENT_FILES])
+
+    def _fill_recent_menu(self, slot: str) -> None:
+        menu: QMenu = self.recent_menus[slot]
+        menu.clear()
+        for path in self.recent_files():
+            action = menu.addAction(Path(path).name, lambda p=path: self.load(slot, p))
+            action.setToolTip(path)
+            action.setEnabled(Path(path).is_file())
+        if menu.isEmpty():
+            menu.addAction("(no recent files)").setEnabled(False)
 
     def _track_loading(self, slot: str, name: str) -> None:
         self.panels[slot].set_busy(f"Loading {name}…")
@@ -376,7 +518,11 @@ class MainWindow(QMainWindow):
             self.panels[slot].show_empty()
         else:
             self.panels[slot].set_track(track, self.session.engine.config)
+            self._remember_recent(track.path)
+        if not self.session.ready:
+            self.blend_view.show_empty()
         self._update_enabled()
+        self._update_title()
 
     def _track_failed(self, slot: str, message: str) -> None:
         self._track_changed(slot)  # the previous one stays
@@ -387,17 +533,28 @@ class MainWindow(QMainWindow):
         self.alpha_box.blockSignals(True)
         self.alpha_box.setValue(value / SLIDER_STEPS)
         self.alpha_box.blockSignals(False)
-        dragging = self.slider.isSliderDown()
-        self.session.set_settings(self.blend_settings(), dragging=dragging)
-        if not dragging:  # keyboard or programmatic change: treat as settled
-            self.session.settle()
-
-    def _alpha_typed(self) -> None:
-        self.slider.setValue(round(self.alpha_box.value() * SLIDER_STEPS))
+        self.session.set_settings(self.blend_settings(), dragging=self.slider.isSliderDown())
 
     def _options_changed(self) -> None:
         self.session.set_settings(self.blend_settings())
         self.session.settle()
+        self._update_enabled()
+
+    def _show_settings(self) -> None:
+        """Show the session's settings (after undo/redo) without asking for them again."""
+        settings = self.session.settings
+        widgets = (self.slider, self.alpha_box, self.mode_box, self.morph_box, self.detail_box)
+        for widget in (*widgets, self.duration_box):
+            widget.blockSignals(True)
+        self.slider.setValue(round(settings.alpha * SLIDER_STEPS))
+        self.alpha_box.setValue(settings.alpha)
+        self.mode_box.setCurrentIndex(max(self.mode_box.findData(settings.mode), 0))
+        self.morph_box.setChecked(settings.morph)
+        self.detail_box.setChecked(settings.keep_detail)
+        self.duration_box.setValue(self.session.excerpt_s)
+        for widget in (*widgets, self.duration_box):
+            widget.blockSignals(False)
+        self._update_enabled()
 
     def _blend_decoded(self) -> None:
         session = self.session
@@ -416,6 +573,27 @@ class MainWindow(QMainWindow):
         mode = "spherical" if settings.mode == "slerp" else "linear"
         return f"{what} ({mode}{', keep detail' if settings.keep_detail else ''})"
 
+    # ----- playback ---------------------------------------------------------------------------
+    def _play_button(self, name: str) -> None:
+        """A play button starts its sound, or stops it when it is the one playing."""
+        session = self.session
+        if session.playing == name:
+            session.stop()
+        elif name == "blend":
+            session.play_blend()
+        else:
+            session.play_track(name)
+        self._show_playing(session.playing)
+
+    def _show_playing(self, source: str) -> None:
+        for name in ("A", "B", "blend"):
+            self.buttons[name].setChecked(name == source)
+            label = "Morph" if name == "blend" and self.session.settings.morph else name
+            label = "Blend" if label == "blend" else label
+            self.buttons[name].setText(f"{'■' if name == source else '▶'} {label}")
+        if not source:
+            self.level_meter.setValue(LEVEL_FLOOR_DB)
+
     def _view_of(self, source: str) -> SpectrogramView:
         return self.blend_view if source == "blend" else self.panels[source].view
 
@@ -423,15 +601,24 @@ class MainWindow(QMainWindow):
         self._view_of(source).set_cursor(seconds)
 
     # ----- export -----------------------------------------------------------------------------
-    def export_dialog(self, morph: bool) -> None:
+    def export_name(self) -> str:
+        """A file name that says what the export holds (without extension)."""
+        a, b = (Path(t.name).stem if t else slot for slot, t in self.session.tracks.items())
+        settings = self.session.settings
+        if settings.morph:
+            return f"morph {a} to {b}"
+        return f"blend {a} {b} α{settings.alpha:.2f}"
+
+    def export_dialog(self) -> None:
+        morph = self.session.settings.morph
         folder = self.settings.value("last_export_folder", str(Path.home()))
-        name = "morph" if morph else f"blend-{self.slider.value() / SLIDER_STEPS:.2f}"
         filters = {f"{title} (*{suffix})": (suffix, bits) for title, suffix, bits in EXPORT_TYPES}
         remembered = str(self.settings.value("export_type", next(iter(filters))))
+        suggested = self.export_name() + filters.get(remembered, (".wav",))[0]
         path, chosen = QFileDialog.getSaveFileName(
             self,
-            "Export morph" if morph else "Export blend",
-            str(Path(folder) / (name + filters.get(remembered, (".wav",))[0])),
+            "Export the morph A → B" if morph else "Export the blend",
+            str(Path(folder) / suggested),
             ";;".join(filters),
             remembered if remembered in filters else next(iter(filters)),
         )
@@ -441,9 +628,9 @@ class MainWindow(QMainWindow):
                 path += suffix  # a name the user typed without a known extension
             elif Path(path).suffix.lower() != suffix:
                 bits = "16"  # the typed extension wins; its format's common sample size
-            self.settings.setValue("last_export_folder", str(Path(path).parent))
+            self.settings.setValue("last_export_folder", str(Path(path).absolute().parent))
             self.settings.setValue("export_type", chosen)
-            self.export_to(path, morph=morph, sample_format=bits)
+            self.export_to(path, sample_format=bits)
 
     def export_to(self, path: str, *, morph: bool = False, sample_format: str = "16") -> None:
         """Render the blend (or morph) fully and write it, in the background."""
@@ -462,7 +649,8 @@ class MainWindow(QMainWindow):
         self.session.load_model(folder)
 
     def _model_changed(self) -> None:
-        self.settings.setValue("last_model_folder", str(self.session.engine.model.info.folder))
+        folder = str(self.session.engine.model.info.folder.absolute())
+        self.settings.setValue("last_model_folder", folder)
         self._update_enabled()
 
     def about(self) -> None:
@@ -476,8 +664,9 @@ class MainWindow(QMainWindow):
         QMessageBox.about(
             self,
             "About musinterp",
-            f"<b>musinterp</b>: blend two pieces of music through a VAE's latent space."
-            f"<p>Model <b>{info.model_id}</b> ({info.architecture}, {info.parameters_text}, "
+            f"<b>musinterp {__version__}</b>: blend two pieces of music through a VAE's "
+            f"latent space.<p>Model <b>{html.escape(info.folder.name)}</b> "
+            f"({info.architecture}, {info.parameters_text}, "
             f"{info.latent_channels}-channel latent"
             f"{f', {info.time_reduction}× time reduction' if info.temporal else ''})<br>"
             f"Features: {info.mel.n_mels} mel bands at {info.mel.sample_rate} Hz<br>"
@@ -486,26 +675,30 @@ class MainWindow(QMainWindow):
 
     # ----- settings and closing ---------------------------------------------------------------
     def _restore_settings(self) -> None:
+        """The window's options, and the last session's tracks (those whose files exist)."""
         geometry = self.settings.value("geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
         else:
             self.resize(1200, 820)
-        for widget in (self.mode_box, self.morph_box, self.detail_box):
-            widget.blockSignals(True)
-        index = self.mode_box.findData(self.settings.value("mode", "lerp"))
-        self.mode_box.setCurrentIndex(max(index, 0))
-        self.morph_box.setChecked(self.settings.value("morph", False, type=bool))
-        self.detail_box.setChecked(self.settings.value("keep_detail", True, type=bool))
-        for widget in (self.mode_box, self.morph_box, self.detail_box):
-            widget.blockSignals(False)
-        self.session.settings = self.blend_settings()
         self.loop_box.setChecked(self.settings.value("loop", False, type=bool))
         self.autoplay_box.setChecked(self.settings.value("play_on_release", True, type=bool))
-        self.duration_box.setValue(
-            self._remembered_number("excerpt_s", limits.EXCERPT_S, engine.DEFAULT_EXCERPT_S)
+        mode = self.settings.value("mode", "lerp")
+        settings = BlendSettings(
+            alpha=self._remembered_number("alpha", limits.ALPHA, 0.5),
+            mode=mode if mode in ("lerp", "slerp") else "lerp",
+            morph=self.settings.value("morph", False, type=bool),
+            keep_detail=self.settings.value("keep_detail", True, type=bool),
         )
-        self.session.excerpt_s = self.duration_box.value()
+        excerpt_s = self._remembered_number("excerpt_s", limits.EXCERPT_S, engine.DEFAULT_EXCERPT_S)
+        tracks = []
+        for slot in SLOTS:
+            path = str(self.settings.value(f"session/{slot}", ""))
+            start_s = self._remembered_number(f"session/{slot}_start_s", limits.START_S, 0.0)
+            tracks.append(Excerpt(path, start_s) if path and Path(path).is_file() else None)
+        self.session.settings, self.session.excerpt_s = settings, excerpt_s
+        self._show_settings()
+        self.session.apply_state(SessionState(tuple(tracks), excerpt_s, settings))
 
     def _remembered_number(self, key: str, allowed: limits.Range, default: float) -> float:
         """A number from the settings file, or ``default`` when it holds anything else
@@ -515,13 +708,24 @@ class MainWindow(QMainWindow):
         except limits.OptionError:
             return default
 
-    def closeEvent(self, event: QCloseEvent) -> None:
+    def save_settings(self) -> None:
+        """Remember the window and the session for the next start."""
+        state = self.session.state()
         self.settings.setValue("geometry", self.saveGeometry())
-        self.settings.setValue("mode", self.mode_box.currentData())
-        self.settings.setValue("morph", self.morph_box.isChecked())
-        self.settings.setValue("keep_detail", self.detail_box.isChecked())
+        self.settings.setValue("alpha", state.settings.alpha)
+        self.settings.setValue("mode", state.settings.mode)
+        self.settings.setValue("morph", state.settings.morph)
+        self.settings.setValue("keep_detail", state.settings.keep_detail)
+        self.settings.setValue("excerpt_s", state.excerpt_s)
         self.settings.setValue("loop", self.loop_box.isChecked())
         self.settings.setValue("play_on_release", self.autoplay_box.isChecked())
-        self.settings.setValue("excerpt_s", self.duration_box.value())
+        for slot, excerpt in zip(SLOTS, state.tracks, strict=True):
+            self.settings.setValue(f"session/{slot}", excerpt.path if excerpt else "")
+            self.settings.setValue(f"session/{slot}_start_s", excerpt.start_s if excerpt else 0.0)
+        folder = self.session.engine.model.info.folder.absolute()
+        self.settings.setValue("model_folder", str(folder))
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.save_settings()
         self.session.close()
         super().closeEvent(event)

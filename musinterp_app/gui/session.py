@@ -16,6 +16,7 @@ Changes that settle are recorded on an undo stack as :class:`SessionState` s.
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
@@ -104,6 +105,7 @@ class Session(QObject):
     work_ended = Signal()
     playing_changed = Signal(str)  # what plays now: "A", "B", "blend", or "" (stopped)
     cursor = Signal(str, object)  # source, seconds (None: hide the cursor)
+    level = Signal(float)  # output level of what plays, dBFS (RMS over the last ~30 ms)
     exported = Signal(str)  # path
     playback_started = Signal()
 
@@ -130,6 +132,7 @@ class Session(QObject):
         self._playing_offset_s = 0.0
         self._play_when_ready = False
         self._preview: tuple[str, float] | None = None  # (slot, offset) asked of play_track
+        self._playing_buffer: playback.PlaybackBuffer | None = None
         self.reported_dropouts = 0
         self.undo_stack = QUndoStack(self)
         self._recorded = self.state()
@@ -173,7 +176,9 @@ class Session(QObject):
 
     @property
     def busy(self) -> bool:
-        return any(lane.busy for lane in self.lanes.values())
+        """A job runs, or a throttled decode or a settling render is still to come."""
+        waiting = self.decode_throttle.pending or self.settle_debounce.pending
+        return waiting or any(lane.busy for lane in self.lanes.values())
 
     def state(self) -> SessionState:
         tracks = tuple(
@@ -382,6 +387,7 @@ class Session(QObject):
             self.problem.emit("Cannot play", str(error))
             return
         self._set_playing(source, offset_s)
+        self._playing_buffer = buffer
         self.reported_dropouts = 0
         self.cursor_timer.start()
         self.playback_started.emit()
@@ -438,6 +444,7 @@ class Session(QObject):
                 )
         if self.player.playing:
             self.cursor.emit(self.playing, self._playing_offset_s + self.player.position_s)
+            self.level.emit(self._output_level_db())
             return
         self.cursor.emit(self.playing, None)
         self.cursor_timer.stop()
@@ -445,6 +452,14 @@ class Session(QObject):
         error = self.player.take_error()
         if error:
             self._audio_device_failed(error)
+
+    def _output_level_db(self) -> float:
+        """RMS level (dBFS) of the ~30 ms of the playing buffer before the play position."""
+        buffer = self._playing_buffer
+        end = min(int(self.player.position_s * buffer.output_rate), buffer.filled)
+        recent = buffer.samples[max(0, end - buffer.output_rate * CURSOR_MS // 1000) : end]
+        power = float(np.mean(np.square(recent))) if len(recent) else 0.0
+        return 10 * np.log10(max(power, 1e-10))
 
     def _audio_device_failed(self, error: str) -> None:
         """Playback is off until restart (PortAudio lists devices once, at start)."""

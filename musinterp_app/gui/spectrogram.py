@@ -10,6 +10,7 @@ import pyqtgraph as pg
 from musinterp_app.audio import mel
 
 COLOUR_MAP = "magma"
+CURSOR_COLOUR = "#39ff14"  # the play cursor: green, unlike the magma image and the cyan region
 NICE_HZ = [200, 500, 1000, 2000, 5000, 10000]
 
 
@@ -34,7 +35,7 @@ class MelAxis(pg.AxisItem):
 class SpectrogramView(pg.PlotWidget):
     """One spectrogram image with optional excerpt region and play cursor."""
 
-    def __init__(self, title: str = "", parent=None) -> None:
+    def __init__(self, title: str = "", parent=None, *, empty_text: str = "") -> None:
         self.mel_axis = MelAxis()
         super().__init__(parent=parent, axisItems={"left": self.mel_axis})
         self.setBackground("#1e1e1e")
@@ -46,27 +47,40 @@ class SpectrogramView(pg.PlotWidget):
             self.setTitle(title, color="#dddddd", size="10pt")
         self.image = pg.ImageItem(axisOrder="row-major")
         self.addItem(self.image)
-        self.cursor = pg.InfiniteLine(angle=90, pen=pg.mkPen("#7fdbff", width=2))
+        self.cursor = pg.InfiniteLine(angle=90, pen=pg.mkPen(CURSOR_COLOUR, width=2))
         self.cursor.setZValue(20)
         self.cursor.hide()
         self.addItem(self.cursor)
+        self.empty_text = pg.TextItem(empty_text, color="#9a9a9a", anchor=(0.5, 0.5))
+        self.empty_text.setPos(0.5, 0.5)
+        self.addItem(self.empty_text)
         self.setMinimumHeight(150)
+        self.show_empty()
+
+    def show_empty(self) -> None:
+        """Nothing to show yet: no axes (they would read −400…400), only the inviting text."""
+        self.image.clear()
+        self.cursor.hide()
+        for side in ("left", "bottom"):
+            self.getPlotItem().hideAxis(side)
+        self.setXRange(0, 1, padding=0)
+        self.setYRange(0, 1, padding=0)
+        self.empty_text.show()
 
     def show_mel(self, image: np.ndarray, config: mel.MelConfig, seconds_per_column: float) -> None:
         """Draw ``[n_mels, columns]``; each column lasts ``seconds_per_column``."""
         if image.shape[1] == 0 or seconds_per_column <= 0:  # nothing to draw (a tiny file)
-            self.clear_image()
+            self.show_empty()
             return
+        self.empty_text.hide()
+        for side in ("left", "bottom"):
+            self.getPlotItem().showAxis(side)
         self.image.setImage(image, autoLevels=False, levels=levels_for(config))
         width_s = image.shape[1] * seconds_per_column
         self.image.setRect(0.0, 0.0, width_s, image.shape[0])
         self.mel_axis.set_config(config)
         self.setXRange(0, max(width_s, 1e-3), padding=0)
         self.setYRange(0, image.shape[0], padding=0)
-
-    def clear_image(self) -> None:
-        self.image.clear()
-        self.cursor.hide()
 
     def set_cursor(self, seconds: float | None) -> None:
         if seconds is None:

@@ -48,7 +48,9 @@ class TrackPanel(QFrame):
         header.addLayout(text, 1)
         header.addWidget(self.open_button)
 
-        self.view = SpectrogramView()
+        self.view = SpectrogramView(
+            empty_text="Drop an audio file here\nor click Open… (File → Open examples\nloads two)"
+        )
         self.region = pg.LinearRegionItem(values=(0, 5), movable=True, **region_pen())
         self.region.setZValue(10)
         for line in self.region.lines:  # the excerpt length is set by the duration box
@@ -67,7 +69,9 @@ class TrackPanel(QFrame):
 
     def show_empty(self) -> None:
         """No track (yet): say which files can be dropped."""
-        self.details.setText(f"{FORMAT_NAMES} …")
+        self.details.setText(f"{FORMAT_NAMES} (not M4A/AAC: convert those to FLAC first)")
+        self.view.show_empty()
+        self.region.hide()
 
     def set_track(self, track: Track, config: MelConfig) -> None:
         """Show ``track`` (analysed with the model's ``config``)."""

@@ -43,7 +43,7 @@ def drop(widget, path) -> None:
 
 def idle(window: MainWindow) -> bool:
     """No background job is running in any lane."""
-    return not any(lane.busy for lane in window.session.lanes.values())
+    return not window.session.busy
 
 
 def load_both(qtbot, window: MainWindow, paths) -> None:
