@@ -1,0 +1,297 @@
+"""The four-corner pad: drag the puck to blend A, B, C and D; draw a path to export a morph.
+
+:class:`PadSurface` is the square itself (A top left, B top right, C bottom left,
+D bottom right; x to the right, y down). :class:`PadPanel` puts it to work on an
+engine: C and D are loaded into the engine's pad slots; while the puck is dragged
+the blend is decoded only (throttled, on a lane: ``blended`` carries the log-mel),
+on release it is rendered with phases from the four sources (``rendered`` carries
+the audio); a drawn path is exported as a morph that follows it over the excerpt,
+with its sidecar (``Engine.export``).
+"""
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from musinterp_app import engine
+from musinterp_app.audio import io
+from musinterp_app.engine import Engine, ExportOptions, PadSettings
+from musinterp_app.gui.throttle import Throttle
+from musinterp_app.gui.workers import JobPool, Lane
+
+CORNERS = {"A": (0.0, 0.0), "B": (1.0, 0.0), "C": (0.0, 1.0), "D": (1.0, 1.0)}
+PUCK_RADIUS_PX = 9
+DRAG_INTERVAL_MS = 33  # decode at most ~30 times a second while dragging
+MIN_PATH_STEP = 0.01  # path points closer than this (in pad units) are not kept
+
+
+class PadSurface(QWidget):
+    """The square pad with its puck (and a drawn path); positions are in 0 … 1."""
+
+    moved = Signal(float, float)  # while the puck is dragged
+    released = Signal(float, float)  # where the drag ended
+    path_drawn = Signal(object)  # tuple of (x, y) points, when drawing
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.position = (0.5, 0.5)
+        self.path: tuple[tuple[float, float], ...] = ()
+        self.drawing = False  # dragging draws a path instead of moving the puck
+        self.names = dict.fromkeys(CORNERS, "")
+        self._stroke: list[tuple[float, float]] = []
+        self.setMinimumSize(220, 220)
+        self.setMouseTracking(False)
+        self.setToolTip("Drag the puck to blend the four corners; release to hear it rendered")
+
+    def set_names(self, names: dict[str, str]) -> None:
+        self.names.update(names)
+        self.update()
+
+    def square(self) -> QRectF:
+        """The pad's square in widget pixels (centred, with room for the corner names)."""
+        margin = 22
+        side = max(10, min(self.width(), self.height()) - 2 * margin)
+        return QRectF((self.width() - side) / 2, (self.height() - side) / 2, side, side)
+
+    def to_pad(self, point: QPointF) -> tuple[float, float]:
+        area = self.square()
+        x = (point.x() - area.left()) / area.width()
+        y = (point.y() - area.top()) / area.height()
+        return float(np.clip(x, 0, 1)), float(np.clip(y, 0, 1))
+
+    def to_pixels(self, x: float, y: float) -> QPointF:
+        area = self.square()
+        return QPointF(area.left() + x * area.width(), area.top() + y * area.height())
+
+    def set_position(self, x: float, y: float) -> None:
+        self.position = (x, y)
+        self.update()
+
+    def paintEvent(self, _event) -> None:
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        area = self.square()
+        painter.fillRect(area, QColor("#1e1e1e"))
+        painter.setPen(QPen(QColor("#777777"), 1))
+        painter.drawRect(area)
+        for slot, (x, y) in CORNERS.items():
+            corner = self.to_pixels(x, y)
+            label = f"{slot} {self.names[slot]}".strip()
+            flags = (Qt.AlignmentFlag.AlignLeft if x == 0 else Qt.AlignmentFlag.AlignRight) | (
+                Qt.AlignmentFlag.AlignBottom if y == 0 else Qt.AlignmentFlag.AlignTop
+            )
+            box = QRectF(corner.x() - (0 if x == 0 else 200), corner.y() - (20 if y == 0 else 0),
+                         200, 20)  # fmt: skip
+            painter.setPen(QColor("#dddddd"))
+            painter.drawText(box, int(flags), label)
+        points = self._stroke or list(self.path)
+        if len(points) > 1:
+            line = QPainterPath(self.to_pixels(*points[0]))
+            for point in points[1:]:
+                line.lineTo(self.to_pixels(*point))
+            painter.setPen(QPen(QColor("#00bcd4"), 2))
+            painter.drawPath(line)
+        painter.setPen(QPen(QColor("#39ff14"), 2))
+        painter.setBrush(QColor(57, 255, 20, 90))
+        painter.drawEllipse(self.to_pixels(*self.position), PUCK_RADIUS_PX, PUCK_RADIUS_PX)
+
+    def mousePressEvent(self, event) -> None:
+        if event.button() != Qt.MouseButton.LeftButton:
+            return
+        point = self.to_pad(event.position())
+        if self.drawing:
+            self._stroke = [point]
+        else:
+            self.set_position(*point)
+            self.moved.emit(*point)
+
+    def mouseMoveEvent(self, event) -> None:
+        if not event.buttons() & Qt.MouseButton.LeftButton:
+            return
+        point = self.to_pad(event.position())
+        if self.drawing:
+            last = self._stroke[-1] if self._stroke else None
+            if last is None or np.hypot(point[0] - last[0], point[1] - last[1]) >= MIN_PATH_STEP:
+                self._stroke.append(point)
+                self.update()
+        else:
+            self.set_position(*point)
+            self.moved.emit(*point)
+
+    def mouseReleaseEvent(self, event) -> None:
+        if event.button() != Qt.MouseButton.LeftButton:
+            return
+        point = self.to_pad(event.position())
+        if self.drawing:
+            stroke = [*self._stroke, point] if self._stroke[-1:] != [point] else self._stroke
+            self._stroke = []
+            if len(stroke) > 1:
+                self.path = tuple(stroke)
+                self.path_drawn.emit(self.path)
+            self.update()
+        else:
+            self.set_position(*point)
+            self.released.emit(*point)
+
+
+class PadPanel(QWidget):
+    """The pad at work on an engine (see the module docstring).
+
+    ``engine`` returns the engine to use now (its owner may swap it, e.g. on a
+    model switch); C and D are loaded into its pad slots on a lane of ``pool``.
+    """
+
+    blended = Signal(object)  # log-mel [n_mels, frames] of the puck's blend (decode only)
+    rendered = Signal(object)  # audio [samples] of the released position
+    exported = Signal(object)  # Path of the written morph
+    failed = Signal(str)
+
+    def __init__(
+        self, engine_now: Callable[[], Engine], pool: JobPool, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.engine_now = engine_now
+        self.surface = PadSurface(self)
+        self.lanes = {
+            name: Lane(pool, self) for name in ("load C", "load D", "decode", "render", "export")
+        }
+        self.draw_box = QCheckBox("Draw a path", self)
+        self.draw_box.setToolTip("Drag on the pad to draw the path a morph will follow")
+        self.draw_box.toggled.connect(self._set_drawing)
+        self.load_buttons = {
+            slot: QPushButton(f"Load {slot}…", self, clicked=lambda _=False, s=slot: self._ask(s))
+            for slot in ("C", "D")
+        }
+        self.export_button = QPushButton("Export path morph…", self, enabled=False)
+        self.export_button.clicked.connect(self._ask_export)
+        self.status = QLabel("Load C and D (A and B are the window's tracks)", self)
+        self.status.setWordWrap(True)
+        self._throttle = Throttle(
+            DRAG_INTERVAL_MS, self._decode, busy=lambda: self.lanes["decode"].busy, parent=self
+        )
+        self.lanes["decode"].finished.connect(self._decoded)
+        self.lanes["render"].finished.connect(self.rendered.emit)
+        self.lanes["export"].finished.connect(self._exported)
+        for slot in ("C", "D"):
+            self.lanes[f"load {slot}"].finished.connect(
+                lambda track, s=slot: self._loaded(s, track)
+            )
+        for lane in self.lanes.values():
+            lane.failed.connect(self._failed)
+        self.surface.moved.connect(lambda *_: self._throttle.call())
+        self.surface.released.connect(self._render)
+        self.surface.path_drawn.connect(lambda _path: self._refresh())
+
+        buttons = QHBoxLayout()
+        for button in (*self.load_buttons.values(), self.export_button):
+            buttons.addWidget(button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.surface, 1)
+        layout.addWidget(self.draw_box)
+        layout.addLayout(buttons)
+        layout.addWidget(self.status)
+        self._refresh()
+
+    @property
+    def ready(self) -> bool:
+        return all(self.engine_now().tracks[slot] is not None for slot in CORNERS)
+
+    def settings(self, *, path: bool = False) -> PadSettings:
+        x, y = self.surface.position
+        return PadSettings(x=x, y=y, path=self.surface.path if path else ())
+
+    def load(self, slot: str, path: str | Path) -> None:
+        """Load a file into corner C or D (in the background); A and B are the window's."""
+        blender = self.engine_now()
+        model = blender.model
+        duration_s = next(
+            (t.duration_s for t in blender.tracks.values() if t is not None),
+            engine.DEFAULT_EXCERPT_S,
+        )
+        self.status.setText(f"Loading {Path(path).name} into {slot}…")
+        self.lanes[f"load {slot}"].submit(
+            lambda cancel, progress: engine.load_track(
+                path, model, duration_s=duration_s, cancel=cancel, overview=False
+            )
+        )
+
+    def _loaded(self, slot: str, track: engine.Track) -> None:
+        self.engine_now().set_track(slot, track)
+        self._refresh()
+
+    def _refresh(self) -> None:
+        tracks = self.engine_now().tracks
+        self.surface.set_names({s: t.name if t else "" for s, t in tracks.items() if s in CORNERS})
+        missing = [slot for slot in CORNERS if tracks[slot] is None]
+        self.export_button.setEnabled(not missing and len(self.surface.path) > 1)
+        self.status.setText(
+            f"Load {', '.join(missing)} to use the pad" if missing else "Drag the puck to blend"
+        )
+
+    def _set_drawing(self, drawing: bool) -> None:
+        self.surface.drawing = drawing
+
+    def _decode(self) -> None:
+        if not self.ready:
+            return
+        blender, settings = self.engine_now(), self.settings()
+        self.lanes["decode"].submit(lambda cancel, progress: blender.blend_mel(settings))
+
+    def _decoded(self, log_mel: np.ndarray) -> None:
+        self.blended.emit(log_mel)
+        self._throttle.ready()
+
+    def _render(self, *_position: float) -> None:
+        self._throttle.cancel()
+        if not self.ready:
+            return
+        blender, settings = self.engine_now(), self.settings()
+        self.lanes["render"].submit(
+            lambda cancel, progress: blender.render(settings, cancel=cancel, progress=progress)
+        )
+
+    def export_to(self, path: str | Path, options: ExportOptions | None = None) -> None:
+        """Export the morph along the drawn path (and its sidecar), in the background."""
+        blender, settings = self.engine_now(), self.settings(path=True)
+        options = options or ExportOptions()
+        self.status.setText(f"Exporting {Path(path).name}…")
+        self.lanes["export"].submit(
+            lambda cancel, progress: blender.export(
+                path, settings, options, cancel=cancel, progress=progress
+            )
+        )
+
+    def _exported(self, path: Path) -> None:
+        self.status.setText(f"Exported {path.name} (and {path.stem}.musinterp.json)")
+        self.exported.emit(path)
+
+    def _failed(self, message: str) -> None:
+        self.status.setText(message)
+        self.failed.emit(message)
+
+    def _ask(self, slot: str) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self,
+            f"Load track {slot}",
+            "",
+            f"Audio ({' '.join('*' + s for s in io.AUDIO_SUFFIXES)})",
+        )
+        if path:
+            self.load(slot, path)
+
+    def _ask_export(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export path morph", "", "WAV (*.wav)")
+        if path:
+            self.export_to(path if Path(path).suffix else path + ".wav")
