@@ -1,0 +1,64 @@
+"""Tempo and key sync in the window: readouts, toggles, overrides, undo."""
+
+import pytest
+import soundfile as sf
+from support.music import known_clip
+
+from musinterp_app import engine
+from musinterp_app.engine import Engine
+from musinterp_app.gui.sync_controls import SyncControls
+from musinterp_app.gui.workers import JobPool
+
+pytestmark = pytest.mark.gui
+RATE = 32768
+
+
+@pytest.fixture
+def controls(qtbot, shipped_model, tmp_path):
+    holder = {"engine": Engine(shipped_model)}
+    for slot, (bpm, tonic, minor) in {"A": (100.0, 0, False), "B": (121.0, 2, True)}.items():
+        clip = known_clip(bpm, tonic, minor, RATE, duration_s=6.0, lead_in_s=0.2)
+        sf.write(tmp_path / f"{slot}.wav", clip.samples, RATE)
+        holder["engine"].set_track(slot, engine.load_track(tmp_path / f"{slot}.wav", shipped_model))
+    pool = JobPool()
+    widget = SyncControls(lambda: holder["engine"], pool, lambda e: holder.update(engine=e))
+    qtbot.addWidget(widget)
+    widget.show()
+    widget.holder = holder
+    with qtbot.waitSignal(widget.lanes["estimate"].finished, timeout=30_000):
+        widget.refresh()
+    yield widget
+    pool.shutdown()
+
+
+def test_readouts_show_each_tracks_tempo_and_key(controls):
+    bpm = float(controls.readouts["A"].text().split()[1])
+    assert bpm == pytest.approx(100.0, rel=0.02)
+    assert controls.readouts["A"].text().endswith("BPM · C major")
+    assert "D minor" in controls.readouts["B"].text()
+    assert controls.readouts["C"].text() == "C: –"
+    assert not controls.buttons["C"]["double"].isEnabled()
+
+
+def test_match_tempo_then_half_then_undo(qtbot, controls):
+    with qtbot.waitSignal(controls.synced, timeout=60_000):
+        controls.tempo_box.setChecked(True)
+    fit = controls.holder["engine"].tracks["B"].alignment
+    assert fit.sync == ("tempo",) and fit.speed == pytest.approx(100 / 121, rel=0.03)
+    assert "Fitted to A: B ×0.8" in controls.status.text()
+
+    with qtbot.waitSignal(controls.synced, timeout=60_000):
+        controls.buttons["B"]["half"].click()
+    assert "(given)" in controls.readouts["B"].text()
+    assert controls.holder["engine"].tracks["B"].alignment.tempo.bpm == pytest.approx(
+        60.5, rel=0.02
+    )
+
+    with qtbot.waitSignal(controls.synced, timeout=60_000):
+        controls.buttons["A"]["relative"].click()
+    assert "A minor (given)" in controls.readouts["A"].text()
+
+    with qtbot.waitSignal(controls.synced, timeout=60_000):
+        controls.tempo_box.setChecked(False)
+    assert controls.holder["engine"].tracks["B"].alignment is None
+    assert controls.status.text() == "Tracks as loaded"
