@@ -839,12 +839,14 @@ class _DecodedBlocks:
 
     def __call__(self, start: int, stop: int) -> np.ndarray:
         have = self._first_frame + (0 if self._mel is None else self._mel.shape[1])
-        if stop > have:
-            if start != have:
-                raise ValueError(f"frames asked out of order: {start} after {have}")
-            block_stop = stop if self._mel is None else start + DECODE_BLOCK_FRAMES
-            self._mel = self._decode(start, max(stop, min(self._n_frames, block_stop)))
-            self._first_frame = start
+        if start < self._first_frame or start > have:
+            raise ValueError(f"frames asked out of order: {start} after {have}")
+        if stop > have:  # decode from where the last block ended; keep its unasked frames
+            block_stop = stop if self._mel is None else have + DECODE_BLOCK_FRAMES
+            fresh = self._decode(have, max(stop, min(self._n_frames, block_stop)))
+            if self._mel is not None:
+                fresh = np.concatenate([self._mel[:, start - self._first_frame :], fresh], axis=1)
+            self._mel, self._first_frame = fresh, start
         offset = start - self._first_frame
         return self._mel[:, offset : offset + stop - start]
 

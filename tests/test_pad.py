@@ -1,5 +1,7 @@
 """The four-corner pad: exact corners, edges that are two-track blends, paths without clicks."""
 
+import itertools
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -104,3 +106,37 @@ def test_pad_needs_all_four_tracks(shipped_model, pad):
 def test_positions_off_the_pad_are_refused(bad):
     with pytest.raises(ValueError):
         PadSettings(**bad)
+
+
+def test_decoded_blocks_serve_requests_that_straddle_a_block_end():
+    decoded = []
+
+    def decode(start, stop):
+        decoded.append((start, stop))
+        return np.arange(start, stop, dtype=np.float32)[None, :]
+
+    frames = 3 * engine.DECODE_BLOCK_FRAMES
+    blocks = engine._DecodedBlocks(decode, frames)
+    edges = [0, 48, *range(112, frames, 256), frames]  # the stream's chunks: not block-aligned
+    for start, stop in itertools.pairwise(edges):
+        np.testing.assert_array_equal(blocks(start, stop)[0], np.arange(start, stop))
+    covered = sum(stop - start for start, stop in decoded)
+    assert covered == frames  # each frame decoded once
+    with pytest.raises(ValueError, match="out of order"):
+        blocks(0, 10)
+
+
+def test_a_long_path_morph_renders_to_its_full_length(shipped_model, tmp_path):
+    blender = Engine(shipped_model)
+    for slot, root in ROOTS.items():
+        clip = synth.music_like(21.0, 32768, rng=np.random.default_rng(root), root_midi=root)
+        sf.write(tmp_path / f"{slot}.wav", clip, 32768)
+        track = engine.load_track(tmp_path / f"{slot}.wav", shipped_model, duration_s=20.0)
+        blender.set_track(slot, track)
+    settings = PadSettings(path=((0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)))
+    chunks = list(blender.render_stream(settings))
+    audio = np.concatenate(chunks)
+    assert len(audio) == 20 * 32768
+    jumps = np.abs(np.diff(audio))
+    joins = np.cumsum([len(chunk) for chunk in chunks])[:-1]
+    assert jumps[joins - 1].max() < np.percentile(jumps, 99.9) * 2  # no click where chunks meet
