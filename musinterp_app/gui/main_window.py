@@ -467,9 +467,14 @@ class MainWindow(QMainWindow):
             f"<tr><td><b>{html.escape(keys)}</b>&nbsp;&nbsp;</td><td>{html.escape(what)}</td></tr>"
             for keys, what in SHORTCUTS
         )
-        box = QMessageBox(QMessageBox.Icon.NoIcon, "Keyboard shortcuts", f"<table>{rows}</table>")
-        box.setParent(self, box.windowFlags())
-        self.shortcuts_box = box
+        self._show_box("Keyboard shortcuts", f"<table>{rows}</table>")
+
+    def _show_box(self, title: str, text: str) -> None:
+        """An information box that does not block the window (Help's boxes)."""
+        box = QMessageBox(
+            QMessageBox.Icon.NoIcon, title, text, QMessageBox.StandardButton.Close, self
+        )
+        self.info_box = box
         box.open()
 
     # ----- loading ----------------------------------------------------------------------------
@@ -661,8 +666,7 @@ class MainWindow(QMainWindow):
             if summary
             else ""
         )
-        QMessageBox.about(
-            self,
+        self._show_box(
             "About musinterp",
             f"<b>musinterp {__version__}</b>: blend two pieces of music through a VAE's "
             f"latent space.<p>Model <b>{html.escape(info.folder.name)}</b> "

@@ -49,7 +49,7 @@ class TrackPanel(QFrame):
         header.addWidget(self.open_button)
 
         self.view = SpectrogramView(
-            empty_text="Drop an audio file here\nor click Open… (File → Open examples\nloads two)"
+            empty_text="Drop an audio file here\nor click Open…\n\n(File → Open examples loads two)"
         )
         self.region = pg.LinearRegionItem(values=(0, 5), movable=True, **region_pen())
         self.region.setZValue(10)

@@ -1,0 +1,319 @@
+"""Window v2 (issue 12), driven with real input events: playback that follows what changed,
+excerpts bounded by their tracks, the keyboard, morph mode, the remembered session and the
+expected commands (undo/redo, swap, shortcuts, About, play state, level)."""
+
+import numpy as np
+import pytest
+import soundfile as sf
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QMessageBox
+from support.corpus import BROKEN_MODEL_MESSAGES
+from support.window import LOAD_TIMEOUT_MS, drop, idle, load_both, make_window
+
+from musinterp_app import __version__
+from musinterp_app.audio import player as playback
+from musinterp_app.audio import synth
+from musinterp_app.gui.app import remembered_model
+from musinterp_app.gui.main_window import LEVEL_FLOOR_DB
+from musinterp_app.resources import default_model_dir
+
+pytestmark = pytest.mark.gui
+needs_audio = pytest.mark.skipif(
+    bool(playback.unavailable_reason()),
+    reason=f"no audio output here: {playback.unavailable_reason()}",
+)
+CTRL, SHIFT = Qt.KeyboardModifier.ControlModifier, Qt.KeyboardModifier.ShiftModifier
+LEFT = Qt.MouseButton.LeftButton
+
+
+def settle(qtbot, window) -> None:
+    qtbot.waitUntil(lambda: idle(window), timeout=LOAD_TIMEOUT_MS)
+
+
+def type_into(qtbot, box, text: str, key=Qt.Key.Key_Return) -> None:
+    """Click a number box, replace its text by typing ``text``, then press ``key``."""
+    qtbot.mouseClick(box.lineEdit(), LEFT)
+    qtbot.keyClick(box, Qt.Key.Key_A, CTRL)
+    qtbot.keyClicks(box, text)
+    qtbot.keyClick(box, key)
+
+
+@pytest.fixture
+def short_clip(tmp_path):
+    """A 3-s clip, shorter than the excerpts asked for below."""
+    path = tmp_path / "short.wav"
+    clip = synth.music_like(3.0, 22050, rng=np.random.default_rng(9), root_midi=52)
+    sf.write(path, clip, 22050)
+    return path
+
+
+# ----- 1: what is heard follows what changed ----------------------------------------------------
+@needs_audio
+def test_a_new_track_rerenders_the_looping_blend_and_stops_a_playing_track(
+    qtbot, window, clips, short_clip
+):
+    load_both(qtbot, window, clips)
+    session = window.session
+    qtbot.mouseClick(window.loop_box, LEFT)
+    qtbot.mouseClick(window.buttons["blend"], LEFT)
+    qtbot.waitUntil(lambda: session.player.playing, timeout=LOAD_TIMEOUT_MS)
+    old_buffer = session.blend_buffer[1]
+    drop(window.panels["A"], short_clip)
+    qtbot.waitUntil(
+        lambda: session.tracks["A"].name == "short.wav" and session.player.playing,
+        timeout=LOAD_TIMEOUT_MS,
+    )
+    assert session.blend_buffer[1] is not old_buffer  # the old blend no longer loops
+    assert session.player._buffer is session.blend_buffer[1]
+    assert session.playing == "blend" and window.buttons["blend"].isChecked()
+    settle(qtbot, window)
+    assert len(session.blend_buffer[1].samples) == pytest.approx(3.0 * 48000, abs=600)
+
+    qtbot.mouseClick(window.buttons["B"], LEFT)
+    qtbot.waitUntil(lambda: session.playing == "B", timeout=LOAD_TIMEOUT_MS)
+    assert window.buttons["B"].isChecked() and window.buttons["B"].text() == "■ B"
+    drop(window.panels["B"], clips[0])
+    qtbot.waitUntil(lambda: session.tracks["B"].name == "low.flac", timeout=LOAD_TIMEOUT_MS)
+    assert session.playing == "" and not session.player.playing
+    assert not window.buttons["B"].isChecked() and window.buttons["B"].text() == "▶ B"
+
+
+# ----- 2: excerpts bounded by each track --------------------------------------------------------
+def test_a_long_excerpt_is_bounded_by_the_shorter_track_and_said(
+    qtbot, window, clips, short_clip, tmp_path
+):
+    load_both(qtbot, window, clips)
+    type_into(qtbot, window.duration_box, "60")
+    qtbot.waitUntil(
+        lambda: window.session.tracks["A"].duration_s == pytest.approx(7.0), timeout=60_000
+    )
+    drop(window.panels["B"], short_clip)
+    qtbot.waitUntil(lambda: window.session.tracks["B"].name == "short.wav", timeout=LOAD_TIMEOUT_MS)
+    settle(qtbot, window)
+    status = window.status_text.text()
+    assert "“short.wav” is 3.0 s long: excerpt shortened to 3.0 s (the whole file)" in status
+    assert "excerpt 0.0–3.0 s" in window.panels["B"].details.text()
+    assert window.session.blended_mel.shape == (512, 384)  # 3 s: the shorter excerpt
+    target = tmp_path / "bounded.wav"
+    with qtbot.waitSignal(window.session.exported, timeout=LOAD_TIMEOUT_MS):
+        window.export_to(str(target))
+    assert sf.info(target).duration == pytest.approx(3.0, abs=0.01)
+
+
+def test_a_typed_excerpt_out_of_range_is_said_and_not_used(qtbot, window):
+    type_into(qtbot, window.duration_box, "120")
+    assert window.duration_box.value() == 120.0  # no longer cut to 12
+    type_into(qtbot, window.duration_box, "700")
+    assert window.status_text.text() == "⚠ Excerpt: 700 s is out of range; type 0.5 … 600 s"
+    assert window.duration_box.value() == 120.0 and window.session.excerpt_s == 120.0
+
+
+# ----- 3: the keyboard --------------------------------------------------------------------------
+@needs_audio
+def test_space_after_typing_alpha_uses_it_and_plays(qtbot, window, clips):
+    load_both(qtbot, window, clips)
+    type_into(qtbot, window.alpha_box, "0.3", key=Qt.Key.Key_Space)
+    assert window.slider.value() == 300 and window.session.settings.alpha == 0.3
+    qtbot.waitUntil(lambda: window.session.playing == "blend", timeout=LOAD_TIMEOUT_MS)
+    assert window.session.blend_buffer[0].alpha == 0.3
+    qtbot.keyClick(window.alpha_box, Qt.Key.Key_Space)  # Space again: stop
+    assert not window.session.player.playing
+
+
+def test_alpha_box_arrows_move_the_slider_and_the_blend_at_once(qtbot, window, clips):
+    load_both(qtbot, window, clips)
+    qtbot.mouseClick(window.alpha_box.lineEdit(), LEFT)
+    qtbot.keyClick(window.alpha_box, Qt.Key.Key_Up)
+    assert window.slider.value() == 550  # without Enter
+    qtbot.keyClick(window.alpha_box, Qt.Key.Key_Up, SHIFT)
+    assert window.slider.value() == 560
+    settle(qtbot, window)
+    assert window.session.decoded_settings.alpha == pytest.approx(0.56)
+    assert "α = 0.56" in window.blend_view.plotItem.titleLabel.text
+
+
+def test_slider_arrows_step_visibly_and_render_once_when_the_keys_rest(qtbot, window, clips):
+    load_both(qtbot, window, clips)
+    statuses = []
+    window.session.status.connect(statuses.append)
+    window.slider.setFocus()
+    for _ in range(4):
+        qtbot.keyClick(window.slider, Qt.Key.Key_Right)
+    qtbot.keyClick(window.slider, Qt.Key.Key_Left, SHIFT)
+    assert window.slider.value() == 500 + 4 * 50 - 10
+    settle(qtbot, window)
+    assert statuses.count("Rendering the blend…") == 1
+    assert window.session.blend_buffer[0].alpha == pytest.approx(0.69)
+    qtbot.keyClick(window.slider, Qt.Key.Key_End)
+    assert window.alpha_box.value() == 1.0
+
+
+def test_a_typed_alpha_out_of_range_is_said(qtbot, window):
+    type_into(qtbot, window.alpha_box, "2")
+    assert window.status_text.text() == "⚠ α: 2 is out of range; type 0 … 1"
+    assert window.alpha_box.value() == 0.5 and window.slider.value() == 500
+
+
+# ----- 7: morph mode ----------------------------------------------------------------------------
+def test_morph_mode_disables_alpha_and_names_what_it_makes(qtbot, window, clips, tmp_path):
+    load_both(qtbot, window, clips)
+    window.slider.setValue(820)
+    settle(qtbot, window)
+    assert window.export_name() == "blend low high α0.82"
+    qtbot.mouseClick(window.morph_box, LEFT)
+    assert window.morph_box.isChecked()
+    assert not window.slider.isEnabled() and not window.alpha_box.isEnabled()
+    assert "no α to choose" in window.slider.toolTip()
+    assert window.actions["export"].text() == "&Export morph A → B…"
+    assert window.buttons["blend"].text() == "▶ Morph"
+    assert window.export_name() == "morph low to high"
+    settle(qtbot, window)
+    assert window.status_text.text() == "Morph ready."
+    assert "Morph A → B" in window.blend_view.plotItem.titleLabel.text
+    target = tmp_path / f"{window.export_name()}.wav"
+    with qtbot.waitSignal(window.session.exported, timeout=LOAD_TIMEOUT_MS):
+        window.export_to(str(target))  # what Ctrl+E's dialog does with the suggested name
+    assert window.status_text.text() == f"Exported {target}"
+    morph = window.session.engine.render(window.session.settings, n_iter=0)
+    assert window.session.settings.morph and len(sf.read(target)[0]) == len(morph)
+    qtbot.mouseClick(window.morph_box, LEFT)
+    assert window.slider.isEnabled() and window.buttons["blend"].text() == "▶ Blend"
+
+
+# ----- 10: the session is remembered ------------------------------------------------------------
+def test_the_session_comes_back_on_the_next_start(qtbot, shipped_model, clips, tmp_path):
+    settings_file = tmp_path / "session.ini"
+    first = make_window(shipped_model, settings_file)
+    qtbot.addWidget(first)
+    first.autoplay_box.setChecked(False)
+    first.show()
+    load_both(qtbot, first, clips)
+    first.session.move_excerpt("A", 1.5)
+    qtbot.waitUntil(lambda: first.session.tracks["A"].start_s == 1.5, timeout=LOAD_TIMEOUT_MS)
+    first.slider.setFocus()
+    qtbot.keyClick(first.slider, Qt.Key.Key_Left)
+    qtbot.mouseClick(first.morph_box, LEFT)
+    settle(qtbot, first)
+    assert first.windowTitle() == "A: low.flac · B: high.ogg — musinterp"
+    first.close()
+
+    second = make_window(shipped_model, settings_file)
+    qtbot.addWidget(second)
+    qtbot.waitUntil(lambda: second.session.ready and idle(second), timeout=LOAD_TIMEOUT_MS)
+    a, b = second.session.tracks["A"], second.session.tracks["B"]
+    assert (a.path, a.start_s, b.path) == (clips[0], 1.5, clips[1])
+    assert second.slider.value() == 450 and second.morph_box.isChecked()
+    assert second.session.settings.alpha == 0.45 and second.session.blended_mel is not None
+    assert second.windowTitle() == "A: low.flac · B: high.ogg — musinterp"
+    assert second.session.undo_stack.count() == 0  # coming back is not an undoable change
+    assert second.settings.value("last_folder") == str(clips[1].parent.absolute())
+    second._fill_recent_menu("B")
+    recent = [action.text() for action in second.recent_menus["B"].actions()]
+    assert recent[:2] == ["high.ogg", "low.flac"]
+    second.close()
+
+    clips[1].unlink()  # a file that is gone is not restored, and nothing is said about it
+    third = make_window(shipped_model, settings_file)
+    qtbot.addWidget(third)
+    qtbot.waitUntil(lambda: third.session.tracks["A"] is not None, timeout=LOAD_TIMEOUT_MS)
+    assert third.session.tracks["B"] is None and third.last_message is None
+    third.close()
+
+
+def test_the_remembered_model_is_used_or_replaced_with_a_word(tmp_path):
+    model, note = remembered_model(str(default_model_dir()))
+    assert model is not None and note == ""
+    model, note = remembered_model(str(tmp_path / "gone"))
+    assert model.info.folder == default_model_dir()
+    assert note.startswith("The last model (“gone”) cannot be used, so the shipped one is:")
+
+
+# ----- 11: expected commands --------------------------------------------------------------------
+def test_undo_redo_and_swap_from_the_keyboard(qtbot, window, clips):
+    load_both(qtbot, window, clips)
+    stack = window.session.undo_stack
+    window.slider.setFocus()
+    qtbot.keyClick(window.slider, Qt.Key.Key_Right)
+    settle(qtbot, window)
+    assert window.actions["undo"].text() == "&Undo α 0.50 → 0.55"
+    qtbot.keyClick(window, Qt.Key.Key_Z, CTRL)
+    settle(qtbot, window)
+    assert window.slider.value() == 500 and window.session.decoded_settings.alpha == 0.5
+    qtbot.keyClick(window, Qt.Key.Key_Z, CTRL | SHIFT)
+    settle(qtbot, window)
+    assert window.alpha_box.value() == 0.55 and window.session.settings.alpha == 0.55
+
+    a, b = window.session.tracks["A"], window.session.tracks["B"]
+    qtbot.keyClick(window, Qt.Key.Key_X, CTRL | SHIFT)
+    settle(qtbot, window)
+    assert window.session.tracks["A"] is b and window.session.tracks["B"] is a
+    assert window.panels["A"].title.text() == "high.ogg"
+    assert stack.undoText() == "swap A ↔ B"
+    qtbot.keyClick(window, Qt.Key.Key_Z, CTRL)
+    settle(qtbot, window)
+    assert window.session.tracks["A"] is a and window.panels["A"].title.text() == "low.flac"
+
+
+def test_undo_of_a_track_change_reloads_the_previous_file(qtbot, window, clips, short_clip):
+    load_both(qtbot, window, clips)
+    drop(window.panels["A"], short_clip)
+    qtbot.waitUntil(lambda: window.session.tracks["A"].name == "short.wav", timeout=60_000)
+    settle(qtbot, window)
+    assert window.session.undo_stack.undoText() == "open short.wav in A"
+    qtbot.keyClick(window, Qt.Key.Key_Z, CTRL)
+    qtbot.waitUntil(lambda: window.session.tracks["A"].name == "low.flac", timeout=60_000)
+    settle(qtbot, window)
+    assert window.panels["A"].title.text() == "low.flac"
+    assert window.session.undo_stack.redoText() == "open short.wav in A"
+
+
+def test_help_lists_the_shortcuts_and_about_gives_the_version(qtbot, window):
+    qtbot.keyClick(window, Qt.Key.Key_F1)
+    assert window.info_box.isVisible() and window.info_box.windowTitle() == "Keyboard shortcuts"
+    for keys in ("Space", "Ctrl+Z / Ctrl+Shift+Z", "Ctrl+Shift+X", "Esc"):
+        assert keys in window.info_box.text()
+    window.actions["about"].trigger()
+    assert f"musinterp {__version__}" in window.info_box.text()
+    assert "<b>default</b>" in window.info_box.text()  # the model by its folder
+
+
+@needs_audio
+def test_play_buttons_show_what_plays_and_the_level_moves(qtbot, window, clips):
+    load_both(qtbot, window, clips)
+    qtbot.mouseClick(window.buttons["A"], LEFT)
+    qtbot.waitUntil(lambda: window.session.player.position_s > 0.3, timeout=LOAD_TIMEOUT_MS)
+    assert window.buttons["A"].isChecked() and not window.buttons["blend"].isChecked()
+    qtbot.waitUntil(lambda: window.level_meter.value() > LEVEL_FLOOR_DB + 10, timeout=5000)
+    qtbot.mouseClick(window.buttons["A"], LEFT)  # the playing button stops it
+    assert not window.session.player.playing and not window.buttons["A"].isChecked()
+    assert window.level_meter.value() == LEVEL_FLOOR_DB
+
+
+def test_the_file_filter_and_empty_panels_name_m4a_as_unsupported(window):
+    from musinterp_app.gui.main_window import AUDIO_FILTER
+
+    assert AUDIO_FILTER.startswith("Audio files, not M4A/AAC (")
+    assert "not M4A/AAC" in window.panels["A"].details.text()
+
+
+# ----- 8 and 9: empty state and messages --------------------------------------------------------
+def test_the_empty_window_invites_and_shows_no_axes(window):
+    view = window.panels["A"].view
+    assert view.empty_text.isVisible()
+    assert "Drop an audio file here" in view.empty_text.textItem.toPlainText()
+    assert not view.getPlotItem().getAxis("left").isVisible()
+    assert window.status_text.text().startswith(("Drop two audio files", "Playback is off"))
+
+
+def test_a_bad_model_says_it_plainly_with_details_and_the_warning_goes_when_read(
+    qtbot, window, broken_models
+):
+    window.load_model(str(broken_models["cut encoder"]))
+    qtbot.waitUntil(lambda: window.last_message is not None, timeout=LOAD_TIMEOUT_MS)
+    box = window.last_message
+    assert BROKEN_MODEL_MESSAGES["cut encoder"] in box.text()
+    assert "The previous model is still in use." in box.text()
+    assert box.detailedText() and box.detailedText() not in box.text()  # the raw words
+    assert window.status_text.text().startswith("⚠")
+    box.button(QMessageBox.StandardButton.Ok).click()
+    assert not window.status_text.text().startswith("⚠")
