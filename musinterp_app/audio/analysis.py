@@ -30,6 +30,9 @@ PITCH_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 # Krumhansl & Kessler (1982) probe-tone ratings, tonic first.
 MAJOR_PROFILE = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
 MINOR_PROFILE = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
+_NOTE_NUMBERS = {name.lower(): number for number, name in enumerate(PITCH_NAMES)} | {
+    "db": 1, "d#": 3, "gb": 6, "g#": 8, "a#": 10,
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -96,25 +99,16 @@ class Key:
     @classmethod
     def parse(cls, text: str) -> "Key":
         """``"A minor"``, ``"Eb major"``, ``"F#m"`` or ``"C"`` (major) → a key."""
-        words = text.strip().replace("m", " minor", 1) if text.strip().endswith("m") else text
-        parts = words.split()
-        names = {name.lower(): index for index, name in enumerate(PITCH_NAMES)}
-        names.update({"db": 1, "d#": 3, "gb": 6, "g#": 8, "a#": 10})
-        mode = parts[1].lower() if len(parts) == 2 else "major"
-        if (
-            not parts
-            or len(parts) > 2
-            or parts[0].lower() not in names
-            or mode
-            not in (
-                "major",
-                "minor",
-            )
-        ):
+        words = text.strip().lower()
+        if words.endswith("m") and " " not in words:  # "F#m": the short way to write minor
+            words = words[:-1] + " minor"
+        note, _, mode = words.partition(" ")
+        mode = mode.strip() or "major"
+        if note not in _NOTE_NUMBERS or mode not in ("major", "minor"):
             raise ValueError(
                 f"“{text}” is not a key: write a note and a mode, e.g. “A minor” or “Eb major”"
             )
-        return cls(names[parts[0].lower()], mode == "minor")
+        return cls(_NOTE_NUMBERS[note], mode == "minor")
 
     def to_dict(self) -> dict:
         return {"key": self.name, "confidence": round(self.confidence, 4)}
