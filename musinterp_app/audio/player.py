@@ -108,6 +108,7 @@ class Player:
         self._buffer: PlaybackBuffer | None = None
         self._position = 0
         self.loop = False
+        self.volume = 1.0  # gain applied while copying (the window's volume control)
         self.dropouts = 0  # blocks that could not be filled in time (device underflow or render)
         self._played_out = False  # the callback reached the end of the buffer
         self.error = ""  # why the device failed, until the UI takes it (take_error)
@@ -140,7 +141,11 @@ class Player:
             start = self._position
             ready = min(buffer.filled, start + frames - written)
             count = max(0, ready - start)
-            out[written : written + count, 0] = buffer.samples[start : start + count]
+            np.multiply(  # into the device's block: no allocation on the audio thread
+                buffer.samples[start : start + count],
+                self.volume,
+                out=out[written : written + count, 0],
+            )
             written += count
             self._position = start + count
             if self._position < len(buffer.samples) or not buffer.complete:

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QPushButton,
+    QSlider,
     QVBoxLayout,
     QWidget,
 )
@@ -45,6 +46,7 @@ SLIDER_STEPS = 1000
 ALPHA_STEP, ALPHA_FINE_STEP = 0.05, 0.01  # arrow keys, and with Shift
 RECENT_FILES = 8
 LEVEL_FLOOR_DB = -60
+VOLUME = limits.Range(0.0, 1.0)  # playback gain
 # The Render menu: (setting, section title, (label, value) options, default).
 RENDER_CHOICES = (
     (
@@ -213,11 +215,16 @@ class MainWindow(QMainWindow):
         self.buttons["B"].setToolTip("Play B's excerpt (click again to stop)")
         self.buttons["blend"].setToolTip("Play the blend (Space)")
         self.loop_box = QCheckBox("Loop")
-        self.loop_box.toggled.connect(lambda on: setattr(self.session.player, "loop", on))
+        self.loop_box.toggled.connect(session.set_loop)
         self.autoplay_box = QCheckBox("Play on release")
         self.autoplay_box.setChecked(True)
         self.autoplay_box.setToolTip("Play the blend as soon as the slider settles")
         self.autoplay_box.toggled.connect(lambda on: setattr(session, "autoplay", on))
+        self.volume_slider = QSlider(Qt.Orientation.Horizontal, maximumWidth=120)
+        self.volume_slider.setRange(0, 100)
+        self.volume_slider.setValue(100)
+        self.volume_slider.setToolTip("Playback volume (exports keep their level)")
+        self.volume_slider.valueChanged.connect(lambda value: session.set_volume(value / 100))
         self.level_meter = QProgressBar(
             minimum=LEVEL_FLOOR_DB, maximum=0, textVisible=False, maximumWidth=160
         )
@@ -248,6 +255,8 @@ class MainWindow(QMainWindow):
         transport.addWidget(self.loop_box)
         transport.addWidget(self.autoplay_box)
         transport.addStretch(1)
+        transport.addWidget(QLabel("Volume"))
+        transport.addWidget(self.volume_slider)
         transport.addWidget(QLabel("Level"))
         transport.addWidget(self.level_meter)
 
@@ -339,10 +348,10 @@ class MainWindow(QMainWindow):
 
         def chosen(action: QAction) -> None:
             self.settings.setValue(f"render/{name}", action.data())
-            self.session.render_options[name] = action.data()
+            self.session.set_render_option(name, action.data())
 
         group.triggered.connect(chosen)
-        self.session.render_options[name] = group.checkedAction().data()
+        self.session.set_render_option(name, group.checkedAction().data())
         return group
 
     def choice(self, name: str):
@@ -686,6 +695,7 @@ class MainWindow(QMainWindow):
         else:
             self.resize(1200, 820)
         self.loop_box.setChecked(self.settings.value("loop", False, type=bool))
+        self.volume_slider.setValue(round(100 * self._remembered_number("volume", VOLUME, 1.0)))
         self.autoplay_box.setChecked(self.settings.value("play_on_release", True, type=bool))
         mode = self.settings.value("mode", "lerp")
         settings = BlendSettings(
@@ -722,6 +732,7 @@ class MainWindow(QMainWindow):
         self.settings.setValue("keep_detail", state.settings.keep_detail)
         self.settings.setValue("excerpt_s", state.excerpt_s)
         self.settings.setValue("loop", self.loop_box.isChecked())
+        self.settings.setValue("volume", self.session.volume)
         self.settings.setValue("play_on_release", self.autoplay_box.isChecked())
         for slot, excerpt in zip(SLOTS, state.tracks, strict=True):
             self.settings.setValue(f"session/{slot}", excerpt.path if excerpt else "")

@@ -119,7 +119,8 @@ class Session(QObject):
             name: Lane(self.pool, self)
             for name in ("A", "B", "decode", "render", "preview", "export", "model")
         }
-        self.player = playback.Player(model.mel_config.sample_rate)
+        self.loop, self.volume = False, 1.0
+        self.player = self._new_player(model.mel_config.sample_rate)
         self.audio_problem = playback.unavailable_reason()  # '' when playback works
         self.settings = BlendSettings()
         self.excerpt_s = engine.DEFAULT_EXCERPT_S
@@ -373,6 +374,27 @@ class Session(QObject):
             self.stop()
 
     # ----- playback ----------------------------------------------------------------------------
+    def _new_player(self, sample_rate: int) -> playback.Player:
+        player = playback.Player(sample_rate)
+        player.loop, player.volume = self.loop, self.volume
+        return player
+
+    def set_render_option(self, name: str, value) -> None:
+        """A Render menu choice; a new quality re-renders the blend that is playing."""
+        changed = self.render_options.get(name) != value
+        self.render_options[name] = value
+        if name == "iterations" and changed and self.blend_buffer is not None:
+            self.blend_buffer = None  # rendered at the other quality
+            if self.playing == "blend":
+                self.request_render(play=True)
+
+    def set_loop(self, on: bool) -> None:
+        self.loop = self.player.loop = on
+
+    def set_volume(self, gain: float) -> None:
+        """Playback gain, 0 … 1 (exports are not affected)."""
+        self.volume = self.player.volume = gain
+
     def _start_playback(
         self, buffer: playback.PlaybackBuffer, source: str, offset_s: float
     ) -> None:
@@ -459,7 +481,7 @@ class Session(QObject):
         end = min(int(self.player.position_s * buffer.output_rate), buffer.filled)
         recent = buffer.samples[max(0, end - buffer.output_rate * CURSOR_MS // 1000) : end]
         power = float(np.mean(np.square(recent))) if len(recent) else 0.0
-        return 10 * np.log10(max(power, 1e-10))
+        return 10 * np.log10(max(power * self.volume**2, 1e-10))
 
     def _audio_device_failed(self, error: str) -> None:
         """Playback is off until restart (PortAudio lists devices once, at start)."""
@@ -518,7 +540,7 @@ class Session(QObject):
     def _model_loaded(self, switched: Engine) -> None:
         self.stop()
         self.engine = switched
-        self.player = playback.Player(switched.config.sample_rate)
+        self.player = self._new_player(switched.config.sample_rate)
         self.blend_buffer = None
         self.blended_mel = self.decoded_settings = None
         for slot, track in self.tracks.items():

@@ -317,3 +317,22 @@ def test_a_bad_model_says_it_plainly_with_details_and_the_warning_goes_when_read
     assert window.status_text.text().startswith("⚠")
     box.button(QMessageBox.StandardButton.Ok).click()
     assert not window.status_text.text().startswith("⚠")
+
+
+def test_the_volume_scales_what_is_played_and_is_remembered(qtbot, window, tmp_path):
+    import sounddevice
+
+    window.volume_slider.setFocus()
+    qtbot.keyClick(window.volume_slider, Qt.Key.Key_PageDown)  # a tenth down
+    player = window.session.player
+    assert player.volume == pytest.approx(0.9)
+    buffer = player.buffer_of(np.full(32768, 0.5, np.float32))
+    player._buffer, player._position = buffer, 0
+    block = np.zeros((256, 1), np.float32)
+    player._callback(block, 256, None, sounddevice.CallbackFlags())
+    np.testing.assert_allclose(block[:, 0], 0.9 * buffer.samples[:256], rtol=1e-6)  # heard
+    window.close()
+    again = make_window(window.session.engine.model, tmp_path / "settings.ini")
+    qtbot.addWidget(again)
+    assert again.volume_slider.value() == 90 and again.session.player.volume == 0.9
+    again.close()
