@@ -408,6 +408,7 @@ class Engine:
     def __init__(self, model: OnnxVAE) -> None:
         self.model = model
         self.tracks: dict[str, Track | None] = dict.fromkeys(SLOTS)  # C, D: the pad's
+        self._even_steps: tuple[tuple, tuple[float, ...]] = ((), ())  # the last map, by its key
 
     @property
     def config(self) -> mel.MelConfig:
@@ -740,16 +741,21 @@ class Engine:
     def even_steps(self, settings: BlendSettings, points: int = EVEN_STEP_POINTS) -> BlendSettings:
         """``settings`` with ``steps``: α at ``points`` evenly spaced slider positions,
         chosen so that equal slider steps change the sound equally (the cumulative
-        log-mel change along the blend, measured at ``points`` α values, inverted)."""
+        log-mel change along the blend, measured at ``points`` α values, inverted).
+        The last map is kept: asking again for the same tracks and options is free."""
         plain = replace(settings, steps=())
-        cumulative = np.concatenate([[0.0], np.cumsum(self.step_sizes(plain, points))])
-        if cumulative[-1] <= 0:  # the two tracks sound the same: nothing to even out
-            return plain
-        alphas = np.interp(
-            np.linspace(0, 1, points), cumulative / cumulative[-1], np.linspace(0, 1, points)
-        )
-        alphas[0], alphas[-1] = 0.0, 1.0
-        return replace(settings, steps=tuple(float(a) for a in alphas))
+        key = (id(self.tracks["A"]), id(self.tracks["B"]), plain.mode, plain.keep_detail)
+        key += (plain.steady_level, points, self.tracks["A"], self.tracks["B"])  # kept alive
+        if self._even_steps[0][:6] != key[:6]:  # the same track objects and options
+            cumulative = np.concatenate([[0.0], np.cumsum(self.step_sizes(plain, points))])
+            steps: tuple[float, ...] = ()
+            if cumulative[-1] > 0:  # else the two tracks sound the same: nothing to even out
+                knots = np.linspace(0, 1, points)
+                alphas = np.interp(knots, cumulative / cumulative[-1], knots)
+                alphas[0], alphas[-1] = 0.0, 1.0
+                steps = tuple(float(a) for a in alphas)
+            self._even_steps = (key, steps)
+        return replace(settings, steps=self._even_steps[1])
 
     # ----- export with its sidecar ----------------------------------------------------------
     def export(

@@ -46,3 +46,18 @@ def test_a_morph_follows_the_even_steps(examples):
 def test_steps_that_do_not_run_from_0_to_1_are_refused():
     with pytest.raises(ValueError, match="even steps"):
         BlendSettings(steps=(0.1, 0.5, 1.0))
+
+
+def test_the_map_is_kept_until_a_track_or_option_changes(examples, shipped_model):
+    first = examples.even_steps(BlendSettings())
+    again = examples.even_steps(BlendSettings(alpha=0.3))
+    assert again.steps is first.steps  # not measured again
+    assert examples.even_steps(BlendSettings(mode="slerp")).steps != first.steps
+    other = Engine(shipped_model)
+    other.set_track("A", examples.tracks["B"])
+    other.set_track("B", examples.tracks["A"])
+    swapped = other.even_steps(BlendSettings()).steps
+    assert swapped != first.steps
+    other.set_track("A", examples.tracks["A"])  # another track: measured again, not compared
+    other.set_track("B", examples.tracks["B"])
+    assert other.even_steps(BlendSettings()).steps == pytest.approx(first.steps)
