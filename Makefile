@@ -19,7 +19,7 @@ HYBRID_STEPS ?= 12000
 # The report's design takes about 1.1 s a step on 2 cores: 800 steps are 15 minutes.
 CONV2D_STEPS ?= 800
 
-.PHONY: run test lint screenshot bundle train-default system-deps clean
+.PHONY: run test lint screenshot bundle train-default scaling system-deps clean
 
 run: $(VENV)/.runtime
 	$(BIN)/musinterp
@@ -79,6 +79,11 @@ train-default: $(VENV)/.dev
 		--commands "make train-default (HYBRID_STEPS=$(HYBRID_STEPS) CONV2D_STEPS=$(CONV2D_STEPS))"
 	$(BIN)/musinterp-train evaluate resources/models/default --data $(CACHE) \
 		--baseline build/models/conv1d-v1 --baseline build/models/conv2d
+
+# The scaling plan's CPU measurements (README, Training at scale): peak memory against corpus
+# size, prepare speed, segments/s and bytes read per step for 1 and 2 gloo processes.
+scaling: $(VENV)/.dev
+	$(BIN)/python -m musinterp_app.training.scaling docs/measurements/cpu-ddp-gloo.json
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .ruff_cache

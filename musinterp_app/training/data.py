@@ -194,13 +194,14 @@ def prepare(
         },
     )
     manifests = {s.file_id: cache / "files" / f"{s.file_id}.json" for s in mine}
+    finished = {}  # file id → its pieces; a manifest from before shards is redone
+    for file_id, path in manifests.items():
+        if path.exists() and "pieces" in (manifest := json.loads(path.read_text())):
+            finished[file_id] = manifest["pieces"]
     used: dict[str, int] = {}
-    for path in manifests.values():
-        if path.exists():
-            for shard, row, count in json.loads(path.read_text())["pieces"]:
-                name = Path(shard).name
-                used[name] = max(used.get(name, 0), row + count)
-    todo = [s for s in mine if not manifests[s.file_id].exists()]
+    for shard, row, count in (piece for pieces in finished.values() for piece in pieces):
+        used[Path(shard).name] = max(used.get(Path(shard).name, 0), row + count)
+    todo = [s for s in mine if s.file_id not in finished]
     writer = shards.ShardWriter(
         cache / "shards", shard_segments, (config.segment_frames, config.n_mels), used
     )

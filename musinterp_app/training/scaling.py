@@ -12,6 +12,7 @@ use the same functions on tiny models.
 
 import json
 import os
+import resource
 import shutil
 import socket
 import subprocess
@@ -45,6 +46,21 @@ def generated_cache(folder: Path, files: int) -> Path:
     """A cache (shards only) of ``files`` copies of one generated 31-s song, in ``folder``."""
     data.prepare([generated_music(folder, files)], Path(folder) / "cache", workers=1, exr=False)
     return Path(folder) / "cache"
+
+
+def corpus_bytes(cache: Path) -> int:
+    """Bytes of log-mel a cache holds (its shards are sparse files: their sizes say more)."""
+    config = json.loads((Path(cache) / "mel_config.json").read_text())
+    return len(data.read_index(cache)) * config["segment_frames"] * config["n_mels"] * 2
+
+
+def _cpu_s() -> float:
+    """CPU seconds of this process and its finished children (prepare's workers)."""
+    own, children = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def _free_port() -> int:
@@ -91,16 +107,18 @@ def peak_memory_kb(cache: Path, run: Path, *arguments: str) -> int:
     return int(done.stdout.split()[-1])
 
 
-def measure(folder: Path, *, steps: int = 12, batch: int = 16, processes: int = 2) -> dict:
-    """The default hybrid model, global ``batch``, crop 160; threads: cores / processes."""
+def measure(
+    folder: Path, *, steps: int = 12, batch: int = 16, processes: int = 2, repeats: int = 2
+) -> dict:
+    """The default hybrid model, global ``batch``, crop 160, no validation."""
     folder = Path(folder)
     cores = os.cpu_count() or 1
     small = generated_cache(folder / "small", 6)
     music = generated_music(folder / "large", 60, suffix=".mp3")
-    started = time.monotonic()
+    started, cpu_before = time.monotonic(), _cpu_s()
     large = folder / "large" / "cache"
     data.prepare([music], large, workers=1, exr=False)
-    prepare_s = time.monotonic() - started
+    prepare_s, prepare_cpu_s = time.monotonic() - started, _cpu_s() - cpu_before
     common = [
         "--batch",
         str(batch),
@@ -113,23 +131,27 @@ def measure(folder: Path, *, steps: int = 12, batch: int = 16, processes: int = 
         name: peak_memory_kb(cache, folder / f"memory-{name}", *common, "--steps", "4")
         for name, cache in (("small", small), ("large", large))
     }
-    shard_bytes = sum(p.stat().st_size for p in (large / "shards").iterdir())
-    runs = {}
-    for count in (1, processes):
-        threads = str(max(1, cores // count))
-        summary = run_training(
-            count, "--data", str(large), "--out", str(folder / f"run{count}"),
-            "--steps", str(steps), "--threads", threads, *common,
-        )  # fmt: skip
-        runs[count] = {
-            "processes": count,
-            "threads_per_process": int(threads),
-            "step_s": summary["step_s"],
-            "segments_per_s": round(batch / summary["step_s"], 2),
-            "data_s": summary["data_s"],  # of step_s: reading and augmenting rank 0's crops
-            "bytes_read_per_step_rank0": summary["bytes_read_per_step"],
-            "bytes_read_per_step_all": summary["bytes_read_per_step"] * count,
-        }
+    runs = []
+    for repeat in range(repeats):  # interleaved: a busy spell on a shared machine hits all
+        # one process on every core, one on one core, and N processes sharing the cores
+        for count, threads in ((1, cores), (1, 1), (processes, max(1, cores // processes))):
+            summary = run_training(
+                count, "--data", str(large),
+                "--out", str(folder / f"run{count}x{threads}-{repeat}"),
+                "--steps", str(steps), "--threads", str(threads), *common,
+            )  # fmt: skip
+            runs.append(
+                {
+                    "processes": count,
+                    "threads_per_process": threads,
+                    "step_s": summary["step_s"],
+                    "segments_per_s": round(batch / summary["step_s"], 2),
+                    "data_s": summary["data_s"],  # of step_s: reading, augmenting (rank 0)
+                    "bytes_read_per_step_rank0": summary["bytes_read_per_step"],
+                    "bytes_read_per_step_all": summary["bytes_read_per_step"] * count,
+                    "load_average_after": round(os.getloadavg()[0], 2),
+                }
+            )
     return {
         "machine": {"cpu_cores": cores, "load_average": os.getloadavg()},
         "model": "hybrid (default size), crop 160 frames, global batch "
@@ -138,15 +160,16 @@ def measure(folder: Path, *, steps: int = 12, batch: int = 16, processes: int = 
             "peak_rss_kb": memory,
             "ratio_large_to_small": round(memory["large"] / memory["small"], 3),
             "corpus_segments": {"small": 6 * 6, "large": 60 * 6},
-            "large_corpus_shard_bytes": shard_bytes,
+            "large_corpus_float16_bytes": corpus_bytes(large),
         },
         "prepare": {
             "input": "60 stereo 44.1-kHz MP3 files of 31 s (decode, resample, log-mel, shards)",
             "workers": 1,
             "wall_s": round(prepare_s, 1),
-            "audio_s_per_s": round(60 * 31.0 / prepare_s, 1),
+            "cpu_s": round(prepare_cpu_s, 1),
+            "audio_s_per_cpu_s": round(60 * 31.0 / prepare_cpu_s, 1),
         },
-        "throughput": list(runs.values()),
+        "throughput": runs,
     }
 
 

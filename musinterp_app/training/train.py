@@ -112,14 +112,16 @@ def augmented_batch(
     config: mel.MelConfig,
     rng: np.random.Generator,
     part: slice = slice(None),
-) -> np.ndarray:
+    device: torch.device | str = "cpu",
+) -> torch.Tensor:
     """Rows ``part`` of a global batch of random crops with random gain, tilt and mixes,
-    ``[rows, n_mels, crop_frames]``.
+    ``[rows, n_mels, crop_frames]`` on ``device``.
 
     Every draw is made for the whole global batch of ``options.batch`` (so ``rng``
-    moves the same way in every process); only the part's crops are read. All
-    changes are made to the mel power (silence stays silent), then the result is
-    turned back into normalised log-mel.
+    moves the same way in every process); only the part's crops are read (on
+    the CPU) and augmented (on ``device``: on a GPU this costs next to nothing).
+    All changes are made to the mel power (silence stays silent), as
+    :func:`mel.normalised_to_power` and :func:`mel.power_to_normalised` do.
     """
     count, frames = options.batch, options.crop_frames
     tracks, starts = store.plan_crops(count, frames, rng)
@@ -129,16 +131,27 @@ def augmented_batch(
     other_tracks, other_starts = store.plan_crops(len(mixed), frames, rng)
     other_gain_db = rng.uniform(-12.0, 0.0, (len(mixed), 1, 1))
 
+    def tensor(array: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.asarray(array, dtype=np.float32)).to(device)
+
+    def to_power(normalised: torch.Tensor) -> torch.Tensor:
+        decibels = (normalised * config.norm_scale_db + config.norm_offset_db).nan_to_num(
+            config.floor_db
+        )
+        decibels = decibels.clamp(config.floor_db, mel.CEILING_DB)
+        return torch.where(decibels <= config.floor_db + 1e-3, 0.0, 10.0 ** (decibels / 10.0))
+
     rows = np.arange(count)[part]
-    power = mel.normalised_to_power(store.read_crops(tracks[rows], starts[rows], frames), config)
-    ramp = np.linspace(-0.5, 0.5, store.n_mels)[None, :, None]
-    power *= (10.0 ** ((gain_db[rows] + tilt_db[rows] * ramp) / 10.0)).astype(np.float32)
+    power = to_power(tensor(store.read_crops(tracks[rows], starts[rows], frames)))
+    ramp = torch.linspace(-0.5, 0.5, store.n_mels, device=device)[None, :, None]
+    power *= 10.0 ** ((tensor(gain_db[rows]) + tensor(tilt_db[rows]) * ramp) / 10.0)
     mine = np.isin(mixed, rows)
     if mine.any():
-        others = store.read_crops(other_tracks[mine], other_starts[mine], frames)
-        other_gain = (10.0 ** (other_gain_db[mine] / 10.0)).astype(np.float32)
-        power[mixed[mine] - rows[0]] += mel.normalised_to_power(others, config) * other_gain
-    return mel.power_to_normalised(power, config)
+        others = to_power(tensor(store.read_crops(other_tracks[mine], other_starts[mine], frames)))
+        others *= 10.0 ** (tensor(other_gain_db[mine]) / 10.0)
+        power[torch.from_numpy(mixed[mine] - rows[0]).to(device)] += others
+    decibels = 10.0 * torch.log10(power.clamp_min(10.0 ** (config.floor_db / 10.0)))
+    return (decibels - config.norm_offset_db) / config.norm_scale_db
 
 
 class ReparameterisedVAE(torch.nn.Module):
@@ -375,7 +388,7 @@ def _train(
     data_s = 0.0
     while step < last_step:
         data_started = time.monotonic()
-        batch = augmented_batch(store, options, mel_config, rng, part)
+        batch = augmented_batch(store, options, mel_config, rng, part, context.device)
         data_s += time.monotonic() - data_started
         beta = options.beta * min(1.0, step / max(1, options.warmup_steps))
         lr = learning_rate(step, options)
@@ -384,7 +397,7 @@ def _train(
         terms = training_step(
             vae,
             optimizer,
-            torch.from_numpy(batch).to(context.device),
+            batch,
             noise,
             weights=weights,
             beta=beta,

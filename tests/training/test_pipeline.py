@@ -161,17 +161,40 @@ def test_track_store_reads_each_file_as_one_track_from_the_shards(cache):
 
 
 def test_augmented_batches_keep_silence_silent_and_stay_in_range(cache):
-    from musinterp_app.audio.mel import MelConfig
+    from musinterp_app.audio import mel
     from musinterp_app.training.train import augmented_batch
 
-    config = MelConfig()
+    config = mel.MelConfig()
     store = data.TrackStore(cache[0], data.split_by_file(data.read_index(cache[0]))[0])
     options = TrainOptions(batch=8, crop_frames=64, mix_probability=1.0)
-    batch = augmented_batch(store, options, config, np.random.default_rng(0))
+    batch = augmented_batch(store, options, config, np.random.default_rng(0)).numpy()
     assert batch.shape == (8, 512, 64) and batch.dtype == np.float32
     assert batch.min() >= config.floor_normalised - 1e-5 and np.isfinite(batch).all()
     plain = store.random_crops(8, 64, np.random.default_rng(0))
     assert not np.allclose(batch, plain)
+    # no gain, tilt or mix: the crops as the app's mel code turns them to power and back
+    still = TrainOptions(batch=8, crop_frames=64, gain_db=0, tilt_db=0, mix_probability=0)
+    round_trip = mel.power_to_normalised(mel.normalised_to_power(plain, config), config)
+    np.testing.assert_allclose(
+        augmented_batch(store, still, config, np.random.default_rng(0)).numpy(),
+        round_trip,
+        atol=1e-5,
+    )
+
+
+def test_the_slices_of_processes_make_the_whole_global_batch(cache):
+    """Each of 4 processes computes its quarter of the batch one process computes whole."""
+    from musinterp_app.audio.mel import MelConfig
+    from musinterp_app.training.train import augmented_batch
+
+    store = data.TrackStore(cache[0], data.split_by_file(data.read_index(cache[0]))[0])
+    options = TrainOptions(batch=8, crop_frames=64, mix_probability=0.5)
+    whole = augmented_batch(store, options, MelConfig(), np.random.default_rng(3))
+    quarters = [
+        augmented_batch(store, options, MelConfig(), np.random.default_rng(3), slice(k, k + 2))
+        for k in range(0, 8, 2)
+    ]
+    torch.testing.assert_close(torch.cat(quarters), whole)
 
 
 def test_validation_set_is_balanced_over_labels_and_files():
