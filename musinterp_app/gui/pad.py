@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 
 from musinterp_app import engine
 from musinterp_app.audio import io
-from musinterp_app.engine import Engine, ExportOptions, PadSettings
+from musinterp_app.engine import BlendSettings, Engine, ExportOptions, PadSettings
 from musinterp_app.gui.throttle import Throttle
 from musinterp_app.gui.workers import JobPool, Lane
 
@@ -149,8 +149,10 @@ class PadSurface(QWidget):
 class PadPanel(QWidget):
     """The pad at work on an engine (see the module docstring).
 
-    ``engine`` returns the engine to use now (its owner may swap it, e.g. on a
+    ``engine_now`` returns the engine to use now (its owner may swap it, e.g. on a
     model switch); C and D are loaded into its pad slots on a lane of ``pool``.
+    ``options`` gives the window's blend options (interpolation, keep detail,
+    steady level), which the pad uses too.
     """
 
     blended = Signal(object)  # log-mel [n_mels, frames] of the puck's blend (decode only)
@@ -159,10 +161,15 @@ class PadPanel(QWidget):
     failed = Signal(str)
 
     def __init__(
-        self, engine_now: Callable[[], Engine], pool: JobPool, parent: QWidget | None = None
+        self,
+        engine_now: Callable[[], Engine],
+        pool: JobPool,
+        options: Callable[[], BlendSettings] = BlendSettings,
+        parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.engine_now = engine_now
+        self.options = options
         self.surface = PadSurface(self)
         self.lanes = {
             name: Lane(pool, self) for name in ("load C", "load D", "decode", "render", "export")
@@ -210,7 +217,15 @@ class PadPanel(QWidget):
 
     def settings(self, *, path: bool = False) -> PadSettings:
         x, y = self.surface.position
-        return PadSettings(x=x, y=y, path=self.surface.path if path else ())
+        options = self.options()
+        return PadSettings(
+            x=x,
+            y=y,
+            path=self.surface.path if path else (),
+            mode=options.mode,
+            keep_detail=options.keep_detail,
+            steady_level=options.steady_level,
+        )
 
     def load(self, slot: str, path: str | Path) -> None:
         """Load a file into corner C or D (in the background); A and B are the window's."""

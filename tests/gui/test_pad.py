@@ -10,7 +10,7 @@ from PySide6.QtTest import QTest
 
 from musinterp_app import engine
 from musinterp_app.audio import synth
-from musinterp_app.engine import Engine
+from musinterp_app.engine import BlendSettings, Engine
 from musinterp_app.gui.pad import PadPanel
 from musinterp_app.gui.workers import JobPool
 
@@ -26,7 +26,7 @@ def panel(qtbot, shipped_model, tmp_path):
     for slot in ("A", "B"):
         blender.set_track(slot, engine.load_track(tmp_path / f"{slot}.wav", shipped_model))
     pool = JobPool()
-    widget = PadPanel(lambda: blender, pool)
+    widget = PadPanel(lambda: blender, pool, lambda: BlendSettings(mode="slerp"))
     qtbot.addWidget(widget)
     widget.resize(320, 400)
     widget.show()
@@ -83,6 +83,7 @@ def test_a_drawn_path_is_exported_as_a_morph_with_its_sidecar(qtbot, panel, tmp_
     assert len(audio) == 3 * rate
     record = json.loads((tmp_path / "morph.musinterp.json").read_text())
     assert record["blend"]["kind"] == "pad" and len(record["blend"]["path"]) == len(path)
+    assert record["blend"]["mode"] == "slerp"  # the window's options
 
 
 def test_the_pad_waits_for_all_four_tracks(qtbot, panel):
