@@ -450,12 +450,18 @@ class TrackStore:
         tracks = rng.choice(len(self), size=count, p=room / room.sum())
         return tracks, rng.integers(0, room[tracks])
 
+    def read_raw(self, tracks: np.ndarray, starts: np.ndarray, frames: int) -> np.ndarray:
+        """The planned crops as stored, float16 ``[len(tracks), frames, n_mels]`` (the
+        conversion is left to the training device)."""
+        crops = np.empty((len(tracks), frames, self.n_mels), np.float16)
+        for k, (track, start) in enumerate(zip(tracks, starts, strict=True)):
+            first = int(self.starts[track]) + int(start)
+            crops[k] = self.reader.frames(self.shards[track], first, frames)
+        return crops
+
     def read_crops(self, tracks: np.ndarray, starts: np.ndarray, frames: int) -> np.ndarray:
         """The planned crops, float32 ``[len(tracks), n_mels, frames]``."""
-        crops = np.empty((len(tracks), self.n_mels, frames), np.float32)
-        for k, (track, start) in enumerate(zip(tracks, starts, strict=True)):
-            crops[k] = self.crop(int(track), int(start), frames)
-        return crops
+        return self.read_raw(tracks, starts, frames).transpose(0, 2, 1).astype(np.float32)
 
     def random_crops(self, count: int, frames: int, rng: np.random.Generator) -> np.ndarray:
         """``count`` random crops ``[count, n_mels, frames]``, tracks weighted by length."""

@@ -134,6 +134,11 @@ def augmented_batch(
     def tensor(array: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(np.asarray(array, dtype=np.float32)).to(device)
 
+    def crops(chosen: np.ndarray, first_frames: np.ndarray) -> torch.Tensor:
+        """Read on the CPU, sent as stored (float16, time-major), converted on ``device``."""
+        raw = torch.from_numpy(store.read_raw(chosen, first_frames, frames)).to(device)
+        return raw.float().transpose(1, 2)
+
     def to_power(normalised: torch.Tensor) -> torch.Tensor:
         decibels = (normalised * config.norm_scale_db + config.norm_offset_db).nan_to_num(
             config.floor_db
@@ -142,12 +147,12 @@ def augmented_batch(
         return torch.where(decibels <= config.floor_db + 1e-3, 0.0, 10.0 ** (decibels / 10.0))
 
     rows = np.arange(count)[part]
-    power = to_power(tensor(store.read_crops(tracks[rows], starts[rows], frames)))
+    power = to_power(crops(tracks[rows], starts[rows]))
     ramp = torch.linspace(-0.5, 0.5, store.n_mels, device=device)[None, :, None]
     power *= 10.0 ** ((tensor(gain_db[rows]) + tensor(tilt_db[rows]) * ramp) / 10.0)
     mine = np.isin(mixed, rows)
     if mine.any():
-        others = to_power(tensor(store.read_crops(other_tracks[mine], other_starts[mine], frames)))
+        others = to_power(crops(other_tracks[mine], other_starts[mine]))
         others *= 10.0 ** (tensor(other_gain_db[mine]) / 10.0)
         power[torch.from_numpy(mixed[mine] - rows[0]).to(device)] += others
     decibels = 10.0 * torch.log10(power.clamp_min(10.0 ** (config.floor_db / 10.0)))
