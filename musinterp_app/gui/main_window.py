@@ -36,7 +36,7 @@ from musinterp_app.audio.io import AUDIO_SUFFIXES
 from musinterp_app.engine import BlendSettings
 from musinterp_app.gui.controls import AlphaSlider, NumberBox
 from musinterp_app.gui.session import SLOTS, Excerpt, Session, SessionState
-from musinterp_app.gui.spectrogram import SpectrogramView, add_colour_bar
+from musinterp_app.gui.spectrogram import ColourScale, SpectrogramView, add_difference_bar
 from musinterp_app.gui.track_panel import TrackPanel
 from musinterp_app.model import evaluation
 from musinterp_app.model.onnx_vae import OnnxVAE
@@ -46,6 +46,13 @@ SLIDER_STEPS = 1000
 ALPHA_STEP, ALPHA_FINE_STEP = 0.05, 0.01  # arrow keys, and with Shift
 RECENT_FILES = 8
 LEVEL_FLOOR_DB = -60
+DIFFERENCE_TITLE = "Difference: blend − (1−α)·A − α·B, in dB"
+VIEWS = {  # the views under the tracks, left to right (View menu)
+    "A": "A excerpt",
+    "blend": "Blend",
+    "B": "B excerpt",
+    "difference": "Difference from the mix of A and B",
+}
 VOLUME = limits.Range(0.0, 1.0)  # playback gain
 # The Render menu: (setting, section title, (label, value) options, default).
 RENDER_CHOICES = (
@@ -140,11 +147,29 @@ class MainWindow(QMainWindow):
             panel.open_requested.connect(lambda s=slot: self.open_dialog(s))
             panel.excerpt_moved.connect(lambda start, s=slot: session.move_excerpt(s, start))
 
-        self.blend_view = SpectrogramView(
-            "Blend", empty_text="The blend of A and B appears here\nonce both are loaded"
-        )
-        images = [self.panels["A"].view.image, self.panels["B"].view.image, self.blend_view.image]
-        self.colour_bar = add_colour_bar(self.blend_view, images, session.engine.config)
+        self.views = {
+            "A": SpectrogramView("A excerpt", empty_text="A's excerpt"),
+            "blend": SpectrogramView(
+                "Blend", empty_text="The blend of A and B appears here\nonce both are loaded"
+            ),
+            "B": SpectrogramView("B excerpt", empty_text="B's excerpt"),
+            "difference": SpectrogramView(
+                DIFFERENCE_TITLE, empty_text="What the model changes\nappears here"
+            ),
+        }
+        self.blend_view = self.views["blend"]
+        config = session.engine.config
+        for view in self.views.values():
+            if view is not self.blend_view:
+                view.setXLink(self.blend_view)  # one time axis for all
+        self.spectrograms = [panel.view for panel in self.panels.values()] + [
+            self.views[name] for name in ("A", "blend", "B")
+        ]
+        self.colour_scale = ColourScale(self.blend_view, self.spectrograms, config)
+        add_difference_bar(self.views["difference"], config)
+        self.readout = QLabel()
+        for view in (*self.spectrograms, self.views["difference"]):
+            view.hovered.connect(self.readout.setText)
 
         self.slider = AlphaSlider(
             SLIDER_STEPS,
@@ -266,7 +291,10 @@ class MainWindow(QMainWindow):
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.addLayout(tracks, 3)
-        layout.addWidget(self.blend_view, 3)
+        views = QHBoxLayout()
+        for name in VIEWS:
+            views.addWidget(self.views[name], 2 if name in ("blend", "difference") else 1)
+        layout.addLayout(views, 3)
         layout.addLayout(controls)
         layout.addLayout(options)
         layout.addLayout(transport)
@@ -279,6 +307,7 @@ class MainWindow(QMainWindow):
         self.cancel_button.clicked.connect(self.cancel_all)
         QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self.cancel_all)
         self.statusBar().addWidget(self.status_text, 1)
+        self.statusBar().addPermanentWidget(self.readout)
         self.statusBar().addPermanentWidget(self.progress)
         self.statusBar().addPermanentWidget(self.cancel_button)
 
@@ -319,6 +348,22 @@ class MainWindow(QMainWindow):
         edit_menu.addAction(self.actions["redo"])
         edit_menu.addSeparator()
         add(edit_menu, "swap", "&Swap A ↔ B", self.session.swap, "Ctrl+Shift+X")
+
+        view_menu = self.menuBar().addMenu("&View")
+        for name, title in VIEWS.items():
+            action = QAction(title, self, checkable=True)
+            action.setChecked(self.settings.value(f"view/{name}", name != "difference", type=bool))
+            action.toggled.connect(lambda on, n=name: self._show_view(n, on))
+            self.views[name].setVisible(action.isChecked())
+            view_menu.addAction(action)
+            self.actions[f"view_{name}"] = action
+        view_menu.addSeparator()
+        auto = QAction("Automatic colour range", self, checkable=True, checked=True)
+        auto.setToolTip("Colours span what is shown; drag the colour bar's ends to set them")
+        auto.toggled.connect(self._auto_colours)
+        view_menu.addAction(auto)
+        self.actions["auto_colour"] = auto
+        self.colour_scale.adjusted.connect(lambda: auto.setChecked(False))
 
         render_menu = self.menuBar().addMenu("&Render")
         self.choices = {
@@ -533,8 +578,15 @@ class MainWindow(QMainWindow):
         else:
             self.panels[slot].set_track(track, self.session.engine.config)
             self._remember_recent(track.path)
+        if track is None:
+            self.views[slot].show_empty()
+        else:
+            config = self.session.engine.config
+            self.views[slot].show_mel(track.mel, config, config.hop_length / config.sample_rate)
         if not self.session.ready:
             self.blend_view.show_empty()
+            self.views["difference"].show_empty()
+        self._fit_colours()
         self._update_enabled()
         self._update_title()
 
@@ -579,7 +631,28 @@ class MainWindow(QMainWindow):
         self.blend_view.setTitle(
             self._blend_title(session.decoded_settings), color="#dddddd", size="10pt"
         )
+        self.views["difference"].show_mel(
+            session.difference_mel,
+            config,
+            config.hop_length / config.sample_rate,
+            difference=True,
+        )
+        self._fit_colours()
         self.blend_drawn.emit()
+
+    def _show_view(self, name: str, on: bool) -> None:
+        self.views[name].setVisible(on)
+        self.settings.setValue(f"view/{name}", on)
+
+    def _auto_colours(self, on: bool) -> None:
+        self.colour_scale.auto = on
+        self._fit_colours()
+
+    def _fit_colours(self) -> None:
+        """While the colour range is automatic: fit it to every spectrogram shown."""
+        self.colour_scale.fit(
+            [view.shown[0] for view in self.spectrograms if view.shown is not None]
+        )
 
     @staticmethod
     def _blend_title(settings: BlendSettings) -> str:

@@ -71,6 +71,15 @@ class SessionState:
         return "keep detail" if new.keep_detail else "no added detail"
 
 
+def mix_difference(blender: Engine, settings: BlendSettings, blended: np.ndarray) -> np.ndarray:
+    """What the model changes: the blend minus the α-weighted mix of A's and B's log-mels
+    (per frame when morphing), normalised units, ``[n_mels, frames]``."""
+    frames = blended.shape[1]
+    share_a, share_b = settings.shares(frames)
+    a, b = (blender.tracks[slot].mel[:, :frames] for slot in SLOTS)
+    return blended - (share_a * a + share_b * b)
+
+
 class _Change(QUndoCommand):
     """One recorded change: undo goes back to ``before``, redo forward to ``after``."""
 
@@ -127,6 +136,7 @@ class Session(QObject):
         self.autoplay = True  # play the blend as soon as a change settles
         self.render_options = {"iterations": engine.RENDER_ITERATIONS, "level": "match", "rate": 0}
         self.blended_mel = None  # [n_mels, frames] of decoded_settings
+        self.difference_mel = None  # [n_mels, frames]: see mix_difference
         self.decoded_settings: BlendSettings | None = None
         self.blend_buffer: tuple[BlendSettings, playback.PlaybackBuffer] | None = None
         self.playing = ""  # "A", "B", "blend" or ""
@@ -318,12 +328,15 @@ class Session(QObject):
         if not self.ready:
             return
         settings, blender = self.settings, self.engine
-        self.lanes["decode"].submit(
-            lambda _cancel, _progress: (settings, blender.blend_mel(settings))
-        )
+
+        def decode(_cancel, _progress):
+            blended = blender.blend_mel(settings)
+            return settings, blended, mix_difference(blender, settings, blended)
+
+        self.lanes["decode"].submit(decode)
 
     def _blend_decoded(self, result) -> None:
-        self.decoded_settings, self.blended_mel = result
+        self.decoded_settings, self.blended_mel, self.difference_mel = result
         self.blend_decoded.emit()
         self.decode_throttle.ready()
 
@@ -542,7 +555,7 @@ class Session(QObject):
         self.engine = switched
         self.player = self._new_player(switched.config.sample_rate)
         self.blend_buffer = None
-        self.blended_mel = self.decoded_settings = None
+        self.blended_mel = self.difference_mel = self.decoded_settings = None
         for slot, track in self.tracks.items():
             if track is not None:
                 self.track_changed.emit(slot)

@@ -1,17 +1,26 @@
 """A log-mel spectrogram plot: time in seconds, frequency in Hz on a mel-spaced axis.
 
-All views share one colour scale (the normalised log-mel range), so A, B
-and the blend can be compared by eye; the blend view carries the colour bar.
+All spectrogram views share one :class:`ColourScale`, so A, B and the blend
+can be compared by eye: its range follows the data shown (percentiles of all
+views together) until the user drags the colour bar. A difference view has its
+own diverging scale in ± dB. Hovering a view reads out time, frequency and level.
 """
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import QObject, Signal
 
 from musinterp_app.audio import mel
 
 COLOUR_MAP = "magma"
 CURSOR_COLOUR = "#39ff14"  # the play cursor: green, unlike the magma image and the cyan region
 NICE_HZ = [200, 500, 1000, 2000, 5000, 10000]
+DIFFERENCE_MAP = "CET-D1"  # diverging: blue quieter, red louder, white the same
+DIFFERENCE_DB = 20.0  # the difference view's range: ± this many dB
+LEVEL_PERCENTILES = (2.0, 99.7)  # the automatic colour range: what most of the data spans
+MIN_RANGE_DB = 20.0
+TOP_DB = 40  # the top of the colour bar (mel power, dB)
+READOUT_VALUES = 50_000  # values sampled to find the percentiles (fast on any size)
 
 
 class MelAxis(pg.AxisItem):
@@ -35,6 +44,8 @@ class MelAxis(pg.AxisItem):
 class SpectrogramView(pg.PlotWidget):
     """One spectrogram image with optional excerpt region and play cursor."""
 
+    hovered = Signal(str)  # "1.23 s · 440 Hz · −23 dB" under the mouse ('' when off the image)
+
     def __init__(self, title: str = "", parent=None, *, empty_text: str = "") -> None:
         self.mel_axis = MelAxis()
         super().__init__(parent=parent, axisItems={"left": self.mel_axis})
@@ -54,12 +65,16 @@ class SpectrogramView(pg.PlotWidget):
         self.empty_text = pg.TextItem(empty_text, color="#9a9a9a", anchor=(0.5, 0.5))
         self.empty_text.setPos(0.5, 0.5)
         self.addItem(self.empty_text)
+        self.scale: ColourScale | None = None  # set by the ColourScale this view joins
+        self.shown: tuple[np.ndarray, mel.MelConfig, float, bool] | None = None
+        self.scene().sigMouseMoved.connect(self._mouse_moved)
         self.setMinimumHeight(150)
         self.show_empty()
 
     def show_empty(self) -> None:
         """Nothing to show yet: no axes (they would read −400…400), only the inviting text."""
         self.image.clear()
+        self.shown = None
         self.cursor.hide()
         for side in ("left", "bottom"):
             self.getPlotItem().hideAxis(side)
@@ -67,15 +82,29 @@ class SpectrogramView(pg.PlotWidget):
         self.setYRange(0, 1, padding=0)
         self.empty_text.show()
 
-    def show_mel(self, image: np.ndarray, config: mel.MelConfig, seconds_per_column: float) -> None:
-        """Draw ``[n_mels, columns]``; each column lasts ``seconds_per_column``."""
+    def show_mel(
+        self,
+        image: np.ndarray,
+        config: mel.MelConfig,
+        seconds_per_column: float,
+        *,
+        difference: bool = False,
+    ) -> None:
+        """Draw ``[n_mels, columns]`` (normalised log-mel, or a difference of two when
+        ``difference``); each column lasts ``seconds_per_column``."""
         if image.shape[1] == 0 or seconds_per_column <= 0:  # nothing to draw (a tiny file)
             self.show_empty()
             return
         self.empty_text.hide()
         for side in ("left", "bottom"):
             self.getPlotItem().showAxis(side)
-        self.image.setImage(image, autoLevels=False, levels=levels_for(config))
+        if difference:
+            span = DIFFERENCE_DB / config.norm_scale_db
+            levels = (-span, span)
+        else:
+            levels = self.scale.levels() if self.scale else levels_for(config)
+        self.image.setImage(image, autoLevels=False, levels=levels)
+        self.shown = (image, config, seconds_per_column, difference)
         width_s = image.shape[1] * seconds_per_column
         self.image.setRect(0.0, 0.0, width_s, image.shape[0])
         self.mel_axis.set_config(config)
@@ -89,27 +118,108 @@ class SpectrogramView(pg.PlotWidget):
             self.cursor.setValue(seconds)
             self.cursor.show()
 
+    def readout(self, seconds: float, row: float) -> str:
+        """Time, frequency and level of the image at (``seconds``, mel ``row``); '' outside."""
+        if self.shown is None:
+            return ""
+        image, config, seconds_per_column, difference = self.shown
+        column, band = int(seconds / seconds_per_column), int(row)
+        if not (0 <= column < image.shape[1] and 0 <= band < image.shape[0]) or seconds < 0:
+            return ""
+        hz = mel.band_centres_hz(config)[band]
+        value = float(image[band, column]) * config.norm_scale_db
+        level = f"{value:+.0f} dB" if difference else f"{value + config.norm_offset_db:.0f} dB"
+        return f"{seconds:.2f} s · {hz:.0f} Hz · {level}"
+
+    def _mouse_moved(self, scene_position) -> None:
+        point = self.getPlotItem().vb.mapSceneToView(scene_position)
+        self.hovered.emit(self.readout(point.x(), point.y()))
+
+
+class ColourScale(QObject):
+    """One colour scale for several views, on one interactive colour bar labelled in dB.
+
+    While ``auto`` the range follows the data (:meth:`fit`); dragging the bar's
+    ends sets it by hand and turns ``auto`` off (:attr:`adjusted`).
+    """
+
+    adjusted = Signal()  # the user dragged the range
+
+    def __init__(self, bar_view: SpectrogramView, views: list[SpectrogramView], config) -> None:
+        super().__init__(bar_view)
+        self.config = config
+        self.auto = True
+        self.bar = pg.ColorBarItem(
+            values=levels_for(config), colorMap=COLOUR_MAP, interactive=True, width=12, label=""
+        )
+        self.bar.setImageItem([view.image for view in views], insert_in=bar_view.getPlotItem())
+        for view in views:
+            view.scale = self
+        self.bar.axis.setTicks([db_ticks(config, 10), db_ticks(config, 5)])
+        self.bar.sigLevelsChangeFinished.connect(self._dragged)
+
+    def levels(self) -> tuple[float, float]:
+        low, high = self.bar.levels()
+        return float(low), float(high)
+
+    def set_levels(self, low: float, high: float) -> None:
+        self.bar.setLevels(low=low, high=high)
+
+    def fit(self, images: list[np.ndarray]) -> None:
+        """While automatic: the range that most of ``images`` (normalised log-mel) span."""
+        if self.auto and images:
+            self.set_levels(*data_levels(images, self.config))
+
+    def _dragged(self) -> None:
+        self.auto = False
+        self.adjusted.emit()
+
 
 def levels_for(config: mel.MelConfig) -> tuple[float, float]:
-    """The shared colour range: silence (the floor) to loud (0 dB)."""
-    return config.floor_normalised, (0.0 - config.norm_offset_db) / config.norm_scale_db
+    """The widest colour range: silence (the floor) to ``TOP_DB`` (mel power in dB, the
+    model's scale; loud music reaches +30 dB on it)."""
+    return config.floor_normalised, (TOP_DB - config.norm_offset_db) / config.norm_scale_db
 
 
-def add_colour_bar(view: SpectrogramView, images: list[pg.ImageItem], config: mel.MelConfig):
-    """One colour bar (in dB) driving every image: the scale they all share."""
-    low, high = levels_for(config)
+def data_levels(images: list[np.ndarray], config: mel.MelConfig) -> tuple[float, float]:
+    """Normalised levels between the ``LEVEL_PERCENTILES`` of all ``images`` together, at
+    least ``MIN_RANGE_DB`` apart, within :func:`levels_for`."""
+    every = max(1, sum(image.size for image in images) // READOUT_VALUES)
+    values = np.concatenate([image.ravel()[::every] for image in images])
+    low, high = np.percentile(values, LEVEL_PERCENTILES)
+    floor, top = levels_for(config)
+    span = MIN_RANGE_DB / config.norm_scale_db
+    high = float(np.clip(high, floor + span, top))
+    return float(np.clip(min(low, high - span), floor, top)), high
+
+
+def db_ticks(config: mel.MelConfig, step_db: int) -> list[tuple[float, str]]:
+    """Colour bar ticks every ``step_db`` from the floor to 0 dB: (normalised, label)."""
+    return [
+        ((db - config.norm_offset_db) / config.norm_scale_db, f"{db} dB" if step_db >= 10 else "")
+        for db in range(TOP_DB, int(config.floor_db) - 1, -step_db)
+    ]
+
+
+def add_difference_bar(view: SpectrogramView, config: mel.MelConfig) -> pg.ColorBarItem:
+    """The difference view's own bar: ± ``DIFFERENCE_DB`` on a diverging map."""
+    span = DIFFERENCE_DB / config.norm_scale_db
     bar = pg.ColorBarItem(
-        values=(low, high), colorMap=COLOUR_MAP, interactive=False, width=12, label=""
+        values=(-span, span), colorMap=DIFFERENCE_MAP, interactive=False, width=12, label=""
     )
-    bar.setImageItem(images, insert_in=view.getPlotItem())
-    bar.axis.setTicks([[(low, f"{config.floor_db:.0f} dB"), (high, "0 dB")]])
+    bar.setImageItem(view.image, insert_in=view.getPlotItem())
+    step = DIFFERENCE_DB / 2
+    bar.axis.setTicks(
+        [[(k * step / config.norm_scale_db, f"{k * step:+.0f} dB") for k in (-2, -1, 0, 1, 2)]]
+    )
     return bar
 
 
 def region_pen() -> dict:
-    """Looks of the excerpt region: a light veil with bright edges."""
+    """Looks of the excerpt region: bright edges and no veil, so the colours inside are the
+    same as everywhere (a faint veil only while the mouse is over it)."""
     return {
-        "brush": pg.mkBrush(127, 219, 255, 60),
-        "hoverBrush": pg.mkBrush(127, 219, 255, 90),
+        "brush": pg.mkBrush(0, 0, 0, 0),
+        "hoverBrush": pg.mkBrush(127, 219, 255, 40),
         "pen": pg.mkPen("#7fdbff", width=2),
     }

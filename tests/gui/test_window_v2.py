@@ -336,3 +336,40 @@ def test_the_volume_scales_what_is_played_and_is_remembered(qtbot, window, tmp_p
     qtbot.addWidget(again)
     assert again.volume_slider.value() == 90 and again.session.player.volume == 0.9
     again.close()
+
+
+# ----- 5 and 6: colour scale and views ----------------------------------------------------------
+def test_colours_span_the_data_shared_by_all_views_until_dragged(qtbot, window, clips):
+    load_both(qtbot, window, clips)
+    config = window.session.engine.config
+    low, high = window.colour_scale.levels()
+    values = np.concatenate([window.session.tracks[s].mel.ravel() for s in "AB"])
+    assert low > config.floor_normalised or np.percentile(values, 2) <= low
+    assert high == pytest.approx(np.percentile(values, 99.7), abs=0.25)  # not a fixed 0 dB
+    for view in window.spectrograms:
+        if view.shown is not None:
+            assert tuple(view.image.levels) == pytest.approx((low, high))
+    window.colour_scale.bar.sigLevelsChangeFinished.emit(window.colour_scale.bar)  # a drag
+    assert not window.actions["auto_colour"].isChecked() and not window.colour_scale.auto
+    window.actions["auto_colour"].trigger()
+    assert window.colour_scale.auto and window.colour_scale.levels() == (low, high)
+
+
+def test_the_views_line_up_and_the_difference_says_what_it_is(qtbot, window, clips):
+    load_both(qtbot, window, clips)
+    window.actions["view_difference"].trigger()
+    assert window.views["difference"].isVisible()
+    assert window.settings.value("view/difference") in (True, "true")
+    difference = window.views["difference"]
+    assert "blend − (1−α)·A − α·B" in difference.plotItem.titleLabel.text
+    session = window.session
+    a, b = session.tracks["A"].mel, session.tracks["B"].mel
+    np.testing.assert_allclose(
+        session.difference_mel, session.blended_mel - (0.5 * a + 0.5 * b), atol=1e-5
+    )
+    for name in ("A", "B", "difference"):
+        assert window.views[name].viewRange()[0] == pytest.approx(window.blend_view.viewRange()[0])
+    readout = window.blend_view.readout(1.0, 100.0)
+    assert readout.startswith("1.00 s · ") and " Hz · " in readout and readout.endswith(" dB")
+    assert difference.readout(1.0, 100.0).split(" · ")[2][0] in "+-"
+    assert window.blend_view.readout(99.0, 100.0) == ""
