@@ -9,7 +9,7 @@ loading that file into the slot like any other.
 
 from pathlib import Path
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QStandardPaths, Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
     QComboBox,
@@ -139,3 +139,15 @@ class GenerateDialog(QDialog):
         self.lane.cancel()
         self.pool.shutdown()
         super().done(result)
+
+
+def open_for(window) -> GenerateDialog:
+    """File → Generate… of the main window: a non-modal dialog on its model whose result
+    the window loads like a dropped file. Files go to the folder in the window's settings
+    (``generate_folder``), by default the app's data folder."""
+    default = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
+    folder = window.settings.value("generate_folder") or str(Path(default) / "generated")
+    dialog = GenerateDialog(window.session.engine.model, folder, parent=window)
+    dialog.generated.connect(window.load)
+    dialog.show()
+    return dialog

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from PySide6.QtCore import QStandardPaths
 from PySide6.QtWidgets import (
     QApplication,
     QButtonGroup,
@@ -272,3 +273,15 @@ def run_survey(
         return 1
     ListeningTestDialog(model, folder, tracks=tracks, listener=listener).exec()
     return 0
+
+
+def open_for(window) -> ListeningTestDialog:
+    """Tools → Listening test… of the main window: a non-modal dialog on its model, with
+    the tracks loaded in A and B already listed. Answers go to the folder in the window's
+    settings (``survey_folder``), by default the app's data folder."""
+    default = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
+    folder = window.settings.value("survey_folder") or str(Path(default) / "listening-test")
+    tracks = [str(track.path) for track in window.session.tracks.values() if track is not None]
+    dialog = ListeningTestDialog(window.session.engine.model, folder, tracks=tracks, parent=window)
+    dialog.show()
+    return dialog

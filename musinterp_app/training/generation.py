@@ -121,6 +121,14 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.sum((mean_a - mean_b) ** 2) + np.trace(cov_a + cov_b - 2 * np.real(root)))
 
 
+def frame_flux_db(segments: np.ndarray, config) -> np.ndarray:
+    """How much each clip changes from frame to frame: mean |Δ| over time of its log-mel
+    ``[N, n_mels, frames]`` in dB (values below the floor count as the floor), ``[N]``.
+    Mel statistics alone do not see it: independent latent frames flicker."""
+    floored = np.maximum(segments, config.floor_normalised)
+    return np.abs(np.diff(floored, axis=-1)).mean(axis=(-2, -1)) * config.norm_scale_db
+
+
 def generated_mel(
     model: OnnxVAE,
     prior: LatentPrior,
@@ -162,7 +170,8 @@ def generation_scores(
     ``frechet`` (Fréchet distance of standardised, PCA-reduced features to the
     reference's), ``nearest`` (median distance of a clip to its nearest
     reference clip, same space), ``confidence`` (mean top probability of an
-    SVM trained on the reference labels) and ``silent_share`` (clips whose
+    SVM trained on the reference labels), ``flux_db`` (median :func:`frame_flux_db`,
+    which real music's sets the yardstick for) and ``silent_share`` (clips whose
     loudest frame is at the floor).
     """
     reference_features = mel_features(reference)
@@ -174,7 +183,10 @@ def generation_scores(
         StandardScaler(),
         CalibratedClassifierCV(SVC(C=10.0, class_weight="balanced"), cv=2, ensemble=False),
     )
-    classifier.fit(reference_features, reference_labels)
+    labels = np.asarray(reference_labels)
+    names, counts = np.unique(labels, return_counts=True)
+    usable = np.isin(labels, names[counts >= 2])  # the calibration's folds need two of each
+    classifier.fit(reference_features[usable], labels[usable])
     floor = model.mel_config.floor_normalised
 
     sets = {
@@ -197,6 +209,7 @@ def generation_scores(
             "frechet": round(frechet_distance(points, reference_points), 2),
             "nearest": round(float(np.median(nearest)), 3),
             "confidence": round(float(classifier.predict_proba(features).max(axis=1).mean()), 3),
+            "flux_db": round(float(np.median(frame_flux_db(segments, model.mel_config))), 2),
             "silent_share": round(float(np.mean(segments.max(axis=(1, 2)) <= floor + 1e-3)), 3),
         }
     return result
@@ -206,11 +219,12 @@ def markdown_table(scores: dict) -> list[str]:
     """The scores of :func:`generation_scores` as Markdown lines."""
     lines = [
         "| clips | Fréchet distance to training clips | median nearest-clip distance | "
-        "label classifier's confidence | silent |",
-        "| --- | --- | --- | --- | --- |",
+        "label classifier's confidence | frame-to-frame change (dB) | silent |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
     lines += [
-        f"| {name} | {s['frechet']} | {s['nearest']} | {s['confidence']} | {s['silent_share']} |"
+        f"| {name} | {s['frechet']} | {s['nearest']} | {s['confidence']} | {s['flux_db']} | "
+        f"{s['silent_share']} |"
         for name, s in scores.items()
     ]
     return lines
@@ -247,9 +261,13 @@ def fit_and_measure(model_dir: Path, cache: Path, *, clips: int = 2000, seed: in
         _read(cache, held_out_rows),
         seed=seed,
     )
+    files = len({row["file_id"] for row in chosen})
+    labels = len({row["label"] for row in chosen})
     report = {
         "model_id": model.info.model_id,
+        "cache": str(cache),
         "fitted_on_clips": len(chosen),
+        "fitted_on_files": files,
         "held_out_clips": len(held_out_rows),
         "scores": scores,
     }
@@ -257,7 +275,8 @@ def fit_and_measure(model_dir: Path, cache: Path, *, clips: int = 2000, seed: in
     lines = [
         "# Generation",
         "",
-        f"Prior fitted on {len(chosen)} training clips; {len(held_out_rows)} held-out clips "
+        f"Prior fitted on {len(chosen)} training clips from {files} files ({labels} labels) "
+        f"of `{cache}` (`musinterp-train fit-prior`); {len(held_out_rows)} held-out clips "
         "and as many generated 5-s clips per prior and temperature, measured against the "
         "training clips on per-band mel mean and spread (lower distances: closer to the "
         "music it learned).",
