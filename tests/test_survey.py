@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 import pytest
+from support.commands import musinterp
 
 from musinterp_app import survey
 from musinterp_app.audio import synth
@@ -130,3 +131,14 @@ def test_bad_answers_and_sessions_are_refused(tmp_path):
     log.close()
     with pytest.raises(ValueError, match=r"no answers\.csv"):
         survey.read_answers(tmp_path / "elsewhere")
+
+
+def test_the_command_prints_the_summary_of_a_folder(tmp_path):
+    log = survey.AnswerLog(tmp_path)
+    survey.Session([_trial(1, "keep-detail blend")], log, "Ada").answer("features", 4)
+    log.close()
+    result = musinterp("survey", "--out", tmp_path, "--summary")
+    assert result.returncode == 0, result.stderr
+    assert "| keep-detail blend | features | 4.00 | – | 1 |" in result.stdout
+    missing = musinterp("survey", "--out", tmp_path / "none", "--summary")
+    assert missing.returncode == 1 and "no answers.csv" in missing.stderr
