@@ -302,6 +302,11 @@ def _train(
     rows = data.read_index(cache)
     if not rows:
         raise ValueError(f"{cache} holds no segments; run prepare first")
+    if not rows[0].get("shard"):
+        raise ValueError(
+            f"{cache} was prepared before segment shards existed; run the same prepare command "
+            "on it again (it adds the shards, keeping what is there)"
+        )
     train_rows, validation_rows = data.split_by_file(rows)
     store = data.TrackStore(cache, train_rows)
     crop_frames = options.crop_frames if options.arch != "conv2d" else mel_config.segment_frames

@@ -193,3 +193,27 @@ def test_the_shard_option_is_k_of_n(text, capsys):
     assert "is not K/N with 1 <= K <= N" in capsys.readouterr().err
     arguments = ["prepare", "--audio", "a", "--out", "o", "--shard", "2/8"]
     assert cli.build_parser().parse_args(arguments).shard == (2, 8)
+
+
+def test_a_cache_from_before_shards_is_refused_by_train_and_completed_by_prepare(
+    corpus, whole, tmp_path
+):
+    from musinterp_app.training.train import TrainOptions, train
+
+    cache = tmp_path / "old"
+    shutil.copytree(whole[0], cache, ignore=shutil.ignore_patterns("shards", "part.json"))
+    for manifest in (cache / "files").iterdir():  # the manifests and index of before
+        old = json.loads(manifest.read_text())
+        manifest.write_text(json.dumps({k: v for k, v in old.items() if k != "pieces"}))
+    rows = data.read_index(cache)
+    old_fields = ["segment", "source", "offset_s", "label", "file_id"]
+    data._write_table(
+        cache / "index.csv", old_fields, [{k: r[k] for k in old_fields} for r in rows]
+    )
+
+    with pytest.raises(ValueError, match="prepared before segment shards existed; run the same"):
+        train(cache, tmp_path / "run", TrainOptions(), progress=False)
+    data.prepare([corpus.audio], cache, fma_metadata=corpus.tracks_csv, shard_segments=3)
+    rows = data.read_index(cache)
+    exr = np.stack([data.read_exr(cache / row["segment"]) for row in rows]).astype(np.float32)
+    np.testing.assert_array_equal(data.read_segments(cache, rows), exr)
