@@ -68,8 +68,9 @@ def test_killing_the_window_mid_session_keeps_every_answer_given(clips, tmp_path
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
-        env=child_env(JACK_DEFAULT_SERVER="none"),  # no sound: a killed JACK client upsets
-    )  # the server for every other client of it
+        # no sound: a killed JACK client upsets the server for every other client of it
+        env=child_env(JACK_DEFAULT_SERVER="none"),
+    )
     try:
         reported = [int(child.stdout.readline()) for _ in range(stop_after)]
     finally:
