@@ -69,9 +69,10 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def run_training(processes: int, *arguments: str) -> dict:
+def run_training(processes: int, *arguments: str, gpu: bool = False) -> dict:
     """``musinterp-train train ARGUMENTS`` as one plain process, or as ``processes`` gloo
-    processes under torchrun on 127.0.0.1 (a free port); returns rank 0's summary."""
+    processes under torchrun on 127.0.0.1 (a free port); returns rank 0's summary.
+    On the CPU unless ``gpu`` (then NCCL between processes, one GPU each)."""
     command = [TRAIN, "train", *arguments]
     if processes > 1:
         command = [
@@ -79,7 +80,9 @@ def run_training(processes: int, *arguments: str) -> dict:
             "--nproc-per-node", str(processes), "--master-addr", "127.0.0.1",
             "--master-port", str(_free_port()), "--no-python", *command,
         ]  # fmt: skip
-    environment = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
+    environment = {**os.environ, "OMP_NUM_THREADS": "1"}
+    if not gpu:
+        environment["CUDA_VISIBLE_DEVICES"] = ""
     done = subprocess.run(command, capture_output=True, text=True, env=environment, timeout=600)
     if done.returncode:
         raise RuntimeError(f"{' '.join(command)} failed:\n{done.stderr[-3000:]}")
@@ -173,10 +176,38 @@ def measure(
     }
 
 
-if __name__ == "__main__":
+def measure_gpu(folder: Path, *, steps: int = 300, batch: int = 64) -> dict:
+    """On one GPU: the whole training step (reading crops from shards, augmenting,
+    the step) against the step alone on random batches (:mod:`throughput`), both at
+    ``batch``: how much the data path costs a GPU."""
+    from musinterp_app.training import throughput
+
+    cache = generated_cache(Path(folder), 60)
+    summary = run_training(
+        1, "--data", str(cache), "--out", str(Path(folder) / "run"), "--steps", str(steps),
+        "--batch", str(batch), "--validate-every", str(steps + 1),
+        "--validation-segments", "4", gpu=True,
+    )  # fmt: skip
+    alone = throughput.measure(batch=batch, steps=50, device="cuda")
+    return {
+        "device": alone.device,
+        "batch": batch,
+        "whole_step": {
+            "step_s": summary["step_s"],
+            "data_s": summary["data_s"],
+            "segments_per_s": round(batch / summary["step_s"], 1),
+            "bytes_read_per_step": summary["bytes_read_per_step"],
+            "steps": steps,
+        },
+        "step_alone": alone.to_dict(),
+    }
+
+
+if __name__ == "__main__":  # python -m musinterp_app.training.scaling [--gpu] OUT.json
     import tempfile
 
+    out, on_gpu = Path(sys.argv[-1]), "--gpu" in sys.argv[1:-1]
     with tempfile.TemporaryDirectory() as scratch:
-        result = measure(Path(scratch))
-    Path(sys.argv[1]).write_text(json.dumps(result, indent=2) + "\n")
+        result = (measure_gpu if on_gpu else measure)(Path(scratch))
+    out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
