@@ -42,7 +42,8 @@ from tqdm import tqdm
 
 from musinterp_app.model import latent
 from musinterp_app.model.onnx_vae import OnnxVAE
-from musinterp_app.training import data
+from musinterp_app.training import data, fma
+from musinterp_app.training.fma_features import read_feature_table
 
 FEATURE_BANDS = 64  # mel bands pooled to this many for the features
 BLEND_ALPHAS = (0.25, 0.5, 0.75)
@@ -334,6 +335,46 @@ def compare_on_cache(
         "test_files": len({row["file_id"] for row in test_rows}),
         "labels": sorted(set(test_labels)),
         "labels_left_out": left_out,
+        "classifiers": result,
+    }
+
+
+def compare_on_fma(
+    tracks_csv: Path, features_csv: Path, *, subset: str = "small", seed: int = 0
+) -> dict:
+    """The comparison on FMA's own features of a subset's balanced genres (:func:`fma.select`),
+    with FMA's split: training and validation tracks fit, test tracks score."""
+    tracks = fma.select(fma.read_tracks(tracks_csv), subset, balanced=True)
+    ids, columns, values = read_feature_table(features_csv)
+    sides: tuple[list[int], list[int]] = ([], [])
+    for row, track_id in enumerate(ids):
+        if track_id in tracks:
+            sides[tracks[track_id].split == "test"].append(row)
+    train, test = sides
+    labels = [tracks[t].label if t in tracks else "" for t in ids]
+    for name, side in (("training", train), ("test", test)):
+        missing = set(fma.BALANCED_GENRES) - {labels[row] for row in side}
+        if missing:
+            raise ValueError(
+                f"FMA {subset} has no {name} tracks of {', '.join(sorted(missing))} in "
+                f"{features_csv}: the comparison needs every genre on both sides"
+            )
+    result = compare(
+        values[train],
+        [labels[row] for row in train],
+        [str(ids[row]) for row in train],
+        values[test],
+        [labels[row] for row in test],
+        seed=seed,
+    )
+    return {
+        "features": f"{Path(features_csv).name} ({len(columns)} values per track), FMA {subset}",
+        "train_clips": len(train),
+        "test_clips": len(test),
+        "train_files": len(train),
+        "test_files": len(test),
+        "labels": sorted({labels[row] for row in test}),
+        "labels_left_out": [],
         "classifiers": result,
     }
 

@@ -140,10 +140,17 @@ def _explore(args: argparse.Namespace) -> int:
 
 def _classify(args: argparse.Namespace) -> int:
     from musinterp_app.model.onnx_vae import OnnxVAE
-    from musinterp_app.training.classifiers import compare_on_cache, write_report
+    from musinterp_app.training.classifiers import compare_on_cache, compare_on_fma, write_report
 
-    model = OnnxVAE(Path(args.model)) if args.model else None
-    comparison = compare_on_cache(Path(args.data), model=model)
+    if args.fma_features:  # FMA's own features: its split, its balanced genres
+        if not args.fma_metadata:
+            raise ValueError("--fma-features needs FMA's tracks.csv (--fma-metadata) for genres")
+        comparison = compare_on_fma(Path(args.fma_metadata), Path(args.fma_features))
+    elif args.data:
+        model = OnnxVAE(Path(args.model)) if args.model else None
+        comparison = compare_on_cache(Path(args.data), model=model)
+    else:
+        raise ValueError("give a prepared cache (--data) or FMA's tables (--fma-metadata, …)")
     path = write_report(comparison, Path(args.output))
     print(path.read_text())
     return 0
@@ -275,8 +282,15 @@ def build_parser() -> argparse.ArgumentParser:
     cls = commands.add_parser(
         "classify", help="the report's six classifiers on a cache (and a model's blends)"
     )
-    cls.add_argument("--data", required=True, metavar="CACHE")
+    cls.add_argument("--data", metavar="CACHE", help="a prepared cache (mel statistics per clip)")
     cls.add_argument("--model", metavar="MODEL_DIR", help="also label its reconstructions, blends")
+    cls.add_argument("--fma-metadata", type=_a_file, metavar="tracks.csv", help="FMA's genres")
+    cls.add_argument(
+        "--fma-features",
+        type=_a_file,
+        metavar="features.csv",
+        help="classify FMA small's tracks on these features instead (FMA's split)",
+    )
     cls.add_argument("-o", "--output", required=True, metavar="REPORT_DIR")
     cls.set_defaults(handler=_classify)
 

@@ -11,7 +11,13 @@ pytest.importorskip("sklearn")
 pytestmark = pytest.mark.train
 
 from musinterp_app.model import prior  # noqa: E402
-from musinterp_app.training import classifiers, data, explore, generation  # noqa: E402
+from musinterp_app.training import (  # noqa: E402
+    classifiers,
+    data,
+    explore,
+    fma_features,
+    generation,
+)
 from musinterp_app.training.cli import main as train_cli  # noqa: E402
 
 
@@ -68,16 +74,16 @@ def test_explore_refuses_what_it_cannot_use(fma, tmp_path):
     with pytest.raises(ValueError, match="cache"):
         explore.explore(tmp_path)
     with pytest.raises(ValueError, match="track_id"):
-        explore.read_feature_table(corpus.metadata / "genres.csv")
+        fma_features.read_feature_table(corpus.metadata / "genres.csv")
 
 
 def test_feature_tables_read_fmas_layout(fma):
     corpus, _ = fma
-    ids, names, values = explore.read_feature_table(corpus.metadata / "features.csv")
+    ids, names, values = fma_features.read_feature_table(corpus.metadata / "features.csv")
     assert len(ids) == len(corpus.tracks) and values.shape == (len(ids), 518)
     assert names[0] == "chroma_cens/kurtosis/01"
-    ids, names, values = explore.read_feature_table(
-        corpus.metadata / "echonest.csv", groups=explore.ECHONEST_GROUPS
+    ids, names, values = fma_features.read_feature_table(
+        corpus.metadata / "echonest.csv", groups=fma_features.ECHONEST_GROUPS
     )
     assert names[0] == "echonest/audio_features/acousticness" and np.isfinite(values).all()
 
@@ -168,3 +174,28 @@ def test_fit_prior_writes_the_prior_and_measures_generation(fma, shipped_model, 
     assert {"held-out originals", "reconstructions", "ar, T = 0.8", "white, T = 1"} <= set(scores)
     for item in scores.values():
         assert item["frechet"] >= 0 and 0 < item["confidence"] <= 1
+
+
+def test_the_classifier_comparison_on_fmas_own_features(tmp_path):
+    corpus = make_fma(tmp_path, tracks_per_genre=5, audio=False)  # one test track per genre
+    out = tmp_path / "report"
+    status = train_cli(
+        [
+            "classify", "--fma-metadata", str(corpus.tracks_csv),
+            "--fma-features", str(corpus.metadata / "features.csv"), "-o", str(out),
+        ]
+    )  # fmt: skip
+    assert status == 0
+    comparison = json.loads((out / "classifiers.json").read_text())
+    assert comparison["train_clips"] == 8 * 4 and comparison["test_clips"] == 8
+    assert len(comparison["labels"]) == 8 and list(comparison["classifiers"]) == list(
+        classifiers.GRIDS
+    )
+    # each genre's features are centred apart: far above chance (1/8)
+    assert comparison["classifiers"]["logistic regression"]["originals"]["accuracy"] >= 0.75
+    assert "features.csv (518 values per track), FMA small" in (out / "classifiers.md").read_text()
+    with pytest.raises(ValueError, match="no test tracks"):
+        classifiers.compare_on_fma(
+            make_fma(tmp_path / "few", tracks_per_genre=3, audio=False).tracks_csv,
+            tmp_path / "few" / "fma_metadata" / "features.csv",
+        )
