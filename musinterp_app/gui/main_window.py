@@ -146,6 +146,7 @@ class MainWindow(QMainWindow):
             panel.file_dropped.connect(lambda path, s=slot: self.load(s, path))
             panel.open_requested.connect(lambda s=slot: self.open_dialog(s))
             panel.excerpt_moved.connect(lambda start, s=slot: session.move_excerpt(s, start))
+            panel.play_from.connect(lambda start, s=slot: session.play_from(s, start))
 
         self.views = {
             "A": SpectrogramView("A excerpt", empty_text="A's excerpt"),

@@ -21,7 +21,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from musinterp_app import engine
-from musinterp_app.audio import mel
+from musinterp_app.audio import io, mel
 from musinterp_app.audio import player as playback
 from musinterp_app.engine import BlendSettings, Engine
 from musinterp_app.gui.throttle import Throttle
@@ -29,6 +29,7 @@ from musinterp_app.gui.workers import JobPool, Lane
 from musinterp_app.model.onnx_vae import OnnxVAE
 
 DRAG_DECODE_MS = 33  # ~30 Hz while the slider is dragged
+PLAY_FROM_S = 120.0  # "play from here" plays this much of the track at most
 SETTLE_MS = 300  # keyboard steps: render once the keys have been still this long
 CURSOR_MS = 33
 SLOTS = ("A", "B")
@@ -142,7 +143,8 @@ class Session(QObject):
         self.playing = ""  # "A", "B", "blend" or ""
         self._playing_offset_s = 0.0
         self._play_when_ready = False
-        self._preview: tuple[str, float] | None = None  # (slot, offset) asked of play_track
+        self._preview: tuple[str, float, bool] | None = None  # (slot, offset, whole track)
+        self._whole_track = False  # what plays is a whole track (play_from), not its excerpt
         self._playing_buffer: playback.PlaybackBuffer | None = None
         self.reported_dropouts = 0
         self.undo_stack = QUndoStack(self)
@@ -291,6 +293,7 @@ class Session(QObject):
             self.engine.set_track(slot, track)
             self.move_excerpt(slot, track.start_s)
             return
+        previous = self.engine.tracks[slot]
         self.engine.set_track(slot, track)
         self.blend_buffer = None
         self.track_changed.emit(slot)
@@ -298,7 +301,8 @@ class Session(QObject):
         self.status.emit(f"{slot}: {track.name}, {excerpt}.")
         if track.note:
             self.notice.emit(f"{slot}: {track.note}.")
-        self._heard_changed((slot,))
+        same_file = previous is not None and previous.path == track.path
+        self._heard_changed((slot,), same_file=same_file)
         self.request_decode()
         self.record()
 
@@ -377,13 +381,14 @@ class Session(QObject):
         what = self._what(self.blend_buffer[0]) if self.blend_buffer else "blend"
         self.status.emit(f"{what.capitalize()} ready.")
 
-    def _heard_changed(self, slots: tuple[str, ...]) -> None:
-        """What ``slots`` sound like changed: re-render a playing blend, stop a playing track."""
+    def _heard_changed(self, slots: tuple[str, ...], *, same_file: bool = False) -> None:
+        """What ``slots`` sound like changed: re-render a playing blend, stop a playing track
+        (a whole track played from somewhere goes on when only its excerpt moved)."""
         if self.playing == "blend":
             self.stop()
             if self.ready:
                 self.request_render(play=not self.audio_problem)
-        elif self.playing in slots:
+        elif self.playing in slots and not (same_file and self._whole_track):
             self.stop()
 
     # ----- playback ----------------------------------------------------------------------------
@@ -409,7 +414,7 @@ class Session(QObject):
         self.volume = self.player.volume = gain
 
     def _start_playback(
-        self, buffer: playback.PlaybackBuffer, source: str, offset_s: float
+        self, buffer: playback.PlaybackBuffer, source: str, offset_s: float, whole: bool = False
     ) -> None:
         error = self.player.take_error()  # a device that died since the last check
         if error:
@@ -422,7 +427,7 @@ class Session(QObject):
             self.problem.emit("Cannot play", str(error))
             return
         self._set_playing(source, offset_s)
-        self._playing_buffer = buffer
+        self._playing_buffer, self._whole_track = buffer, whole
         self.reported_dropouts = 0
         self.cursor_timer.start()
         self.playback_started.emit()
@@ -439,8 +444,28 @@ class Session(QObject):
         """Play a track's excerpt (resampled to the device off the UI thread)."""
         track, player = self.engine.tracks[slot], self.player
         if track is not None and not self.audio_problem:
-            self._preview = (slot, track.start_s)
+            self._preview = (slot, track.start_s, False)
             self.lanes["preview"].submit(lambda _cancel, _progress: player.buffer_of(track.samples))
+
+    def play_from(self, slot: str, start_s: float) -> None:
+        """Play the whole track in ``slot`` from ``start_s`` (``PLAY_FROM_S`` at most, read
+        off the UI thread), the cursor on its overview."""
+        track, player = self.engine.tracks[slot], self.player
+        if track is None or self.audio_problem:
+            return
+        rate = self.engine.config.sample_rate
+        self._preview = (slot, start_s, True)
+        self.lanes["preview"].submit(
+            lambda cancel, _progress: player.buffer_of(
+                io.load(
+                    track.path,
+                    sample_rate=rate,
+                    offset_s=start_s,
+                    duration_s=min(PLAY_FROM_S, track.info.duration_s - start_s),
+                    cancel=cancel,
+                )
+            )
+        )
 
     def _preview_ready(self, buffer: playback.PlaybackBuffer) -> None:
         if self._preview is not None:

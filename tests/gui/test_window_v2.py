@@ -373,3 +373,47 @@ def test_the_views_line_up_and_the_difference_says_what_it_is(qtbot, window, cli
     assert readout.startswith("1.00 s · ") and " Hz · " in readout and readout.endswith(" dB")
     assert difference.readout(1.0, 100.0).split(" · ")[2][0] in "+-"
     assert window.blend_view.readout(99.0, 100.0) == ""
+
+
+# ----- 4: choosing an excerpt -------------------------------------------------------------------
+def _point_at(view, seconds: float):
+    """The widget position of ``seconds`` (half-way up) in a spectrogram view."""
+    from PySide6.QtCore import QPointF
+
+    scene = view.getPlotItem().vb.mapViewToScene(QPointF(seconds, 64))
+    return view.mapFromScene(scene)
+
+
+def test_a_click_places_the_excerpt_a_typed_start_moves_it_and_zoom_stays(qtbot, window, clips):
+    load_both(qtbot, window, clips)
+    panel = window.panels["A"]
+    qtbot.mouseClick(panel.view.viewport(), LEFT, pos=_point_at(panel.view, 4.0))
+    qtbot.mouseClick(panel.view.viewport(), LEFT, pos=_point_at(panel.view, 6.0))
+    qtbot.waitUntil(
+        lambda: window.session.tracks["A"].start_s != 0.0 and idle(window), timeout=60_000
+    )
+    assert window.session.tracks["A"].start_s == pytest.approx(2.0, abs=0.1)  # 7 − 5 at most
+    assert panel.start_box.value() == pytest.approx(2.0, abs=0.1)
+    panel.view.getPlotItem().vb.setXRange(1.0, 4.0, padding=0)  # zoomed in
+    type_into(qtbot, panel.start_box, "1.5")
+    qtbot.waitUntil(lambda: window.session.tracks["A"].start_s == 1.5, timeout=60_000)
+    settle(qtbot, window)
+    assert "excerpt 1.5–6.5 s" in panel.details.text()
+    assert panel.view.viewRange()[0] == pytest.approx([1.0, 4.0], abs=0.01)
+    assert window.session.undo_stack.undoText() == "move the excerpt of A"
+    panel.region.setRegion((0.5, 5.5))  # as a drag does, before it is let go
+    assert "excerpt 0.5–5.5 s" in panel.details.text()
+
+
+@needs_audio
+def test_a_double_click_plays_the_whole_track_from_there(qtbot, window, clips):
+    load_both(qtbot, window, clips)
+    panel = window.panels["B"]
+    where = _point_at(panel.view, 6.0)
+    qtbot.mouseClick(panel.view.viewport(), LEFT, pos=where)  # a double-click, as Qt sends it
+    qtbot.mouseDClick(panel.view.viewport(), LEFT, pos=where)
+    qtbot.mouseRelease(panel.view.viewport(), LEFT, pos=where)
+    qtbot.waitUntil(lambda: window.session.playing == "B", timeout=LOAD_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: panel.view.cursor.isVisible(), timeout=5000)
+    assert 6.0 <= panel.view.cursor.value() < 7.0  # past the 0–5 s excerpt
+    window.session.stop()
