@@ -37,10 +37,11 @@ class ShardWriter:
         self.array: np.memmap | None = None
 
     def _next_shard(self) -> None:
-        name = f"{len(self.names):05d}.npy"
+        # after the last shard in use: one past it was left by a killed run, if it exists
+        name = f"{int(Path(self.names[-1]).stem) + 1 if self.names else 0:05d}.npy"
         shape = (self.capacity, *self.segment_shape)
         path = self.folder / name
-        if path.exists():  # left by a run killed before any of its files finished
+        if path.exists():  # no finished file has rows in it
             path.unlink()
         self.array = np.lib.format.open_memmap(path, mode="w+", dtype=np.float16, shape=shape)
         self.names.append(name)
