@@ -293,7 +293,7 @@ def survey(args: argparse.Namespace) -> int:
 def info(args: argparse.Namespace) -> int:
     model = _load_model(args.model)
     facts = model.info
-    print(f"model {facts.model_id} in {facts.folder}")
+    print(f"model “{facts.folder.name}” (id {facts.model_id}) in {facts.folder}")
     print(f"  architecture   {facts.architecture} ({facts.parameters_text})")
     if facts.temporal:
         rate = facts.mel.sample_rate / facts.mel.hop_length / facts.time_reduction
@@ -315,9 +315,44 @@ def info(args: argparse.Namespace) -> int:
     if summary is not None:
         print("\n" + "\n".join(evaluation.plain_words(summary)))
     report = facts.card.split("## Evaluation", 1)
-    if len(report) == 2:
-        print("\n## Evaluation" + report[1].rstrip())
+    if len(report) == 2 and args.details:
+        print("\n" + plain_text("## Evaluation" + report[1].rstrip()))
+    elif len(report) == 2:
+        print("\nThe full evaluation (tables): musinterp info --details")
     return 0
+
+
+def plain_text(markdown: str) -> str:
+    """The model card's Markdown as text for a terminal: headings underlined, tables
+    in aligned columns, no ``**`` or backquotes."""
+    lines, table = [], []
+
+    def flush_table() -> None:
+        rows = [[cell.strip() for cell in row.strip("|").split("|")] for row in table]
+        rows = [row for row in rows if not all(set(cell) <= set("-: ") for cell in row)]
+        widths = [max(len(row[k]) for row in rows if k < len(row)) for k in range(len(rows[0]))]
+        for row in rows:
+            cells = [
+                cell.ljust(widths[k]) if k == 0 else cell.rjust(widths[k])
+                for k, cell in enumerate(row)
+            ]
+            lines.append("  " + "  ".join(cells).rstrip())
+        table.clear()
+
+    for line in markdown.replace("**", "").replace("`", "").splitlines():
+        if line.startswith("|"):
+            table.append(line)
+            continue
+        if table:
+            flush_table()
+        if line.startswith("#"):
+            title = line.lstrip("#").strip()
+            lines += [title, "-" * len(title)]
+        else:
+            lines.append(line)
+    if table:
+        flush_table()
+    return "\n".join(lines)
 
 
 def bench(args: argparse.Namespace) -> int:
@@ -537,6 +572,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     inf = commands.add_parser("info", help="what a model is and how well it does")
     inf.add_argument("--model", metavar="DIR", help="model folder (default: the shipped one)")
+    inf.add_argument(
+        "--details", action="store_true", help="also the model card's evaluation tables"
+    )
     inf.set_defaults(handler=info)
 
     ben = commands.add_parser("bench", help="measure speed and quality")
