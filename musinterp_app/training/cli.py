@@ -129,6 +129,7 @@ def _explore(args: argparse.Namespace) -> int:
     summary = explore(
         Path(args.output),
         cache=Path(args.data) if args.data else None,
+        audio=[Path(folder) for folder in args.audio],
         fma_metadata=Path(args.fma_metadata) if args.fma_metadata else None,
         fma_features=Path(args.fma_features) if args.fma_features else None,
         fma_echonest=Path(args.fma_echonest) if args.fma_echonest else None,
@@ -271,6 +272,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     exp = commands.add_parser("explore", help="a data set's labels and 2-D maps (a report)")
     exp.add_argument("--data", metavar="CACHE", help="a prepared cache (mel statistics per clip)")
+    exp.add_argument(
+        "--audio",
+        nargs="+",
+        default=[],
+        metavar="DIR",
+        help="folders of audio, one per label (no cache needed: the first 3 clips of each file)",
+    )
     exp.add_argument("--fma-metadata", type=_a_file, metavar="tracks.csv", help="FMA's genres")
     exp.add_argument("--fma-features", type=_a_file, metavar="features.csv", help="FMA's features")
     exp.add_argument(

@@ -7,9 +7,10 @@ Writes ``REPORT.md``, ``explore.json`` and PNG figures into a folder:
   subset (``small``);
 - 2-D maps of per-clip features coloured by label, made with PCA, t-SNE
   (scikit-learn) and UMAP (umap-learn), each with its run time, for the mel
-  statistics of a prepared cache (per pooled band mean and spread, the
-  classifiers' features), FMA's precomputed low-level features
-  (``features.csv``: chroma, MFCC, spectral contrast, tonnetz, …) and its
+  statistics (per pooled band mean and spread, the classifiers' features) of a
+  prepared cache or of the first clips of every file in folders of audio,
+  FMA's precomputed low-level features (``features.csv``: chroma, MFCC,
+  spectral contrast, tonnetz, …) and its
   high-level Echo Nest features (``echonest.csv``: acousticness, danceability,
   energy, …), each when given.
 
@@ -34,6 +35,7 @@ from sklearn.manifold import TSNE
 from sklearn.preprocessing import StandardScaler
 from tqdm import tqdm
 
+from musinterp_app.audio import io, mel
 from musinterp_app.training import classifiers, data, fma
 from musinterp_app.training.fma_features import ECHONEST_GROUPS, read_feature_table
 
@@ -148,10 +150,43 @@ def _cache_features(cache: Path, max_per_label: int, seed: int) -> tuple[np.ndar
     return np.stack(features), [row["label"] for row in chosen]
 
 
+def _folder_features(
+    folders: list[Path], clips_per_file: int
+) -> tuple[np.ndarray, list[str], dict[str, int]]:
+    """Mel statistics of the first ``clips_per_file`` 5-s clips of every audio file under
+    ``folders`` (one folder per label, as ``prepare`` reads them): features ``[N, D]``,
+    their labels, and files per label. Unreadable files are left out."""
+    config = mel.MelConfig()
+    sources, _ = data.find_sources(folders)
+    features, labels, files = [], [], {}
+    for source in tqdm(sources, desc="mel statistics", unit="file", leave=False):
+        try:
+            samples = io.load(
+                source.path,
+                sample_rate=config.sample_rate,
+                duration_s=clips_per_file * config.segment_seconds,
+            )
+        except io.AudioLoadError:
+            continue
+        log_mel = mel.log_mel_long(samples, config)
+        count = log_mel.shape[1] // config.segment_frames
+        if not count:
+            continue
+        clips = log_mel[:, : count * config.segment_frames].reshape(config.n_mels, count, -1)
+        features.append(classifiers.mel_features(clips.transpose(1, 0, 2)))
+        labels += [source.label] * count
+        files[source.label] = files.get(source.label, 0) + 1
+    if not features:
+        raise ValueError("no audio file under the folders given is 5 s long or readable")
+    return np.concatenate(features), labels, files
+
+
 def explore(
     out: Path,
     *,
     cache: Path | None = None,
+    audio: list[Path] = (),
+    clips_per_file: int = 3,
     fma_metadata: Path | None = None,
     fma_features: Path | None = None,
     fma_echonest: Path | None = None,
@@ -159,8 +194,11 @@ def explore(
     seed: int = 0,
 ) -> dict:
     """Write the report (see the module docstring) into ``out``; returns what it measured."""
-    if cache is None and fma_metadata is None:
-        raise ValueError("give a prepared cache (--data) or FMA's tracks.csv (--fma-metadata)")
+    if cache is None and not audio and fma_metadata is None:
+        raise ValueError(
+            "give a prepared cache (--data), folders of audio (--audio) or FMA's tracks.csv "
+            "(--fma-metadata)"
+        )
     if (fma_features or fma_echonest) and fma_metadata is None:
         raise ValueError("FMA's feature tables need its tracks.csv (--fma-metadata) for genres")
     out = Path(out)
@@ -186,6 +224,12 @@ def explore(
                 *_cache_features(cache, max_per_label, seed),
             )
         )
+    if audio:
+        features, labels, files = _folder_features([Path(f) for f in audio], clips_per_file)
+        summary["counts"]["audio files per folder"] = files
+        count_panels.append(("audio files per folder", files))
+        title = f"mel statistics of the folders' first {clips_per_file} clips per file"
+        feature_sets.append(("folders", title, features, labels))
     if fma_metadata is not None:
         tracks = fma.read_tracks(fma_metadata)
         genres = {tid: t.label for tid, t in tracks.items() if t.label != fma.NO_GENRE}

@@ -67,6 +67,15 @@ def test_explore_writes_every_figure_and_table(fma, tmp_path):
     assert not list(out.glob(".*part"))
 
 
+@pytest.mark.slow  # UMAP's first call compiles (numba)
+def test_explore_maps_folders_of_audio_without_a_cache(fma, tmp_path):
+    corpus, _ = fma
+    summary = explore.explore(tmp_path, audio=[corpus.audio])  # one folder, one label
+    assert summary["counts"]["audio files per folder"] == {"fma_audio": len(corpus.tracks)}
+    assert summary["maps"]["folders"]["items"] == len(corpus.tracks)  # one 5-s clip in each 6 s
+    assert (tmp_path / "map_folders.png").stat().st_size > 10_000
+
+
 def test_explore_refuses_what_it_cannot_use(fma, tmp_path):
     corpus, _ = fma
     with pytest.raises(ValueError, match=r"tracks\.csv"):
