@@ -23,7 +23,7 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from itertools import repeat
@@ -367,19 +367,29 @@ def _link(source: Path, target: Path) -> None:
 
 
 def read_index(cache: Path) -> list[dict]:
+    return list(iter_index(cache))
+
+
+def iter_index(cache: Path) -> Iterator[dict]:
+    """The rows of ``index.csv`` one at a time (a large corpus's index is not held)."""
     with open(Path(cache) / "index.csv", newline="") as handle:
-        return list(csv.DictReader(handle))
+        yield from csv.DictReader(handle)
 
 
-def split_by_file(rows: list[dict], validation_fraction: float = 0.1) -> tuple[list, list]:
-    """Train/validation rows, split by source file (no file in both), deterministically.
+def split_files(
+    files: dict[str, str], validation_fraction: float = 0.1
+) -> tuple[set[str], set[str]]:
+    """Training and validation file ids of ``files`` (file id → FMA split or ""),
+    deterministically; no file in both.
 
-    With FMA's split in the index (every row has one), its ``training`` and
-    ``validation`` tracks are used as they are (``test`` is in neither).
+    With FMA's split for every file, its ``training`` and ``validation`` tracks
+    are used as they are (``test`` is in neither). Otherwise a hash of the id
+    puts about ``validation_fraction`` of the files in validation, and a tiny
+    data set holds out at least one file.
     """
-    if rows and all(row.get("split") for row in rows):
-        train = [row for row in rows if row["split"] == "training"]
-        validation = [row for row in rows if row["split"] == "validation"]
+    if files and all(files.values()):
+        train = {f for f, split in files.items() if split == "training"}
+        validation = {f for f, split in files.items() if split == "validation"}
         if train and validation:
             return train, validation
 
@@ -387,14 +397,20 @@ def split_by_file(rows: list[dict], validation_fraction: float = 0.1) -> tuple[l
         bucket = int(hashlib.sha1(file_id.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
         return bucket < validation_fraction
 
-    train = [row for row in rows if not is_validation(row["file_id"])]
-    validation = [row for row in rows if is_validation(row["file_id"])]
-    if not validation or not train:  # tiny data sets: hold out at least one file
-        files = sorted({row["file_id"] for row in rows})
-        held = set(files[: max(1, len(files) // 10)]) if len(files) > 1 else set()
-        train = [row for row in rows if row["file_id"] not in held]
-        validation = [row for row in rows if row["file_id"] in held] or train[-1:]
-    return train, validation
+    validation = {f for f in files if is_validation(f)}
+    if not validation or len(validation) == len(files):
+        ordered = sorted(files)
+        validation = set(ordered[: max(1, len(ordered) // 10)]) if len(ordered) > 1 else set()
+    return set(files) - validation, validation
+
+
+def split_by_file(rows: list[dict], validation_fraction: float = 0.1) -> tuple[list, list]:
+    """Train/validation rows, split by source file (:func:`split_files`); with a single
+    file, its last segment validates."""
+    files = {row["file_id"]: row.get("split", "") for row in rows}
+    training, validation = split_files(files, validation_fraction)
+    train = [row for row in rows if row["file_id"] in training]
+    return train, [row for row in rows if row["file_id"] in validation] or train[-1:]
 
 
 def read_segments(cache: Path, rows: Sequence[dict]) -> np.ndarray:
@@ -415,10 +431,12 @@ class TrackStore:
     frame in its shard; ``lengths``: its frames; ``labels``: its label.
     """
 
-    def __init__(self, cache: Path, rows: list[dict]) -> None:
+    def __init__(self, cache: Path, rows: Iterable[dict]) -> None:
+        """``rows``: index rows in the index's order (a file's segments one after another),
+        e.g. streamed from :func:`iter_index`; they are not kept."""
         self.reader = shards.ShardReader(cache)
         runs: list[list] = []  # [shard, first row, rows, label, file id]
-        for row in sorted(rows, key=lambda row: (row["file_id"], float(row["offset_s"]))):
+        for row in rows:
             last = runs[-1] if runs else None
             if (
                 last is not None

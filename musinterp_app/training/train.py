@@ -299,16 +299,19 @@ def _train(
     if options.threads:
         torch.set_num_threads(options.threads)
     mel_config = mel.MelConfig.from_dict(json.loads((cache / "mel_config.json").read_text()))
-    rows = data.read_index(cache)
-    if not rows:
+    files, labels = {}, set()  # the index is streamed: a large corpus's rows are never held
+    for row in data.iter_index(cache):
+        if not row.get("shard"):
+            raise ValueError(
+                f"{cache} was prepared before segment shards existed; run the same prepare "
+                "command on it again (it adds the shards, keeping what is there)"
+            )
+        files[row["file_id"]] = row["split"]
+        labels.add(row["label"])
+    if not files:
         raise ValueError(f"{cache} holds no segments; run prepare first")
-    if not rows[0].get("shard"):
-        raise ValueError(
-            f"{cache} was prepared before segment shards existed; run the same prepare command "
-            "on it again (it adds the shards, keeping what is there)"
-        )
-    train_rows, validation_rows = data.split_by_file(rows)
-    store = data.TrackStore(cache, train_rows)
+    training, validation_files = data.split_files(files)
+    store = data.TrackStore(cache, (r for r in data.iter_index(cache) if r["file_id"] in training))
     crop_frames = options.crop_frames if options.arch != "conv2d" else mel_config.segment_frames
     options.crop_frames = crop_frames
     if int(store.lengths.max()) < crop_frames:
@@ -329,6 +332,9 @@ def _train(
             band_std=band_std,
         )
     if context.is_main:
+        validation_rows = [r for r in data.iter_index(cache) if r["file_id"] in validation_files]
+        if not validation_rows:  # a single file: its last segment validates
+            validation_rows = [r for r in data.iter_index(cache) if r["file_id"] in training][-1:]
         chosen = data.balanced_validation(validation_rows, options.validation_segments)
         validation = data.read_segments(cache, chosen)
         config_path.write_text(
@@ -339,9 +345,9 @@ def _train(
                     "options": asdict(options),
                     "data": {
                         "cache": str(cache.resolve()),
-                        "labels": sorted({row["label"] for row in rows}),
-                        "train_files": len({r["file_id"] for r in train_rows}),
-                        "validation_files": len({r["file_id"] for r in validation_rows}),
+                        "labels": sorted(labels),
+                        "train_files": len(training),
+                        "validation_files": len(validation_files),
                         "train_minutes": round(
                             mel_config.frames_to_seconds(int(store.lengths.sum())) / 60, 1
                         ),

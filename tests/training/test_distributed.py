@@ -83,7 +83,7 @@ def test_two_processes_follow_the_loss_curve_of_one_on_the_same_global_batch(run
     assert one["step"] == two["step"] == 6
     assert one["numpy_rng"] == two["numpy_rng"]  # the same data drawn, whatever the processes
     for name, weight in one["model"].items():
-        torch.testing.assert_close(two["model"][name], weight, rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(two["model"][name], weight, rtol=1e-3, atol=2e-5)
 
 
 @pytest.mark.parametrize(("first", "then"), [(2, 1), (1, 2)])
