@@ -632,18 +632,27 @@ class MainWindow(QMainWindow):
         self.blend_view.setTitle(
             self._blend_title(session.decoded_settings), color="#dddddd", size="10pt"
         )
-        self.views["difference"].show_mel(
-            session.difference_mel,
-            config,
-            config.hop_length / config.sample_rate,
-            difference=True,
-        )
-        self._fit_colours()
+        self._show_difference()
+        if not self.slider.isSliderDown():  # refitting repaints every view: not per drag step
+            self._fit_colours()
         self.blend_drawn.emit()
+
+    def _show_difference(self) -> None:
+        session, view = self.session, self.views["difference"]
+        if view.isVisible() and session.difference_mel is not None:
+            config = session.engine.config
+            view.show_mel(
+                session.difference_mel,
+                config,
+                config.hop_length / config.sample_rate,
+                difference=True,
+            )
 
     def _show_view(self, name: str, on: bool) -> None:
         self.views[name].setVisible(on)
         self.settings.setValue(f"view/{name}", on)
+        if name == "difference" and on:
+            self._show_difference()
 
     def _auto_colours(self, on: bool) -> None:
         self.colour_scale.auto = on

@@ -21,6 +21,7 @@ LEVEL_PERCENTILES = (2.0, 99.7)  # the automatic colour range: what most of the 
 MIN_RANGE_DB = 20.0
 TOP_DB = 40  # the top of the colour bar (mel power, dB)
 READOUT_VALUES = 50_000  # values sampled to find the percentiles (fast on any size)
+REFIT_DB = 0.5  # the automatic range moves only by more than this (each move repaints all)
 
 
 class MelAxis(pg.AxisItem):
@@ -168,7 +169,10 @@ class ColourScale(QObject):
     def fit(self, images: list[np.ndarray]) -> None:
         """While automatic: the range that most of ``images`` (normalised log-mel) span."""
         if self.auto and images:
-            self.set_levels(*data_levels(images, self.config))
+            levels = data_levels(images, self.config)
+            moved = max(abs(a - b) for a, b in zip(levels, self.levels(), strict=True))
+            if moved * self.config.norm_scale_db > REFIT_DB:
+                self.set_levels(*levels)  # repaints every view: only for a visible change
 
     def _dragged(self) -> None:
         self.auto = False

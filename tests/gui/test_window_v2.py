@@ -417,3 +417,16 @@ def test_a_double_click_plays_the_whole_track_from_there(qtbot, window, clips):
     qtbot.waitUntil(lambda: panel.view.cursor.isVisible(), timeout=5000)
     assert 6.0 <= panel.view.cursor.value() < 7.0  # past the 0–5 s excerpt
     window.session.stop()
+
+
+@needs_audio
+def test_space_is_the_transport_whatever_control_has_the_focus(qtbot, window, clips):
+    load_both(qtbot, window, clips)
+    for control in (window.morph_box, window.mode_box, window.slider, window.buttons["A"]):
+        control.setFocus()
+        checked = window.morph_box.isChecked()
+        qtbot.keyClick(control, Qt.Key.Key_Space)
+        qtbot.waitUntil(lambda: window.session.playing == "blend", timeout=LOAD_TIMEOUT_MS)
+        assert window.morph_box.isChecked() == checked, control
+        qtbot.keyClick(control, Qt.Key.Key_Space)
+        assert window.session.playing == "", control
