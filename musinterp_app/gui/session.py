@@ -174,7 +174,9 @@ class Session(QObject):
         self.lanes["model"].finished.connect(self._model_loaded)
         self.lanes["model"].failed.connect(
             lambda m: self.problem.emit(
-                "Cannot load model", f"{m}\n\nThe previous model is still in use."
+                "Cannot load model",
+                f"{m}\n\nThe previous model is still in use. Choose a folder made by "
+                "“musinterp-train export” (it holds encoder.onnx, decoder.onnx and MODEL.md).",
             )
         )
 

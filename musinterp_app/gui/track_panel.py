@@ -173,7 +173,9 @@ class TrackPanel(QFrame):
         self.details.setText(
             f"{_duration_text(info.duration_s)} · {info.sample_rate} Hz · {channels} · "
             f"excerpt {start_s:.1f}–{start_s + track.duration_s:.1f} s"
+            + (" (fitted to the file)" if track.note else "")
         )
+        self.details.setToolTip(track.note)
 
     def _region_dragged(self) -> None:
         """The header follows the region while it is dragged."""

@@ -92,7 +92,8 @@ def test_a_long_excerpt_is_bounded_by_the_shorter_track_and_said(
     settle(qtbot, window)
     status = window.status_text.text()
     assert "“short.wav” is 3.0 s long: excerpt shortened to 3.0 s (the whole file)" in status
-    assert "excerpt 0.0–3.0 s" in window.panels["B"].details.text()
+    assert "excerpt 0.0–3.0 s (fitted to the file)" in window.panels["B"].details.text()
+    assert "shortened to 3.0 s" in window.panels["B"].details.toolTip()
     assert window.session.blended_mel.shape == (512, 384)  # 3 s: the shorter excerpt
     target = tmp_path / "bounded.wav"
     with qtbot.waitSignal(window.session.exported, timeout=LOAD_TIMEOUT_MS):
