@@ -67,7 +67,8 @@ def test_a_new_track_rerenders_the_looping_blend_and_stops_a_playing_track(
     assert session.player._buffer is session.blend_buffer[1]
     assert session.playing == "blend" and window.buttons["blend"].isChecked()
     settle(qtbot, window)
-    assert len(session.blend_buffer[1].samples) == pytest.approx(3.0 * 48000, abs=600)
+    buffer = session.blend_buffer[1]
+    assert len(buffer.samples) == pytest.approx(3.0 * buffer.output_rate, abs=600)  # the new A
 
     qtbot.mouseClick(window.buttons["B"], LEFT)
     qtbot.waitUntil(lambda: session.playing == "B", timeout=LOAD_TIMEOUT_MS)
