@@ -60,9 +60,9 @@ RENDER_CHOICES = (
         "iterations",
         "Quality (playback and export)",
         (
-            ("Fast (4 iterations)", 4),
+            ("Fast (8 iterations)", 8),
             (f"Standard ({engine.RENDER_ITERATIONS} iterations)", engine.RENDER_ITERATIONS),
-            ("Best (32 iterations)", 32),
+            (f"Best ({2 * engine.RENDER_ITERATIONS} iterations)", 2 * engine.RENDER_ITERATIONS),
         ),
         engine.RENDER_ITERATIONS,
     ),

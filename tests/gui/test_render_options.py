@@ -23,7 +23,7 @@ def test_export_follows_the_render_menu_and_the_chosen_type(loaded_window, qtbot
     window = loaded_window
     _choose(window, "level", "peak")
     _choose(window, "rate", 48000)
-    _choose(window, "iterations", 4)
+    _choose(window, "iterations", 8)
     target = tmp_path / "blend.flac"
     with qtbot.waitSignal(window.session.lanes["export"].finished, timeout=120_000):
         window.export_to(str(target), sample_format="24")
