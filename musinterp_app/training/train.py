@@ -28,6 +28,7 @@ import math
 import os
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -106,6 +107,93 @@ def band_statistics(
     return mean.tolist(), np.sqrt(np.maximum(square - mean**2, 1e-6)).tolist()
 
 
+@dataclass(frozen=True)
+class BatchPlan:
+    """Every random draw of one global batch, the same in every process: which crops
+    (track, first frame), their gain and tilt (dB, ``[batch, 1, 1]``), which rows get a
+    second crop mixed in, those crops and their gain."""
+
+    tracks: np.ndarray
+    starts: np.ndarray
+    gain_db: np.ndarray
+    tilt_db: np.ndarray
+    mixed: np.ndarray
+    other_tracks: np.ndarray
+    other_starts: np.ndarray
+    other_gain_db: np.ndarray
+    rng_after: str  # the generator's state once drawn: what a checkpoint after this step keeps
+
+    def rows(self, part: slice) -> tuple[np.ndarray, np.ndarray]:
+        """The global rows of ``part`` and which of the mixed rows are among them."""
+        rows = np.arange(len(self.tracks))[part]
+        return rows, np.isin(self.mixed, rows)
+
+
+def plan_batch(
+    store: data.TrackStore, options: TrainOptions, rng: np.random.Generator
+) -> BatchPlan:
+    """Draw the plan of the next global batch of ``options.batch``."""
+    count, frames = options.batch, options.crop_frames
+    tracks, starts = store.plan_crops(count, frames, rng)
+    gain_db = rng.uniform(-options.gain_db, options.gain_db, (count, 1, 1))
+    tilt_db = rng.uniform(-options.tilt_db, options.tilt_db, (count, 1, 1))
+    mixed = np.flatnonzero(rng.random(count) < options.mix_probability)
+    other_tracks, other_starts = store.plan_crops(len(mixed), frames, rng)
+    other_gain_db = rng.uniform(-12.0, 0.0, (len(mixed), 1, 1))
+    return BatchPlan(
+        tracks, starts, gain_db, tilt_db, mixed, other_tracks, other_starts, other_gain_db,
+        rng_after=json.dumps(rng.bit_generator.state),
+    )  # fmt: skip
+
+
+def read_batch(
+    store: data.TrackStore, plan: BatchPlan, part: slice, frames: int, pin: bool = False
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """This process's crops of ``plan`` and the crops mixed into them, as stored (float16
+    ``[count, frames, n_mels]``), read on the CPU; in page-locked memory when ``pin``
+    (for an asynchronous copy to a GPU)."""
+    rows, mine = plan.rows(part)
+    crops = store.read_raw(plan.tracks[rows], plan.starts[rows], frames)
+    others = store.read_raw(plan.other_tracks[mine], plan.other_starts[mine], frames)
+    tensors = torch.from_numpy(crops), torch.from_numpy(others)
+    return tuple(t.pin_memory() for t in tensors) if pin else tensors
+
+
+def augment(
+    plan: BatchPlan,
+    crops: torch.Tensor,
+    others: torch.Tensor,
+    part: slice,
+    config: mel.MelConfig,
+    device: torch.device | str = "cpu",
+) -> torch.Tensor:
+    """The read crops with their gain, tilt and mixes, normalised log-mel
+    ``[rows, n_mels, frames]`` on ``device`` (on a GPU this costs next to nothing).
+    All changes are made to the mel power (silence stays silent), as
+    :func:`mel.normalised_to_power` and :func:`mel.power_to_normalised` do."""
+    rows, mine = plan.rows(part)
+
+    def tensor(array: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.asarray(array, dtype=np.float32)).to(device)
+
+    def to_power(raw: torch.Tensor) -> torch.Tensor:
+        normalised = raw.to(device, non_blocking=True).float().transpose(1, 2)
+        decibels = (normalised * config.norm_scale_db + config.norm_offset_db).nan_to_num(
+            config.floor_db
+        )
+        decibels = decibels.clamp(config.floor_db, mel.CEILING_DB)
+        return torch.where(decibels <= config.floor_db + 1e-3, 0.0, 10.0 ** (decibels / 10.0))
+
+    power = to_power(crops)
+    ramp = torch.linspace(-0.5, 0.5, power.shape[1], device=device)[None, :, None]
+    power *= 10.0 ** ((tensor(plan.gain_db[rows]) + tensor(plan.tilt_db[rows]) * ramp) / 10.0)
+    if mine.any():
+        mixed_in = to_power(others) * 10.0 ** (tensor(plan.other_gain_db[mine]) / 10.0)
+        power[torch.from_numpy(plan.mixed[mine] - rows[0]).to(device)] += mixed_in
+    decibels = 10.0 * torch.log10(power.clamp_min(10.0 ** (config.floor_db / 10.0)))
+    return (decibels - config.norm_offset_db) / config.norm_scale_db
+
+
 def augmented_batch(
     store: data.TrackStore,
     options: TrainOptions,
@@ -115,48 +203,14 @@ def augmented_batch(
     device: torch.device | str = "cpu",
 ) -> torch.Tensor:
     """Rows ``part`` of a global batch of random crops with random gain, tilt and mixes,
-    ``[rows, n_mels, crop_frames]`` on ``device``.
+    ``[rows, n_mels, crop_frames]`` on ``device``: plan, read, augment in one call.
 
     Every draw is made for the whole global batch of ``options.batch`` (so ``rng``
-    moves the same way in every process); only the part's crops are read (on
-    the CPU) and augmented (on ``device``: on a GPU this costs next to nothing).
-    All changes are made to the mel power (silence stays silent), as
-    :func:`mel.normalised_to_power` and :func:`mel.power_to_normalised` do.
+    moves the same way in every process); only the part's crops are read.
     """
-    count, frames = options.batch, options.crop_frames
-    tracks, starts = store.plan_crops(count, frames, rng)
-    gain_db = rng.uniform(-options.gain_db, options.gain_db, (count, 1, 1))
-    tilt_db = rng.uniform(-options.tilt_db, options.tilt_db, (count, 1, 1))
-    mixed = np.flatnonzero(rng.random(count) < options.mix_probability)
-    other_tracks, other_starts = store.plan_crops(len(mixed), frames, rng)
-    other_gain_db = rng.uniform(-12.0, 0.0, (len(mixed), 1, 1))
-
-    def tensor(array: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(np.asarray(array, dtype=np.float32)).to(device)
-
-    def crops(chosen: np.ndarray, first_frames: np.ndarray) -> torch.Tensor:
-        """Read on the CPU, sent as stored (float16, time-major), converted on ``device``."""
-        raw = torch.from_numpy(store.read_raw(chosen, first_frames, frames)).to(device)
-        return raw.float().transpose(1, 2)
-
-    def to_power(normalised: torch.Tensor) -> torch.Tensor:
-        decibels = (normalised * config.norm_scale_db + config.norm_offset_db).nan_to_num(
-            config.floor_db
-        )
-        decibels = decibels.clamp(config.floor_db, mel.CEILING_DB)
-        return torch.where(decibels <= config.floor_db + 1e-3, 0.0, 10.0 ** (decibels / 10.0))
-
-    rows = np.arange(count)[part]
-    power = to_power(crops(tracks[rows], starts[rows]))
-    ramp = torch.linspace(-0.5, 0.5, store.n_mels, device=device)[None, :, None]
-    power *= 10.0 ** ((tensor(gain_db[rows]) + tensor(tilt_db[rows]) * ramp) / 10.0)
-    mine = np.isin(mixed, rows)
-    if mine.any():
-        others = to_power(crops(other_tracks[mine], other_starts[mine]))
-        others *= 10.0 ** (tensor(other_gain_db[mine]) / 10.0)
-        power[torch.from_numpy(mixed[mine] - rows[0]).to(device)] += others
-    decibels = 10.0 * torch.log10(power.clamp_min(10.0 ** (config.floor_db / 10.0)))
-    return (decibels - config.norm_offset_db) / config.norm_scale_db
+    plan = plan_batch(store, options, rng)
+    crops = read_batch(store, plan, part, options.crop_frames)
+    return augment(plan, *crops, part, config, device)
 
 
 class ReparameterisedVAE(torch.nn.Module):
@@ -402,9 +456,20 @@ def _train(
         disable=not (progress and context.is_main),
     )
     data_s = 0.0
+    reader = ThreadPoolExecutor(max_workers=1)  # reads the next step's crops during this one
+    pin = context.device.type == "cuda"
+
+    def next_batch() -> tuple[BatchPlan, Future]:
+        plan = plan_batch(store, options, rng)
+        return plan, reader.submit(read_batch, store, plan, part, options.crop_frames, pin)
+
+    upcoming = next_batch() if step < last_step else None
     while step < last_step:
         data_started = time.monotonic()
-        batch = augmented_batch(store, options, mel_config, rng, part, context.device)
+        plan, reading = upcoming
+        crops = reading.result()
+        upcoming = next_batch() if step + 1 < last_step else None
+        batch = augment(plan, *crops, part, mel_config, context.device)
         data_s += time.monotonic() - data_started
         beta = options.beta * min(1.0, step / max(1, options.warmup_steps))
         lr = learning_rate(step, options)
@@ -462,11 +527,12 @@ def _train(
                     "validation_s": validation_s,
                     "best_db": best_db,
                     "noise_rng": noise_rng.get_state(),
-                    "numpy_rng": json.dumps(rng.bit_generator.state),
+                    "numpy_rng": plan.rng_after,  # not the generator's: it drew ahead
                 },
                 checkpoint_path,
             )
     bar.close()
+    reader.shutdown()
     training_s = time.monotonic() - started - elapsed_s - (validation_s - validation_before_s)
     if context.is_main and not (run / "best.pt").exists():  # too short to validate even once
         best_db, _ = validate(model, validation, mel_config)

@@ -125,6 +125,36 @@ def test_a_resumed_run_repeats_the_uninterrupted_one(cache, tmp_path):
         assert float(resumed["val_mae_db"]) == pytest.approx(float(straight["val_mae_db"]), 1e-3)
 
 
+def test_a_run_killed_mid_step_resumes_as_if_never_stopped(cache, tmp_path, monkeypatch):
+    """Killed in step 5 (the next batch already drawn and read), resumed from step 4's
+    checkpoint: the same data and losses as a run never stopped."""
+    from musinterp_app.training import train as training
+
+    options = TrainOptions(arch="hybrid", steps=6, validate_every=1, lr_warmup_steps=2, **TINY)
+    train(cache[0], tmp_path / "straight", options, progress=False)
+    calls = []
+
+    def killed_in_step_5(*arguments, **keywords):
+        calls.append(None)
+        if len(calls) == 5:
+            raise KeyboardInterrupt
+        return real_step(*arguments, **keywords)
+
+    real_step = training.training_step
+    monkeypatch.setattr(training, "training_step", killed_in_step_5)
+    with pytest.raises(KeyboardInterrupt):
+        train(cache[0], tmp_path / "killed", options, progress=False)
+    monkeypatch.undo()
+    train(cache[0], tmp_path / "killed", TrainOptions(), resume=True, progress=False)
+    logs = {}
+    for name in ("straight", "killed"):
+        with open(tmp_path / name / "log.csv") as handle:
+            logs[name] = list(csv.DictReader(handle))
+    assert [r["step"] for r in logs["killed"]] == [str(k) for k in range(1, 7)]
+    for straight, resumed in zip(logs["straight"], logs["killed"], strict=True):
+        assert float(resumed["loss"]) == pytest.approx(float(straight["loss"]), rel=1e-4)
+
+
 def test_resuming_with_other_options_is_refused(exported, cache):
     _, run, _, _ = exported
     with pytest.raises(ValueError, match=r"--lr 0\.1 differs from the run being resumed"):
