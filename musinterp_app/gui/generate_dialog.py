@@ -68,6 +68,7 @@ class GenerateDialog(QDialog):
         self.kind = QComboBox()
         for kind in prior.KINDS:
             self.kind.addItem(PRIOR_TITLES[kind], kind)
+        self.kind.setCurrentIndex(prior.KINDS.index(prior.DEFAULT_KIND))
         self.slots = QButtonGroup(self)
         slot_row = QHBoxLayout()
         for slot in ("A", "B"):

@@ -195,6 +195,7 @@ class ListeningTestDialog(QDialog):
         layout.addWidget(self.next_button)
         self.trial_status = QLabel("")
         layout.addWidget(self.trial_status)
+        layout.addStretch()
         reason = playback.unavailable_reason()
         if reason:
             self.play_button.setEnabled(False)

@@ -94,9 +94,12 @@ class LatentPrior:
         if kind == "ar" and len(self.ar_weights) and not global_latent:
             z = self._sample_ar(frames, temperature, rng)
         else:
-            noise = rng.standard_normal((self.channels, frames))
-            if kind == "spectral" and not global_latent:
-                noise = self._filtered(frames, rng)
+            smooth = kind == "spectral" and not global_latent
+            noise = (
+                self._filtered(frames, rng)
+                if smooth
+                else rng.standard_normal((self.channels, frames))
+            )
             z = self.mean[:, None] + temperature * (self.scale_tril @ noise)
         z = z.astype(np.float32)
         return z[:, 0] if global_latent else z

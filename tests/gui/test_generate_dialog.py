@@ -6,6 +6,7 @@ import soundfile as sf
 from PySide6.QtCore import Qt
 
 from musinterp_app.gui.generate_dialog import GenerateDialog
+from musinterp_app.model import prior
 
 pytestmark = pytest.mark.gui
 
@@ -14,6 +15,7 @@ def test_the_dialog_generates_the_length_asked_into_the_slot_chosen(qtbot, shipp
     dialog = GenerateDialog(shipped_model, tmp_path / "generated")
     qtbot.addWidget(dialog)
     dialog.show()
+    assert dialog.kind.currentData() == prior.DEFAULT_KIND
     dialog.seconds.setValue(2.0)
     dialog.seed.setValue(3)
     dialog.slots.buttons()[1].setChecked(True)  # B
