@@ -46,6 +46,7 @@ def test_layer_imports_only_what_it_may(layer):
 def test_cli_starts_without_qt_or_torch():
     code = (
         "import sys, musinterp_app.cli, musinterp_app.audio.io, musinterp_app.audio.griffinlim\n"
+        "import musinterp_app.survey\n"
         "print(sorted(m for m in ('PySide6', 'torch', 'pyqtgraph') if m in sys.modules))"
     )
     result = subprocess.run(
