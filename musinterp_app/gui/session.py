@@ -133,6 +133,7 @@ class Session(QObject):
         self.player = self._new_player(model.mel_config.sample_rate)
         self.audio_problem = playback.unavailable_reason()  # '' when playback works
         self.settings = BlendSettings()
+        self.even_steps = True  # measured better: see Engine.even_steps and the README
         self.excerpt_s = engine.DEFAULT_EXCERPT_S
         self.autoplay = True  # play the blend as soon as a change settles
         self.render_options = {"iterations": engine.RENDER_ITERATIONS, "level": "match", "rate": 0}
@@ -336,8 +337,9 @@ class Session(QObject):
         settings, blender = self.settings, self.engine
 
         def decode(_cancel, _progress):
-            blended = blender.blend_mel(settings)
-            return settings, blended, mix_difference(blender, settings, blended)
+            heard = self.heard(blender, settings)
+            blended = blender.blend_mel(heard)
+            return settings, blended, mix_difference(blender, heard, blended)
 
         self.lanes["decode"].submit(decode)
 
@@ -360,13 +362,19 @@ class Session(QObject):
 
         def render(cancel, progress):
             for chunk in blender.render_stream(
-                settings, n_iter=iterations, cancel=cancel, progress=progress
+                self.heard(blender, settings), n_iter=iterations, cancel=cancel, progress=progress
             ):
                 buffer.write(chunk)
             return buffer
 
         self.lanes["render"].submit(render)
         self.status.emit(f"Rendering the {self._what(settings)}…")
+
+    def heard(self, blender: Engine, settings: BlendSettings) -> BlendSettings:
+        """What the slider's settings sound as: with even steps (when on), α re-spaced
+        so equal slider steps change the sound equally (measured once per pair of tracks,
+        on a worker: call it there)."""
+        return blender.even_steps(settings) if self.even_steps else settings
 
     @staticmethod
     def _what(settings: BlendSettings) -> str:
@@ -540,23 +548,16 @@ class Session(QObject):
             return
         settings = replace(self.settings, morph=True) if morph else self.settings
         blender = self.engine
-        sample_rate = blender.config.sample_rate
-        options = dict(self.render_options)
+        options = engine.ExportOptions(
+            n_iter=self.render_options["iterations"],
+            level=self.render_options["level"],
+            output_rate=self.render_options["rate"] or None,
+            sample_format=sample_format,
+        )
 
-        def work(cancel, progress):
-            audio = blender.render(
-                settings, n_iter=options["iterations"], cancel=cancel, progress=progress
-            )
-            if blender.stereo:
-                audio = blender.with_stereo_image(settings, audio)
-            return engine.export_audio(
-                path,
-                audio,
-                sample_rate,
-                level=options["level"],
-                output_rate=options["rate"] or None,
-                sample_format=sample_format,
-            )
+        def work(cancel, progress):  # the audio and its NAME.musinterp.json
+            heard = self.heard(blender, settings)
+            return blender.export(path, heard, options, cancel=cancel, progress=progress)
 
         self.status.emit(f"Exporting the {self._what(settings)} to {Path(path).name}…")
         self.lanes["export"].submit(work)

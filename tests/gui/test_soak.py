@@ -85,7 +85,8 @@ def test_slider_soak_last_alpha_wins_memory_stays_flat(qtbot, shipped_model, tmp
         f"Python and numpy allocations still held {traced_growth_mb:+.1f} MB"
     )
 
-    expected = window.session.engine.blend_mel(BlendSettings(alpha=0.421))
+    session = window.session
+    expected = session.engine.blend_mel(session.heard(session.engine, BlendSettings(alpha=0.421)))
     np.testing.assert_array_equal(window.session.blended_mel, expected)
     assert traced_growth_mb < 10
     assert growth_mb < 60

@@ -1,5 +1,6 @@
 """The real window, offscreen: drops, slider, render, playback, export, bad input."""
 
+import json
 import random
 import threading
 
@@ -58,7 +59,8 @@ def test_rapid_slider_moves_the_last_alpha_wins(qtbot, window, clips):
     window.slider.setSliderDown(False)
     window.slider.sliderReleased.emit()
     qtbot.waitUntil(lambda: idle(window), timeout=LOAD_TIMEOUT_MS)
-    expected = window.session.engine.blend_mel(BlendSettings(alpha=0.73))
+    session = window.session
+    expected = session.engine.blend_mel(session.heard(session.engine, BlendSettings(alpha=0.73)))
     np.testing.assert_array_equal(window.session.blended_mel, expected)
     assert "α = 0.73" in window.blend_view.plotItem.titleLabel.text
     window.session.pool.wait_for_done(10)
@@ -108,7 +110,9 @@ def test_export_writes_a_normalised_wav(qtbot, window, clips, tmp_path):
     audio, rate = sf.read(target, dtype="float32")
     assert rate == 32768 and len(audio) == 640 * 256
     assert 20 * np.log10(np.abs(audio).max()) == pytest.approx(-1.0, abs=0.05)
-    assert sorted(p.name for p in target.parent.iterdir()) == ["blend.wav"]
+    assert sorted(p.name for p in target.parent.iterdir()) == ["blend.musinterp.json", "blend.wav"]
+    record = json.loads((target.parent / "blend.musinterp.json").read_text())
+    assert record["render"]["level"] == "peak" and len(record["blend"]["steps"]) > 2  # even steps
 
 
 def test_bad_drop_keeps_the_previous_track_and_says_why(qtbot, window, clips, tmp_path):
