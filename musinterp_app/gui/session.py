@@ -580,15 +580,21 @@ class Session(QObject):
 
     def _model_loaded(self, switched: Engine) -> None:
         self.stop()
-        self.engine = switched
         self.player = self._new_player(switched.config.sample_rate)
+        self.adopt(switched)
+        self.model_changed.emit()
+        self.status.emit(f"Model “{switched.model.info.folder.name}” loaded.")
+
+    def adopt(self, replacement: Engine) -> None:
+        """Use ``replacement`` from now on: this engine's tracks re-encoded by another model
+        (``Engine.with_model``) or fitted to A's tempo and key (``Engine.synced``)."""
+        self.stop()
+        self.engine = replacement
         self.blend_buffer = None
         self.blended_mel = self.difference_mel = self.decoded_settings = None
         for slot, track in self.tracks.items():
             if track is not None:
                 self.track_changed.emit(slot)
-        self.model_changed.emit()
-        self.status.emit(f"Model “{switched.model.info.folder.name}” loaded.")
         self.request_decode()
 
     # ----- ending ------------------------------------------------------------------------------

@@ -35,6 +35,7 @@ class SyncControls(QWidget):
         self.estimates: dict[str, tuple[Tempo, Key]] = {}
         self.tempo_bpm: dict[str, float] = {}  # overrides given by hand
         self.keys: dict[str, Key] = {}
+        self._adopting = False  # the owner announces the fitted tracks: not a new load
         self.lanes = {"estimate": Lane(pool, self), "sync": Lane(pool, self)}
         self.lanes["estimate"].finished.connect(self._estimated)
         self.lanes["sync"].finished.connect(self._synced)
@@ -88,6 +89,17 @@ class SyncControls(QWidget):
             lambda cancel, progress: {slot: blender.estimates(slot) for slot in slots}
         )
 
+    def track_changed(self, slot: str) -> None:
+        """A track was loaded or its excerpt moved: forget what was given by hand for it,
+        estimate again, and fit again while matching is on (B, C, D are fitted to A)."""
+        if self._adopting:
+            return
+        self.tempo_bpm.pop(slot, None)
+        self.keys.pop(slot, None)
+        self.refresh()
+        if self.sync:
+            self.apply()
+
     def scale(self, slot: str, factor: float) -> None:
         """Count ``slot``'s tempo ``factor`` times as fast (×2 or ÷2), then sync again."""
         if slot in self.estimates:
@@ -127,7 +139,11 @@ class SyncControls(QWidget):
         self._show()
 
     def _synced(self, blender: Engine) -> None:
-        self.on_synced(blender)
+        self._adopting = True
+        try:
+            self.on_synced(blender)
+        finally:
+            self._adopting = False
         self.status.setText(self._fit_text(blender))
         self.synced.emit(blender)
 

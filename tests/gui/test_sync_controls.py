@@ -62,3 +62,20 @@ def test_match_tempo_then_half_then_undo(qtbot, controls):
         controls.tempo_box.setChecked(False)
     assert controls.holder["engine"].tracks["B"].alignment is None
     assert controls.status.text() == "Tracks as loaded"
+
+
+def test_a_new_track_is_fitted_again_while_matching_is_on(qtbot, controls, tmp_path):
+    with qtbot.waitSignal(controls.synced, timeout=60_000):
+        controls.key_box.setChecked(True)
+    with qtbot.waitSignal(controls.synced, timeout=60_000):
+        controls.buttons["B"]["relative"].click()  # given by hand: F major
+    clip = known_clip(90.0, 7, False, RATE, duration_s=6.0)  # G major
+    sf.write(tmp_path / "new.wav", clip.samples, RATE)
+    blender = controls.holder["engine"]
+    blender.set_track("B", engine.load_track(tmp_path / "new.wav", blender.model))
+    with qtbot.waitSignal(controls.synced, timeout=60_000):
+        controls.track_changed("B")
+    fit = controls.holder["engine"].tracks["B"].alignment
+    assert fit.key.name == "G major" and fit.semitones == 5  # G → C, the estimate again
+    qtbot.waitUntil(lambda: "G major" in controls.readouts["B"].text(), timeout=30_000)
+    assert "(given)" not in controls.readouts["B"].text()
