@@ -342,11 +342,16 @@ def with_excerpt(
     duration_s: float,
     cancel: CancelToken | None = None,
 ) -> Track:
-    """The same track with another excerpt (or model): re-analysed and re-encoded
-    (and fitted again as it was, when it was synced)."""
+    """The same track with another excerpt (or model): re-analysed and re-encoded.
+
+    A synced track is fitted again as it was when its excerpt stays (a model
+    switch); a moved excerpt comes back unfitted: its beats and key are
+    another excerpt's, to be estimated and fitted again (``Engine.synced``).
+    """
     excerpt = _analyse_excerpt(track.path, track.info, model, start_s, duration_s, cancel)
     fresh = replace(track, **excerpt, alignment=None)
-    if track.alignment is None:
+    same = (fresh.start_s, fresh.duration_s) == (track.start_s, track.duration_s)
+    if track.alignment is None or not same:
         return fresh
     return align_track(fresh, model, track.alignment, cancel=cancel)
 

@@ -73,3 +73,13 @@ def test_overrides_replace_the_estimates_and_undo_restores_the_track(pair):
 def test_a_wrong_tempo_override_is_refused(pair):
     with pytest.raises(ValueError, match="tempo"):
         pair.synced(("tempo",), tempo_bpm={"B": 1000.0})
+
+
+def test_a_model_switch_keeps_the_fit_and_a_moved_excerpt_drops_it(pair, shipped_model):
+    synced = pair.synced(("tempo", "key"))
+    switched = synced.with_model(shipped_model)
+    b = switched.tracks["B"]
+    assert b.alignment == synced.tracks["B"].alignment
+    np.testing.assert_array_equal(b.samples, synced.tracks["B"].samples)
+    moved = engine.with_excerpt(b, shipped_model, start_s=1.0, duration_s=b.duration_s)
+    assert moved.alignment is None and moved.start_s == 1.0
