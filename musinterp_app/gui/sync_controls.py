@@ -21,6 +21,7 @@ class SyncControls(QWidget):
     """Toggles *Match tempo* / *Match key*, readouts and override buttons per loaded track."""
 
     synced = Signal(object)  # the new engine
+    described = Signal(str, str)  # slot, its tempo and key in words ("121.0 BPM · D minor")
 
     def __init__(
         self,
@@ -169,5 +170,7 @@ class SyncControls(QWidget):
                 continue
             tempo, key = self.current(slot)
             given = " (given)" if slot in self.tempo_bpm or slot in self.keys else ""
-            self.readouts[slot].setText(f"{slot}: {tempo.bpm:.1f} BPM · {key.name}{given}")
+            words = f"{tempo.bpm:.1f} BPM · {key.name}{given}"
+            self.readouts[slot].setText(f"{slot}: {words}")
+            self.described.emit(slot, words)
             self.readouts[slot].setToolTip(f"beat clarity {tempo.confidence:.2f} (0 … 1)")

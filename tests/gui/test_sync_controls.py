@@ -31,13 +31,16 @@ def controls(qtbot, shipped_model, tmp_path):
     pool.shutdown()
 
 
-def test_readouts_show_each_tracks_tempo_and_key(controls):
+def test_readouts_show_each_tracks_tempo_and_key(qtbot, controls):
     bpm = float(controls.readouts["A"].text().split()[1])
     assert bpm == pytest.approx(100.0, rel=0.02)
     assert controls.readouts["A"].text().endswith("BPM · C major")
     assert "D minor" in controls.readouts["B"].text()
     assert controls.readouts["C"].text() == "C: –"
     assert not controls.buttons["C"]["double"].isEnabled()
+    with qtbot.waitSignal(controls.described, check_params_cb=lambda slot, _w: slot == "B") as told:
+        controls.refresh()
+    assert told.args[1].endswith("BPM · D minor")
 
 
 def test_match_tempo_then_half_then_undo(qtbot, controls):
