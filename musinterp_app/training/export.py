@@ -196,9 +196,7 @@ def export(run: Path, output: Path, *, commands: str = "", data_notes: Path | No
     config["run"] = str(run)
     cache = Path(config["data"]["cache"])
     rows = (data.split_by_file(data.read_index(cache))[1] * 2)[:4]
-    mels = torch.from_numpy(
-        np.stack([data.read_exr(cache / row["segment"]) for row in rows]).astype(np.float32)
-    )
+    mels = torch.from_numpy(data.read_segments(cache, rows))  # from the shards
     staging = output.with_name(output.name + f".part-{int(time.time())}")
     staging.mkdir(parents=True)
     try:

@@ -14,7 +14,9 @@ from musinterp_app.audio import synth
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.train
 
+from musinterp_app.model.onnx_vae import OnnxVAE  # noqa: E402
 from musinterp_app.training import data, scaling  # noqa: E402
+from musinterp_app.training.export import export  # noqa: E402
 
 TINY = [
     "--arch", "hybrid", "--width", "16", "--planes", "4", "--batch", "4",
@@ -84,6 +86,8 @@ def test_two_processes_follow_the_loss_curve_of_one_on_the_same_global_batch(run
     assert one["numpy_rng"] == two["numpy_rng"]  # the same data drawn, whatever the processes
     for name, weight in one["model"].items():
         torch.testing.assert_close(two["model"][name], weight, rtol=1e-3, atol=2e-5)
+    export(runs / "x2", runs / "model")  # from a cache of shards only (no OpenEXR segments)
+    assert OnnxVAE(runs / "model").info.architecture == "hybrid"
 
 
 @pytest.mark.parametrize(("first", "then"), [(2, 1), (1, 2)])
