@@ -16,6 +16,7 @@ import errno
 import io
 import os
 import stat
+import tempfile
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
@@ -125,3 +126,24 @@ def read_text(path: str | os.PathLike, *, max_bytes: int = MAX_TEXT_BYTES) -> st
     if len(data) > max_bytes:
         raise ValueError(f"{path} is larger than {max_bytes} bytes; it is not the expected file")
     return data.decode("utf-8")
+
+
+def write_atomically(path: str | os.PathLike, content: str | bytes) -> Path:
+    """Write ``content`` (text as UTF-8) to ``path`` through a temporary file beside it,
+    then rename: a reader sees the old file or the whole new one, never a part, and two
+    writers never share a temporary name."""
+    path = Path(path)
+    data = content.encode("utf-8") if isinstance(content, str) else content
+    descriptor, temporary = tempfile.mkstemp(
+        prefix=f".{path.name}.", suffix=".part", dir=path.parent
+    )
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path

@@ -197,7 +197,7 @@ class TrackPanel(QFrame):
         if self.track is None or event.button() != Qt.MouseButton.LeftButton:
             return
         seconds = self.view.getPlotItem().vb.mapSceneToView(event.scenePos()).x()
-        if not 0 <= seconds <= self.track.info.duration_s:
+        if not 0 <= seconds < self.track.info.duration_s:  # at the very end: nothing to play
             return
         if event.double():
             self.play_from.emit(float(seconds))

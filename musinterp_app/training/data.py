@@ -26,6 +26,7 @@ import shutil
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from io import StringIO
 from itertools import repeat
 from pathlib import Path
 
@@ -34,7 +35,7 @@ import OpenEXR
 from tqdm import tqdm
 
 from musinterp_app.audio import io, mel
-from musinterp_app.files import check_regular
+from musinterp_app.files import check_regular, write_atomically
 from musinterp_app.training import fma, shards
 
 INDEX_FIELDS = ["segment", "source", "offset_s", "label", "file_id", "split", "shard", "row"]
@@ -135,9 +136,7 @@ def _segments_of(
 
 
 def _write_json(path: Path, value: dict) -> None:
-    temporary = path.with_suffix(".part")
-    temporary.write_text(json.dumps(value))
-    os.replace(temporary, path)
+    write_atomically(path, json.dumps(value))
 
 
 def prepare(
@@ -165,7 +164,7 @@ def prepare(
         and mel.MelConfig.from_dict(json.loads(config_path.read_text())) != config
     ):
         raise ValueError(f"{cache} was prepared with other mel parameters; use a new folder")
-    config_path.write_text(json.dumps(config.to_dict(), indent=2))
+    write_atomically(config_path, json.dumps(config.to_dict(), indent=2))
 
     tracks = None
     if fma_metadata:
@@ -269,12 +268,11 @@ def _write_index(
 
 
 def _write_table(path: Path, fields: list[str], rows: list[dict]) -> None:
-    temporary = path.with_suffix(".part")
-    with open(temporary, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(temporary, path)
+    table = StringIO(newline="")
+    writer = csv.DictWriter(table, fieldnames=fields)
+    writer.writeheader()
+    writer.writerows(rows)
+    write_atomically(path, table.getvalue())
 
 
 def merge(parts: Sequence[Path], out: Path) -> dict:

@@ -24,6 +24,7 @@ import numpy as np
 import soundfile as sf
 
 from musinterp_app.audio import synth
+from musinterp_app.files import write_atomically
 from musinterp_app.training import data
 
 TRAIN = str(Path(sys.executable).parent / "musinterp-train")
@@ -209,5 +210,5 @@ if __name__ == "__main__":  # python -m musinterp_app.training.scaling [--gpu] O
     out, on_gpu = Path(sys.argv[-1]), "--gpu" in sys.argv[1:-1]
     with tempfile.TemporaryDirectory() as scratch:
         result = (measure_gpu if on_gpu else measure)(Path(scratch))
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    write_atomically(out, json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
