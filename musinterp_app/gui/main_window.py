@@ -34,6 +34,7 @@ from musinterp_app import __version__, engine, limits, resources
 from musinterp_app.audio import io
 from musinterp_app.audio.io import AUDIO_SUFFIXES
 from musinterp_app.engine import BlendSettings
+from musinterp_app.gui import generate_dialog, listening_test
 from musinterp_app.gui.controls import AlphaSlider, NumberBox
 from musinterp_app.gui.session import SLOTS, Excerpt, Session, SessionState
 from musinterp_app.gui.spectrogram import ColourScale, SpectrogramView, add_difference_bar
@@ -332,6 +333,7 @@ class MainWindow(QMainWindow):
             menu.aboutToShow.connect(lambda s=slot: self._fill_recent_menu(s))
             self.recent_menus[slot] = menu
         add(file_menu, "examples", "Open e&xamples", self.open_examples)
+        add(file_menu, "generate", "&Generate…", lambda: generate_dialog.open_for(self))
         file_menu.addSeparator()
         add(file_menu, "export", "&Export blend…", self.export_dialog, "Ctrl+E")
         file_menu.addSeparator()
@@ -371,6 +373,8 @@ class MainWindow(QMainWindow):
             name: self._add_choice_group(render_menu, name, title, options, default)
             for name, title, options, default in RENDER_CHOICES
         }
+        tools_menu = self.menuBar().addMenu("&Tools")
+        add(tools_menu, "listening_test", "&Listening test…", lambda: listening_test.open_for(self))
         help_menu = self.menuBar().addMenu("&Help")
         add(help_menu, "shortcuts", "&Keyboard shortcuts", self.show_shortcuts, "F1")
         add(help_menu, "about", "&About musinterp", self.about)
