@@ -16,6 +16,7 @@ from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence, QSho
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
+    QDockWidget,
     QFileDialog,
     QGridLayout,
     QHBoxLayout,
@@ -36,8 +37,10 @@ from musinterp_app.audio.io import AUDIO_SUFFIXES
 from musinterp_app.engine import BlendSettings
 from musinterp_app.gui import generate_dialog, listening_test
 from musinterp_app.gui.controls import AlphaSlider, NumberBox
+from musinterp_app.gui.pad import PadPanel
 from musinterp_app.gui.session import SLOTS, Excerpt, Session, SessionState
 from musinterp_app.gui.spectrogram import ColourScale, SpectrogramView, add_difference_bar
+from musinterp_app.gui.sync_controls import SyncControls
 from musinterp_app.gui.track_panel import TrackPanel
 from musinterp_app.model import evaluation
 from musinterp_app.model.onnx_vae import OnnxVAE
@@ -301,6 +304,7 @@ class MainWindow(QMainWindow):
         layout.addLayout(options)
         layout.addLayout(transport)
         self.setCentralWidget(central)
+        self._build_docks()
 
         self.status_text = QLabel()
         self.progress = QProgressBar(maximumWidth=200, visible=False)
@@ -312,6 +316,32 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.readout)
         self.statusBar().addPermanentWidget(self.progress)
         self.statusBar().addPermanentWidget(self.cancel_button)
+
+    def _build_docks(self) -> None:
+        """Tempo and key matching, and the four-corner pad: docks shown from the View menu."""
+        session = self.session
+        self.sync_controls = SyncControls(lambda: session.engine, session.pool, session.adopt)
+        self.pad = PadPanel(lambda: session.engine, session.pool, lambda: session.settings)
+        self.pad.rendered.connect(self._play_pad)
+        self.sync_controls.described.connect(self._show_tempo_key)
+        self.docks = {}
+        for name, title, widget in [
+            ("sync", "Tempo and key", self.sync_controls),
+            ("pad", "Four-corner pad", self.pad),
+        ]:
+            dock = QDockWidget(title, self, objectName=name)
+            dock.setWidget(widget)
+            self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+            dock.hide()
+            self.docks[name] = dock
+
+    def _play_pad(self, audio) -> None:
+        self.session.stop()
+        self.session.player.play(self.session.player.buffer_of(audio))
+
+    def _show_tempo_key(self, slot: str, words: str) -> None:
+        if slot in self.panels:  # C and D live on the pad
+            self.panels[slot].tempo_key.setText(words)
 
     def _build_menus(self) -> None:
         self.actions = {}
@@ -360,6 +390,10 @@ class MainWindow(QMainWindow):
             self.views[name].setVisible(action.isChecked())
             view_menu.addAction(action)
             self.actions[f"view_{name}"] = action
+        view_menu.addSeparator()
+        for name, dock in self.docks.items():
+            self.actions[f"view_{name}"] = dock.toggleViewAction()
+            view_menu.addAction(self.actions[f"view_{name}"])
         view_menu.addSeparator()
         auto = QAction("Automatic colour range", self, checkable=True, checked=True)
         auto.setToolTip("Colours span what is shown; drag the colour bar's ends to set them")
@@ -412,6 +446,7 @@ class MainWindow(QMainWindow):
         session = self.session
         session.track_loading.connect(self._track_loading)
         session.track_changed.connect(self._track_changed)
+        session.track_changed.connect(self.sync_controls.track_changed)
         session.track_failed.connect(self._track_failed)
         session.blend_decoded.connect(self._blend_decoded)
         session.settings_changed.connect(self._show_settings)

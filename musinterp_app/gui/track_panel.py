@@ -56,6 +56,8 @@ class TrackPanel(QFrame):
         self.title.setStyleSheet("font-weight: bold;")
         self.details = QLabel()
         self.details.setStyleSheet("color: #888;")
+        self.tempo_key = QLabel()  # "121.0 BPM · D minor", from the window's tempo and key
+        self.tempo_key.setStyleSheet("color: #888;")
         self.start_box = NumberBox(
             f"{slot}'s start",
             minimum=0.0,
@@ -74,6 +76,7 @@ class TrackPanel(QFrame):
         text = QVBoxLayout()
         text.addWidget(self.title)
         text.addWidget(self.details)
+        text.addWidget(self.tempo_key)
         header = QHBoxLayout()
         header.addWidget(badge)
         header.addLayout(text, 1)

@@ -1,0 +1,46 @@
+"""The window's tempo and key matching and its four-corner pad, driven through the window."""
+
+import numpy as np
+import pytest
+import soundfile as sf
+from support.window import LOAD_TIMEOUT_MS, idle, load_both
+
+from musinterp_app.audio import synth
+
+pytestmark = pytest.mark.gui
+
+
+def test_match_tempo_fits_b_to_a_and_the_blend_follows(qtbot, window, clips):
+    window.actions["view_sync"].trigger()
+    controls = window.sync_controls
+    assert controls.isVisible()
+    load_both(qtbot, window, clips)
+    qtbot.waitUntil(lambda: "BPM" in controls.readouts["B"].text(), timeout=LOAD_TIMEOUT_MS)
+    assert window.panels["B"].tempo_key.text() == controls.readouts["B"].text()[len("B: ") :]
+    with qtbot.waitSignal(controls.synced, timeout=LOAD_TIMEOUT_MS):
+        controls.tempo_box.setChecked(True)
+    session = window.session
+    fit = session.engine.tracks["B"].alignment
+    assert fit is not None and fit.sync == ("tempo",)
+    assert session.engine.tracks["A"].alignment is None
+    qtbot.waitUntil(lambda: idle(window), timeout=LOAD_TIMEOUT_MS)
+    expected = session.engine.blend_mel(session.heard(session.engine, session.settings))
+    np.testing.assert_array_equal(session.blended_mel, expected)  # the blend of the fitted B
+
+
+def test_the_pad_blends_the_windows_tracks_with_two_more(qtbot, window, clips, tmp_path):
+    window.actions["view_pad"].trigger()
+    pad = window.pad
+    assert pad.isVisible()
+    load_both(qtbot, window, clips)
+    for slot, root in (("C", 57), ("D", 69)):
+        clip = synth.music_like(7.0, 44100, rng=np.random.default_rng(root), root_midi=root)
+        sf.write(tmp_path / f"{slot}.wav", clip, 44100)
+        with qtbot.waitSignal(pad.lanes[f"load {slot}"].finished, timeout=LOAD_TIMEOUT_MS):
+            pad.load(slot, tmp_path / f"{slot}.wav")
+    assert pad.ready
+    with qtbot.waitSignal(pad.rendered, timeout=LOAD_TIMEOUT_MS) as rendered:
+        pad.surface.set_position(0.0, 1.0)
+        pad.surface.released.emit(0.0, 1.0)
+    c = window.session.engine.tracks["C"]
+    np.testing.assert_array_equal(rendered.args[0], c.samples[: len(rendered.args[0])])
