@@ -29,6 +29,7 @@ import scipy.stats
 
 from musinterp_app import engine
 from musinterp_app.audio.cancel import CancelToken, Progress
+from musinterp_app.files import write_atomically
 from musinterp_app.model.onnx_vae import OnnxVAE
 
 QUESTIONS = (
@@ -301,7 +302,5 @@ def write_summary(folder: str | Path) -> Path:
         + summary_markdown(table)
     )
     for name, text in (("summary.csv", csv_text.getvalue()), ("summary.md", markdown)):
-        temporary = folder / f".{name}.part"
-        temporary.write_text(text)
-        os.replace(temporary, folder / name)
+        write_atomically(folder / name, text)
     return folder / "summary.md"

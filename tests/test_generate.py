@@ -94,6 +94,14 @@ def test_a_prior_of_another_model_or_a_damaged_one_is_refused_in_one_line(bare_m
     (bare_model / prior.PRIOR_FILE).write_bytes(b"not a zip")
     with pytest.raises(prior.PriorError, match="damaged"):
         engine.Engine(model).latent_prior()
+    whole = prior.LatentPrior.nominal(model.info.latent_channels, model.info.model_id)
+    path = whole.save(bare_model)
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])  # cut short: BadZipFile
+    result = musinterp(
+        "generate", "--seconds", "1", "--model", bare_model, "-o", tmp_path / "b.wav"
+    )
+    assert result.returncode == 1 and "damaged" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "b.wav").exists()
 
 
 def test_the_command_writes_the_length_asked_and_repeats_with_the_seed(tmp_path):

@@ -22,7 +22,7 @@ latents are ``[channels]`` and only the mean and covariance apply.
 """
 
 import io
-import os
+import zipfile
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Literal
@@ -128,12 +128,9 @@ class LatentPrior:
 
     def save(self, folder: Path) -> Path:
         """Write ``folder/prior.npz`` atomically (temporary name, then rename)."""
-        path = Path(folder) / PRIOR_FILE
-        temporary = path.with_name(path.name + ".part")
-        with open(temporary, "wb") as handle:
-            np.savez(handle, **{f.name: np.asarray(getattr(self, f.name)) for f in fields(self)})
-        os.replace(temporary, path)
-        return path
+        arrays = io.BytesIO()
+        np.savez(arrays, **{f.name: np.asarray(getattr(self, f.name)) for f in fields(self)})
+        return files.write_atomically(Path(folder) / PRIOR_FILE, arrays.getvalue())
 
 
 def load(folder: Path, *, model_id: str, channels: int) -> LatentPrior | None:
@@ -148,7 +145,7 @@ def load(folder: Path, *, model_id: str, channels: int) -> LatentPrior | None:
         with files.open_regular(path) as handle:
             stored = np.load(io.BytesIO(handle.read()), allow_pickle=False)
             values = {f.name: stored[f.name] for f in fields(LatentPrior)}
-    except (OSError, ValueError, KeyError) as error:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
         raise PriorError(f"{path} is damaged or not a latent prior ({error}).") from None
     values["model_id"] = str(values["model_id"])
     values["fitted"] = bool(values["fitted"])

@@ -17,7 +17,6 @@ mean and spread (:func:`mel_features`), or any feature table (FMA's
 
 import hashlib
 import json
-import os
 import warnings
 from pathlib import Path
 
@@ -40,9 +39,11 @@ from sklearn.svm import SVC
 from sklearn.tree import DecisionTreeClassifier
 from tqdm import tqdm
 
+from musinterp_app.files import write_atomically
 from musinterp_app.model import latent
 from musinterp_app.model.onnx_vae import OnnxVAE
 from musinterp_app.training import data, fma
+from musinterp_app.training.figures import save_figure
 from musinterp_app.training.fma_features import read_feature_table
 
 FEATURE_BANDS = 64  # mel bands pooled to this many for the features
@@ -470,10 +471,7 @@ def _plot(path: Path, comparison: dict) -> None:
     axis.set_ylim(0, 1)
     axis.legend(fontsize=8)
     figure.tight_layout()
-    temporary = path.with_name(f".{path.name}.part")
-    figure.savefig(temporary, dpi=90, format="png")
-    plt.close(figure)
-    os.replace(temporary, path)
+    save_figure(figure, path)
 
 
 def write_report(comparison: dict, out: Path) -> Path:
@@ -489,7 +487,5 @@ def write_report(comparison: dict, out: Path) -> Path:
         ),
     }
     for name, text in texts.items():
-        temporary = out / f".{name}.part"
-        temporary.write_text(text)
-        os.replace(temporary, out / name)
+        write_atomically(out / name, text)
     return out / "classifiers.md"

@@ -51,6 +51,7 @@ from musinterp_app.audio.griffinlim import griffinlim
 from musinterp_app.model import latent, prior
 from musinterp_app.model.onnx_vae import OnnxVAE
 from musinterp_app.training import classifiers, data, generation, metrics
+from musinterp_app.training.figures import save_figure
 
 ALPHAS = np.round(np.linspace(0.0, 1.0, 11), 2)
 MONOTONIC_TOLERANCE_DB = 0.1
@@ -481,8 +482,7 @@ def _plot_reconstruction(path: Path, scores: dict) -> None:
         for y, value in enumerate(values):
             axis.text(value, y, f" {value:.2f}", va="center", fontsize=8)
     figure.tight_layout()
-    figure.savefig(path, dpi=90)
-    plt.close(figure)
+    save_figure(figure, path)
 
 
 def _plot_blends(path: Path, series: list[dict], summary: dict) -> None:
@@ -509,8 +509,7 @@ def _plot_blends(path: Path, series: list[dict], summary: dict) -> None:
     axes[1].set_title("how far the blend is from a log-mel crossfade, ÷ |A − B|")
     axes[1].legend()
     figure.tight_layout()
-    figure.savefig(path, dpi=90)
-    plt.close(figure)
+    save_figure(figure, path)
 
 
 def _plot_latent_map(path: Path, latents: np.ndarray, labels: list[str]) -> None:
@@ -524,8 +523,7 @@ def _plot_latent_map(path: Path, latents: np.ndarray, labels: list[str]) -> None
     axis.legend(fontsize=6, markerscale=2, ncol=2)
     axis.set_title("latents of validation clips (mean over time)")
     figure.tight_layout()
-    figure.savefig(path, dpi=90)
-    plt.close(figure)
+    save_figure(figure, path)
 
 
 def _plot_example(path: Path, original: np.ndarray, candidates: dict, config) -> None:
@@ -548,8 +546,7 @@ def _plot_example(path: Path, original: np.ndarray, candidates: dict, config) ->
         axis.set_ylabel("mel band")
     axes[-1].set_xlabel("time (s)")
     figure.tight_layout()
-    figure.savefig(path, dpi=90)
-    plt.close(figure)
+    save_figure(figure, path)
 
 
 def _plot_training(path: Path, log_csv: Path) -> None:
@@ -568,8 +565,7 @@ def _plot_training(path: Path, log_csv: Path) -> None:
     axes[1].set_xlabel("step")
     axes[1].set_ylabel("validation band-to-band detail ratio")
     figure.tight_layout()
-    figure.savefig(path, dpi=90)
-    plt.close(figure)
+    save_figure(figure, path)
 
 
 # ----- report ---------------------------------------------------------------------------------

@@ -20,7 +20,6 @@ never holds half a figure.
 
 import functools
 import json
-import os
 import time
 import warnings
 from pathlib import Path
@@ -36,7 +35,9 @@ from sklearn.preprocessing import StandardScaler
 from tqdm import tqdm
 
 from musinterp_app.audio import io, mel
+from musinterp_app.files import write_atomically
 from musinterp_app.training import classifiers, data, fma
+from musinterp_app.training.figures import save_figure
 from musinterp_app.training.fma_features import ECHONEST_GROUPS, read_feature_table
 
 METHODS = ("PCA", "t-SNE", "UMAP")
@@ -85,19 +86,6 @@ def embed(features: np.ndarray, *, seed: int = 0) -> dict[str, tuple[np.ndarray,
     return maps
 
 
-def _save(figure, path: Path) -> None:
-    temporary = path.with_name(f".{path.name}.part")
-    figure.savefig(temporary, dpi=90, format="png")
-    plt.close(figure)
-    os.replace(temporary, path)
-
-
-def _write_text(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.part")
-    temporary.write_text(text)
-    os.replace(temporary, path)
-
-
 def _plot_counts(path: Path, panels: list[tuple[str, dict[str, int]]]) -> None:
     columns = min(2, len(panels))
     rows = -(-len(panels) // columns)
@@ -110,7 +98,7 @@ def _plot_counts(path: Path, panels: list[tuple[str, dict[str, int]]]) -> None:
         for x, name in enumerate(names):
             axis.text(x, counts[name], str(counts[name]), ha="center", va="bottom", fontsize=7)
     figure.tight_layout()
-    _save(figure, path)
+    save_figure(figure, path)
 
 
 def _plot_maps(path: Path, title: str, maps: dict, labels: list[str]) -> None:
@@ -128,7 +116,7 @@ def _plot_maps(path: Path, title: str, maps: dict, labels: list[str]) -> None:
     axes[-1].legend(fontsize=7, markerscale=1.5, loc="center left", bbox_to_anchor=(1.0, 0.5))
     figure.suptitle(title, fontsize=11)
     figure.tight_layout()
-    _save(figure, path)
+    save_figure(figure, path)
 
 
 def _cache_features(cache: Path, max_per_label: int, seed: int) -> tuple[np.ndarray, list[str]]:
@@ -281,8 +269,8 @@ def explore(
             "seconds": {method: round(seconds, 3) for method, (_, seconds) in maps.items()},
             "figure": f"map_{name}.png",
         }
-    _write_text(out / "explore.json", json.dumps(summary, indent=2))
-    _write_text(out / "REPORT.md", _markdown(summary))
+    write_atomically(out / "explore.json", json.dumps(summary, indent=2))
+    write_atomically(out / "REPORT.md", _markdown(summary))
     return summary
 
 

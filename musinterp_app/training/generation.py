@@ -24,6 +24,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 from tqdm import tqdm
 
+from musinterp_app.files import write_atomically
 from musinterp_app.model.onnx_vae import OnnxVAE
 from musinterp_app.model.prior import KINDS, LatentPrior
 from musinterp_app.training import data
@@ -271,7 +272,7 @@ def fit_and_measure(model_dir: Path, cache: Path, *, clips: int = 2000, seed: in
         "held_out_clips": len(held_out_rows),
         "scores": scores,
     }
-    (model_dir / "generation.json").write_text(json.dumps(report, indent=2))
+    write_atomically(model_dir / "generation.json", json.dumps(report, indent=2))
     lines = [
         "# Generation",
         "",
@@ -284,7 +285,7 @@ def fit_and_measure(model_dir: Path, cache: Path, *, clips: int = 2000, seed: in
         *markdown_table(scores),
         "",
     ]
-    (model_dir / "GENERATION.md").write_text("\n".join(lines))
+    write_atomically(model_dir / "GENERATION.md", "\n".join(lines))
     return report
 
 
