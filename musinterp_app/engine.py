@@ -936,8 +936,21 @@ def rebuild(
 
     Every file is checked against the sha256 recorded at the export before it is
     used (``sidecar.SidecarError`` names the one that changed or is missing).
-    ``model_dir``: where the model folder is now, if it moved.
+    ``model_dir``: where the model folder is now, if it moved. A record with an entry
+    missing or of the wrong kind is refused (``SidecarError``) rather than half-used.
     """
+    try:
+        return _rebuild(record, model_dir=model_dir, cancel=cancel)
+    except (KeyError, TypeError, AttributeError) as error:
+        what = f"no {error}" if isinstance(error, KeyError) else str(error)
+        raise sidecar.SidecarError(
+            f"the sidecar is incomplete or was edited ({what}); export the blend again"
+        ) from None
+
+
+def _rebuild(
+    record: dict, *, model_dir: str | Path | None, cancel: CancelToken | None
+) -> tuple[Engine, Settings, ExportOptions]:
     folder = Path(model_dir or record["model"]["path"])
     for name in MODEL_FILES:
         sidecar.check_file(folder / name, record["model"][name], f"the model's {name}")

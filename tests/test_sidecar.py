@@ -110,3 +110,20 @@ def test_what_is_no_sidecar_is_one_line(tmp_path):
     assert result.returncode == 1
     assert "not a musinterp sidecar" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        {},
+        {"model": {"path": "."}},
+        {"model": {"path": "."}, "sources": {}, "sync": {}, "render": {}, "blend": {"colour": 1}},
+    ],
+)
+def test_an_incomplete_or_edited_sidecar_is_one_line(tmp_path, record):
+    path = tmp_path / "cut.musinterp.json"
+    path.write_text(json.dumps({"format": sidecar.FORMAT, "format_version": 1, **record}))
+    result = musinterp("render", path, "-o", tmp_path / "y.wav")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "incomplete or was edited" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "y.wav").exists()
