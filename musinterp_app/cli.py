@@ -171,6 +171,8 @@ def _synced(blender: engine.Engine, args: argparse.Namespace) -> engine.Engine:
         if fit is not None:
             line += f"; fitted to A: ×{fit.speed:.3f} speed, {fit.semitones:+d} semitones"
             line += f", first downbeat moved by {fit.skip_s:.2f} s"
+            if synced.tracks[slot].note:
+                line += f"\n{slot}: {synced.tracks[slot].note}"
         print(line, file=sys.stderr)
     return synced
 

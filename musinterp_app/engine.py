@@ -389,7 +389,14 @@ def align_track(
     kept = fitted[:, first : first + length]
     piece[:, : kept.shape[1]] = kept
     fields = _excerpt_fields(model, piece[0], piece[1] if stereo else None, track.duration_s)
-    return replace(track, **fields, alignment=alignment)
+    note = ""
+    if kept.shape[1] < length - rate // 10:  # the file ran out: the rest is silence
+        note = (
+            f"“{track.name}” runs out {kept.shape[1] / rate:.1f} s into its fitted "
+            f"{track.duration_s:.1f}-s excerpt (it plays ×{alignment.speed:.2f} as fast); "
+            "the rest is silence: choose an earlier start or a shorter excerpt"
+        )
+    return replace(track, **fields, alignment=alignment, note=note)
 
 
 def _frame_alpha(settings: BlendSettings, frames: int) -> np.ndarray:

@@ -83,3 +83,17 @@ def test_a_model_switch_keeps_the_fit_and_a_moved_excerpt_drops_it(pair, shipped
     np.testing.assert_array_equal(b.samples, synced.tracks["B"].samples)
     moved = engine.with_excerpt(b, shipped_model, start_s=1.0, duration_s=b.duration_s)
     assert moved.alignment is None and moved.start_s == 1.0
+
+
+def test_a_fitted_track_that_runs_out_of_file_says_so(shipped_model, tmp_path):
+    """B, slower than A, is read ×1.25 as fast: a 6-s file cannot fill a 5-s excerpt after
+    its downbeat is moved; the silence that remains is said, not hidden."""
+    blender = Engine(shipped_model)
+    for slot, bpm in (("A", 100.0), ("B", 80.0)):
+        clip = known_clip(bpm, 0, False, RATE, duration_s=6.0, lead_in_s=0.3)
+        sf.write(tmp_path / f"{slot}.wav", clip.samples, RATE)
+        blender.set_track(slot, engine.load_track(tmp_path / f"{slot}.wav", shipped_model))
+    b = blender.synced(("tempo",)).tracks["B"]
+    heard_s = np.flatnonzero(np.abs(b.samples) > 1e-4)[-1] / RATE
+    assert heard_s < b.duration_s - 1.0  # the situation this test builds
+    assert "runs out" in b.note and "choose an earlier start" in b.note

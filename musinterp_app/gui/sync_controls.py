@@ -155,7 +155,11 @@ class SyncControls(QWidget):
             for slot, t in blender.tracks.items()
             if t is not None and t.alignment is not None
         ]
-        return "Fitted to A: " + "; ".join(fits) if fits else "Tracks as loaded"
+        notes = [
+            t.note for t in blender.tracks.values() if t is not None and t.alignment and t.note
+        ]
+        text = "Fitted to A: " + "; ".join(fits) if fits else "Tracks as loaded"
+        return ". ".join([text, *notes])
 
     def _failed(self, message: str) -> None:
         self.status.setText(message)
