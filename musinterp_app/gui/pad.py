@@ -237,12 +237,19 @@ class PadPanel(QWidget):
         )
         self.status.setText(f"Loading {Path(path).name} into {slot}…")
         self.lanes[f"load {slot}"].submit(
-            lambda cancel, progress: engine.load_track(
-                path, model, duration_s=duration_s, cancel=cancel, overview=False
+            lambda cancel, progress: (
+                model,
+                engine.load_track(
+                    path, model, duration_s=duration_s, cancel=cancel, overview=False
+                ),
             )
         )
 
-    def _loaded(self, slot: str, track: engine.Track) -> None:
+    def _loaded(self, slot: str, result: tuple) -> None:
+        model, track = result
+        if self.engine_now().model is not model:  # the model changed meanwhile: encoded for
+            self.status.setText(f"{track.name} was loaded for another model; load it again.")
+            return  # the old one, so it cannot be blended with the new one's latents
         self.engine_now().set_track(slot, track)
         self._refresh()
 

@@ -130,8 +130,9 @@ class SyncControls(QWidget):
         sync, tempo_bpm, keys = self.sync, dict(self.tempo_bpm), dict(self.keys)
         self.status.setText("Matching…" if sync else "Undoing the match…")
         self.lanes["sync"].submit(
-            lambda cancel, progress: blender.synced(
-                sync, tempo_bpm=tempo_bpm, keys=keys, cancel=cancel
+            lambda cancel, progress: (
+                blender,
+                blender.synced(sync, tempo_bpm=tempo_bpm, keys=keys, cancel=cancel),
             )
         )
 
@@ -139,7 +140,11 @@ class SyncControls(QWidget):
         self.estimates = estimates
         self._show()
 
-    def _synced(self, blender: Engine) -> None:
+    def _synced(self, result: tuple[Engine, Engine]) -> None:
+        source, blender = result
+        if self.engine_now() is not source:  # a track or model changed while fitting
+            self.apply()  # fit what is there now (this result would drop that change)
+            return
         self._adopting = True
         try:
             self.on_synced(blender)
