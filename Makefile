@@ -77,6 +77,7 @@ train-default: $(VENV)/.dev
 	$(BIN)/musinterp-train export $(RUNS)/hybrid -o resources/models/default \
 		--data-notes .ci/default-music-sources.md \
 		--commands "make train-default (HYBRID_STEPS=$(HYBRID_STEPS) CONV2D_STEPS=$(CONV2D_STEPS))"
+	$(BIN)/musinterp-train fit-prior resources/models/default --data $(CACHE)
 	$(BIN)/musinterp-train evaluate resources/models/default --data $(CACHE) \
 		--baseline build/models/conv1d-v1 --baseline build/models/conv2d
 

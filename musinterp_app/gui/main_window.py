@@ -323,6 +323,7 @@ class MainWindow(QMainWindow):
         self.sync_controls = SyncControls(lambda: session.engine, session.pool, session.adopt)
         self.pad = PadPanel(lambda: session.engine, session.pool, lambda: session.settings)
         self.pad.rendered.connect(self._play_pad)
+        self.pad.blended.connect(self._show_pad_blend)
         self.sync_controls.described.connect(self._show_tempo_key)
         self.docks = {}
         for name, title, widget in [
@@ -334,6 +335,13 @@ class MainWindow(QMainWindow):
             self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
             dock.hide()
             self.docks[name] = dock
+
+    def _show_pad_blend(self, log_mel) -> None:
+        """The puck's blend, live while it is dragged, in the blend view."""
+        config = self.session.engine.config
+        self.blend_view.show_mel(log_mel, config, config.hop_length / config.sample_rate)
+        self.blend_view.setTitle("Four-corner pad blend", color="#dddddd", size="10pt")
+        self.blend_drawn.emit()
 
     def _play_pad(self, audio) -> None:
         self.session.stop()

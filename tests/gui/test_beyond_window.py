@@ -39,6 +39,12 @@ def test_the_pad_blends_the_windows_tracks_with_two_more(qtbot, window, clips, t
         with qtbot.waitSignal(pad.lanes[f"load {slot}"].finished, timeout=LOAD_TIMEOUT_MS):
             pad.load(slot, tmp_path / f"{slot}.wav")
     assert pad.ready
+    with qtbot.waitSignal(window.blend_drawn, timeout=LOAD_TIMEOUT_MS):  # live while dragged
+        pad.surface.set_position(1.0, 1.0)
+        pad.surface.moved.emit(1.0, 1.0)
+    drawn = window.blend_view.shown[0]
+    d = window.session.engine.tracks["D"].mel
+    np.testing.assert_allclose(drawn, d[:, : drawn.shape[1]], atol=1e-4)  # corner D: its own
     with qtbot.waitSignal(pad.rendered, timeout=LOAD_TIMEOUT_MS) as rendered:
         pad.surface.set_position(0.0, 1.0)
         pad.surface.released.emit(0.0, 1.0)
