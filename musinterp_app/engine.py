@@ -11,6 +11,7 @@ Shapes: log-mel ``[n_mels, frames]`` (normalised), latents
 ``[channels, latent_frames]``, audio float32 ``[samples]`` at the model rate.
 """
 
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -420,7 +421,9 @@ class Engine:
     def __init__(self, model: OnnxVAE) -> None:
         self.model = model
         self.tracks: dict[str, Track | None] = dict.fromkeys(SLOTS)  # C, D: the pad's
-        self._even_steps: tuple[tuple, tuple[float, ...]] = ((), ())  # the last map, by its key
+        # The last even-steps map: (track A, track B, options it was measured for, α steps).
+        self._even_steps: tuple = (None, None, (), ())
+        self._even_steps_lock = threading.Lock()  # the decode and render workers both ask
 
     @property
     def config(self) -> mel.MelConfig:
@@ -756,18 +759,20 @@ class Engine:
         log-mel change along the blend, measured at ``points`` α values, inverted).
         The last map is kept: asking again for the same tracks and options is free."""
         plain = replace(settings, steps=())
-        key = (id(self.tracks["A"]), id(self.tracks["B"]), plain.mode, plain.keep_detail)
-        key += (plain.steady_level, points, self.tracks["A"], self.tracks["B"])  # kept alive
-        if self._even_steps[0][:6] != key[:6]:  # the same track objects and options
-            cumulative = np.concatenate([[0.0], np.cumsum(self.step_sizes(plain, points))])
-            steps: tuple[float, ...] = ()
-            if cumulative[-1] > 0:  # else the two tracks sound the same: nothing to even out
-                knots = np.linspace(0, 1, points)
-                alphas = np.interp(knots, cumulative / cumulative[-1], knots)
-                alphas[0], alphas[-1] = 0.0, 1.0
-                steps = tuple(float(a) for a in alphas)
-            self._even_steps = (key, steps)
-        return replace(settings, steps=self._even_steps[1])
+        a, b = self.tracks["A"], self.tracks["B"]
+        options = (plain.mode, plain.keep_detail, plain.steady_level, points)
+        with self._even_steps_lock:  # a second worker waits for the first's map
+            known_a, known_b, known_options, steps = self._even_steps
+            if known_a is not a or known_b is not b or known_options != options:
+                cumulative = np.concatenate([[0.0], np.cumsum(self.step_sizes(plain, points))])
+                steps = ()
+                if cumulative[-1] > 0:  # else the two tracks sound the same: nothing to even
+                    knots = np.linspace(0, 1, points)
+                    alphas = np.interp(knots, cumulative / cumulative[-1], knots)
+                    alphas[0], alphas[-1] = 0.0, 1.0
+                    steps = tuple(float(x) for x in alphas)
+                self._even_steps = (a, b, options, steps)
+        return replace(settings, steps=steps)
 
     # ----- export with its sidecar ----------------------------------------------------------
     def export(

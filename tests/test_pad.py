@@ -14,16 +14,22 @@ from musinterp_app.model import latent
 ROOTS = {"A": 45, "B": 52, "C": 60, "D": 67}
 
 
-@pytest.fixture(scope="module")
-def pad(shipped_model, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("corners")
-    blender = Engine(shipped_model)
+def four_corners(model, folder, excerpt_s: float) -> Engine:
+    """An engine with a generated clip (a second longer than ``excerpt_s``) on each corner."""
+    blender = Engine(model)
     for slot, root in ROOTS.items():
-        clip = synth.music_like(4.0, 32768, rng=np.random.default_rng(root), root_midi=root)
+        clip = synth.music_like(
+            excerpt_s + 1.0, 32768, rng=np.random.default_rng(root), root_midi=root
+        )
         sf.write(folder / f"{slot}.wav", clip, 32768)
-        track = engine.load_track(folder / f"{slot}.wav", shipped_model, duration_s=4.0)
+        track = engine.load_track(folder / f"{slot}.wav", model, duration_s=excerpt_s)
         blender.set_track(slot, track)
     return blender
+
+
+@pytest.fixture(scope="module")
+def pad(shipped_model, tmp_path_factory):
+    return four_corners(shipped_model, tmp_path_factory.mktemp("corners"), 4.0)
 
 
 CORNERS = {"A": (0.0, 0.0), "B": (1.0, 0.0), "C": (0.0, 1.0), "D": (1.0, 1.0)}
@@ -127,12 +133,7 @@ def test_decoded_blocks_serve_requests_that_straddle_a_block_end():
 
 
 def test_a_long_path_morph_renders_to_its_full_length(shipped_model, tmp_path):
-    blender = Engine(shipped_model)
-    for slot, root in ROOTS.items():
-        clip = synth.music_like(21.0, 32768, rng=np.random.default_rng(root), root_midi=root)
-        sf.write(tmp_path / f"{slot}.wav", clip, 32768)
-        track = engine.load_track(tmp_path / f"{slot}.wav", shipped_model, duration_s=20.0)
-        blender.set_track(slot, track)
+    blender = four_corners(shipped_model, tmp_path, 20.0)
     settings = PadSettings(path=((0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)))
     chunks = list(blender.render_stream(settings))
     audio = np.concatenate(chunks)
