@@ -20,7 +20,7 @@ from typing import ClassVar
 import numpy as np
 import soxr
 
-from musinterp_app import __version__, limits, sidecar
+from musinterp_app import __version__, files, limits, sidecar
 from musinterp_app.audio import analysis, io, levels, mel, stft, stretch
 from musinterp_app.audio.cancel import CancelToken, Progress
 from musinterp_app.model import latent, prior
@@ -424,6 +424,7 @@ class Engine:
         # The last even-steps map: (track A, track B, options it was measured for, α steps).
         self._even_steps: tuple = (None, None, (), ())
         self._even_steps_lock = threading.Lock()  # the decode and render workers both ask
+        self._last_blend = _LastBlend()  # the display decodes a blend, its render reuses it
 
     @property
     def config(self) -> mel.MelConfig:
@@ -493,10 +494,17 @@ class Engine:
         costs no more than a short one. With ``keep_detail`` each track's
         residual is added back by its share; with ``steady_level`` each frame's
         level follows the α-interpolated level of the two sources (of all four
-        on the pad, by their shares).
+        on the pad, by their shares). The whole blend (no ``start``, ``stop``) comes
+        back read-only and is kept: the render that follows reuses it.
         """
         tracks, frames = self._sources(settings)
-        stop = frames if stop is None else min(stop, frames)
+        if start == 0 and stop is None:
+            return self._last_blend.get(tracks, settings, lambda: self._decode(settings, 0, frames))
+        return self._decode(settings, start, frames if stop is None else min(stop, frames))
+
+    def _decode(self, settings: Settings, start: int, stop: int) -> np.ndarray:
+        """:meth:`blend_mel` of frames ``[start, stop)``, decoded now."""
+        tracks, frames = self._sources(settings)
         code = self.blend_latent(settings)
         first_frame = 0
         if self.model.info.temporal and (start > 0 or stop < frames):
@@ -582,7 +590,7 @@ class Engine:
         if source is not None:
             return _sample_stream(source.samples, frames * self.config.hop_length, progress)
         chunks = mel.audio_stream(
-            _DecodedBlocks(lambda start, stop: self.blend_mel(settings, start, stop), frames),
+            self._log_mel_frames(settings),
             frames,
             self.config,
             stride=RENDER_STRIDE,
@@ -594,6 +602,18 @@ class Engine:
         )
         limiter = levels.PeakLimiter(self.config.sample_rate)
         return (limiter.process(chunk) for chunk in chunks)
+
+    def _log_mel_frames(self, settings: Settings) -> Callable[[int, int], np.ndarray]:
+        """``log_mel_frames(start, stop)`` of the blend, for the renderer: from the whole
+        blend when it is already decoded (the window shows it) or short enough to decode
+        at once, else decoded block by block (:class:`_DecodedBlocks`)."""
+        tracks, frames = self._sources(settings)
+        whole = self._last_blend.peek(tracks, settings)
+        if whole is None and frames <= DECODE_BLOCK_FRAMES:
+            whole = self.blend_mel(settings)
+        if whole is not None:
+            return lambda start, stop: whole[:, start:stop]
+        return _DecodedBlocks(lambda start, stop: self.blend_mel(settings, start, stop), frames)
 
     def render(self, settings: Settings, **kwargs) -> np.ndarray:
         """The whole blend as audio ``[frames · hop]``."""
@@ -786,22 +806,42 @@ class Engine:
     ) -> Path:
         """Render, write ``path`` (see :func:`export_audio`) and beside it
         ``NAME.musinterp.json`` (see :mod:`musinterp_app.sidecar`), from which
-        ``musinterp render`` makes the same file again."""
+        ``musinterp render`` makes the same file again.
+
+        The sidecar is written first: if it cannot be, no audio is written; if
+        the audio then cannot be, the sidecar goes back to what it was. Either
+        way a failed export leaves the folder as it found it.
+        """
         audio = self.render(settings, n_iter=options.n_iter, cancel=cancel, progress=progress)
         if self.stereo and not options.mono:
             audio = self.with_stereo_image(settings, audio)
-        written = export_audio(
-            path,
-            audio,
-            self.config.sample_rate,
-            level=options.level,
-            output_rate=options.output_rate,
-            sample_format=options.sample_format,
-            fade_ms=options.fade_ms,
-        )
+        path = Path(path)
         record = self.export_record(settings, options, channels=audio.ndim)
-        sidecar.write(sidecar.path_for(written), {**record, "audio_file": written.name})
-        return written
+        record_path = sidecar.path_for(path)
+        try:  # kept, to be put back if the audio cannot be written
+            previous = files.read_text(record_path) if record_path.exists() else None
+        except (OSError, ValueError) as error:
+            raise sidecar.SidecarError(
+                f"Cannot write “{record_path.name}” in {record_path.parent}: "
+                f"{getattr(error, 'reason', None) or error}"
+            ) from None
+        sidecar.write(record_path, {**record, "audio_file": path.name})
+        try:
+            return export_audio(
+                path,
+                audio,
+                self.config.sample_rate,
+                level=options.level,
+                output_rate=options.output_rate,
+                sample_format=options.sample_format,
+                fade_ms=options.fade_ms,
+            )
+        except BaseException:
+            if previous is None:
+                record_path.unlink(missing_ok=True)
+            else:
+                files.write_atomically(record_path, previous)
+            raise
 
     def export_record(self, settings: Settings, options: "ExportOptions", channels: int) -> dict:
         """What :mod:`musinterp_app.sidecar` keeps of an export (plain JSON values)."""
@@ -842,6 +882,44 @@ class Engine:
                 "channels": channels,
             },
         }
+
+
+class _LastBlend:
+    """The last whole blend decoded: its tracks (by identity), settings and log-mel.
+
+    The window decodes a blend to draw it, and the render that follows a slider
+    release asks for the same blend: it gets this one instead of decoding it
+    again. A decode holds the lock, so a render asking meanwhile waits for it.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entry: tuple[list[Track], Settings, np.ndarray] | None = None
+
+    def _match(self, tracks: list[Track], settings: Settings) -> np.ndarray | None:
+        if self._entry is None:
+            return None
+        known_tracks, known_settings, log_mel = self._entry
+        if known_settings != settings or len(known_tracks) != len(tracks):
+            return None
+        return log_mel if all(a is b for a, b in zip(known_tracks, tracks, strict=True)) else None
+
+    def get(
+        self, tracks: list[Track], settings: Settings, decode: Callable[[], np.ndarray]
+    ) -> np.ndarray:
+        """The blend's log-mel (read-only), decoded with ``decode()`` unless it is the last."""
+        with self._lock:
+            log_mel = self._match(tracks, settings)
+            if log_mel is None:
+                log_mel = decode()
+                log_mel.flags.writeable = False
+                self._entry = (tracks, settings, log_mel)
+            return log_mel
+
+    def peek(self, tracks: list[Track], settings: Settings) -> np.ndarray | None:
+        """The blend's log-mel if it is the last one decoded (waits for a decode under way)."""
+        with self._lock:
+            return self._match(tracks, settings)
 
 
 class _DecodedBlocks:

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from musinterp_app import engine
-from musinterp_app.audio import levels, mel, stft, synth
+from musinterp_app import engine, sidecar
+from musinterp_app.audio import io, levels, mel, stft, synth
 from musinterp_app.engine import BlendSettings, Engine
 
 
@@ -264,3 +264,62 @@ def test_a_render_decodes_in_blocks_that_equal_the_whole_blend(blender):
     np.testing.assert_allclose(np.concatenate(parts, axis=1), whole, atol=1e-4)
     with pytest.raises(ValueError, match="out of order"):
         blocks(0, 700)
+
+
+def _counting_decodes(blender: Engine) -> tuple[Engine, list[int]]:
+    """An engine on ``blender``'s tracks whose model counts the latent frames it decodes."""
+    counted = Engine(blender.model)
+    for slot in ("A", "B"):
+        counted.set_track(slot, blender.tracks[slot])
+    decoded: list[int] = []
+    decode = counted.model.decode
+
+    class Counting:  # the model, with decode counted
+        def __getattr__(self, name):
+            return getattr(blender.model, name)
+
+        def decode(self, code):
+            decoded.append(code.shape[-1])
+            return decode(code)
+
+    counted.model = Counting()
+    return counted, decoded
+
+
+def test_the_render_after_a_drawn_blend_reuses_its_decode(blender):
+    counted, decoded = _counting_decodes(blender)
+    settings = BlendSettings(alpha=0.3)
+    shown = counted.blend_mel(settings)  # what the window draws
+    assert not shown.flags.writeable  # shared: nobody may change it
+    assert len(decoded) == 1
+    audio = counted.render(settings)
+    assert len(decoded) == 1  # the render decoded nothing more
+    assert len(audio) == blender.blend_frames * blender.config.hop_length
+    counted.render(BlendSettings(alpha=0.6))  # another blend: decoded for itself, once
+    assert len(decoded) == 2
+    counted.set_track("B", blender.tracks["A"])  # another track: the kept decode is not used
+    counted.render(BlendSettings(alpha=0.6))
+    assert len(decoded) == 3
+    np.testing.assert_array_equal(
+        counted.blend_mel(BlendSettings(alpha=0.6)), counted.blend_mel(BlendSettings(alpha=0.6))
+    )
+    assert len(decoded) == 3
+
+
+def test_a_failed_export_leaves_the_folder_as_it_was(blender, tmp_path):
+    settings, options = BlendSettings(alpha=0.3), engine.ExportOptions()
+    (tmp_path / "taken.wav").mkdir()  # the audio cannot be written over a folder
+    old_record = '{"written": "by an earlier export"}\n'
+    (tmp_path / "taken.musinterp.json").write_text(old_record)
+    with pytest.raises(io.AudioSaveError, match=r"taken\.wav"):
+        blender.export(tmp_path / "taken.wav", settings, options)
+    assert (tmp_path / "taken.musinterp.json").read_text() == old_record  # put back
+    (tmp_path / "blocked.musinterp.json").mkdir()  # the sidecar cannot be written
+    with pytest.raises(sidecar.SidecarError, match=r"blocked\.musinterp\.json"):
+        blender.export(tmp_path / "blocked.wav", settings, options)
+    assert not (tmp_path / "blocked.wav").exists()  # so no audio either
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "blocked.musinterp.json",
+        "taken.musinterp.json",
+        "taken.wav",
+    ]

@@ -25,6 +25,9 @@ from musinterp_app.audio.stft import hann_window
 PIECE_FRAMES = 64
 """Frames transformed together: small enough to stay in cache, and the unit of
 the random initial phase, so results do not depend on the number of threads."""
+MIN_PART_FRAMES = 16
+"""Fewest frames worth a thread of their own: a streamed render's first chunks are
+12 and 40 frames, which ran on one thread while the other core waited."""
 
 MagnitudeFrames = Callable[[int, int], np.ndarray]
 """``magnitude_frames(start, stop)`` → magnitude ``[n_bins, stop - start]``."""
@@ -100,7 +103,8 @@ class _Solver:
         self.spectrum: dict[int, np.ndarray] = {}  # complex64 [piece frames, n_bins] by first frame
         self.inverse_norm = self._inverse_window_sum(zero_tail)
         self.fixed_prefix = fixed_prefix if fixed_prefix is not None else np.zeros(0, np.float32)
-        self.parts = [self._part(a, b) for a, b in split(self.n_frames, WORKERS, PIECE_FRAMES)]
+        threads = max(1, min(WORKERS, self.n_frames // MIN_PART_FRAMES))
+        self.parts = [self._part(a, b) for a, b in split(self.n_frames, threads)]
         self.frame_bounds = [(part.first_frame, part.stop_frame) for part in self.parts]
         self.momentum = 0.0
 
@@ -137,12 +141,10 @@ class _Solver:
         then the angles of ``initial`` (complex ``[frames, n_bins]``) where it is not
         zero, random elsewhere."""
         seeds = rng.integers(0, 2**63, size=-(-self.n_frames // PIECE_FRAMES))
-        n_bins = self.magnitude.shape[1]
 
         def start_pieces(start: int, stop: int) -> None:
             for lo, hi in self._pieces(start, stop):
-                piece_rng = np.random.default_rng(seeds[lo // PIECE_FRAMES])
-                phase = _random_phase(hi - lo, n_bins, piece_rng)
+                phase = self._random_start(seeds, lo, hi)
                 if initial is not None:
                     guide = initial[lo:hi]
                     size = np.abs(guide)
@@ -156,9 +158,20 @@ class _Solver:
 
         run_blocks(start_pieces, self.frame_bounds)
 
+    def _random_start(self, seeds: np.ndarray, lo: int, hi: int) -> np.ndarray:
+        """Random unit phasors ``[hi − lo, n_bins]`` for frames ``[lo, hi)``: each
+        ``PIECE_FRAMES`` block from its own seed, however the frames are split."""
+        n_bins = self.magnitude.shape[1]
+        blocks = []
+        for first in range(lo - lo % PIECE_FRAMES, hi, PIECE_FRAMES):
+            rows = min(hi, first + PIECE_FRAMES) - first  # a block's first rows are the same
+            block = _random_phase(rows, n_bins, np.random.default_rng(seeds[first // PIECE_FRAMES]))
+            blocks.append(block[max(lo, first) - first :])
+        return np.concatenate(blocks)
+
     def phase(self, start: int, stop: int) -> np.ndarray:
         """Unit phasors of the current spectrum for frames ``[start, stop)``, complex64."""
-        whole = np.concatenate([self.spectrum[lo] for lo, _ in self._pieces(0, self.n_frames)])
+        whole = np.concatenate([self.spectrum[lo] for lo in sorted(self.spectrum)])
         part = whole[start:stop]
         scale = np.abs(part)
         scale += 1e-16

@@ -5,12 +5,15 @@ never decodes, allocates or waits on a lock held by compute. A clip is
 played from a :class:`PlaybackBuffer` whose length is known up front; a
 renderer fills it chunk by chunk (``write``) while playback runs, so sound
 starts after the first chunk. If playback catches up with rendering, the
-callback plays silence for that block rather than waiting. The UI polls
-``position_s`` with a timer to draw the play cursor.
+callback plays silence for that block rather than waiting. The stream stays
+open between sounds (silent), so a new sound starts at the next device block.
+The UI polls ``position_s`` with a timer to draw the play cursor.
 """
 
 import atexit
 import threading
+import time
+from dataclasses import dataclass
 
 import numpy as np
 import soxr
@@ -93,9 +96,24 @@ def output_rate_for(sample_rate: int) -> int:
             return sample_rate
 
 
-class Player:
-    """One output stream at a time; ``play`` replaces whatever was playing.
+@dataclass
+class _Cue:
+    """What the callback plays: a buffer and how far into it (samples at the device rate)."""
 
+    buffer: PlaybackBuffer
+    position: int = 0
+    finished: bool = False  # played to its end (not looping)
+    sounding_since: float | None = None  # time.perf_counter() of the first block with samples
+
+
+class Player:
+    """One output stream, kept running between sounds; ``play`` replaces what plays.
+
+    Opening and starting a PortAudio stream takes ~60 ms and closing one ~30 ms
+    (JACK, measured), which a slider release would wait for. So the stream is
+    opened once (``open``, or the first ``play``) and then plays silence when
+    nothing is cued: ``play`` and ``stop`` only swap what the callback reads.
+    ``release`` closes it (the window does after a while of silence, and at exit).
     Buffers made with :meth:`new_buffer` / :meth:`buffer_of` are already at
     the device's rate (``output_rate``).
     """
@@ -105,14 +123,12 @@ class Player:
         self.output_rate = output_rate_for(sample_rate)
         self.block_size = block_size
         self._stream = None
-        self._buffer: PlaybackBuffer | None = None
-        self._position = 0
+        self._cue: _Cue | None = None  # None: silence
         self.loop = False
         self.volume = 1.0  # gain applied while copying (the window's volume control)
         self.dropouts = 0  # blocks that could not be filled in time (device underflow or render)
-        self._played_out = False  # the callback reached the end of the buffer
         self.error = ""  # why the device failed, until the UI takes it (take_error)
-        self._lock = threading.Lock()  # guards stream start/stop only (never the callback)
+        self._lock = threading.Lock()  # guards opening and closing the stream (never the callback)
 
     def new_buffer(self, source_samples: int) -> PlaybackBuffer:
         """An empty buffer for ``source_samples`` at the model rate, to be filled while playing."""
@@ -124,21 +140,39 @@ class Player:
     @property
     def position_s(self) -> float:
         """Seconds played of the current buffer."""
-        return self._position / self.output_rate
+        cue = self._cue
+        return 0.0 if cue is None else cue.position / self.output_rate
+
+    @property
+    def buffer(self) -> PlaybackBuffer | None:
+        """What plays (or played to its end); None after ``stop``."""
+        cue = self._cue
+        return None if cue is None else cue.buffer
+
+    @property
+    def sounding_since(self) -> float | None:
+        """``time.perf_counter()`` when the callback first handed the device samples of
+        what plays now (None before that, or when nothing plays)."""
+        cue = self._cue
+        return None if cue is None else cue.sounding_since
 
     @property
     def playing(self) -> bool:
-        stream = self._stream
-        return stream is not None and stream.active
+        cue, stream = self._cue, self._stream
+        return cue is not None and not cue.finished and stream is not None and stream.active
 
     def _callback(self, out: np.ndarray, frames: int, _time, status) -> None:
         """Realtime-safe: copies samples only (looping wraps inside the block, no gap)."""
+        cue = self._cue
+        if cue is None or cue.finished:
+            out.fill(0.0)
+            return
         if status.output_underflow:
             self.dropouts += 1
-        buffer = self._buffer
+        buffer = cue.buffer
         written = 0
         while written < frames:
-            start = self._position
+            start = cue.position
             ready = min(buffer.filled, start + frames - written)
             count = max(0, ready - start)
             np.multiply(  # into the device's block: no allocation on the audio thread
@@ -147,67 +181,81 @@ class Player:
                 out=out[written : written + count, 0],
             )
             written += count
-            self._position = start + count
-            if self._position < len(buffer.samples) or not buffer.complete:
+            cue.position = start + count
+            if count and cue.sounding_since is None:
+                cue.sounding_since = time.perf_counter()
+            if cue.position < len(buffer.samples) or not buffer.complete:
                 break
             if not (self.loop and len(buffer.samples)):
                 out[written:, 0] = 0.0
-                self._played_out = True
-                raise sounddevice.CallbackStop
-            self._position = 0  # loop: carry on from the start in this same block
+                cue.finished = True
+                return
+            cue.position = 0  # loop: carry on from the start in this same block
         if written < frames:  # rendering is behind playback: silence now, counted
             out[written:, 0] = 0.0
             self.dropouts += 1
 
-    def play(self, buffer: PlaybackBuffer) -> None:
-        """Start playing ``buffer`` (it may still be filling). Raises ``RuntimeError``."""
-        reason = unavailable_reason()
-        if reason:
-            raise RuntimeError(reason)
-        self.stop()
-        if self.error:  # the device died under the previous stream
+    @property
+    def stream_open(self) -> bool:
+        """The stream is open: a ``play`` now sounds at the next device block."""
+        return self._stream is not None
+
+    def start_stream(self) -> None:
+        """Open and start the (silent) stream now, so that the next ``play`` sounds at
+        once; any thread may call it. Raises ``RuntimeError``."""
+        stream = self._stream
+        if stream is not None and not stream.active:  # it was never stopped: the device died
+            self.release()
+        if self.error:
             raise RuntimeError(self.error)
         with self._lock:
-            self._buffer = buffer
-            self._position = 0
-            self._played_out = False
-            self.dropouts = 0
-            self.error = ""
+            if self._stream is not None:
+                return
+            reason = unavailable_reason()
+            if reason:
+                raise RuntimeError(reason)
             try:
-                self._stream = sounddevice.OutputStream(
+                stream = sounddevice.OutputStream(
                     samplerate=self.output_rate,
                     channels=1,
                     dtype="float32",
                     blocksize=self.block_size,
                     callback=self._callback,
                 )
-                self._stream.start()
+                stream.start()
             except Exception as error:
-                self._stream = None
                 raise RuntimeError(f"the audio device refused to play: {error}") from None
+            self._stream = stream
+
+    def play(self, buffer: PlaybackBuffer) -> None:
+        """Start playing ``buffer`` (it may still be filling). Raises ``RuntimeError``."""
+        self._cue = None
+        self.start_stream()
+        self.dropouts = 0
+        self._cue = _Cue(buffer)
 
     def take_error(self) -> str:
         """Why playback stopped on its own, once ('' if it did not fail)."""
         stream = self._stream
-        if stream is not None and self._device_lost(stream):
-            self.stop()
+        if stream is not None and not stream.active:  # it was never stopped: the device died
+            self.release()
         error, self.error = self.error, ""
         return error
 
-    def _device_lost(self, stream) -> bool:
-        """The stream went quiet before the end of its buffer: its device is gone
-        (unplugged headphones, a sound server that quit)."""
-        return not stream.active and not self._played_out
-
     def stop(self) -> None:
+        """Silence at once; the stream stays open for the next ``play``."""
+        self._cue = None
+
+    def release(self) -> None:
         """Stop and close the stream (call from the thread that owns the player)."""
+        played_s, self._cue = self.position_s, None
         with self._lock:
             stream, self._stream = self._stream, None
             if stream is None:
                 return
-            if self._device_lost(stream):
+            if not stream.active:  # the device went away under it
                 _abandon(stream)
-                self.error = f"the audio device stopped responding after {self.position_s:.1f} s"
+                self.error = f"the audio device stopped responding after {played_s:.1f} s"
                 return
             try:
                 stream.abort()

@@ -254,7 +254,8 @@ class ListeningTestDialog(QDialog):
         self.pages.setCurrentIndex(2)
 
     def done(self, result: int) -> None:
-        self.stop()
+        if self.player is not None:
+            self.player.release()
         self.lane.cancel()
         if self.session is not None:
             self.session.log.close()

@@ -13,6 +13,7 @@ excerpt, the blend settings or the model re-renders the blend that is playing
 Changes that settle are recorded on an undo stack as :class:`SessionState` s.
 """
 
+import contextlib
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -32,6 +33,7 @@ DRAG_DECODE_MS = 33  # ~30 Hz while the slider is dragged
 PLAY_FROM_S = 120.0  # "play from here" plays this much of the track at most
 SETTLE_MS = 300  # keyboard steps: render once the keys have been still this long
 CURSOR_MS = 33
+IDLE_RELEASE_MS = 60_000  # the output stream is closed after a minute of silence
 SLOTS = ("A", "B")
 
 
@@ -155,6 +157,9 @@ class Session(QObject):
         )
         self.settle_debounce = Throttle(SETTLE_MS, self.settle, leading=False, parent=self)
         self.cursor_timer = QTimer(self, interval=CURSOR_MS, timeout=self._update_cursor)
+        self.idle_timer = QTimer(
+            self, interval=IDLE_RELEASE_MS, singleShot=True, timeout=self._release_idle_stream
+        )
         self._connect_lanes()
 
     def _connect_lanes(self) -> None:
@@ -308,6 +313,7 @@ class Session(QObject):
         self._heard_changed((slot,), same_file=same_file)
         self.request_decode()
         self.record()
+        self.open_audio()
 
     # ----- blending ----------------------------------------------------------------------------
     def set_settings(self, settings: BlendSettings, *, dragging: bool = False) -> None:
@@ -316,6 +322,7 @@ class Session(QObject):
         if settings == self.settings:
             return
         self.settings = settings
+        self.open_audio()
         self.decode_throttle.call()
         if not dragging:
             self.settle_debounce.call()
@@ -402,6 +409,17 @@ class Session(QObject):
             self.stop()
 
     # ----- playback ----------------------------------------------------------------------------
+    def open_audio(self) -> None:
+        """Open the output stream in the background (silent until something plays), so that
+        the blend a slider release renders sounds as soon as its first chunk is ready."""
+        player = self.player
+        if self.ready and not player.stream_open and not self.audio_problem:
+            self.pool.start(lambda: _start_quietly(player))
+
+    def _release_idle_stream(self) -> None:
+        if not (self.player.playing or self._play_when_ready):
+            self.player.release()
+
     def _new_player(self, sample_rate: int) -> playback.Player:
         player = playback.Player(sample_rate)
         player.loop, player.volume = self.loop, self.volume
@@ -493,6 +511,7 @@ class Session(QObject):
         self.lanes["preview"].cancel()
         self._play_when_ready = False
         self.player.stop()
+        self.idle_timer.start()
         self._update_cursor()
 
     def toggle_play(self) -> None:
@@ -518,6 +537,7 @@ class Session(QObject):
             return
         self.cursor.emit(self.playing, None)
         self.cursor_timer.stop()
+        self.idle_timer.start()
         self._set_playing("")
         error = self.player.take_error()
         if error:
@@ -580,8 +600,10 @@ class Session(QObject):
 
     def _model_loaded(self, switched: Engine) -> None:
         self.stop()
+        self.player.release()
         self.player = self._new_player(switched.config.sample_rate)
         self.adopt(switched)
+        self.open_audio()
         self.model_changed.emit()
         self.status.emit(f"Model “{switched.model.info.folder.name}” loaded.")
 
@@ -612,4 +634,12 @@ class Session(QObject):
     def close(self) -> None:
         self.cancel_all()
         self.cursor_timer.stop()
+        self.idle_timer.stop()
         self.pool.shutdown()  # the jobs were cancelled: they stop at their next step
+        self.player.release()  # after the pool: a stream being opened there is closed too
+
+
+def _start_quietly(player: playback.Player) -> None:
+    """Open the player's stream; a failure is reported by the ``play`` that needs it."""
+    with contextlib.suppress(RuntimeError):
+        player.start_stream()

@@ -64,7 +64,7 @@ def test_a_new_track_rerenders_the_looping_blend_and_stops_a_playing_track(
         timeout=LOAD_TIMEOUT_MS,
     )
     assert session.blend_buffer[1] is not old_buffer  # the old blend no longer loops
-    assert session.player._buffer is session.blend_buffer[1]
+    assert session.player.buffer is session.blend_buffer[1]
     assert session.playing == "blend" and window.buttons["blend"].isChecked()
     settle(qtbot, window)
     buffer = session.blend_buffer[1]
@@ -329,7 +329,7 @@ def test_the_volume_scales_what_is_played_and_is_remembered(qtbot, window, tmp_p
     player = window.session.player
     assert player.volume == pytest.approx(0.9)
     buffer = player.buffer_of(np.full(32768, 0.5, np.float32))
-    player._buffer, player._position = buffer, 0
+    player._cue = playback._Cue(buffer)
     block = np.zeros((256, 1), np.float32)
     player._callback(block, 256, None, sounddevice.CallbackFlags())
     np.testing.assert_allclose(block[:, 0], 0.9 * buffer.samples[:256], rtol=1e-6)  # heard
