@@ -84,6 +84,16 @@ class Key:
     def name(self) -> str:
         return f"{PITCH_NAMES[self.tonic]} {'minor' if self.minor else 'major'}"
 
+    @property
+    def found(self) -> bool:
+        """False for a clip with no pitched sound (silence, flat noise): no key to match."""
+        return self.confidence > 0
+
+    @property
+    def label(self) -> str:
+        """The key's name, or words saying there is none."""
+        return self.name if self.found else "no key (nothing pitched)"
+
     def relative(self) -> "Key":
         """The relative minor of a major key, or the relative major of a minor one."""
         return replace(
@@ -210,8 +220,11 @@ def chroma(samples: np.ndarray, sample_rate: int) -> np.ndarray:
 
 
 def estimate_key(samples: np.ndarray, sample_rate: int) -> Key:
-    """The best-correlated of the 24 major and minor keys for a clip ``[samples]``."""
+    """The best-correlated of the 24 major and minor keys for a clip ``[samples]``; a clip
+    whose chroma is flat (silence) gets confidence 0 (``Key.found`` is False)."""
     energy = chroma(samples, sample_rate)
+    if not np.ptp(energy) > 1e-9 * max(float(np.max(energy)), 1e-30):
+        return Key(0, False, 0.0)
     best = Key(0, False, -2.0)
     for minor, profile in ((False, MAJOR_PROFILE), (True, MINOR_PROFILE)):
         for tonic in range(12):

@@ -102,7 +102,7 @@ def plan(
     far (its beats still fall on the reference's beats); then the start is cut
     so its first downbeat lands on one of the reference's (modulo one of the
     reference's bars). Key: the smallest shift onto the reference's key (see
-    ``Key.semitones_to``).
+    ``Key.semitones_to``); none when either has no key (``Key.found``).
     """
     unknown = set(sync) - set(SYNC_CHOICES)
     if unknown:
@@ -113,7 +113,8 @@ def plan(
         speed *= 2.0 ** -np.round(np.log2(speed))
         bar_s = reference_tempo.beat_s * BEATS_PER_BAR
         skip_s = float((tempo.first_downbeat_s / speed - reference_tempo.first_downbeat_s) % bar_s)
-    semitones = key.semitones_to(reference_key) if "key" in sync else 0
+    pitched = key.found and reference_key.found  # no key in one of them: nothing to match
+    semitones = key.semitones_to(reference_key) if "key" in sync and pitched else 0
     return Alignment(
         tuple(sync), tempo, key, reference_tempo, reference_key, float(speed), semitones, skip_s
     )

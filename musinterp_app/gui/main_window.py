@@ -322,7 +322,7 @@ class MainWindow(QMainWindow):
         session = self.session
         self.sync_controls = SyncControls(lambda: session.engine, session.pool, session.adopt)
         self.pad = PadPanel(lambda: session.engine, session.pool, lambda: session.settings)
-        self.pad.rendered.connect(self._play_pad)
+        self.pad.rendered.connect(session.play_pad)
         self.pad.blended.connect(self._show_pad_blend)
         self.sync_controls.described.connect(self._show_tempo_key)
         self.docks = {}
@@ -342,10 +342,6 @@ class MainWindow(QMainWindow):
         self.blend_view.show_mel(log_mel, config, config.hop_length / config.sample_rate)
         self.blend_view.setTitle("Four-corner pad blend", color="#dddddd", size="10pt")
         self.blend_drawn.emit()
-
-    def _play_pad(self, audio) -> None:
-        self.session.stop()
-        self.session.player.play(self.session.player.buffer_of(audio))
 
     def _show_tempo_key(self, slot: str, words: str) -> None:
         if slot in self.panels:  # C and D live on the pad
@@ -739,7 +735,7 @@ class MainWindow(QMainWindow):
             self.level_meter.setValue(LEVEL_FLOOR_DB)
 
     def _view_of(self, source: str) -> SpectrogramView:
-        return self.blend_view if source == "blend" else self.panels[source].view
+        return self.blend_view if source in ("blend", "pad") else self.panels[source].view
 
     def _move_cursor(self, source: str, seconds) -> None:
         self._view_of(source).set_cursor(seconds)

@@ -115,7 +115,7 @@ class Session(QObject):
     problem = Signal(str, str)  # title, message: something failed (the window shows it)
     progress = Signal(int, int)  # done, total of the work in progress
     work_ended = Signal()
-    playing_changed = Signal(str)  # what plays now: "A", "B", "blend", or "" (stopped)
+    playing_changed = Signal(str)  # what plays now: "A", "B", "blend", "pad" or "" (stopped)
     cursor = Signal(str, object)  # source, seconds (None: hide the cursor)
     level = Signal(float)  # output level of what plays, dBFS (RMS over the last ~30 ms)
     exported = Signal(str)  # path
@@ -143,7 +143,7 @@ class Session(QObject):
         self.difference_mel = None  # [n_mels, frames]: see mix_difference
         self.decoded_settings: BlendSettings | None = None
         self.blend_buffer: tuple[BlendSettings, playback.PlaybackBuffer] | None = None
-        self.playing = ""  # "A", "B", "blend" or ""
+        self.playing = ""  # "A", "B", "blend", "pad" (the pad's blend) or ""
         self._playing_offset_s = 0.0
         self._play_when_ready = False
         self._preview: tuple[str, float, bool] | None = None  # (slot, offset, whole track)
@@ -494,6 +494,12 @@ class Session(QObject):
                 )
             )
         )
+
+    def play_pad(self, audio: np.ndarray) -> None:
+        """Play the pad's rendered blend (model-rate samples), its cursor on the blend view."""
+        if not self.audio_problem:
+            self.stop()
+            self._start_playback(self.player.buffer_of(audio), "pad", 0.0)
 
     def _preview_ready(self, buffer: playback.PlaybackBuffer) -> None:
         if self._preview is not None:

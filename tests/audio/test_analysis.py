@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from support.music import known_clip, known_clips
 
-from musinterp_app.audio import analysis
+from musinterp_app.audio import analysis, stretch
 
 RATE = 32768
 
@@ -36,6 +36,19 @@ def test_noise_has_little_beat_confidence():
     beat = known_clip(120.0, 0, False, RATE, duration_s=5.0)
     assert analysis.estimate_tempo(noise, RATE).confidence < 0.2
     assert analysis.estimate_tempo(beat.samples, RATE).confidence > 0.5
+
+
+def test_silence_has_no_key_and_key_matching_leaves_it_alone(recwarn):
+    silent = analysis.estimate_key(np.zeros(5 * RATE, np.float32), RATE)
+    assert not silent.found and silent.label == "no key (nothing pitched)"
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]  # no 0/0
+    tune = known_clip(120.0, 9, True, RATE, duration_s=5.0)  # A minor
+    key = analysis.estimate_key(tune.samples, RATE)
+    assert key.found and key.label == key.name
+    tempo = analysis.estimate_tempo(tune.samples, RATE)
+    assert stretch.plan(("key",), tempo, silent, tempo, key).semitones == 0
+    d_major, c_major = analysis.Key(2, False), analysis.Key(0, False)
+    assert stretch.plan(("key",), tempo, d_major, tempo, c_major).semitones == -2  # both found
 
 
 def test_a_clip_too_short_for_a_tempo_is_refused():

@@ -5,6 +5,7 @@ import pytest
 import soundfile as sf
 from support.window import LOAD_TIMEOUT_MS, idle, load_both
 
+from musinterp_app.audio import player as playback
 from musinterp_app.audio import synth
 
 pytestmark = pytest.mark.gui
@@ -50,3 +51,9 @@ def test_the_pad_blends_the_windows_tracks_with_two_more(qtbot, window, clips, t
         pad.surface.released.emit(0.0, 1.0)
     c = window.session.engine.tracks["C"]
     np.testing.assert_array_equal(rendered.args[0], c.samples[: len(rendered.args[0])])
+    if not playback.unavailable_reason():  # it plays through the session: cursor and stop
+        qtbot.waitUntil(lambda: window.blend_view.cursor.value() > 0.1, timeout=5000)
+        assert window.session.playing == "pad"
+        window.session.stop()
+        qtbot.waitUntil(lambda: window.session.playing == "", timeout=5000)
+        assert not window.blend_view.cursor.isVisible()
