@@ -66,6 +66,8 @@ class Track:
     loudness_db: np.ndarray  # [frames]: each frame's total mel power (dB)
     overview: np.ndarray  # [128, ≤ OVERVIEW_COLUMNS]: the whole file, for drawing
     overview_seconds_per_column: float
+    source_sha256: str  # of the file's bytes when the excerpt was read (an export names it)
+    source_stat: tuple[int, int]  # its size and modification time (ns) then
     note: str = ""  # what was changed of the requested excerpt, in words ('' when nothing)
     alignment: stretch.Alignment | None = None  # how it was fitted to A's tempo/key (sync)
 
@@ -332,7 +334,22 @@ def load_track(
         overview=columns,
         overview_seconds_per_column=seconds_per_column,
         **excerpt,
+        **_fingerprint(path),
     )
+
+
+def _fingerprint(path: Path, known: Track | None = None) -> dict:
+    """The :class:`Track` fields ``source_sha256`` and ``source_stat`` of the file at
+    ``path``; hashed again only when its size or modification time differ from ``known``'s."""
+    try:
+        info = files.check_regular(path)
+        stat = (info.st_size, info.st_mtime_ns)
+        if known is not None and known.source_stat == stat:
+            return {}
+        return {"source_sha256": sidecar.sha256(path), "source_stat": stat}
+    except OSError as error:
+        reason = getattr(error, "reason", None) or error.strerror
+        raise io.AudioLoadError(f"Cannot read “{path.name}”: {reason}.") from None
 
 
 def with_excerpt(
@@ -350,7 +367,7 @@ def with_excerpt(
     another excerpt's, to be estimated and fitted again (``Engine.synced``).
     """
     excerpt = _analyse_excerpt(track.path, track.info, model, start_s, duration_s, cancel)
-    fresh = replace(track, **excerpt, alignment=None)
+    fresh = replace(track, **excerpt, **_fingerprint(track.path, track), alignment=None)
     same = (fresh.start_s, fresh.duration_s) == (track.start_s, track.duration_s)
     if track.alignment is None or not same:
         return fresh
@@ -397,7 +414,8 @@ def align_track(
             f"{track.duration_s:.1f}-s excerpt (it plays ×{alignment.speed:.2f} as fast); "
             "the rest is silence: choose an earlier start or a shorter excerpt"
         )
-    return replace(track, **fields, alignment=alignment, note=note)
+    fingerprint = _fingerprint(track.path, track)
+    return replace(track, **fields, **fingerprint, alignment=alignment, note=note)
 
 
 def _frame_alpha(settings: BlendSettings, frames: int) -> np.ndarray:
@@ -857,12 +875,12 @@ class Engine:
                 "folder": folder.name,
                 "path": str(folder.resolve()),
                 "model_id": self.model.info.model_id,
-                **{name: sidecar.sha256(folder / name) for name in MODEL_FILES},
+                **{name: self.model.file_sha256[name] for name in MODEL_FILES},
             },
             "sources": {
                 slot: {
                     "path": str(track.path.resolve()),
-                    "sha256": sidecar.sha256(track.path),
+                    "sha256": track.source_sha256,
                     "start_s": track.start_s,
                     "duration_s": track.duration_s,
                 }

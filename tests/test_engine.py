@@ -323,3 +323,24 @@ def test_a_failed_export_leaves_the_folder_as_it_was(blender, tmp_path):
         "taken.musinterp.json",
         "taken.wav",
     ]
+
+
+def test_an_export_names_its_sources_as_they_were_when_read(shipped_model, tmp_path):
+    def clip(seconds: float, root: int) -> np.ndarray:
+        return synth.music_like(seconds, 44100, rng=np.random.default_rng(root), root_midi=root)
+
+    paths = {slot: tmp_path / f"{slot}.wav" for slot in "AB"}
+    for path, root in zip(paths.values(), (50, 57), strict=True):
+        sf.write(path, clip(6.0, root), 44100)
+    read_hash = sidecar.sha256(paths["A"])
+    blender = Engine(shipped_model)
+    for slot, path in paths.items():
+        blender.set_track(slot, engine.load_track(path, shipped_model, overview=False))
+    sf.write(paths["A"], clip(7.0, 64), 44100)  # the file changes after it was read
+    out = blender.export(tmp_path / "out.wav", BlendSettings(alpha=0.4), engine.ExportOptions())
+    record = sidecar.read(sidecar.path_for(out))
+    assert record["sources"]["A"]["sha256"] == read_hash  # what was blended, not what is there
+    model = shipped_model.info.folder
+    assert record["model"]["decoder.onnx"] == sidecar.sha256(model / "decoder.onnx")
+    moved = engine.with_excerpt(blender.tracks["A"], shipped_model, start_s=1.0, duration_s=5.0)
+    assert moved.source_sha256 == sidecar.sha256(paths["A"])  # read again: hashed again

@@ -7,6 +7,7 @@ files are missing, damaged, or disagree is refused with a
 :class:`ModelError` that says what is wrong, before anything uses it.
 """
 
+import hashlib
 import os
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -42,9 +43,10 @@ class ModelInfo(contract.ModelLayout):
         return f"{self.parameters:,} parameters"
 
 
-def _session(path: Path, threads: int) -> ort.InferenceSession:
+def _session(path: Path, threads: int) -> tuple[ort.InferenceSession, str]:
     """An onnxruntime session of one graph, read through :mod:`musinterp_app.files`
-    (a pipe or device named ``encoder.onnx`` is refused, never waited on)."""
+    (a pipe or device named ``encoder.onnx`` is refused, never waited on), and the
+    sha256 of the bytes it was made from."""
     try:
         with files.open_regular(path) as handle:
             graph = handle.read()
@@ -62,12 +64,13 @@ def _session(path: Path, threads: int) -> ort.InferenceSession:
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.log_severity_level = 3
     try:
-        return ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
     except Exception as error:  # onnxruntime raises its own exception types
         first_line = str(error).strip().splitlines()[0][:200] if str(error).strip() else ""
         raise ModelError(
             f"{path.name} in {path.parent} is damaged or not an ONNX model ({first_line})."
         ) from None
+    return session, hashlib.sha256(graph).hexdigest()
 
 
 def _card(folder: Path) -> str:
@@ -92,8 +95,11 @@ class OnnxVAE:
         folder = Path(folder)
         if not folder.is_dir():
             raise ModelError(f"{folder} is not a model folder (it does not exist or is a file).")
-        self.encoder = _session(folder / "encoder.onnx", threads)
-        self.decoder = _session(folder / "decoder.onnx", threads)
+        self.encoder, encoder_sha256 = _session(folder / "encoder.onnx", threads)
+        self.decoder, decoder_sha256 = _session(folder / "decoder.onnx", threads)
+        # What the sessions were made from (an export's sidecar names them; the files
+        # on disk may change while the model is in use).
+        self.file_sha256 = {"encoder.onnx": encoder_sha256, "decoder.onnx": decoder_sha256}
         try:
             layout = contract.parse_metadata(
                 dict(self.encoder.get_modelmeta().custom_metadata_map),
