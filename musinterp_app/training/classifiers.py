@@ -304,12 +304,8 @@ def compare_on_cache(
         data.read_index(cache), max_per_label=max_per_label, seed=seed
     )
 
-    def load(rows: list[dict]) -> np.ndarray:
-        return np.stack(
-            [data.read_exr(cache / row["segment"]) for row in tqdm(rows, desc="read", leave=False)]
-        ).astype(np.float32)
-
-    train_segments, test_segments = load(train_rows), load(test_rows)
+    train_segments = data.read_segments(cache, train_rows, progress="read")
+    test_segments = data.read_segments(cache, test_rows, progress="read")
     test_labels = [row["label"] for row in test_rows]
     extra = None
     if model is not None:

@@ -411,12 +411,15 @@ def split_by_file(rows: list[dict], validation_fraction: float = 0.1) -> tuple[l
     return train, [row for row in rows if row["file_id"] in validation] or train[-1:]
 
 
-def read_segments(cache: Path, rows: Sequence[dict]) -> np.ndarray:
-    """The segments of index ``rows``, float32 ``[len(rows), n_mels, segment_frames]``."""
+def read_segments(cache: Path, rows: Sequence[dict], *, progress: str | None = None) -> np.ndarray:
+    """The segments of index ``rows``, float32 ``[len(rows), n_mels, segment_frames]``, read
+    from the shards (a cache prepared with or without OpenEXR files); ``progress``: the name
+    of a progress bar over the rows, none when ``None``."""
     reader = shards.ShardReader(cache)
     segment_frames = reader.shape(rows[0]["shard"])[1]
+    shown = tqdm(rows, desc=progress, leave=False, disable=progress is None)
     return np.stack(
-        [reader.frames(r["shard"], int(r["row"]) * segment_frames, segment_frames).T for r in rows]
+        [reader.frames(r["shard"], int(r["row"]) * segment_frames, segment_frames).T for r in shown]
     ).astype(np.float32)
 
 

@@ -254,9 +254,9 @@ def label_check(
     """Which label an SVM on mel statistics gives originals, reconstructions and blends."""
     config = model.mel_config
     sample = [train_rows[i] for i in rng.choice(len(train_rows), min(3000, len(train_rows)), False)]
-    train_segments = np.stack([data.read_exr(cache / r["segment"]) for r in sample])
+    train_segments = data.read_segments(cache, sample)
     classifier = make_pipeline(StandardScaler(), SVC(C=10.0, class_weight="balanced"))
-    classifier.fit(mel_statistics(train_segments.astype(np.float32)), [r["label"] for r in sample])
+    classifier.fit(mel_statistics(train_segments), [r["label"] for r in sample])
     truth = np.array(labels)
     result = {
         "originals": float(np.mean(classifier.predict(mel_statistics(segments)) == truth)),
@@ -368,7 +368,7 @@ def evaluate(
     train_rows, validation_rows = data.split_by_file(data.read_index(cache))
     rows = data.balanced_validation(validation_rows, clips, seed=seed)
     labels = [row["label"] for row in rows]
-    segments = np.stack([data.read_exr(cache / row["segment"]) for row in rows]).astype(np.float32)
+    segments = data.read_segments(cache, rows)
     truths = _true_magnitudes(rows, config)
 
     decoded = reconstruct(model, segments, progress=True)
@@ -376,7 +376,7 @@ def evaluate(
     if model.info.temporal:
         train_sample = rng.choice(len(train_rows), min(1500, len(train_rows)), replace=False)
         pca = PatchPCA(
-            np.stack([data.read_exr(cache / train_rows[i]["segment"]) for i in train_sample]),
+            data.read_segments(cache, [train_rows[i] for i in train_sample]),
             patch=model.info.time_reduction,
             components=model.info.latent_channels,
         )
@@ -436,7 +436,7 @@ def evaluate(
         summary["generation"] = generation.generation_scores(
             model,
             fitted_prior,
-            np.stack([data.read_exr(cache / row["segment"]) for row in sample]).astype(np.float32),
+            data.read_segments(cache, sample),
             [row["label"] for row in sample],
             segments,
             seed=seed,

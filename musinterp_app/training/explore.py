@@ -41,6 +41,7 @@ from musinterp_app.training.figures import save_figure
 from musinterp_app.training.fma_features import ECHONEST_GROUPS, read_feature_table
 
 METHODS = ("PCA", "t-SNE", "UMAP")
+FEATURE_BATCH = 256  # clips read from the shards at once for their mel statistics
 
 
 @functools.cache
@@ -131,11 +132,13 @@ def _cache_features(cache: Path, max_per_label: int, seed: int) -> tuple[np.ndar
         group = by_label[label]
         picks = rng.choice(len(group), min(max_per_label, len(group)), replace=False)
         chosen += [group[i] for i in sorted(picks)]
-    features = [
-        classifiers.mel_features(data.read_exr(cache / row["segment"])[None].astype(np.float32))[0]
-        for row in tqdm(chosen, desc="mel statistics", unit="clip", leave=False)
-    ]
-    return np.stack(features), [row["label"] for row in chosen]
+    features = []  # a batch at a time: all the clips' log-mel may not fit in memory
+    with tqdm(total=len(chosen), desc="mel statistics", unit="clip", leave=False) as progress:
+        for start in range(0, len(chosen), FEATURE_BATCH):
+            batch = chosen[start : start + FEATURE_BATCH]
+            features.append(classifiers.mel_features(data.read_segments(cache, batch)))
+            progress.update(len(batch))
+    return np.concatenate(features), [row["label"] for row in chosen]
 
 
 def _folder_features(

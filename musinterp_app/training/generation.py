@@ -250,7 +250,7 @@ def fit_and_measure(model_dir: Path, cache: Path, *, clips: int = 2000, seed: in
         train_rows[i]
         for i in sorted(rng.choice(len(train_rows), min(clips, len(train_rows)), replace=False))
     ]
-    segments = _read(cache, chosen)
+    segments = data.read_segments(cache, chosen)
     prior = fit_prior(training_latents(model, segments), model.info.model_id)
     prior.save(model_dir)
     held_out_rows = data.balanced_validation(validation_rows, 96, seed=seed)
@@ -259,7 +259,7 @@ def fit_and_measure(model_dir: Path, cache: Path, *, clips: int = 2000, seed: in
         prior,
         segments,
         [row["label"] for row in chosen],
-        _read(cache, held_out_rows),
+        data.read_segments(cache, held_out_rows),
         seed=seed,
     )
     files = len({row["file_id"] for row in chosen})
@@ -287,7 +287,3 @@ def fit_and_measure(model_dir: Path, cache: Path, *, clips: int = 2000, seed: in
     ]
     write_atomically(model_dir / "GENERATION.md", "\n".join(lines))
     return report
-
-
-def _read(cache: Path, rows: list[dict]) -> np.ndarray:
-    return np.stack([data.read_exr(cache / row["segment"]) for row in rows]).astype(np.float32)

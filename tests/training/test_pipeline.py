@@ -319,3 +319,41 @@ def test_evaluate_writes_report_plots_and_card(cache, tmp_path_factory):
     assert card.count("## Evaluation") == 1 and "PCA, same size" in card
     evaluate(model_dir, cache[0], clips=4, pairs=2)  # again: the section is replaced, not added
     assert (model_dir / "MODEL.md").read_text().count("## Evaluation") == 1
+
+
+def test_the_study_tools_read_a_cache_prepared_without_exr(
+    cache, tmp_path, tmp_path_factory, monkeypatch
+):
+    """``prepare --no-exr`` writes only the shards: fit-prior, evaluate (with its label check,
+    PCA baseline, classifiers and generation scores) and explore read the clips from them."""
+    import shutil
+
+    from sklearn.decomposition import PCA
+
+    from musinterp_app.training import explore, generation
+    from musinterp_app.training.evaluate import evaluate
+
+    shards_only = tmp_path / "cache"
+    data.prepare(cache[2], shards_only, exr=False)
+    assert not (shards_only / "segments").exists()
+    assert {row["segment"] for row in data.read_index(shards_only)} == {""}
+    model_dir = tmp_path / "model"  # a copy: the fitted prior stays out of the shared model
+    shutil.copytree(train_and_export("hybrid", cache, tmp_path_factory)[2], model_dir)
+
+    assert generation.fit_and_measure(model_dir, shards_only)["fitted_on_clips"] > 0
+    summary = evaluate(model_dir, shards_only, clips=4, pairs=2)["summary"]
+    assert "PCA, same size" in summary["reconstruction"]
+    assert {"label_check", "classifiers", "generation"} <= set(summary)
+    for name in ["evaluation.json", "EVALUATION.md", "classifiers.md", "eval_latent_pca.png"]:
+        assert (model_dir / name).stat().st_size > 0, name
+
+    # the maps' methods are no concern here (UMAP compiles for minutes): PCA stands in for all
+    monkeypatch.setattr(explore, "umap_warm_up_s", lambda: 0.0)
+    monkeypatch.setattr(
+        explore,
+        "embed",
+        lambda features, seed: {m: (PCA(2).fit_transform(features), 0.0) for m in explore.METHODS},
+    )
+    report = explore.explore(tmp_path / "explore", cache=shards_only)
+    assert report["maps"]["mel"]["items"] == len(data.read_index(shards_only))
+    assert (tmp_path / "explore" / "map_mel.png").stat().st_size > 0
