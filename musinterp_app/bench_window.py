@@ -103,7 +103,9 @@ def slider_to_mel_ms(app: QApplication, window: MainWindow, moves: int = 40) -> 
 
 def release_to_first_sound_ms(app: QApplication, window: MainWindow) -> float:
     """Milliseconds from letting go of the slider until the audio callback hands the
-    device the blend's first samples (so a device block's wait is counted too)."""
+    device the blend's first samples (so a device block's wait is counted too; the
+    device's own output latency, the same for every program, is not). Measured as a
+    user meets it: the blend was drawn while dragging and the output stream is open."""
     window.autoplay_box.setChecked(True)
     player = window.session.player
     window.slider.setSliderDown(True)

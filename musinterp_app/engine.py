@@ -11,6 +11,10 @@ Shapes: log-mel ``[n_mels, frames]`` (normalised), latents
 ``[channels, latent_frames]``, audio float32 ``[samples]`` at the model rate.
 """
 
+import contextlib
+import functools
+import os
+import stat
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, replace
@@ -496,7 +500,9 @@ class Engine:
         return tracks, min(t.frames for t in tracks)
 
     def blend_latent(self, settings: Settings) -> np.ndarray:
-        tracks, frames = self._sources(settings)
+        return self._blend_latent(settings, *self._sources(settings))
+
+    def _blend_latent(self, settings: Settings, tracks: list[Track], frames: int) -> np.ndarray:
         if settings.morph and not self.model.info.temporal:
             raise ValueError("morphing over time needs a model with a temporal latent")
         latent_frames = self.model.latent_frames(frames) if self.model.info.temporal else 0
@@ -517,13 +523,14 @@ class Engine:
         """
         tracks, frames = self._sources(settings)
         if start == 0 and stop is None:
-            return self._last_blend.get(tracks, settings, lambda: self._decode(settings, 0, frames))
-        return self._decode(settings, start, frames if stop is None else min(stop, frames))
+            whole = functools.partial(self._decode, settings, tracks, 0, frames)
+            return self._last_blend.get(tracks, settings, whole)
+        return self._decode(settings, tracks, start, frames if stop is None else min(stop, frames))
 
-    def _decode(self, settings: Settings, start: int, stop: int) -> np.ndarray:
-        """:meth:`blend_mel` of frames ``[start, stop)``, decoded now."""
-        tracks, frames = self._sources(settings)
-        code = self.blend_latent(settings)
+    def _decode(self, settings: Settings, tracks: list[Track], start: int, stop: int) -> np.ndarray:
+        """:meth:`blend_mel` of ``tracks`` (``settings.slots``), frames ``[start, stop)``."""
+        frames = min(t.frames for t in tracks)
+        code = self._blend_latent(settings, tracks, frames)
         first_frame = 0
         if self.model.info.temporal and (start > 0 or stop < frames):
             reduction = self.model.info.time_reduction
@@ -593,8 +600,8 @@ class Engine:
         cancel: CancelToken | None = None,
         progress: Progress | None = None,
     ) -> Iterator[np.ndarray]:
-        """Audio of the blend, chunk by chunk in time order; the mel is decoded
-        in a few blocks as the stream reaches them (:class:`_DecodedBlocks`).
+        """Audio of the blend, chunk by chunk in time order, from its log-mel as
+        :meth:`_log_mel_frames` gives it (the window's decode when it drew this blend).
 
         Phase retrieval starts from the phase of the α-weighted sum of the
         sources' STFTs (the sources are real audio: most of the answer is
@@ -836,13 +843,7 @@ class Engine:
         path = Path(path)
         record = self.export_record(settings, options, channels=audio.ndim)
         record_path = sidecar.path_for(path)
-        try:  # kept, to be put back if the audio cannot be written
-            previous = files.read_text(record_path) if record_path.exists() else None
-        except (OSError, ValueError) as error:
-            raise sidecar.SidecarError(
-                f"Cannot write “{record_path.name}” in {record_path.parent}: "
-                f"{getattr(error, 'reason', None) or error}"
-            ) from None
+        previous = _read_previous(record_path)  # put back if the audio cannot be written
         sidecar.write(record_path, {**record, "audio_file": path.name})
         try:
             return export_audio(
@@ -855,10 +856,13 @@ class Engine:
                 fade_ms=options.fade_ms,
             )
         except BaseException:
-            if previous is None:
-                record_path.unlink(missing_ok=True)
-            else:
-                files.write_atomically(record_path, previous)
+            with contextlib.suppress(OSError):  # the audio's error is the one to report
+                if previous is None:
+                    record_path.unlink(missing_ok=True)
+                else:
+                    content, mode = previous
+                    files.write_atomically(record_path, content)
+                    os.chmod(record_path, mode)
             raise
 
     def export_record(self, settings: Settings, options: "ExportOptions", channels: int) -> dict:
@@ -902,42 +906,76 @@ class Engine:
         }
 
 
+def _read_previous(record_path: Path) -> tuple[bytes, int] | None:
+    """The bytes and permission bits of the sidecar an export is about to replace (None
+    if there is none); ``SidecarError`` if something that cannot be one is in its place."""
+    try:
+        with files.open_regular(record_path) as handle:
+            return handle.read(), stat.S_IMODE(os.fstat(handle.fileno()).st_mode)
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        reason = getattr(error, "reason", None) or error.strerror
+        raise sidecar.SidecarError(
+            f"Cannot write “{record_path.name}” in {record_path.parent}: {reason}"
+        ) from None
+
+
 class _LastBlend:
     """The last whole blend decoded: its tracks (by identity), settings and log-mel.
 
     The window decodes a blend to draw it, and the render that follows a slider
     release asks for the same blend: it gets this one instead of decoding it
-    again. A decode holds the lock, so a render asking meanwhile waits for it.
+    again. Asking for a blend that is being decoded waits for that decode;
+    asking for another one does not wait.
     """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._changed = threading.Condition()
         self._entry: tuple[list[Track], Settings, np.ndarray] | None = None
+        self._decoding: dict[object, tuple[list[Track], Settings]] = {}  # under way, by token
 
-    def _match(self, tracks: list[Track], settings: Settings) -> np.ndarray | None:
-        if self._entry is None:
-            return None
-        known_tracks, known_settings, log_mel = self._entry
+    @staticmethod
+    def _same(known: tuple[list[Track], Settings], tracks: list[Track], settings) -> bool:
+        known_tracks, known_settings = known
         if known_settings != settings or len(known_tracks) != len(tracks):
-            return None
-        return log_mel if all(a is b for a, b in zip(known_tracks, tracks, strict=True)) else None
+            return False
+        return all(a is b for a, b in zip(known_tracks, tracks, strict=True))
+
+    def _wait_for(self, tracks: list[Track], settings: Settings) -> np.ndarray | None:
+        """(Holding the lock) wait while this blend is being decoded; then it, if known."""
+        while any(self._same(key, tracks, settings) for key in self._decoding.values()):
+            self._changed.wait()
+        if self._entry is not None and self._same(self._entry[:2], tracks, settings):
+            return self._entry[2]
+        return None
 
     def get(
         self, tracks: list[Track], settings: Settings, decode: Callable[[], np.ndarray]
     ) -> np.ndarray:
-        """The blend's log-mel (read-only), decoded with ``decode()`` unless it is the last."""
-        with self._lock:
-            log_mel = self._match(tracks, settings)
-            if log_mel is None:
-                log_mel = decode()
-                log_mel.flags.writeable = False
-                self._entry = (tracks, settings, log_mel)
-            return log_mel
+        """The blend's log-mel (read-only), decoded with ``decode()`` unless it is known."""
+        token = object()
+        with self._changed:
+            known = self._wait_for(tracks, settings)
+            if known is not None:
+                return known
+            self._decoding[token] = (tracks, settings)
+        decoded = None
+        try:
+            decoded = decode()
+            decoded.flags.writeable = False
+            return decoded
+        finally:
+            with self._changed:
+                del self._decoding[token]
+                if decoded is not None:
+                    self._entry = (tracks, settings, decoded)
+                self._changed.notify_all()
 
     def peek(self, tracks: list[Track], settings: Settings) -> np.ndarray | None:
-        """The blend's log-mel if it is the last one decoded (waits for a decode under way)."""
-        with self._lock:
-            return self._match(tracks, settings)
+        """The blend's log-mel if it is known or being decoded (then it waits), else None."""
+        with self._changed:
+            return self._wait_for(tracks, settings)
 
 
 class _DecodedBlocks:

@@ -1,5 +1,7 @@
 """The engine: tracks, excerpts, blending with and without detail, morph, render, export."""
 
+import threading
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -344,3 +346,33 @@ def test_an_export_names_its_sources_as_they_were_when_read(shipped_model, tmp_p
     assert record["model"]["decoder.onnx"] == sidecar.sha256(model / "decoder.onnx")
     moved = engine.with_excerpt(blender.tracks["A"], shipped_model, start_s=1.0, duration_s=5.0)
     assert moved.source_sha256 == sidecar.sha256(paths["A"])  # read again: hashed again
+
+
+def test_the_kept_blend_makes_only_a_request_for_the_same_blend_wait():
+    kept = engine._LastBlend()
+    tracks = [object(), object()]  # compared by identity only
+    started, finish = threading.Event(), threading.Event()
+
+    def slow_decode() -> np.ndarray:
+        started.set()
+        finish.wait(10)
+        return np.zeros((2, 3), np.float32)
+
+    drawing = threading.Thread(
+        target=kept.get, args=(tracks, BlendSettings(alpha=0.2), slow_decode)
+    )
+    drawing.start()
+    started.wait(10)
+    assert kept.peek(tracks, BlendSettings(alpha=0.7)) is None  # another blend: no waiting
+    seen = []
+    render = threading.Thread(
+        target=lambda: seen.append(kept.peek(tracks, BlendSettings(alpha=0.2)))
+    )
+    render.start()
+    render.join(0.2)
+    assert render.is_alive() and not seen  # the same blend: it waits for that decode
+    finish.set()
+    drawing.join(10)
+    render.join(10)
+    assert seen[0] is not None and not seen[0].flags.writeable
+    assert kept.peek([object(), tracks[1]], BlendSettings(alpha=0.2)) is None  # other track A

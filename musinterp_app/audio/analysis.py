@@ -34,6 +34,8 @@ _NOTE_NUMBERS = {name.lower(): number for number, name in enumerate(PITCH_NAMES)
     "db": 1, "d#": 3, "gb": 6, "g#": 8, "a#": 10,
 }  # fmt: skip
 
+KEY_FLOOR_DBFS = -60.0  # RMS below which a clip has no key (estimate_key)
+
 
 @dataclass(frozen=True)
 class Tempo:
@@ -86,13 +88,13 @@ class Key:
 
     @property
     def found(self) -> bool:
-        """False for a clip with no pitched sound (silence, flat noise): no key to match."""
+        """False for a clip too quiet to have a key (see ``estimate_key``): nothing to match."""
         return self.confidence > 0
 
     @property
     def label(self) -> str:
         """The key's name, or words saying there is none."""
-        return self.name if self.found else "no key (nothing pitched)"
+        return self.name if self.found else "no key (too quiet)"
 
     def relative(self) -> "Key":
         """The relative minor of a major key, or the relative major of a minor one."""
@@ -221,10 +223,12 @@ def chroma(samples: np.ndarray, sample_rate: int) -> np.ndarray:
 
 def estimate_key(samples: np.ndarray, sample_rate: int) -> Key:
     """The best-correlated of the 24 major and minor keys for a clip ``[samples]``; a clip
-    whose chroma is flat (silence) gets confidence 0 (``Key.found`` is False)."""
-    energy = chroma(samples, sample_rate)
-    if not np.ptp(energy) > 1e-9 * max(float(np.max(energy)), 1e-30):
+    quieter than ``KEY_FLOOR_DBFS`` (silence, room tone, dither) gets confidence 0
+    (``Key.found`` is False): its chroma is noise, and a key from it would be a guess."""
+    rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))) if len(samples) else 0.0
+    if 20 * np.log10(max(rms, 1e-12)) < KEY_FLOOR_DBFS:
         return Key(0, False, 0.0)
+    energy = chroma(samples, sample_rate)
     best = Key(0, False, -2.0)
     for minor, profile in ((False, MAJOR_PROFILE), (True, MINOR_PROFILE)):
         for tonic in range(12):

@@ -111,9 +111,11 @@ class Player:
 
     Opening and starting a PortAudio stream takes ~60 ms and closing one ~30 ms
     (JACK, measured), which a slider release would wait for. So the stream is
-    opened once (``open``, or the first ``play``) and then plays silence when
+    opened once (``start_stream``, or the first ``play``) and then plays silence when
     nothing is cued: ``play`` and ``stop`` only swap what the callback reads.
-    ``release`` closes it (the window does after a while of silence, and at exit).
+    ``release`` closes it (the window does after a while of silence; a later
+    ``play`` opens it again) and ``close`` closes it for good (at exit, or when
+    another model's player replaces this one).
     Buffers made with :meth:`new_buffer` / :meth:`buffer_of` are already at
     the device's rate (``output_rate``).
     """
@@ -129,6 +131,7 @@ class Player:
         self.dropouts = 0  # blocks that could not be filled in time (device underflow or render)
         self.error = ""  # why the device failed, until the UI takes it (take_error)
         self._lock = threading.Lock()  # guards opening and closing the stream (never the callback)
+        self._closed = False  # closed for good: no stream opens again
 
     def new_buffer(self, source_samples: int) -> PlaybackBuffer:
         """An empty buffer for ``source_samples`` at the model rate, to be filled while playing."""
@@ -211,6 +214,8 @@ class Player:
         with self._lock:
             if self._stream is not None:
                 return
+            if self._closed:
+                raise RuntimeError("this player was closed")
             reason = unavailable_reason()
             if reason:
                 raise RuntimeError(reason)
@@ -245,6 +250,12 @@ class Player:
     def stop(self) -> None:
         """Silence at once; the stream stays open for the next ``play``."""
         self._cue = None
+
+    def close(self) -> None:
+        """Close the stream for good: a ``start_stream`` still to come opens nothing."""
+        with self._lock:
+            self._closed = True
+        self.release()
 
     def release(self) -> None:
         """Stop and close the stream (call from the thread that owns the player)."""

@@ -285,6 +285,7 @@ def open_for(window) -> ListeningTestDialog:
     folder = window.settings.value("survey_folder") or str(Path(default) / "listening-test")
     tracks = [str(track.path) for track in window.session.tracks.values() if track is not None]
     window.session.stop()  # one thing plays at a time: the test's clips from here on
+    window.session.player.release()  # and through one stream (some devices take only one)
     dialog = ListeningTestDialog(window.session.engine.model, folder, tracks=tracks, parent=window)
     dialog.show()
     return dialog

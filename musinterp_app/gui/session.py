@@ -148,8 +148,8 @@ class Session(QObject):
         self._play_when_ready = False
         self._preview: tuple[str, float, bool] | None = None  # (slot, offset, whole track)
         self._whole_track = False  # what plays is a whole track (play_from), not its excerpt
-        self._playing_buffer: playback.PlaybackBuffer | None = None
         self.reported_dropouts = 0
+        self._audio_opening = False  # a worker is opening the output stream (open_audio)
         self.undo_stack = QUndoStack(self)
         self._recorded = self.state()
         self.decode_throttle = Throttle(
@@ -369,9 +369,10 @@ class Session(QObject):
 
         def render(cancel, progress):
             for chunk in blender.render_stream(
-                self.heard(blender, settings), n_iter=iterations, cancel=cancel, progress=progress
+                self.heard(blender, settings), n_iter=iterations, cancel=cancel
             ):
-                buffer.write(chunk)
+                buffer.write(chunk)  # then progress: playback starts on samples, never before
+                progress(buffer.filled, len(buffer.samples))
             return buffer
 
         self.lanes["render"].submit(render)
@@ -405,7 +406,9 @@ class Session(QObject):
             self.stop()
             if self.ready:
                 self.request_render(play=not self.audio_problem)
-        elif self.playing in slots and not (same_file and self._whole_track):
+        elif self.playing == "pad" or (
+            self.playing in slots and not (same_file and self._whole_track)
+        ):
             self.stop()
 
     # ----- playback ----------------------------------------------------------------------------
@@ -414,7 +417,20 @@ class Session(QObject):
         the blend a slider release renders sounds as soon as its first chunk is ready."""
         player = self.player
         if self.ready and not player.stream_open and not self.audio_problem:
-            self.pool.start(lambda: _start_quietly(player))
+            if not self._audio_opening:
+                self._audio_opening = True
+                self.pool.start(lambda: self._start_quietly(player))
+            if not player.playing:
+                self.idle_timer.start()
+
+    def _start_quietly(self, player: playback.Player) -> None:
+        """Open ``player``'s stream (on a worker); a failure is reported by the ``play``
+        that needs it."""
+        try:
+            with contextlib.suppress(RuntimeError):
+                player.start_stream()
+        finally:
+            self._audio_opening = False
 
     def _release_idle_stream(self) -> None:
         if not (self.player.playing or self._play_when_ready):
@@ -455,7 +471,7 @@ class Session(QObject):
             self.problem.emit("Cannot play", str(error))
             return
         self._set_playing(source, offset_s)
-        self._playing_buffer, self._whole_track = buffer, whole
+        self._whole_track = whole
         self.reported_dropouts = 0
         self.cursor_timer.start()
         self.playback_started.emit()
@@ -551,7 +567,7 @@ class Session(QObject):
 
     def _output_level_db(self) -> float:
         """RMS level (dBFS) of the ~30 ms of the playing buffer before the play position."""
-        buffer = self._playing_buffer
+        buffer = self.player.buffer
         end = min(int(self.player.position_s * buffer.output_rate), buffer.filled)
         recent = buffer.samples[max(0, end - buffer.output_rate * CURSOR_MS // 1000) : end]
         power = float(np.mean(np.square(recent))) if len(recent) else 0.0
@@ -606,7 +622,7 @@ class Session(QObject):
 
     def _model_loaded(self, switched: Engine) -> None:
         self.stop()
-        self.player.release()
+        self.player.close()
         self.player = self._new_player(switched.config.sample_rate)
         self.adopt(switched)
         self.open_audio()
@@ -642,10 +658,4 @@ class Session(QObject):
         self.cursor_timer.stop()
         self.idle_timer.stop()
         self.pool.shutdown()  # the jobs were cancelled: they stop at their next step
-        self.player.release()  # after the pool: a stream being opened there is closed too
-
-
-def _start_quietly(player: playback.Player) -> None:
-    """Open the player's stream; a failure is reported by the ``play`` that needs it."""
-    with contextlib.suppress(RuntimeError):
-        player.start_stream()
+        self.player.close()  # after the pool: a stream being opened there is closed too

@@ -40,9 +40,13 @@ def test_noise_has_little_beat_confidence():
 
 def test_silence_has_no_key_and_key_matching_leaves_it_alone(recwarn):
     silent = analysis.estimate_key(np.zeros(5 * RATE, np.float32), RATE)
-    assert not silent.found and silent.label == "no key (nothing pitched)"
+    assert not silent.found and silent.label == "no key (too quiet)"
     assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]  # no 0/0
     tune = known_clip(120.0, 9, True, RATE, duration_s=5.0)  # A minor
+    room_tone = 1e-6 * np.random.default_rng(0).standard_normal(5 * RATE).astype(np.float32)
+    faint_tune = tune.samples * np.float32(1e-4 / np.sqrt(np.mean(tune.samples**2)))  # −80 dBFS
+    assert not analysis.estimate_key(room_tone, RATE).found
+    assert not analysis.estimate_key(faint_tune, RATE).found
     key = analysis.estimate_key(tune.samples, RATE)
     assert key.found and key.label == key.name
     tempo = analysis.estimate_tempo(tune.samples, RATE)

@@ -49,6 +49,24 @@ def short_clip(tmp_path):
 
 # ----- 1: what is heard follows what changed ----------------------------------------------------
 @needs_audio
+def test_the_output_stream_waits_open_for_a_release_and_closes_when_idle(qtbot, window, clips):
+    session = window.session
+    load_both(qtbot, window, clips)
+    qtbot.waitUntil(lambda: session.player.stream_open, timeout=LOAD_TIMEOUT_MS)  # before a play
+    assert session.idle_timer.isActive()
+    session.idle_timer.setInterval(400)  # a minute, in the app
+    qtbot.waitUntil(lambda: not session.player.stream_open, timeout=5000)  # unused: closed again
+    qtbot.mouseClick(window.buttons["blend"], LEFT)
+    qtbot.waitUntil(lambda: session.player.playing, timeout=LOAD_TIMEOUT_MS)
+    assert session.player.sounding_since is not None or session.player.buffer.filled > 0
+    session.stop()
+    assert session.player.stream_open and not session.player.playing  # open, silent
+    qtbot.waitUntil(lambda: not session.player.stream_open, timeout=5000)
+    settle(qtbot, window)
+    assert session.player.dropouts == 0  # playback never started on an empty buffer
+
+
+@needs_audio
 def test_a_new_track_rerenders_the_looping_blend_and_stops_a_playing_track(
     qtbot, window, clips, short_clip
 ):
