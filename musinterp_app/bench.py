@@ -439,6 +439,12 @@ DESCRIPTIONS: dict[str, tuple[str, str, str, Callable[[dict, float], bool] | Non
         _at_most(60),
     ),
     "app.release_to_first_sound_30s_ms": ("ms", "same, 30-s excerpts", "≤ 60", _at_most(60)),
+    "app.playback_dropouts": (
+        "blocks",
+        "device blocks without samples while that 5-s blend plays (rendering meanwhile)",
+        "0",
+        _at_most(0),
+    ),
     "app.rss_mb": ("MB", "memory with two 5-minute tracks loaded", "≤ 600", _at_most(600)),
 }
 

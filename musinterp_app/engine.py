@@ -833,9 +833,10 @@ class Engine:
         ``NAME.musinterp.json`` (see :mod:`musinterp_app.sidecar`), from which
         ``musinterp render`` makes the same file again.
 
-        The sidecar is written first: if it cannot be, no audio is written; if
-        the audio then cannot be, the sidecar goes back to what it was. Either
-        way a failed export leaves the folder as it found it.
+        The audio is written under a temporary name, then the sidecar, then the
+        audio takes its name: if either cannot be written, neither is, and if the
+        last step fails the sidecar goes back to what it was. A failed export
+        leaves the folder as it found it.
         """
         audio = self.render(settings, n_iter=options.n_iter, cancel=cancel, progress=progress)
         if self.stereo and not options.mono:
@@ -843,8 +844,13 @@ class Engine:
         path = Path(path)
         record = self.export_record(settings, options, channels=audio.ndim)
         record_path = sidecar.path_for(path)
-        previous = _read_previous(record_path)  # put back if the audio cannot be written
-        sidecar.write(record_path, {**record, "audio_file": path.name})
+        previous = _read_previous(record_path)  # put back if the audio cannot take its place
+        written = []
+
+        def write_record() -> None:  # once the audio is written, before it takes its name
+            sidecar.write(record_path, {**record, "audio_file": path.name})
+            written.append(record_path)
+
         try:
             return export_audio(
                 path,
@@ -854,15 +860,17 @@ class Engine:
                 output_rate=options.output_rate,
                 sample_format=options.sample_format,
                 fade_ms=options.fade_ms,
+                before_replace=write_record,
             )
         except BaseException:
-            with contextlib.suppress(OSError):  # the audio's error is the one to report
-                if previous is None:
-                    record_path.unlink(missing_ok=True)
-                else:
-                    content, mode = previous
-                    files.write_atomically(record_path, content)
-                    os.chmod(record_path, mode)
+            if written:  # the audio failed at the last step: its sidecar goes back too
+                with contextlib.suppress(OSError):  # the audio's error is the one to report
+                    if previous is None:
+                        record_path.unlink(missing_ok=True)
+                    else:
+                        content, mode = previous
+                        files.write_atomically(record_path, content)
+                        os.chmod(record_path, mode)
             raise
 
     def export_record(self, settings: Settings, options: "ExportOptions", channels: int) -> dict:
@@ -1029,8 +1037,10 @@ def export_audio(
     output_rate: int | None = None,
     sample_format: str = "16",
     fade_ms: float = DEFAULT_FADE_MS,
+    before_replace: Callable[[], None] | None = None,
 ) -> Path:
-    """Write a render to a file a DAW can use, atomically (see ``audio.io.save_audio``).
+    """Write a render to a file a DAW can use, atomically (see ``audio.io.save_audio``,
+    which also calls ``before_replace``).
 
     ``level``: ``"match"`` keeps the level that was heard (only scaled down if
     it would clip), ``"peak"`` normalises the loudest sample to −1 dBFS.
@@ -1050,7 +1060,9 @@ def export_audio(
         if level == "peak"
         else levels.limit_peak(audio)
     )
-    return io.save_audio(path, audio, rate, sample_format=sample_format)
+    return io.save_audio(
+        path, audio, rate, sample_format=sample_format, before_replace=before_replace
+    )
 
 
 @dataclass(frozen=True)

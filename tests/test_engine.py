@@ -1,6 +1,8 @@
 """The engine: tracks, excerpts, blending with and without detail, morph, render, export."""
 
+import os
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -325,6 +327,33 @@ def test_a_failed_export_leaves_the_folder_as_it_was(blender, tmp_path):
         "taken.musinterp.json",
         "taken.wav",
     ]
+
+
+def test_an_export_whose_last_rename_fails_puts_the_old_sidecar_back(
+    blender, tmp_path, monkeypatch
+):
+    (tmp_path / "song.wav").write_bytes(b"the old audio")
+    old_record = tmp_path / "song.musinterp.json"
+    old_record.write_text('{"written": "by an earlier export"}\n')
+    old_record.chmod(0o640)
+
+    replace, beside = os.replace, []
+
+    def full_disk(source, target):  # the audio's rename fails, after its sidecar's worked
+        if Path(target).suffix == ".wav":
+            beside.append(old_record.read_text())
+            raise OSError(28, "No space left on device")
+        replace(source, target)
+
+    monkeypatch.setattr(os, "replace", full_disk)
+    with pytest.raises(io.AudioSaveError, match="song"):
+        blender.export(tmp_path / "song.wav", BlendSettings(alpha=0.3), engine.ExportOptions())
+    monkeypatch.undo()
+    assert '"audio_file": "song.wav"' in beside[0]  # the new sidecar was in place
+    assert old_record.read_text() == '{"written": "by an earlier export"}\n'
+    assert old_record.stat().st_mode & 0o777 == 0o640
+    assert (tmp_path / "song.wav").read_bytes() == b"the old audio"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["song.musinterp.json", "song.wav"]
 
 
 def test_an_export_names_its_sources_as_they_were_when_read(shipped_model, tmp_path):

@@ -15,7 +15,7 @@ import os
 import sys
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -474,7 +474,12 @@ OUTPUT_FORMATS = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG"}  # by the name'
 
 
 def save_audio(
-    path: str | os.PathLike, samples: np.ndarray, sample_rate: int, *, sample_format: str = "16"
+    path: str | os.PathLike,
+    samples: np.ndarray,
+    sample_rate: int,
+    *,
+    sample_format: str = "16",
+    before_replace: Callable[[], None] | None = None,
 ) -> Path:
     """Write ``samples`` (``[n]`` or ``[n, channels]``, float in [-1, 1]) to an audio file.
 
@@ -483,7 +488,9 @@ def save_audio(
     name is refused, so a file is never something other than its name says.
     The data go to a temporary file in the same folder, which is renamed over
     ``path`` only once completely written: an interrupted or failed write
-    leaves neither a partial file nor a damaged original.
+    leaves neither a partial file nor a damaged original. ``before_replace`` is
+    called between the two (e.g. to write a file that belongs beside this one);
+    if it raises, nothing is replaced.
     """
     container = OUTPUT_FORMATS.get(Path(path).suffix.lower())
     if container is None:
@@ -521,6 +528,8 @@ def save_audio(
                 handle.write(samples)
             raw.flush()
             os.fsync(raw.fileno())
+        if before_replace is not None:
+            before_replace()
         os.replace(temporary, path)
     except (OSError, sf.LibsndfileError, RuntimeError) as error:
         temporary.unlink(missing_ok=True)
