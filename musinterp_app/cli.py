@@ -246,6 +246,14 @@ def pad(args: argparse.Namespace) -> int:
 def render(args: argparse.Namespace) -> int:
     record = sidecar.read(args.sidecar)
     blender, settings, options = engine.rebuild(record, model_dir=args.model)
+    made_by = record["render"].get("renderer", 1)
+    if made_by != engine.RENDERER_VERSION:
+        print(
+            f"note: {Path(args.sidecar).name} was made by renderer {made_by} and this "
+            f"musinterp renders with {engine.RENDERER_VERSION}: the audio will be close "
+            "to the export but not identical to it, sample for sample",
+            file=sys.stderr,
+        )
     written = blender.export(
         args.output, settings, options, progress=_progress_printer("rendering")
     )

@@ -10,7 +10,7 @@ import soundfile as sf
 from support.commands import musinterp
 from support.music import known_clip
 
-from musinterp_app import sidecar
+from musinterp_app import engine, sidecar
 from musinterp_app.resources import default_model_dir
 
 RATE = 32768
@@ -73,6 +73,18 @@ def test_a_pad_path_morph_is_made_again_bit_identically(sources, tmp_path):
     assert sorted(record["sources"]) == ["A", "B", "C", "D"]
     run_ok("render", tmp_path / "pad.musinterp.json", "-o", tmp_path / "again.wav")
     assert (tmp_path / "again.wav").read_bytes() == out.read_bytes()
+
+
+def test_a_sidecar_of_another_renderer_is_made_again_with_a_note(sources, tmp_path):
+    run_ok("blend", sources["a"], sources["b"], "-o", tmp_path / "x.wav", "--duration", "3")
+    record_path = tmp_path / "x.musinterp.json"
+    record = json.loads(record_path.read_text())
+    assert record["render"]["renderer"] == engine.RENDERER_VERSION
+    del record["render"]["renderer"]  # as the first renderer wrote them
+    record_path.write_text(json.dumps(record))
+    result = run_ok("render", record_path, "-o", tmp_path / "y.wav")
+    assert "made by renderer 1" in result.stderr and "not identical" in result.stderr
+    assert (tmp_path / "y.wav").is_file()
 
 
 def test_a_changed_source_is_refused_by_name(sources, tmp_path):
