@@ -166,7 +166,7 @@ def _synced(blender: engine.Engine, args: argparse.Namespace) -> engine.Engine:
     for slot in slots:
         tempo, key = synced.estimates(slot)
         given = " (given)" if tempo_bpm[slot] is not None or keys[slot] is not None else ""
-        line = f"{slot}: {tempo.bpm:.1f} BPM (clarity {tempo.confidence:.2f}), {key.label}{given}"
+        line = f"{slot}: {tempo.label} (clarity {tempo.confidence:.2f}), {key.label}{given}"
         fit = synced.tracks[slot].alignment
         if fit is not None:
             line += f"; fitted to A: ×{fit.speed:.3f} speed, {fit.semitones:+d} semitones"

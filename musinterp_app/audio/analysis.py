@@ -34,7 +34,7 @@ _NOTE_NUMBERS = {name.lower(): number for number, name in enumerate(PITCH_NAMES)
     "db": 1, "d#": 3, "gb": 6, "g#": 8, "a#": 10,
 }  # fmt: skip
 
-KEY_FLOOR_DBFS = -60.0  # RMS below which a clip has no key (estimate_key)
+QUIET_DBFS = -60.0  # RMS below which a clip has no beat and no key (its estimates: found)
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,16 @@ class Tempo:
     first_beat_s: float
     first_downbeat_s: float
     confidence: float
+
+    @property
+    def found(self) -> bool:
+        """False for a clip too quiet to have a beat (see ``estimate_tempo``)."""
+        return self.confidence > 0
+
+    @property
+    def label(self) -> str:
+        """The tempo in BPM, or words saying there is none."""
+        return f"{self.bpm:.1f} BPM" if self.found else "no beat (too quiet)"
 
     @property
     def beat_s(self) -> float:
@@ -88,7 +98,7 @@ class Key:
 
     @property
     def found(self) -> bool:
-        """False for a clip too quiet to have a key (see ``estimate_key``): nothing to match."""
+        """False for a clip too quiet to have a key (see ``estimate_key``)."""
         return self.confidence > 0
 
     @property
@@ -173,11 +183,14 @@ def _comb_score(acf: np.ndarray, lags: np.ndarray, usable_lag: float) -> np.ndar
 def estimate_tempo(samples: np.ndarray, sample_rate: int) -> Tempo:
     """The tempo (60–180 BPM), first beat and first downbeat of a clip ``[samples]``.
 
-    A clip with no beat gets ``confidence`` near 0 and whatever tempo fits best.
+    A clip with no beat gets ``confidence`` near 0 and whatever tempo fits best; one
+    quieter than ``QUIET_DBFS`` gets confidence 0 (``Tempo.found`` is False).
     """
     envelope, frame_rate = onset_envelope(samples, sample_rate)
     if len(envelope) < 2 * frame_rate * 60 / MIN_BPM:
         raise ValueError("the clip is too short to estimate a tempo (at least 2 s are needed)")
+    if _too_quiet(samples):
+        return Tempo(PREFERRED_BPM, 0.0, 0.0, 0.0)
     acf = _autocorrelation(envelope)
     shortest = frame_rate * 60 / MAX_BPM
     longest = frame_rate * 60 / MIN_BPM
@@ -221,12 +234,17 @@ def chroma(samples: np.ndarray, sample_rate: int) -> np.ndarray:
     return total / max(total.sum(), 1e-12)
 
 
+def _too_quiet(samples: np.ndarray) -> bool:
+    """The clip's RMS is below ``QUIET_DBFS``: no beat or key can be told from it."""
+    rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))) if len(samples) else 0.0
+    return 20 * np.log10(max(rms, 1e-12)) < QUIET_DBFS
+
+
 def estimate_key(samples: np.ndarray, sample_rate: int) -> Key:
     """The best-correlated of the 24 major and minor keys for a clip ``[samples]``; a clip
-    quieter than ``KEY_FLOOR_DBFS`` (silence, room tone, dither) gets confidence 0
+    quieter than ``QUIET_DBFS`` (silence, room tone, dither) gets confidence 0
     (``Key.found`` is False): its chroma is noise, and a key from it would be a guess."""
-    rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))) if len(samples) else 0.0
-    if 20 * np.log10(max(rms, 1e-12)) < KEY_FLOOR_DBFS:
+    if _too_quiet(samples):
         return Key(0, False, 0.0)
     energy = chroma(samples, sample_rate)
     best = Key(0, False, -2.0)

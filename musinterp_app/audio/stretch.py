@@ -102,13 +102,13 @@ def plan(
     far (its beats still fall on the reference's beats); then the start is cut
     so its first downbeat lands on one of the reference's (modulo one of the
     reference's bars). Key: the smallest shift onto the reference's key (see
-    ``Key.semitones_to``); none when either has no key (``Key.found``).
+    ``Key.semitones_to``). Neither when either track has none (too quiet: ``found``).
     """
     unknown = set(sync) - set(SYNC_CHOICES)
     if unknown:
         raise ValueError(f"sync {', '.join(sorted(unknown))}? Choose tempo, key or tempo,key")
     speed, skip_s = 1.0, 0.0
-    if "tempo" in sync:
+    if "tempo" in sync and tempo.found and reference_tempo.found:  # else nothing to match
         speed = reference_tempo.bpm / tempo.bpm
         speed *= 2.0 ** -np.round(np.log2(speed))
         bar_s = reference_tempo.beat_s * BEATS_PER_BAR

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen
+from PySide6.QtGui import QColor, QPainter, QPainterPath, QPalette, QPen
 from PySide6.QtWidgets import (
     QCheckBox,
     QFileDialog,
@@ -86,15 +86,18 @@ class PadSurface(QWidget):
         painter.fillRect(area, QColor("#1e1e1e"))
         painter.setPen(QPen(QColor("#777777"), 1))
         painter.drawRect(area)
+        width = area.width() / 2 - 4  # each corner's name keeps to its half: no overlap
+        painter.setPen(self.palette().color(QPalette.ColorRole.WindowText))  # off the square
         for slot, (x, y) in CORNERS.items():
             corner = self.to_pixels(x, y)
-            label = f"{slot} {self.names[slot]}".strip()
+            label = self.fontMetrics().elidedText(
+                f"{slot} {self.names[slot]}".strip(), Qt.TextElideMode.ElideMiddle, int(width)
+            )
             flags = (Qt.AlignmentFlag.AlignLeft if x == 0 else Qt.AlignmentFlag.AlignRight) | (
                 Qt.AlignmentFlag.AlignBottom if y == 0 else Qt.AlignmentFlag.AlignTop
             )
-            box = QRectF(corner.x() - (0 if x == 0 else 200), corner.y() - (20 if y == 0 else 0),
-                         200, 20)  # fmt: skip
-            painter.setPen(QColor("#dddddd"))
+            box = QRectF(corner.x() - (0 if x == 0 else width), corner.y() - (20 if y == 0 else 0),
+                         width, 20)  # fmt: skip
             painter.drawText(box, int(flags), label)
         points = self._stroke or list(self.path)
         if len(points) > 1:

@@ -179,7 +179,7 @@ class SyncControls(QWidget):
                 continue
             tempo, key = self.current(slot)
             given = " (given)" if slot in self.tempo_bpm or slot in self.keys else ""
-            words = f"{tempo.bpm:.1f} BPM · {key.label}{given}"
+            words = f"{tempo.label} · {key.label}{given}"
             self.readouts[slot].setText(f"{slot}: {words}")
             self.described.emit(slot, words)
             self.readouts[slot].setToolTip(f"beat clarity {tempo.confidence:.2f} (0 … 1)")

@@ -38,7 +38,7 @@ def test_noise_has_little_beat_confidence():
     assert analysis.estimate_tempo(beat.samples, RATE).confidence > 0.5
 
 
-def test_silence_has_no_key_and_key_matching_leaves_it_alone(recwarn):
+def test_silence_has_no_beat_or_key_and_matching_leaves_it_alone(recwarn):
     silent = analysis.estimate_key(np.zeros(5 * RATE, np.float32), RATE)
     assert not silent.found and silent.label == "no key (too quiet)"
     assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]  # no 0/0
@@ -51,6 +51,10 @@ def test_silence_has_no_key_and_key_matching_leaves_it_alone(recwarn):
     assert key.found and key.label == key.name
     tempo = analysis.estimate_tempo(tune.samples, RATE)
     assert stretch.plan(("key",), tempo, silent, tempo, key).semitones == 0
+    no_beat = analysis.estimate_tempo(np.zeros(5 * RATE, np.float32), RATE)
+    assert tempo.found and not no_beat.found and no_beat.label == "no beat (too quiet)"
+    fit = stretch.plan(("tempo",), no_beat, key, tempo, key)
+    assert (fit.speed, fit.skip_s) == (1.0, 0.0)  # not stretched to a tempo it does not have
     d_major, c_major = analysis.Key(2, False), analysis.Key(0, False)
     assert stretch.plan(("key",), tempo, d_major, tempo, c_major).semitones == -2  # both found
 
