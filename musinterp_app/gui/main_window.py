@@ -323,6 +323,7 @@ class MainWindow(QMainWindow):
         self.sync_controls = SyncControls(lambda: session.engine, session.pool, session.adopt)
         self.pad = PadPanel(lambda: session.engine, session.pool, lambda: session.settings)
         self.pad.rendered.connect(session.play_pad)
+        self.pad.track_loaded.connect(self.sync_controls.track_changed)  # its tempo and key
         self.pad.blended.connect(self._show_pad_blend)
         self.sync_controls.described.connect(self._show_tempo_key)
         self.docks = {}

@@ -162,6 +162,7 @@ class PadPanel(QWidget):
     rendered = Signal(object)  # audio [samples] of the released position
     exported = Signal(object)  # Path of the written morph
     failed = Signal(str)
+    track_loaded = Signal(str)  # "C" or "D": a corner track is in the engine now
 
     def __init__(
         self,
@@ -255,6 +256,7 @@ class PadPanel(QWidget):
             return  # the old one, so it cannot be blended with the new one's latents
         self.engine_now().set_track(slot, track)
         self._refresh()
+        self.track_loaded.emit(slot)
 
     def _refresh(self) -> None:
         tracks = self.engine_now().tracks

@@ -40,6 +40,9 @@ def test_the_pad_blends_the_windows_tracks_with_two_more(qtbot, window, clips, t
         with qtbot.waitSignal(pad.lanes[f"load {slot}"].finished, timeout=LOAD_TIMEOUT_MS):
             pad.load(slot, tmp_path / f"{slot}.wav")
     assert pad.ready
+    readouts = window.sync_controls.readouts  # the corners' tempo and key are estimated too
+    qtbot.waitUntil(lambda: "BPM" in readouts["D"].text(), timeout=LOAD_TIMEOUT_MS)
+    assert "BPM" in readouts["C"].text()
     with qtbot.waitSignal(window.blend_drawn, timeout=LOAD_TIMEOUT_MS):  # live while dragged
         pad.surface.set_position(1.0, 1.0)
         pad.surface.moved.emit(1.0, 1.0)
