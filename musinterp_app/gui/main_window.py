@@ -452,6 +452,7 @@ class MainWindow(QMainWindow):
         session.track_loading.connect(self._track_loading)
         session.track_changed.connect(self._track_changed)
         session.track_changed.connect(self.sync_controls.track_changed)
+        session.track_changed.connect(lambda _slot: self.pad.refresh())  # A and B are corners
         session.track_failed.connect(self._track_failed)
         session.blend_decoded.connect(self._blend_decoded)
         session.settings_changed.connect(self._show_settings)

@@ -203,7 +203,7 @@ class PadPanel(QWidget):
             lane.failed.connect(self._failed)
         self.surface.moved.connect(lambda *_: self._throttle.call())
         self.surface.released.connect(self._render)
-        self.surface.path_drawn.connect(lambda _path: self._refresh())
+        self.surface.path_drawn.connect(lambda _path: self.refresh())
 
         buttons = QHBoxLayout()
         for button in (*self.load_buttons.values(), self.export_button):
@@ -213,7 +213,7 @@ class PadPanel(QWidget):
         layout.addWidget(self.draw_box)
         layout.addLayout(buttons)
         layout.addWidget(self.status)
-        self._refresh()
+        self.refresh()
 
     @property
     def ready(self) -> bool:
@@ -255,10 +255,11 @@ class PadPanel(QWidget):
             self.status.setText(f"{track.name} was loaded for another model; load it again.")
             return  # the old one, so it cannot be blended with the new one's latents
         self.engine_now().set_track(slot, track)
-        self._refresh()
+        self.refresh()
         self.track_loaded.emit(slot)
 
-    def _refresh(self) -> None:
+    def refresh(self) -> None:
+        """Show the corners' names and what is missing (after any track changed)."""
         tracks = self.engine_now().tracks
         self.surface.set_names({s: t.name if t else "" for s, t in tracks.items() if s in CORNERS})
         missing = [slot for slot in CORNERS if tracks[slot] is None]

@@ -34,6 +34,7 @@ class SyncControls(QWidget):
         self.engine_now = engine_now
         self.on_synced = on_synced
         self.estimates: dict[str, tuple[Tempo, Key]] = {}
+        self.problems: dict[str, str] = {}  # why a loaded track has no estimate (too short)
         self.tempo_bpm: dict[str, float] = {}  # overrides given by hand
         self.keys: dict[str, Key] = {}
         self._adopting = False  # the owner announces the fitted tracks: not a new load
@@ -86,9 +87,7 @@ class SyncControls(QWidget):
         """Estimate every loaded track's tempo and key again (after a track or excerpt change)."""
         blender = self.engine_now()
         slots = [slot for slot, track in blender.tracks.items() if track is not None]
-        self.lanes["estimate"].submit(
-            lambda cancel, progress: {slot: blender.estimates(slot) for slot in slots}
-        )
+        self.lanes["estimate"].submit(lambda cancel, progress: _estimate_each(blender, slots))
 
     def track_changed(self, slot: str) -> None:
         """A track was loaded or its excerpt moved: forget what was given by hand for it,
@@ -136,8 +135,8 @@ class SyncControls(QWidget):
             )
         )
 
-    def _estimated(self, estimates: dict[str, tuple[Tempo, Key]]) -> None:
-        self.estimates = estimates
+    def _estimated(self, result: tuple[dict[str, tuple[Tempo, Key]], dict[str, str]]) -> None:
+        self.estimates, self.problems = result
         self._show()
 
     def _synced(self, result: tuple[Engine, Engine]) -> None:
@@ -175,7 +174,7 @@ class SyncControls(QWidget):
             for button in self.buttons[slot].values():
                 button.setEnabled(known)
             if not known:
-                self.readouts[slot].setText(f"{slot}: –")
+                self.readouts[slot].setText(f"{slot}: {self.problems.get(slot, '–')}")
                 continue
             tempo, key = self.current(slot)
             given = " (given)" if slot in self.tempo_bpm or slot in self.keys else ""
@@ -183,3 +182,17 @@ class SyncControls(QWidget):
             self.readouts[slot].setText(f"{slot}: {words}")
             self.described.emit(slot, words)
             self.readouts[slot].setToolTip(f"beat clarity {tempo.confidence:.2f} (0 … 1)")
+
+
+def _estimate_each(
+    blender: Engine, slots: list[str]
+) -> tuple[dict[str, tuple[Tempo, Key]], dict[str, str]]:
+    """Each slot's tempo and key, and for those that have none, why (one track too short
+    to estimate leaves the others' estimates standing)."""
+    estimates, problems = {}, {}
+    for slot in slots:
+        try:
+            estimates[slot] = blender.estimates(slot)
+        except ValueError as error:
+            problems[slot] = str(error)
+    return estimates, problems

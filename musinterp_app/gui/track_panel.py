@@ -56,6 +56,10 @@ class TrackPanel(QFrame):
         self.title.setStyleSheet("font-weight: bold;")
         self.details = QLabel()
         self.details.setStyleSheet("color: #888;")
+        # Long file names and the list of formats wrap rather than widen the window
+        # (it was 1422 px at least, wider than a 1366-px laptop screen).
+        for label in (self.title, self.details):
+            label.setWordWrap(True)
         self.tempo_key = QLabel()  # "121.0 BPM · D minor", from the window's tempo and key
         self.tempo_key.setStyleSheet("color: #888;")
         self.start_box = NumberBox(

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import soundfile as sf
-from support.window import LOAD_TIMEOUT_MS, idle, load_both
+from support.window import LOAD_TIMEOUT_MS, drop, idle, load_both
 
 from musinterp_app.audio import player as playback
 from musinterp_app.audio import synth
@@ -60,3 +60,19 @@ def test_the_pad_blends_the_windows_tracks_with_two_more(qtbot, window, clips, t
         window.session.stop()
         qtbot.waitUntil(lambda: window.session.playing == "", timeout=5000)
         assert not window.blend_view.cursor.isVisible()
+
+
+def test_the_docks_follow_new_and_swapped_tracks(qtbot, window, clips, tmp_path):
+    window.actions["view_sync"].trigger()
+    window.actions["view_pad"].trigger()
+    load_both(qtbot, window, clips)
+    readouts, names = window.sync_controls.readouts, window.pad.surface.names
+    qtbot.waitUntil(lambda: "BPM" in readouts["B"].text(), timeout=LOAD_TIMEOUT_MS)
+    assert (names["A"], names["B"]) == (clips[0].name, clips[1].name)
+    window.session.swap()
+    assert (names["A"], names["B"]) == (clips[1].name, clips[0].name)  # the pad's corners too
+    second = synth.music_like(1.0, 44100, rng=np.random.default_rng(3), root_midi=60)
+    sf.write(tmp_path / "second.wav", second, 44100)
+    drop(window.panels["B"], tmp_path / "second.wav")
+    qtbot.waitUntil(lambda: "too short" in readouts["B"].text(), timeout=LOAD_TIMEOUT_MS)
+    assert "BPM" in readouts["A"].text()  # one track too short leaves the other's estimate
