@@ -72,15 +72,31 @@ class NumberBox(QDoubleSpinBox):
     def validate(self, text: str, position: int):
         state, text, position = super().validate(text, position)
         if state == QValidator.State.Invalid:
-            number = text.removeprefix(self.prefix()).removesuffix(self.suffix()).strip()
-            try:
-                value = float(number.replace(",", "."))
-            except ValueError:
+            value = self._number(text)
+            if value is None:
                 return state, text, position
-            unit = self.suffix().strip()
-            self.refused.emit(
-                f"{self.what}: {value:g}{' ' + unit if unit else ''} is out of range; "
-                f"type {self.minimum():g} … {self.maximum():g}{' ' + unit if unit else ''}"
-            )
+            self._refuse(value)
             return QValidator.State.Intermediate, text, position
         return state, text, position
+
+    def fixup(self, text: str) -> str:
+        """Enter on an unfinished number: one below the minimum ("0.2" where 1 is the
+        least) is not invalid while typing, so it is refused here, with the sentence."""
+        value = self._number(text)
+        if value is not None and not self.minimum() <= value <= self.maximum():
+            self._refuse(value)
+        return super().fixup(text)
+
+    def _number(self, text: str) -> float | None:
+        number = text.removeprefix(self.prefix()).removesuffix(self.suffix()).strip()
+        try:
+            return float(number.replace(",", "."))
+        except ValueError:
+            return None
+
+    def _refuse(self, value: float) -> None:
+        unit = self.suffix().strip()
+        self.refused.emit(
+            f"{self.what}: {value:g}{' ' + unit if unit else ''} is out of range; "
+            f"type {self.minimum():g} … {self.maximum():g}{' ' + unit if unit else ''}"
+        )

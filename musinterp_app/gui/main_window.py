@@ -11,7 +11,7 @@ import html
 import re
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -50,6 +50,7 @@ SLIDER_STEPS = 1000
 ALPHA_STEP, ALPHA_FINE_STEP = 0.05, 0.01  # arrow keys, and with Shift
 RECENT_FILES = 8
 LEVEL_FLOOR_DB = -60
+NOTICE_MS = 10_000  # a remark (ⓘ) or a refused value (⚠) stays this long in the status bar
 DIFFERENCE_TITLE = "Difference: blend − (1−α)·A − α·B, in dB"
 VIEWS = {  # the views under the tracks, left to right (View menu)
     "A": "A excerpt",
@@ -307,6 +308,9 @@ class MainWindow(QMainWindow):
         self._build_docks()
 
         self.status_text = QLabel()
+        self.notice_timer = QTimer(
+            self, interval=NOTICE_MS, singleShot=True, timeout=self._clear_notice
+        )
         self.progress = QProgressBar(maximumWidth=200, visible=False)
         self.cancel_button = QPushButton("Cancel", visible=False)
         self.cancel_button.setToolTip("Stop the work in progress (Esc)")
@@ -517,6 +521,14 @@ class MainWindow(QMainWindow):
 
     def _show_status(self, message: str) -> None:
         self.status_text.setText(message)
+        if message.startswith(("ⓘ", "⚠")):  # a remark, not a state: it does not stay
+            self.notice_timer.start()
+
+    def _clear_notice(self) -> None:
+        text = self.status_text.text()
+        box_open = self.last_message is not None and self.last_message.isVisible()
+        if text.startswith(("ⓘ", "⚠")) and not box_open:  # a message box's stays till closed
+            self.status_text.setText(self._idle_text())
 
     def _warn(self, title: str, message: str) -> None:
         """Say what went wrong in a (non-blocking) message box, with any raw library

@@ -21,7 +21,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
-from musinterp_app import engine
+from musinterp_app import engine, sidecar
 from musinterp_app.audio import io, mel
 from musinterp_app.audio import player as playback
 from musinterp_app.engine import BlendSettings, Engine
@@ -606,7 +606,7 @@ class Session(QObject):
 
     def _exported(self, path) -> None:
         self.work_ended.emit()
-        self.status.emit(f"Exported {path}")
+        self.status.emit(f"Exported {path} (and {sidecar.path_for(path).name}: how it was made)")
         self.exported.emit(str(path))
 
     # ----- model -------------------------------------------------------------------------------

@@ -126,6 +126,12 @@ def test_a_typed_excerpt_out_of_range_is_said_and_not_used(qtbot, window):
     type_into(qtbot, window.duration_box, "700")
     assert window.status_text.text() == "⚠ Excerpt: 700 s is out of range; type 0.5 … 600 s"
     assert window.duration_box.value() == 120.0 and window.session.excerpt_s == 120.0
+    type_into(qtbot, window.duration_box, "0.2")  # below the least: not refused while typing
+    assert window.status_text.text() == "⚠ Excerpt: 0.2 s is out of range; type 0.5 … 600 s"
+    assert window.duration_box.value() == 120.0
+    window.notice_timer.setInterval(50)  # a passing remark leaves the status bar by itself
+    window.notice_timer.start()
+    qtbot.waitUntil(lambda: not window.status_text.text().startswith("⚠"), timeout=2000)
 
 
 # ----- 3: the keyboard --------------------------------------------------------------------------
@@ -193,7 +199,9 @@ def test_morph_mode_disables_alpha_and_names_what_it_makes(qtbot, window, clips,
     target = tmp_path / f"{window.export_name()}.wav"
     with qtbot.waitSignal(window.session.exported, timeout=LOAD_TIMEOUT_MS):
         window.export_to(str(target))  # what Ctrl+E's dialog does with the suggested name
-    assert window.status_text.text() == f"Exported {target}"
+    assert window.status_text.text() == (
+        f"Exported {target} (and {target.stem}.musinterp.json: how it was made)"
+    )
     morph = window.session.engine.render(window.session.settings, n_iter=0)
     assert window.session.settings.morph and len(sf.read(target)[0]) == len(morph)
     qtbot.mouseClick(window.morph_box, LEFT)
