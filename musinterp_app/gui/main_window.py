@@ -686,9 +686,11 @@ class MainWindow(QMainWindow):
         self.blend_view.show_mel(
             session.blended_mel, config, config.hop_length / config.sample_rate
         )
-        self.blend_view.setTitle(
-            self._blend_title(session.decoded_settings), color="#dddddd", size="10pt"
-        )
+        seconds = session.blended_mel.shape[1] * config.hop_length / config.sample_rate
+        title = f"{self._blend_title(session.decoded_settings)} · {seconds:.1f} s"
+        if seconds < session.excerpt_s - 0.05:  # a track is shorter than the excerpt asked
+            title += " (the shorter track's length)"
+        self.blend_view.setTitle(title, color="#dddddd", size="10pt")
         self._show_difference()
         if not self.slider.isSliderDown():  # refitting repaints every view: not per drag step
             self._fit_colours()

@@ -63,6 +63,7 @@ def test_rapid_slider_moves_the_last_alpha_wins(qtbot, window, clips):
     expected = session.engine.blend_mel(session.heard(session.engine, BlendSettings(alpha=0.73)))
     np.testing.assert_array_equal(window.session.blended_mel, expected)
     assert "α = 0.73" in window.blend_view.plotItem.titleLabel.text
+    assert window.blend_view.plotItem.titleLabel.text.endswith("· 5.0 s")  # as long as asked
     window.session.pool.wait_for_done(10)
     assert window.session.pool.active_jobs() == 0
     assert threading.active_count() <= threads_before + window.session.pool.max_workers
