@@ -13,8 +13,6 @@ Shapes: log-mel ``[n_mels, frames]`` (normalised), latents
 
 import contextlib
 import functools
-import os
-import stat
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, replace
@@ -358,8 +356,7 @@ def _fingerprint(path: Path, known: Track | None = None) -> dict:
             return {}
         return {"source_sha256": sidecar.sha256(path), "source_stat": stat}
     except OSError as error:
-        reason = getattr(error, "reason", None) or error.strerror
-        raise io.AudioLoadError(f"Cannot read “{path.name}”: {reason}.") from None
+        raise io.AudioLoadError(path, f"it cannot be read ({files.reason(error)}).") from None
 
 
 def with_excerpt(
@@ -873,10 +870,8 @@ class Engine:
                 with contextlib.suppress(OSError):  # the audio's error is the one to report
                     if previous is None:
                         record_path.unlink(missing_ok=True)
-                    else:
-                        content, mode = previous
-                        files.write_atomically(record_path, content)
-                        os.chmod(record_path, mode)
+                    else:  # with the permissions it had (write_atomically keeps them)
+                        files.write_atomically(record_path, previous)
             raise
 
     def export_record(self, settings: Settings, options: "ExportOptions", channels: int) -> dict:
@@ -921,18 +916,17 @@ class Engine:
         }
 
 
-def _read_previous(record_path: Path) -> tuple[bytes, int] | None:
-    """The bytes and permission bits of the sidecar an export is about to replace (None
-    if there is none); ``SidecarError`` if something that cannot be one is in its place."""
+def _read_previous(record_path: Path) -> bytes | None:
+    """The bytes of the sidecar an export is about to replace (None if there is none);
+    ``SidecarError`` if something that cannot be one is in its place."""
     try:
         with files.open_regular(record_path) as handle:
-            return handle.read(), stat.S_IMODE(os.fstat(handle.fileno()).st_mode)
+            return handle.read()
     except FileNotFoundError:
         return None
     except OSError as error:
-        reason = getattr(error, "reason", None) or error.strerror
         raise sidecar.SidecarError(
-            f"Cannot write “{record_path.name}” in {record_path.parent}: {reason}"
+            f"Cannot write “{record_path.name}” in {record_path.parent}: {files.reason(error)}"
         ) from None
 
 

@@ -12,11 +12,12 @@ their size is made up and some reads wait for the kernel; they are refused too.
 Standard library only: every layer may import this module.
 """
 
+import contextlib
 import errno
 import io
 import os
 import stat
-import tempfile
+import uuid
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
@@ -131,19 +132,26 @@ def read_text(path: str | os.PathLike, *, max_bytes: int = MAX_TEXT_BYTES) -> st
 def write_atomically(path: str | os.PathLike, content: str | bytes) -> Path:
     """Write ``content`` (text as UTF-8) to ``path`` through a temporary file beside it,
     then rename: a reader sees the old file or the whole new one, never a part, and two
-    writers never share a temporary name."""
+    writers never share a temporary name. The file keeps the permissions of the one it
+    replaces (a new one gets what any new file gets here, the umask applied)."""
     path = Path(path)
     data = content.encode("utf-8") if isinstance(content, str) else content
-    descriptor, temporary = tempfile.mkstemp(
-        prefix=f".{path.name}.", suffix=".part", dir=path.parent
-    )
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.part")
     try:
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         with os.fdopen(descriptor, "wb") as handle:
+            with contextlib.suppress(FileNotFoundError):
+                os.fchmod(handle.fileno(), stat.S_IMODE(os.stat(path).st_mode))
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, path)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         raise
     return path
+
+
+def reason(error: OSError) -> str:
+    """Why ``error`` happened, in words: a :class:`NotAFileError`'s reason, else the system's."""
+    return getattr(error, "reason", None) or error.strerror or str(error)

@@ -11,7 +11,6 @@ one that changed or is missing is named, never guessed around.
 import hashlib
 import json
 import os
-import uuid
 from pathlib import Path
 
 from musinterp_app import files
@@ -61,16 +60,12 @@ def check_file(path: str | os.PathLike, expected_sha256: str, what: str) -> None
 def write(path: str | os.PathLike, record: dict) -> Path:
     """Write ``record`` as indented JSON, atomically (temporary name, then rename)."""
     path = Path(path)
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.part")
     try:
-        temporary.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n")
-        os.replace(temporary, path)
+        return files.write_atomically(path, json.dumps(record, indent=2, ensure_ascii=False) + "\n")
     except OSError as error:
-        temporary.unlink(missing_ok=True)
         raise SidecarError(
-            f"Cannot write “{path.name}” in {path.parent}: {error.strerror}"
+            f"Cannot write “{path.name}” in {path.parent}: {files.reason(error)}"
         ) from None
-    return path
 
 
 def read(path: str | os.PathLike) -> dict:

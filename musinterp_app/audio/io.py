@@ -455,9 +455,9 @@ def _check_replaceable(path: Path) -> None:
     except FileNotFoundError:
         return  # a new file
     except OSError as error:
-        reason = getattr(error, "reason", None) or error.strerror
         raise AudioSaveError(
-            f"Cannot save “{path.name}” in {path.parent}: {reason}. Choose another name."
+            f"Cannot save “{path.name}” in {path.parent}: {files.reason(error)}. "
+            "Choose another name."
         ) from None
 
 

@@ -13,6 +13,7 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout
 
 from musinterp_app import limits
+from musinterp_app.audio import levels
 from musinterp_app.audio.io import FORMAT_NAMES
 from musinterp_app.audio.mel import MelConfig
 from musinterp_app.engine import Track, overview_config
@@ -26,12 +27,6 @@ STRIP_FLOOR_DB = -60.0  # the level strip's bottom, below the loudest column
 def _duration_text(seconds: float) -> str:
     minutes, rest = divmod(seconds, 60)
     return f"{int(minutes)}:{rest:04.1f}" if minutes else f"{rest:.1f} s"
-
-
-def column_levels_db(overview: np.ndarray, config: MelConfig) -> np.ndarray:
-    """Loudness of each overview column (dB, mean mel power), ``[columns]``."""
-    power = np.power(10.0, (overview * config.norm_scale_db + config.norm_offset_db) / 10.0)
-    return 10.0 * np.log10(np.maximum(power.mean(axis=0), 1e-12))
 
 
 class TrackPanel(QFrame):
@@ -149,9 +144,8 @@ class TrackPanel(QFrame):
         self.title.setToolTip(str(track.path))
         self._show_details(track.start_s)
         duration_s = max(track.info.duration_s, 1e-3)
-        self.view.show_mel(
-            track.overview, overview_config(config), track.overview_seconds_per_column
-        )
+        coarse = overview_config(config)
+        self.view.show_mel(track.overview, coarse, track.overview_seconds_per_column)
         self.view.setMouseEnabled(x=True, y=False)
         self.view.setLimits(xMin=0, xMax=duration_s, minXRange=min(MIN_ZOOM_S, duration_s))
         self.view.setXRange(*(zoom or (0, duration_s)), padding=0)
@@ -168,9 +162,10 @@ class TrackPanel(QFrame):
         columns = track.overview.shape[1]
         if columns:
             times = (np.arange(columns) + 0.5) * track.overview_seconds_per_column
-            levels = column_levels_db(track.overview, overview_config(config))
-            self.level_curve.setData(times, np.maximum(levels, levels.max() + STRIP_FLOOR_DB))
-            self.level_curve.setFillLevel(levels.max() + STRIP_FLOOR_DB)
+            loudness_db = levels.frame_loudness_db(track.overview, coarse)  # per column
+            floor_db = loudness_db.max() + STRIP_FLOOR_DB
+            self.level_curve.setData(times, np.maximum(loudness_db, floor_db))
+            self.level_curve.setFillLevel(floor_db)
             self.strip.show()
 
     def _show_details(self, start_s: float) -> None:

@@ -53,8 +53,9 @@ def _session(path: Path, threads: int) -> tuple[ort.InferenceSession, str]:
     except FileNotFoundError:
         raise ModelError(f"The model folder {path.parent} has no {path.name}.") from None
     except OSError as error:
-        reason = getattr(error, "reason", None) or error.strerror
-        raise ModelError(f"{path.name} in {path.parent} cannot be read: {reason}.") from None
+        raise ModelError(
+            f"{path.name} in {path.parent} cannot be read: {files.reason(error)}."
+        ) from None
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1

@@ -8,7 +8,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from musinterp_app import limits
-from musinterp_app.files import check_regular
+from musinterp_app.files import check_regular, reason
 from musinterp_app.limits import Range
 from musinterp_app.training import fma, shards
 from musinterp_app.training.models import ARCHITECTURES
@@ -171,8 +171,7 @@ def _a_file(text: str) -> str:
     try:
         check_regular(text)
     except OSError as error:
-        reason = getattr(error, "reason", None) or error.strerror
-        raise argparse.ArgumentTypeError(f"{text}: {reason}") from None
+        raise argparse.ArgumentTypeError(f"{text}: {reason(error)}") from None
     return text
 
 

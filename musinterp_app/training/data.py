@@ -35,7 +35,7 @@ import OpenEXR
 from tqdm import tqdm
 
 from musinterp_app.audio import io, mel
-from musinterp_app.files import check_regular, write_atomically
+from musinterp_app.files import check_regular, reason, write_atomically
 from musinterp_app.training import fma, shards
 
 INDEX_FIELDS = ["segment", "source", "offset_s", "label", "file_id", "split", "shard", "row"]
@@ -93,7 +93,7 @@ def find_sources(
                 check_regular(path)
             except OSError as error:
                 if not path.is_dir():  # a folder named like a file is only walked through
-                    skipped.append((path, getattr(error, "reason", None) or error.strerror))
+                    skipped.append((path, reason(error)))
                 continue
             if tracks is None:
                 sources.append(SourceFile(path, folder.name))
