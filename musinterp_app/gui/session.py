@@ -286,8 +286,8 @@ class Session(QObject):
         a, b = self.tracks["A"], self.tracks["B"]
         for slot in SLOTS:
             self.lanes[slot].cancel()
-        for slot, track in (("A", b), ("B", a)):
-            self.engine.tracks[slot] = track
+        self.engine.tracks["A"], self.engine.tracks["B"] = b, a
+        for slot in SLOTS:  # both swapped first: no listener sees one track in both slots
             self.track_changed.emit(slot)
         self.blend_buffer = None
         self._heard_changed(SLOTS)

@@ -5,16 +5,31 @@ The estimates come from ``Engine.estimates`` and the fitting from
 corrected by hand: ×2 / ÷2 for a tempo counted twice too fast or too slow, and
 the relative key (C major ↔ A minor). The owner swaps in the synced engine
 through ``on_synced`` (as it does for a model switch).
+
+Estimates and what was given by hand belong to a track's *content* (its file
+and excerpt, :func:`content_of`), not to its slot: a swap only moves them, and
+a model switch or a fit (which re-encode or stretch the same excerpt) keeps
+them; only a track whose content is new is estimated, once.
 """
 
 from collections.abc import Callable
+from pathlib import Path
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QCheckBox, QGridLayout, QLabel, QPushButton, QWidget
 
 from musinterp_app.audio.analysis import Key, Tempo
-from musinterp_app.engine import SLOTS, Engine
+from musinterp_app.audio.cancel import CancelToken
+from musinterp_app.engine import SLOTS, Engine, Track
 from musinterp_app.gui.workers import JobPool, Lane
+
+Content = tuple[Path, str, float, float]  # file, its sha256, excerpt start and length (s)
+
+
+def content_of(track: Track) -> Content:
+    """What a track's tempo and key depend on: its file's bytes and its excerpt (not the
+    model that encoded it, nor a fit to A, which stretches that same excerpt)."""
+    return track.path, track.source_sha256, track.start_s, track.duration_s
 
 
 class SyncControls(QWidget):
@@ -33,11 +48,13 @@ class SyncControls(QWidget):
         super().__init__(parent)
         self.engine_now = engine_now
         self.on_synced = on_synced
-        self.estimates: dict[str, tuple[Tempo, Key]] = {}
-        self.problems: dict[str, str] = {}  # why a loaded track has no estimate (too short)
-        self.tempo_bpm: dict[str, float] = {}  # overrides given by hand
-        self.keys: dict[str, Key] = {}
-        self._adopting = False  # the owner announces the fitted tracks: not a new load
+        # All by content (content_of), for the contents loaded in some slot:
+        self.estimates: dict[Content, tuple[Tempo, Key]] = {}
+        self.problems: dict[Content, str] = {}  # why a track has no estimate (too short)
+        self.tempo_bpm: dict[Content, float] = {}  # overrides given by hand
+        self.keys: dict[Content, Key] = {}
+        self.seen: dict[str, Content | None] = {}  # each slot's content at its last change
+        self._estimating: set[Content] = set()  # what the running estimate job covers
         self.lanes = {"estimate": Lane(pool, self), "sync": Lane(pool, self)}
         self.lanes["estimate"].finished.connect(self._estimated)
         self.lanes["sync"].finished.connect(self._synced)
@@ -83,50 +100,86 @@ class SyncControls(QWidget):
             if box.isChecked()
         )
 
+    def loaded(self) -> dict[str, Content]:
+        """The content of each loaded slot."""
+        tracks = self.engine_now().tracks
+        return {slot: content_of(track) for slot, track in tracks.items() if track is not None}
+
     def refresh(self) -> None:
-        """Estimate every loaded track's tempo and key again (after a track or excerpt change)."""
-        blender = self.engine_now()
-        slots = [slot for slot, track in blender.tracks.items() if track is not None]
-        self.lanes["estimate"].submit(lambda cancel, progress: _estimate_each(blender, slots))
+        """Estimate the tempo and key of each loaded track not estimated yet (in the
+        background, once per content), forget those of contents no longer loaded, and show
+        what is known."""
+        blender, loaded = self.engine_now(), self.loaded()
+        kept = set(loaded.values())
+        for known in (self.estimates, self.problems, self.tempo_bpm, self.keys):
+            for content in set(known) - kept:
+                del known[content]
+        missing = {
+            slot: content
+            for slot, content in loaded.items()
+            if content not in self.estimates and content not in self.problems
+        }
+        running = self.lanes["estimate"].busy and set(missing.values()) <= self._estimating
+        if missing and not running:
+            self._estimating = set(missing.values())
+            self.lanes["estimate"].submit(
+                lambda cancel, _progress: _estimate_each(blender, missing, cancel)
+            )
+        self._show()
 
     def track_changed(self, slot: str) -> None:
-        """A track was loaded or its excerpt moved: forget what was given by hand for it,
-        estimate again, and fit again while matching is on (B, C, D are fitted to A)."""
-        if self._adopting:
-            return
-        self.tempo_bpm.pop(slot, None)
-        self.keys.pop(slot, None)
+        """A track was loaded, moved, swapped, re-encoded or fitted: estimate it if its
+        content is new, and fit again while matching is on when it is new or not fitted as
+        the toggles say (B, C, D are fitted to A)."""
+        track = self.engine_now().tracks[slot]
+        content = None if track is None else content_of(track)
+        new = self.seen.get(slot) != content
+        self.seen[slot] = content
         self.refresh()
-        if self.sync:
+        if (new and self.sync) or not self._fitted_as_asked(slot, track):
             self.apply()
+
+    def _fitted_as_asked(self, slot: str, track: Track | None) -> bool:
+        """Whether ``track`` in ``slot`` is fitted as the toggles say (A never is)."""
+        if track is None:
+            return True
+        if slot == "A" or not self.sync:
+            return track.alignment is None
+        return track.alignment is not None and track.alignment.sync == self.sync
 
     def scale(self, slot: str, factor: float) -> None:
         """Count ``slot``'s tempo ``factor`` times as fast (×2 or ÷2), then sync again."""
-        if slot in self.estimates:
-            self.tempo_bpm[slot] = self.current(slot)[0].bpm * factor
+        content = self.loaded().get(slot)
+        if content in self.estimates:
+            self.tempo_bpm[content] = self.current(slot)[0].bpm * factor
             self._show()
             self.apply()
 
     def relative(self, slot: str) -> None:
         """Take ``slot``'s key to be the relative major/minor of what it is now."""
-        if slot in self.estimates:
-            self.keys[slot] = self.current(slot)[1].relative()
+        content = self.loaded().get(slot)
+        if content in self.estimates:
+            self.keys[content] = self.current(slot)[1].relative()
             self._show()
             self.apply()
 
     def current(self, slot: str) -> tuple[Tempo, Key]:
         """The tempo and key used for ``slot``: the estimate unless given by hand."""
-        tempo, key = self.estimates[slot]
-        if slot in self.tempo_bpm:
-            tempo = tempo.scaled(self.tempo_bpm[slot] / tempo.bpm)
-        return tempo, self.keys.get(slot, key)
+        content = self.loaded()[slot]
+        tempo, key = self.estimates[content]
+        if content in self.tempo_bpm:
+            tempo = tempo.scaled(self.tempo_bpm[content] / tempo.bpm)
+        return tempo, self.keys.get(content, key)
 
     def apply(self) -> None:
         """Fit the tracks as the toggles and overrides say (nothing ticked: undo)."""
         blender = self.engine_now()
         if not blender.ready:
             return
-        sync, tempo_bpm, keys = self.sync, dict(self.tempo_bpm), dict(self.keys)
+        loaded = self.loaded()
+        tempo_bpm = {s: self.tempo_bpm[c] for s, c in loaded.items() if c in self.tempo_bpm}
+        keys = {s: self.keys[c] for s, c in loaded.items() if c in self.keys}
+        sync = self.sync
         self.status.setText("Matching…" if sync else "Undoing the match…")
         self.lanes["sync"].submit(
             lambda cancel, progress: (
@@ -135,20 +188,21 @@ class SyncControls(QWidget):
             )
         )
 
-    def _estimated(self, result: tuple[dict[str, tuple[Tempo, Key]], dict[str, str]]) -> None:
-        self.estimates, self.problems = result
-        self._show()
+    def _estimated(
+        self, result: tuple[dict[Content, tuple[Tempo, Key]], dict[Content, str]]
+    ) -> None:
+        estimates, problems = result
+        self.estimates.update(estimates)
+        self.problems.update(problems)
+        self._estimating = set()
+        self.refresh()  # keeps only what is still loaded; estimates any track loaded since
 
     def _synced(self, result: tuple[Engine, Engine]) -> None:
         source, blender = result
         if self.engine_now() is not source:  # a track or model changed while fitting
             self.apply()  # fit what is there now (this result would drop that change)
             return
-        self._adopting = True
-        try:
-            self.on_synced(blender)
-        finally:
-            self._adopting = False
+        self.on_synced(blender)  # its track changes: the same contents, fitted as asked
         self.status.setText(self._fit_text(blender))
         self.synced.emit(blender)
 
@@ -169,15 +223,20 @@ class SyncControls(QWidget):
         self.status.setText(message)
 
     def _show(self) -> None:
+        loaded = self.loaded()
         for slot in SLOTS:
-            known = slot in self.estimates
+            content = loaded.get(slot)
+            known = content in self.estimates
             for button in self.buttons[slot].values():
                 button.setEnabled(known)
             if not known:
-                self.readouts[slot].setText(f"{slot}: {self.problems.get(slot, '–')}")
+                words = self.problems.get(content, "")
+                self.readouts[slot].setText(f"{slot}: {words or '–'}")
+                self.readouts[slot].setToolTip("")
+                self.described.emit(slot, words)
                 continue
             tempo, key = self.current(slot)
-            given = " (given)" if slot in self.tempo_bpm or slot in self.keys else ""
+            given = " (given)" if content in self.tempo_bpm or content in self.keys else ""
             words = f"{tempo.label} · {key.label}{given}"
             self.readouts[slot].setText(f"{slot}: {words}")
             self.described.emit(slot, words)
@@ -185,14 +244,18 @@ class SyncControls(QWidget):
 
 
 def _estimate_each(
-    blender: Engine, slots: list[str]
-) -> tuple[dict[str, tuple[Tempo, Key]], dict[str, str]]:
-    """Each slot's tempo and key, and for those that have none, why (one track too short
-    to estimate leaves the others' estimates standing)."""
+    blender: Engine, slots: dict[str, Content], cancel: CancelToken
+) -> tuple[dict[Content, tuple[Tempo, Key]], dict[Content, str]]:
+    """The tempo and key of each slot's content (``slots``: slot → content), and for those
+    that have none, why (one track too short to estimate leaves the others' standing).
+    Stops between tracks when ``cancel`` is set (a newer request replaces this one)."""
     estimates, problems = {}, {}
-    for slot in slots:
+    for slot, content in slots.items():
+        if content in estimates or content in problems:  # the same excerpt in two slots
+            continue
+        cancel.raise_if_cancelled()
         try:
-            estimates[slot] = blender.estimates(slot)
+            estimates[content] = blender.estimates(slot)
         except ValueError as error:
-            problems[slot] = str(error)
+            problems[content] = str(error)
     return estimates, problems

@@ -5,8 +5,9 @@ import pytest
 import soundfile as sf
 from support.window import LOAD_TIMEOUT_MS, drop, idle, load_both
 
+from musinterp_app.audio import analysis, synth
 from musinterp_app.audio import player as playback
-from musinterp_app.audio import synth
+from musinterp_app.resources import default_model_dir
 
 pytestmark = pytest.mark.gui
 
@@ -76,3 +77,50 @@ def test_the_docks_follow_new_and_swapped_tracks(qtbot, window, clips, tmp_path)
     drop(window.panels["B"], tmp_path / "second.wav")
     qtbot.waitUntil(lambda: "too short" in readouts["B"].text(), timeout=LOAD_TIMEOUT_MS)
     assert "BPM" in readouts["A"].text()  # one track too short leaves the other's estimate
+
+
+def test_each_tracks_tempo_and_key_are_estimated_once_and_follow_it(
+    qtbot, window, clips, tmp_path, monkeypatch
+):
+    """A swap, a fit and a model switch keep the estimates and what was given by hand;
+    only a track with new content is estimated."""
+    estimated = []  # the length of each excerpt whose key was estimated
+    real = analysis.estimate_key
+    monkeypatch.setattr(
+        analysis,
+        "estimate_key",
+        lambda samples, rate: estimated.append(len(samples)) or real(samples, rate),
+    )
+    window.actions["view_sync"].trigger()
+    controls, readouts = window.sync_controls, window.sync_controls.readouts
+    load_both(qtbot, window, clips)
+    qtbot.waitUntil(
+        lambda: "BPM" in readouts["A"].text() and "BPM" in readouts["B"].text(),
+        timeout=LOAD_TIMEOUT_MS,
+    )
+    assert len(estimated) == 2
+    with qtbot.waitSignal(controls.synced, timeout=LOAD_TIMEOUT_MS):
+        controls.buttons["B"]["half"].click()  # given by hand (nothing matched: no fit)
+    given = readouts["B"].text()[len("B: ") :]
+    assert given.endswith("(given)")
+    a_words = readouts["A"].text()[len("A: ") :]
+
+    window.session.swap()
+    assert readouts["A"].text() == f"A: {given}" and readouts["B"].text() == f"B: {a_words}"
+    assert window.panels["A"].tempo_key.text() == given
+
+    before = window.session.engine
+    window.load_model(str(default_model_dir()))
+    qtbot.waitUntil(
+        lambda: window.session.engine is not before and idle(window), timeout=LOAD_TIMEOUT_MS
+    )
+    assert readouts["A"].text() == f"A: {given}"  # kept through the model switch
+    assert not controls.lanes["estimate"].busy and len(estimated) == 2
+
+    third = synth.music_like(6.0, 44100, rng=np.random.default_rng(5), root_midi=62)
+    sf.write(tmp_path / "third.wav", third, 44100)
+    drop(window.panels["B"], tmp_path / "third.wav")
+    qtbot.waitUntil(lambda: "third" in window.panels["B"].title.text(), timeout=LOAD_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: "BPM" in readouts["B"].text(), timeout=LOAD_TIMEOUT_MS)
+    assert len(estimated) == 3  # only the new track
+    assert readouts["A"].text() == f"A: {given}"

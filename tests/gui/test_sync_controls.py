@@ -1,12 +1,15 @@
 """Tempo and key sync in the window: readouts, toggles, overrides, undo."""
 
+import numpy as np
 import pytest
 import soundfile as sf
 from support.music import known_clip
 
 from musinterp_app import engine
+from musinterp_app.audio import synth
+from musinterp_app.audio.cancel import Cancelled, CancelToken
 from musinterp_app.engine import Engine
-from musinterp_app.gui.sync_controls import SyncControls
+from musinterp_app.gui.sync_controls import SyncControls, _estimate_each, content_of
 from musinterp_app.gui.workers import JobPool
 
 pytestmark = pytest.mark.gui
@@ -82,3 +85,23 @@ def test_a_new_track_is_fitted_again_while_matching_is_on(qtbot, controls, tmp_p
     assert fit.key.name == "G major" and fit.semitones == 5  # G → C, the estimate again
     qtbot.waitUntil(lambda: "G major" in controls.readouts["B"].text(), timeout=30_000)
     assert "(given)" not in controls.readouts["B"].text()
+
+
+def test_an_estimate_stops_between_tracks_when_cancelled(shipped_model, tmp_path):
+    blender = Engine(shipped_model)
+    for slot in ("A", "B"):
+        clip = synth.music_like(2.0, 32768, rng=np.random.default_rng(1), root_midi=60)
+        sf.write(tmp_path / f"{slot}.wav", clip, 32768)
+        blender.set_track(slot, engine.load_track(tmp_path / f"{slot}.wav", shipped_model))
+    token, asked = CancelToken(), []
+
+    def estimates(slot):
+        asked.append(slot)
+        token.cancel()  # a newer request came while the first track was estimated
+        return Engine.estimates(blender, slot)
+
+    blender.estimates = estimates
+    contents = {slot: content_of(blender.tracks[slot]) for slot in ("A", "B")}
+    with pytest.raises(Cancelled):
+        _estimate_each(blender, contents, token)
+    assert asked == ["A"]
