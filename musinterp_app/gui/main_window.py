@@ -488,7 +488,7 @@ class MainWindow(QMainWindow):
         can_play = not session.audio_problem
         self.buttons["blend"].setEnabled(ready and can_play)
         self.buttons["blend"].setText("▶ Morph" if morph else "▶ Blend")
-        self.buttons["stop"].setEnabled(can_play)
+        self.buttons["stop"].setEnabled(can_play and bool(session.playing))
         for slot in SLOTS:
             self.buttons[slot].setEnabled(can_play and session.tracks[slot] is not None)
         for control in (self.slider, self.alpha_box):  # a morph ramps α itself
@@ -660,8 +660,7 @@ class MainWindow(QMainWindow):
         self.session.set_settings(self.blend_settings(), dragging=self.slider.isSliderDown())
 
     def _options_changed(self) -> None:
-        self.session.set_settings(self.blend_settings())
-        self.session.settle()
+        self.session.set_options(self.blend_settings())
         self._update_enabled()
 
     def _show_settings(self) -> None:
@@ -747,6 +746,7 @@ class MainWindow(QMainWindow):
             label = "Morph" if name == "blend" and self.session.settings.morph else name
             label = "Blend" if label == "blend" else label
             self.buttons[name].setText(f"{'■' if name == source else '▶'} {label}")
+        self.buttons["stop"].setEnabled(bool(source) and not self.session.audio_problem)
         if not source:
             self.level_meter.setValue(LEVEL_FLOOR_DB)
 

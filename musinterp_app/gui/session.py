@@ -233,7 +233,7 @@ class Session(QObject):
         if state.settings != self.settings:
             self.settings = state.settings
             self.settings_changed.emit()
-            self.settle()
+            self.settle(autoplay=False)  # an undo is no slider release
 
     # ----- tracks ------------------------------------------------------------------------------
     def load(self, slot: str, path: str, *, start_s: float = 0.0) -> None:
@@ -327,15 +327,27 @@ class Session(QObject):
         if not dragging:
             self.settle_debounce.call()
 
-    def settle(self) -> None:
-        """The settings stopped changing: decode now, render the audio, record the change."""
+    def set_options(self, settings: BlendSettings) -> None:
+        """New options (interpolation, morph, keep detail): decoded and rendered at once; a
+        blend that plays goes on with them, but nothing starts to play (*Play on release*
+        is the slider's)."""
+        if settings == self.settings:
+            return
+        self.settings = settings
+        self.open_audio()
+        self.settle(autoplay=False)
+
+    def settle(self, *, autoplay: bool = True) -> None:
+        """The settings stopped changing: decode now, render the audio, record the change.
+        The render plays when a blend was playing, or with ``autoplay`` (the slider was let
+        go or its keys rested) when *Play on release* is on."""
         self.settle_debounce.cancel()
         if self.decoded_settings != self.settings:
             self.decode_throttle.cancel()
             self.request_decode()
         if self.blend_buffer is None or self.blend_buffer[0] != self.settings:
-            playing_blend = self.playing == "blend"
-            self.request_render(play=(self.autoplay or playing_blend) and not self.audio_problem)
+            play = (autoplay and self.autoplay) or self.playing == "blend"
+            self.request_render(play=play and not self.audio_problem)
         self.record()
 
     def request_decode(self) -> None:

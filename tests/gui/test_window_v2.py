@@ -97,6 +97,41 @@ def test_a_new_track_rerenders_the_looping_blend_and_stops_a_playing_track(
     assert not window.buttons["B"].isChecked() and window.buttons["B"].text() == "▶ B"
 
 
+@needs_audio
+def test_options_start_nothing_with_play_on_release_but_a_playing_blend_follows_them(
+    qtbot, window, clips
+):
+    session = window.session
+    window.autoplay_box.setChecked(True)
+    load_both(qtbot, window, clips)
+    qtbot.mouseClick(window.morph_box, LEFT)
+    window.mode_box.setCurrentIndex(window.mode_box.findData("slerp"))
+    qtbot.mouseClick(window.detail_box, LEFT)
+    settle(qtbot, window)
+    assert session.playing == "" and not session.player.playing  # an option is no release
+    assert session.blend_buffer[0] == session.settings  # rendered all the same, for ▶
+    assert not window.buttons["stop"].isEnabled()
+
+    qtbot.mouseClick(window.buttons["blend"], LEFT)
+    qtbot.waitUntil(lambda: session.playing == "blend", timeout=LOAD_TIMEOUT_MS)
+    qtbot.mouseClick(window.morph_box, LEFT)  # while the blend plays, it plays the new one
+    qtbot.waitUntil(
+        lambda: (
+            session.playing == "blend"
+            and not session.blend_buffer[0].morph
+            and session.player.buffer is session.blend_buffer[1]
+        ),
+        timeout=LOAD_TIMEOUT_MS,
+    )
+    session.stop()
+    window.slider.setSliderDown(True)  # letting go of the slider plays
+    window.slider.setValue(300)
+    window.slider.setSliderDown(False)
+    window.slider.sliderReleased.emit()
+    qtbot.waitUntil(lambda: session.playing == "blend", timeout=LOAD_TIMEOUT_MS)
+    assert session.blend_buffer[0].alpha == 0.3
+
+
 # ----- 2: excerpts bounded by each track --------------------------------------------------------
 def test_a_long_excerpt_is_bounded_by_the_shorter_track_and_said(
     qtbot, window, clips, short_clip, tmp_path
@@ -333,6 +368,19 @@ def test_the_empty_window_invites_and_shows_no_axes(window):
     assert "Drop an audio file here" in view.empty_text.textItem.toPlainText()
     assert not view.getPlotItem().getAxis("left").isVisible()
     assert window.status_text.text().startswith(("Drop two audio files", "Playback is off"))
+
+
+def test_stop_is_enabled_only_while_something_plays(qtbot, window, clips):
+    assert not window.buttons["stop"].isEnabled()  # the empty window
+    load_both(qtbot, window, clips)
+    assert not window.buttons["stop"].isEnabled()
+    if playback.unavailable_reason():
+        return
+    qtbot.mouseClick(window.buttons["blend"], LEFT)
+    qtbot.waitUntil(lambda: window.session.playing == "blend", timeout=LOAD_TIMEOUT_MS)
+    assert window.buttons["stop"].isEnabled()
+    qtbot.mouseClick(window.buttons["stop"], LEFT)
+    assert window.session.playing == "" and not window.buttons["stop"].isEnabled()
 
 
 def test_a_bad_model_says_it_plainly_with_details_and_the_warning_goes_when_read(
