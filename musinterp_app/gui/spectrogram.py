@@ -9,6 +9,7 @@ own diverging scale in ± dB. Hovering a view reads out time, frequency and leve
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QFontMetrics
 
 from musinterp_app.audio import mel
 
@@ -22,6 +23,7 @@ MIN_RANGE_DB = 20.0
 TOP_DB = 40  # the top of the colour bar (mel power, dB)
 READOUT_VALUES = 50_000  # values sampled to find the percentiles (fast on any size)
 REFIT_DB = 0.5  # the automatic range moves only by more than this (each move repaints all)
+PLOT_MARGIN_PX = 1  # pyqtgraph's own margin around a plot
 
 
 class MelAxis(pg.AxisItem):
@@ -77,8 +79,13 @@ class SpectrogramView(pg.PlotWidget):
         self.image.clear()
         self.shown = None
         self.cursor.hide()
+        plot = self.getPlotItem()
         for side in ("left", "bottom"):
-            self.getPlotItem().hideAxis(side)
+            plot.hideAxis(side)
+        # Without the time axis the plot reaches the bottom edge: room for the lower half
+        # of a colour bar's last label ("-80 dB"), which is centred on the bar's end.
+        label_room = QFontMetrics(self.font()).height() // 2 + PLOT_MARGIN_PX
+        plot.layout.setContentsMargins(*(PLOT_MARGIN_PX,) * 3, label_room)
         self.setXRange(0, 1, padding=0)
         self.setYRange(0, 1, padding=0)
         self.empty_text.show()
@@ -97,8 +104,10 @@ class SpectrogramView(pg.PlotWidget):
             self.show_empty()
             return
         self.empty_text.hide()
+        plot = self.getPlotItem()
         for side in ("left", "bottom"):
-            self.getPlotItem().showAxis(side)
+            plot.showAxis(side)
+        plot.layout.setContentsMargins(*(PLOT_MARGIN_PX,) * 4)
         if difference:
             span = DIFFERENCE_DB / config.norm_scale_db
             levels = (-span, span)
@@ -156,7 +165,7 @@ class ColourScale(QObject):
         self.bar.setImageItem([view.image for view in views], insert_in=bar_view.getPlotItem())
         for view in views:
             view.scale = self
-        self.bar.axis.setTicks([db_ticks(config, 10), db_ticks(config, 5)])
+        self.bar.axis.setTicks([db_ticks(config, 20), db_ticks(config, 10, labelled=False)])
         self.bar.sigLevelsChangeFinished.connect(self._dragged)
 
     def levels(self) -> tuple[float, float]:
@@ -197,10 +206,14 @@ def data_levels(images: list[np.ndarray], config: mel.MelConfig) -> tuple[float,
     return float(np.clip(min(low, high - span), floor, top)), high
 
 
-def db_ticks(config: mel.MelConfig, step_db: int) -> list[tuple[float, str]]:
-    """Colour bar ticks every ``step_db`` from the floor to 0 dB: (normalised, label)."""
+def db_ticks(
+    config: mel.MelConfig, step_db: int, *, labelled: bool = True
+) -> list[tuple[float, str]]:
+    """Colour bar ticks every ``step_db`` from ``TOP_DB`` down to the floor: (normalised,
+    label). Labels every 20 dB keep apart on a bar as short as the blend view's (every
+    10 dB they overlapped)."""
     return [
-        ((db - config.norm_offset_db) / config.norm_scale_db, f"{db} dB" if step_db >= 10 else "")
+        ((db - config.norm_offset_db) / config.norm_scale_db, f"{db} dB" if labelled else "")
         for db in range(TOP_DB, int(config.floor_db) - 1, -step_db)
     ]
 

@@ -2,11 +2,14 @@
 excerpts bounded by their tracks, the keyboard, morph mode, the remembered session and the
 expected commands (undo/redo, swap, shortcuts, About, play state, level)."""
 
+import itertools
+
 import numpy as np
 import pytest
 import soundfile as sf
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtGui import QImage, QPainter
+from PySide6.QtWidgets import QApplication, QMessageBox
 from support.corpus import BROKEN_MODEL_MESSAGES
 from support.window import LOAD_TIMEOUT_MS, drop, idle, load_both, make_window
 
@@ -381,6 +384,23 @@ def test_stop_is_enabled_only_while_something_plays(qtbot, window, clips):
     assert window.buttons["stop"].isEnabled()
     qtbot.mouseClick(window.buttons["stop"], LEFT)
     assert window.session.playing == "" and not window.buttons["stop"].isEnabled()
+
+
+def test_the_empty_windows_colour_bar_labels_are_whole_and_apart(qtbot, window):
+    qtbot.waitExposed(window)
+    QApplication.processEvents()  # the plots' layouts
+    axis, view = window.colour_scale.bar.axis, window.blend_view
+    image = QImage(8, 8, QImage.Format.Format_ARGB32)
+    painter = QPainter(image)
+    try:
+        labels = axis.generateDrawSpecs(painter)[2]  # (rectangle, flags, text) as drawn
+    finally:
+        painter.end()
+    assert labels[-1][2] == "-80 dB"
+    shown = view.mapToScene(view.viewport().rect()).boundingRect()
+    rects = [axis.mapRectToScene(rect) for rect, _flags, _text in labels]
+    assert all(shown.contains(rect) for rect in rects)  # none cut by the view's edge
+    assert not any(upper.intersects(lower) for upper, lower in itertools.pairwise(rects))
 
 
 def test_a_bad_model_says_it_plainly_with_details_and_the_warning_goes_when_read(
