@@ -644,9 +644,25 @@ class MainWindow(QMainWindow):
         if not self.session.ready:
             self.blend_view.show_empty()
             self.views["difference"].show_empty()
+        self._show_blended_parts()
         self._fit_colours()
         self._update_enabled()
         self._update_title()
+
+    def _show_blended_parts(self) -> None:
+        """A track's header says when the blend uses only the start of its excerpt (the
+        other track is shorter), as the blend view's title says the blend's length."""
+        tracks = self.session.tracks
+        frames = self.session.engine.blend_frames if self.session.ready else None
+        config = self.session.engine.config
+        for slot, other in zip(SLOTS, SLOTS[::-1], strict=True):
+            track = tracks[slot]
+            if frames is None or track is None or frames >= track.frames:
+                self.panels[slot].set_blended(None)
+            else:
+                self.panels[slot].set_blended(
+                    frames * config.hop_length / config.sample_rate, other
+                )
 
     def _track_failed(self, slot: str, message: str) -> None:
         self._track_changed(slot)  # the previous one stays

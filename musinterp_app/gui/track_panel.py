@@ -41,6 +41,7 @@ class TrackPanel(QFrame):
         super().__init__(parent)
         self.slot = slot
         self.track: Track | None = None
+        self.blended: tuple[float, str] | None = None  # see set_blended
         self.setAcceptDrops(True)
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setObjectName(f"track{slot}")
@@ -168,14 +169,26 @@ class TrackPanel(QFrame):
             self.level_curve.setFillLevel(floor_db)
             self.strip.show()
 
+    def set_blended(self, seconds: float | None, shorter: str = "") -> None:
+        """The blend uses only the first ``seconds`` of this excerpt, because track
+        ``shorter`` is shorter (None: all of it); the header says so."""
+        self.blended = None if seconds is None else (seconds, shorter)
+        if self.track is not None:
+            self._show_details(self.track.start_s)
+
     def _show_details(self, start_s: float) -> None:
         track = self.track
         info = track.info
         channels = {1: "mono", 2: "stereo"}.get(info.channels, f"{info.channels} channels")
+        blended = ""
+        if self.blended is not None:
+            seconds, shorter = self.blended
+            blended = f" · blended {start_s:.1f}–{start_s + seconds:.1f} s ({shorter} is shorter)"
         self.details.setText(
             f"{_duration_text(info.duration_s)} · {info.sample_rate} Hz · {channels} · "
             f"excerpt {start_s:.1f}–{start_s + track.duration_s:.1f} s"
             + (" (fitted to the file)" if track.note else "")
+            + blended
         )
         self.details.setToolTip(track.note)
 

@@ -160,6 +160,21 @@ def test_a_long_excerpt_is_bounded_by_the_shorter_track_and_said(
     assert sf.info(target).duration == pytest.approx(3.0, abs=0.01)
 
 
+def test_a_tracks_header_says_when_the_blend_uses_only_the_start_of_its_excerpt(
+    qtbot, window, clips, short_clip
+):
+    load_both(qtbot, window, clips)
+    details = {slot: window.panels[slot].details for slot in ("A", "B")}
+    assert "blended" not in details["A"].text() + details["B"].text()
+    drop(window.panels["B"], short_clip)  # 3 s: the blend is 3 s, A's excerpt 5 s
+    qtbot.waitUntil(lambda: window.session.tracks["B"].name == "short.wav", timeout=LOAD_TIMEOUT_MS)
+    assert details["A"].text().endswith("excerpt 0.0–5.0 s · blended 0.0–3.0 s (B is shorter)")
+    assert "blended" not in details["B"].text()
+    window.session.swap()
+    assert details["B"].text().endswith("· blended 0.0–3.0 s (A is shorter)")
+    assert "blended" not in details["A"].text()
+
+
 def test_a_typed_excerpt_out_of_range_is_said_and_not_used(qtbot, window):
     type_into(qtbot, window.duration_box, "120")
     assert window.duration_box.value() == 120.0  # no longer cut to 12
