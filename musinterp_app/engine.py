@@ -734,17 +734,34 @@ class Engine:
         return np.stack([middle + side, middle - side], axis=1).astype(np.float32)
 
     # ----- tempo and key --------------------------------------------------------------------
+    # Estimates by excerpt (file bytes, start, length, rate), kept across the engines that
+    # fits and model switches build: each ``synced`` asks for every track's again.
+    _estimated: ClassVar[dict[tuple, tuple[analysis.Tempo, analysis.Key]]] = {}
+    _estimated_lock: ClassVar[threading.Lock] = threading.Lock()
+    ESTIMATES_KEPT: ClassVar[int] = 16
+
     def estimates(self, slot: str) -> tuple[analysis.Tempo, analysis.Key]:
-        """A track's tempo and key before any fitting (as estimated, or as overridden)."""
+        """A track's tempo and key before any fitting (as estimated, or as overridden);
+        each excerpt is estimated once."""
         track = self.tracks[slot]
         if track is None:
             raise ValueError(f"load track {slot} first")
         if track.alignment is not None:
             return track.alignment.tempo, track.alignment.key
         rate = self.config.sample_rate
-        return analysis.estimate_tempo(track.samples, rate), analysis.estimate_key(
-            track.samples, rate
-        )
+        excerpt = (track.path, track.source_sha256, track.start_s, track.duration_s, rate)
+        with Engine._estimated_lock:
+            known = Engine._estimated.get(excerpt)
+        if known is None:
+            known = (
+                analysis.estimate_tempo(track.samples, rate),
+                analysis.estimate_key(track.samples, rate),
+            )
+            with Engine._estimated_lock:
+                Engine._estimated[excerpt] = known
+                while len(Engine._estimated) > Engine.ESTIMATES_KEPT:  # the oldest go
+                    del Engine._estimated[next(iter(Engine._estimated))]
+        return known
 
     def synced(
         self,

@@ -119,7 +119,9 @@ class SyncControls(QWidget):
             for slot, content in loaded.items()
             if content not in self.estimates and content not in self.problems
         }
-        running = self.lanes["estimate"].busy and set(missing.values()) <= self._estimating
+        # A running estimate of tracks still loaded goes on (what it leaves out is asked
+        # for when it ends); one of a track no longer loaded is cancelled between tracks.
+        running = self.lanes["estimate"].busy and self._estimating <= kept
         if missing and not running:
             self._estimating = set(missing.values())
             self.lanes["estimate"].submit(

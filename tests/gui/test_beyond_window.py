@@ -124,3 +124,11 @@ def test_each_tracks_tempo_and_key_are_estimated_once_and_follow_it(
     qtbot.waitUntil(lambda: "BPM" in readouts["B"].text(), timeout=LOAD_TIMEOUT_MS)
     assert len(estimated) == 3  # only the new track
     assert readouts["A"].text() == f"A: {given}"
+
+    with qtbot.waitSignal(controls.synced, timeout=LOAD_TIMEOUT_MS):
+        controls.tempo_box.setChecked(True)  # fitting uses the estimates made
+    with qtbot.waitSignal(controls.synced, timeout=LOAD_TIMEOUT_MS):
+        window.session.swap()  # B is fitted to the new A
+    assert window.session.engine.tracks["B"].alignment is not None
+    assert window.session.engine.tracks["A"].alignment is None
+    assert len(estimated) == 3
