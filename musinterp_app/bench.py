@@ -267,6 +267,7 @@ def bench_render(model_dir: Path, *, quick: bool = False) -> dict[str, float]:
                 key = f"render.curve.a{alpha:g}.{start}.i{n_iter}"
                 results[f"{key}.sc_db"] = round(_blend_convergence_db(blender, settings, audio), 2)
                 results[f"{key}.s"] = round(seconds, 4)
+    results.update(_decoded_curve(blender))
     middle = engine.BlendSettings(alpha=0.5)
     repeats = 5 if quick else 15
     results["render.blend5s_s"] = round(
@@ -288,6 +289,40 @@ def bench_render(model_dir: Path, *, quick: bool = False) -> dict[str, float]:
         )
     results["render.level_error_db"] = round(level_error_db(blender), 2)
     results["render.cold_first_chunk_s"] = round(_cold_first_chunk_in_child(model_dir), 4)
+    return results
+
+
+def _decoded_curve(blender: engine.Engine) -> dict[str, float]:
+    """Quality against time for a render with no source phase, as ``musinterp reconstruct``
+    makes it: example A's log-mel through the model, from random or integrated phases."""
+    config = blender.config
+    track = blender.tracks["A"]
+    decoded = blender.model.decode(blender.model.encode(track.mel))[:, : track.mel.shape[1]]
+    target = mel.to_magnitude(decoded, config)
+    results = {}
+    for start in ("random", "phase_gradient"):
+        for n_iter in CURVE_ITERATIONS:
+            seconds, audio = _timed(
+                lambda n=n_iter, st=start: np.concatenate(
+                    list(
+                        mel.audio_stream(
+                            lambda a, b: decoded[:, a:b],
+                            decoded.shape[1],
+                            config,
+                            n_iter=n,
+                            phase_gradient=st == "phase_gradient",
+                        )
+                    )
+                )
+            )
+            key = f"render.curve.decoded.{start}.i{n_iter}"
+            results[f"{key}.sc_db"] = round(
+                stft.spectral_convergence_db(
+                    audio, target, n_fft=config.n_fft, hop_length=config.hop_length
+                ),
+                2,
+            )
+            results[f"{key}.s"] = round(seconds, 4)
     return results
 
 

@@ -20,6 +20,7 @@ import scipy.fft
 
 from musinterp_app.audio.cancel import CancelToken, Progress
 from musinterp_app.audio.parallel import WORKERS, run_blocks, split
+from musinterp_app.audio.phase_gradient import PhaseGradient
 from musinterp_app.audio.stft import hann_window
 
 CHUNK_GROWTH = 16
@@ -326,6 +327,20 @@ def griffinlim(
     return signal[start : start + solver.n_frames * hop_length].copy()
 
 
+def _starting_phase(
+    magnitude: np.ndarray, given: np.ndarray | None, integrator: PhaseGradient | None
+) -> np.ndarray:
+    """The start for new frames, complex ``[frames, n_bins]`` (only its angles count; zero
+    means random): ``given`` where it is not zero, the integrated phase gradient elsewhere
+    (with an integrator)."""
+    if integrator is None:
+        return given
+    integrated = integrator.next_frames(magnitude)
+    if given is None:
+        return integrated
+    return np.where(np.abs(given) > 1e-7, given, integrated)
+
+
 def griffinlim_stream(
     magnitude_frames: MagnitudeFrames,
     n_frames: int,
@@ -336,6 +351,7 @@ def griffinlim_stream(
     momentum: float = 0.99,
     rng: np.random.Generator | None = None,
     phase_frames: PhaseFrames | None = None,
+    phase_gradient: bool = False,
     first_chunk_iterations: int | None = None,
     cancel: CancelToken | None = None,
     progress: Progress | None = None,
@@ -354,8 +370,10 @@ def griffinlim_stream(
     ``magnitude_frames(start, stop)`` is only asked for the frames a chunk
     needs, so mel can be inverted lazily. ``phase_frames``
     (same calling convention) gives the starting phase of new frames (random
-    without it). The first chunk runs ``first_chunk_iterations`` (default
-    ``n_iter``), so sound can start sooner.
+    without it). With ``phase_gradient``, what would start random starts from the
+    phase integrated from the magnitude (:mod:`~musinterp_app.audio.phase_gradient`):
+    a far better start where there is no source audio. The first chunk runs
+    ``first_chunk_iterations`` (default ``n_iter``), so sound can start sooner.
 
     Yields float32 chunks; together they are ``n_frames * hop_length`` samples.
     ``progress(frames_done, n_frames)`` is called after every chunk.
@@ -369,6 +387,7 @@ def griffinlim_stream(
     played = np.zeros(half, np.float32)  # padded samples [played_start, chunk start · hop + half)
     played_start = 0
     known_phase = np.zeros((0, n_bins), np.complex64)  # frames [chunk start - context, ...)
+    integrator = PhaseGradient(n_fft, hop_length) if phase_gradient else None
     start, size = 0, first_chunk_frames
     while start < n_frames:
         if cancel is not None:
@@ -387,11 +406,15 @@ def griffinlim_stream(
         prefix = played[lo * hop_length - played_start :]
         solver = _Solver(magnitude, hop_length, zero_tail=hi == n_frames, fixed_prefix=prefix)
         initial = None
-        if phase_frames is not None:  # only for frames whose phase is not known yet
+        first_new = min(hi, lo + len(known_phase))  # frames whose phase is not known yet
+        if (phase_frames is not None or integrator is not None) and first_new < hi:
+            given = None
+            if phase_frames is not None:
+                given = _frames_major_complex(phase_frames(first_new, hi))
             initial = np.zeros((hi - lo, n_bins), np.complex64)
-            first_new = min(hi, lo + len(known_phase))
-            if first_new < hi:
-                initial[first_new - lo :] = _frames_major_complex(phase_frames(first_new, hi))
+            initial[first_new - lo :] = _starting_phase(
+                magnitude[first_new - lo :], given, integrator
+            )
         solver.set_phase(rng, known=known_phase, initial=initial)
         iterations = n_iter if start or first_chunk_iterations is None else first_chunk_iterations
         signal = solver.run(iterations, momentum, cancel)
