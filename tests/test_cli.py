@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 import soundfile as sf
-from support.commands import musinterp
+from support.commands import musinterp, musinterp_each
 from support.corpus import BAD_INPUT_MESSAGES, BROKEN_MODEL_MESSAGES, NOT_A_FILE_MESSAGES
 
 from musinterp_app import engine
@@ -160,13 +160,17 @@ def test_info_prints_the_model_facts():
 def test_a_broken_model_folder_is_one_clear_line(broken_models, tmp_path):
     clip = tmp_path / "a.wav"
     sf.write(clip, synth.music_like(2.0, 22050, rng=np.random.default_rng(6)), 22050)
-    for name, folder in broken_models.items():
-        for command in (["info"], ["reconstruct", clip, "-o", tmp_path / "out.wav"]):
-            result = musinterp(*command, "--model", folder)
-            assert result.returncode == 1, (name, command[0])
-            lines = result.stderr.strip().splitlines()
-            assert len(lines) == 1 and BROKEN_MODEL_MESSAGES[name] in lines[0], (name, lines)
-    assert not (tmp_path / "out.wav").exists()
+    cases = [
+        (name, [*command, "--model", folder])
+        for name, folder in broken_models.items()
+        for command in (["info"], ["reconstruct", clip, "-o", tmp_path / f"{name}.wav"])
+    ]
+    results = musinterp_each(*(command for _, command in cases))
+    for (name, command), result in zip(cases, results, strict=True):
+        assert result.returncode == 1, (name, command[0])
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and BROKEN_MODEL_MESSAGES[name] in lines[0], (name, lines)
+    assert list(tmp_path.iterdir()) == [clip]
 
 
 def test_self_test_blends_the_examples():
@@ -175,28 +179,43 @@ def test_self_test_blends_the_examples():
     assert result.stdout.startswith("self-test passed")
 
 
-def test_every_bad_input_is_one_line_and_no_output_in_the_cli(bad_inputs, tmp_path):
-    good = tmp_path / "good.wav"
+def assert_each_refused(paths: dict, messages: dict, folder, timeout=300) -> None:
+    """``reconstruct`` of each of ``paths`` and a ``blend`` of a good file with it (all in one
+    child): exit status 1, one line on stderr that says ``messages[name]``, no output."""
+    good = folder / "good.wav"
     sf.write(good, synth.music_like(2.0, 22050, rng=np.random.default_rng(4)), 22050)
-    out = tmp_path / "out.wav"
-    for name, path in bad_inputs.items():
-        for command in (
-            ["reconstruct", path, "--no-model"],
-            ["blend", good, path],
-        ):
-            result = musinterp(*command, "-o", out)
-            assert result.returncode == 1, (name, command[0])
-            lines = result.stderr.strip().splitlines()
-            assert len(lines) == 1 and BAD_INPUT_MESSAGES[name] in lines[0], (name, lines)
-            assert not out.exists(), (name, command[0])
+    out = folder / "out"
+    out.mkdir()
+    cases = [
+        (name, [*command, "-o", out / f"{k}.wav"])
+        for k, (name, path) in enumerate(paths.items())
+        for command in (["reconstruct", path, "--no-model"], ["blend", good, path])
+    ]
+    results = musinterp_each(*(command for _, command in cases), timeout=timeout)
+    for (name, command), result in zip(cases, results, strict=True):
+        assert result.returncode == 1, (name, command[0], result.stderr)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and messages[name] in lines[0], (name, lines)
+    assert list(out.iterdir()) == []
+
+
+def test_every_bad_input_is_one_line_and_no_output_in_the_cli(bad_inputs, tmp_path):
+    assert_each_refused(bad_inputs, BAD_INPUT_MESSAGES, tmp_path)
 
 
 def test_unusual_but_usable_files_blend_and_reconstruct(usable_oddities, tmp_path):
+    commands = [
+        [command, path, *options, "-o", tmp_path / f"{name} {command}.wav"]
+        for name, path in usable_oddities.items()
+        for command, options in [
+            ("blend", [usable_oddities["8 kHz"], "--alpha", "0.5", "--duration", "2"]),
+            ("reconstruct", ["--no-model"]),
+        ]
+    ]
+    results = iter(musinterp_each(*commands))
     for name, path in usable_oddities.items():
-        out = tmp_path / f"{name}.wav"
-        result = musinterp(
-            "blend", path, usable_oddities["8 kHz"], "--alpha", "0.5", "--duration", "2", "-o", out
-        )
+        out = tmp_path / f"{name} blend.wav"
+        result = next(results)
         assert result.returncode == 0, (name, result.stderr)
         audio, rate = sf.read(out, dtype="float32")
         # Each excerpt is bounded by its file (at least MIN_EXCERPT_S, padded); the blend by
@@ -208,9 +227,11 @@ def test_unusual_but_usable_files_blend_and_reconstruct(usable_oddities, tmp_pat
         if file_s < 2.0:
             assert "shortened" in result.stdout + result.stderr, name
 
-        result = musinterp("reconstruct", path, "--no-model", "-o", out)
+        result = next(results)
         assert result.returncode == 0, (name, result.stderr)
-        assert np.isfinite(sf.read(out, dtype="float32")[0]).all(), name
+        assert np.isfinite(
+            sf.read(tmp_path / f"{name} reconstruct.wav", dtype="float32")[0]
+        ).all(), name
 
 
 def test_an_unreadable_file_is_one_line_and_no_output(shared_folder):
@@ -231,13 +252,4 @@ def test_an_unreadable_file_is_one_line_and_no_output(shared_folder):
 
 
 def test_a_path_that_is_no_file_is_one_line_and_no_output(not_files, tmp_path):
-    good = tmp_path / "good.wav"
-    sf.write(good, synth.music_like(2.0, 22050, rng=np.random.default_rng(4)), 22050)
-    out = tmp_path / "out.wav"
-    for name, path in not_files.items():
-        for command in (["reconstruct", path, "--no-model"], ["blend", good, path]):
-            result = musinterp(*command, "-o", out, timeout=60)  # a hang fails here
-            assert result.returncode == 1, (name, command[0], result.stderr)
-            lines = result.stderr.strip().splitlines()
-            assert len(lines) == 1 and NOT_A_FILE_MESSAGES[name] in lines[0], (name, lines)
-            assert not out.exists(), (name, command[0])
+    assert_each_refused(not_files, NOT_A_FILE_MESSAGES, tmp_path, timeout=60)  # a hang fails

@@ -297,9 +297,15 @@ def compare(
 
 
 def compare_on_cache(
-    cache, *, model: OnnxVAE | None = None, max_per_label: int = 240, seed: int = 0
+    cache,
+    *,
+    model: OnnxVAE | None = None,
+    max_per_label: int = 240,
+    pairs: int = 48,
+    seed: int = 0,
 ) -> dict:
-    """The comparison on a prepared cache's clips (with a model: also on what it makes)."""
+    """The comparison on a prepared cache's clips (with a model: also on what it makes, and
+    on its blends of ``pairs`` pairs of test clips)."""
     train_rows, test_rows, left_out = balanced_split(
         data.read_index(cache), max_per_label=max_per_label, seed=seed
     )
@@ -309,7 +315,7 @@ def compare_on_cache(
     test_labels = [row["label"] for row in test_rows]
     extra = None
     if model is not None:
-        made = model_sets(model, test_segments, test_labels, seed=seed)
+        made = model_sets(model, test_segments, test_labels, pairs=pairs, seed=seed)
         extra = {
             "reconstructions": mel_features(made["reconstructions"]),
             "blends": {name: mel_features(values) for name, values in made["blends"].items()},

@@ -108,13 +108,24 @@ def test_train_logs_checkpoints_and_resumes(exported, cache, tmp_path):
     assert json.loads((run / "config.json").read_text())["model"]["arch"] == arch
 
 
-def test_a_resumed_run_repeats_the_uninterrupted_one(cache, tmp_path):
+def six_steps() -> TrainOptions:
+    """Fresh options each time (``train`` settles some of them in place)."""
+    return TrainOptions(arch="hybrid", steps=6, validate_every=1, lr_warmup_steps=2, **TINY)
+
+
+@pytest.fixture(scope="module")
+def straight_run(cache, tmp_path_factory):
+    """A 6-step run never stopped, for the stopped ones to repeat."""
+    run = tmp_path_factory.mktemp("straight")
+    train(cache[0], run, six_steps(), progress=False)
+    return run
+
+
+def test_a_resumed_run_repeats_the_uninterrupted_one(cache, straight_run, tmp_path):
     """Stopped at step 3 and resumed, a run has the same schedule, data and losses."""
-    options = TrainOptions(arch="hybrid", steps=6, validate_every=1, lr_warmup_steps=2, **TINY)
-    train(cache[0], tmp_path / "straight", options, progress=False)
-    train(cache[0], tmp_path / "resumed", options, stop_after_steps=3, progress=False)
+    train(cache[0], tmp_path / "resumed", six_steps(), stop_after_steps=3, progress=False)
     train(cache[0], tmp_path / "resumed", TrainOptions(), resume=True, progress=False)
-    assert_same_six_steps(tmp_path / "straight", tmp_path / "resumed")
+    assert_same_six_steps(straight_run, tmp_path / "resumed")
 
 
 def assert_same_six_steps(straight_run, resumed_run):
@@ -130,13 +141,13 @@ def assert_same_six_steps(straight_run, resumed_run):
         assert float(resumed["val_mae_db"]) == pytest.approx(float(straight["val_mae_db"]), 1e-3)
 
 
-def test_a_run_killed_mid_step_resumes_as_if_never_stopped(cache, tmp_path, monkeypatch):
+def test_a_run_killed_mid_step_resumes_as_if_never_stopped(
+    cache, straight_run, tmp_path, monkeypatch
+):
     """Killed in step 5 (the next batch already drawn and read), resumed from step 4's
     checkpoint: the same data and losses as a run never stopped."""
     from musinterp_app.training import train as training
 
-    options = TrainOptions(arch="hybrid", steps=6, validate_every=1, lr_warmup_steps=2, **TINY)
-    train(cache[0], tmp_path / "straight", options, progress=False)
     calls = []
 
     def killed_in_step_5(*arguments, **keywords):
@@ -148,10 +159,10 @@ def test_a_run_killed_mid_step_resumes_as_if_never_stopped(cache, tmp_path, monk
     real_step = training.training_step
     monkeypatch.setattr(training, "training_step", killed_in_step_5)
     with pytest.raises(KeyboardInterrupt):
-        train(cache[0], tmp_path / "killed", options, progress=False)
+        train(cache[0], tmp_path / "killed", six_steps(), progress=False)
     monkeypatch.undo()
     train(cache[0], tmp_path / "killed", TrainOptions(), resume=True, progress=False)
-    assert_same_six_steps(tmp_path / "straight", tmp_path / "killed")
+    assert_same_six_steps(straight_run, tmp_path / "killed")
 
 
 def test_resuming_with_other_options_is_refused(exported, cache):
@@ -317,8 +328,7 @@ def test_evaluate_writes_report_plots_and_card(cache, tmp_path_factory):
         assert (model_dir / name).stat().st_size > 0, name
     card = (model_dir / "MODEL.md").read_text()
     assert card.count("## Evaluation") == 1 and "PCA, same size" in card
-    evaluate(model_dir, cache[0], clips=4, pairs=2)  # again: the section is replaced, not added
-    assert (model_dir / "MODEL.md").read_text().count("## Evaluation") == 1
+    # evaluating again replaces the section: see test_the_study_tools_read_a_cache_…
 
 
 def test_the_study_tools_read_a_cache_prepared_without_exr(
@@ -339,6 +349,8 @@ def test_the_study_tools_read_a_cache_prepared_without_exr(
     assert {row["segment"] for row in data.read_index(shards_only)} == {""}
     model_dir = tmp_path / "model"  # a copy: the fitted prior stays out of the shared model
     shutil.copytree(train_and_export("hybrid", cache, tmp_path_factory)[2], model_dir)
+    card = model_dir / "MODEL.md"  # as if evaluated before: evaluating again replaces that
+    card.write_text(card.read_text() + "\n## Evaluation\n\nAn earlier evaluation.\n")
 
     assert generation.fit_and_measure(model_dir, shards_only)["fitted_on_clips"] > 0
     summary = evaluate(model_dir, shards_only, clips=4, pairs=2)["summary"]
@@ -346,6 +358,9 @@ def test_the_study_tools_read_a_cache_prepared_without_exr(
     assert {"label_check", "classifiers", "generation"} <= set(summary)
     for name in ["evaluation.json", "EVALUATION.md", "classifiers.md", "eval_latent_pca.png"]:
         assert (model_dir / name).stat().st_size > 0, name
+    text = card.read_text()
+    assert text.count("## Evaluation") == 1 and "PCA, same size" in text
+    assert "An earlier evaluation." not in text
 
     # the maps' methods are no concern here (UMAP compiles for minutes): PCA stands in for all
     monkeypatch.setattr(explore, "umap_warm_up_s", lambda: 0.0)

@@ -111,7 +111,7 @@ def test_balanced_split_keeps_files_apart_and_labels_even(fma):
 
 def test_the_classifier_comparison_with_a_model(fma, shipped_model, tmp_path):
     _, cache = fma
-    comparison = classifiers.compare_on_cache(cache, model=shipped_model)
+    comparison = classifiers.compare_on_cache(cache, model=shipped_model, pairs=8)
     assert list(comparison["classifiers"]) == list(classifiers.GRIDS)
     for name, item in comparison["classifiers"].items():
         for key, value in item["best_params"].items():
