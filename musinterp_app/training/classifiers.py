@@ -321,24 +321,45 @@ def compare_on_cache(
             "blends": {name: mel_features(values) for name, values in made["blends"].items()},
             "pairs": made["pairs"],
         }
+    train_files = [row["file_id"] for row in train_rows]
     result = compare(
         mel_features(train_segments),
         [row["label"] for row in train_rows],
-        [row["file_id"] for row in train_rows],
+        train_files,
         mel_features(test_segments),
         test_labels,
         extra=extra,
         seed=seed,
     )
+    return _comparison(
+        f"mean and spread over time of {FEATURE_BANDS} pooled mel bands",
+        train_files,
+        [row["file_id"] for row in test_rows],
+        test_labels,
+        left_out,
+        result,
+    )
+
+
+def _comparison(
+    features: str,
+    train_files: list[str],
+    test_files: list[str],
+    test_labels: list[str],
+    left_out: list[str],
+    classifiers: dict,
+) -> dict:
+    """What a comparison reports, its counts derived from the file (and label) of each
+    training and test clip."""
     return {
-        "features": f"mean and spread over time of {FEATURE_BANDS} pooled mel bands",
-        "train_clips": len(train_rows),
-        "test_clips": len(test_rows),
-        "train_files": len({row["file_id"] for row in train_rows}),
-        "test_files": len({row["file_id"] for row in test_rows}),
+        "features": features,
+        "train_clips": len(train_files),
+        "test_clips": len(test_files),
+        "train_files": len(set(train_files)),
+        "test_files": len(set(test_files)),
         "labels": sorted(set(test_labels)),
         "labels_left_out": left_out,
-        "classifiers": result,
+        "classifiers": classifiers,
     }
 
 
@@ -362,24 +383,23 @@ def compare_on_fma(
                 f"FMA {subset} has no {name} tracks of {', '.join(sorted(missing))} in "
                 f"{features_csv}: the comparison needs every genre on both sides"
             )
+    train_files, test_labels = [str(ids[row]) for row in train], [labels[row] for row in test]
     result = compare(
         values[train],
         [labels[row] for row in train],
-        [str(ids[row]) for row in train],
+        train_files,
         values[test],
-        [labels[row] for row in test],
+        test_labels,
         seed=seed,
     )
-    return {
-        "features": f"{Path(features_csv).name} ({len(columns)} values per track), FMA {subset}",
-        "train_clips": len(train),
-        "test_clips": len(test),
-        "train_files": len(train),
-        "test_files": len(test),
-        "labels": sorted({labels[row] for row in test}),
-        "labels_left_out": [],
-        "classifiers": result,
-    }
+    return _comparison(  # one clip (FMA's feature row) per track; every genre on both sides
+        f"{Path(features_csv).name} ({len(columns)} values per track), FMA {subset}",
+        train_files,
+        [str(ids[row]) for row in test],
+        test_labels,
+        [],
+        result,
+    )
 
 
 def markdown(comparison: dict, *, per_class: bool = True) -> list[str]:

@@ -112,23 +112,32 @@ def part_of(file_id: str, parts: int) -> int:
     return int(file_id, 16) % parts + 1
 
 
+def whole_segments(
+    path: Path, config: mel.MelConfig, *, max_segments: int | None = None
+) -> np.ndarray:
+    """The whole segments of an audio file (the first ``max_segments``, or all), log-mel
+    float32 ``[count, n_mels, segment_frames]``; a remainder shorter than a segment is
+    dropped. Raises :class:`io.AudioLoadError` for a file that cannot be used."""
+    duration_s = None if max_segments is None else max_segments * config.segment_seconds
+    samples = io.load(path, sample_rate=config.sample_rate, duration_s=duration_s)
+    features = mel.log_mel_long(samples, config)  # [n_mels, frames]
+    count = features.shape[1] // config.segment_frames
+    return (
+        features[:, : count * config.segment_frames]
+        .reshape(config.n_mels, count, config.segment_frames)
+        .transpose(1, 0, 2)
+    )
+
+
 def _segments_of(
     source: SourceFile, cache: Path, config: mel.MelConfig, exr: bool
 ) -> tuple[np.ndarray, str | None]:
     """The whole segments of one file, float16 ``[count, segment_frames, n_mels]``, and the
     load error (then no segments). With ``exr`` each is also written to ``segments/``."""
     try:
-        samples = io.load(source.path, sample_rate=config.sample_rate)
+        segments = whole_segments(source.path, config).transpose(0, 2, 1).astype(np.float16)
     except io.AudioLoadError as error:
         return np.zeros((0, config.segment_frames, config.n_mels), np.float16), str(error)
-    features = mel.log_mel_long(samples, config)  # [n_mels, frames]
-    count = features.shape[1] // config.segment_frames
-    segments = (
-        features[:, : count * config.segment_frames]
-        .reshape(config.n_mels, count, config.segment_frames)
-        .transpose(1, 2, 0)
-        .astype(np.float16)
-    )
     if exr:
         for index, segment in enumerate(segments):
             write_exr(cache / "segments" / f"{source.file_id}_{index:04d}.exr", segment.T)

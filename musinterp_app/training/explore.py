@@ -152,20 +152,13 @@ def _folder_features(
     features, labels, files = [], [], {}
     for source in tqdm(sources, desc="mel statistics", unit="file", leave=False):
         try:
-            samples = io.load(
-                source.path,
-                sample_rate=config.sample_rate,
-                duration_s=clips_per_file * config.segment_seconds,
-            )
+            clips = data.whole_segments(source.path, config, max_segments=clips_per_file)
         except io.AudioLoadError:
             continue
-        log_mel = mel.log_mel_long(samples, config)
-        count = log_mel.shape[1] // config.segment_frames
-        if not count:
+        if not len(clips):
             continue
-        clips = log_mel[:, : count * config.segment_frames].reshape(config.n_mels, count, -1)
-        features.append(classifiers.mel_features(clips.transpose(1, 0, 2)))
-        labels += [source.label] * count
+        features.append(classifiers.mel_features(clips))
+        labels += [source.label] * len(clips)
         files[source.label] = files.get(source.label, 0) + 1
     if not features:
         raise ValueError("no audio file under the folders given is 5 s long or readable")

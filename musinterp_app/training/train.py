@@ -386,9 +386,13 @@ def _train(
             band_std=band_std,
         )
     if context.is_main:
-        validation_rows = [r for r in data.iter_index(cache) if r["file_id"] in validation_files]
-        if not validation_rows:  # a single file: its last segment validates
-            validation_rows = [r for r in data.iter_index(cache) if r["file_id"] in training][-1:]
+        validation_rows, last_training_row = [], []
+        for row in data.iter_index(cache):
+            if row["file_id"] in validation_files:
+                validation_rows.append(row)
+            elif row["file_id"] in training:
+                last_training_row = [row]
+        validation_rows = validation_rows or last_training_row  # one file: its last segment
         chosen = data.balanced_validation(validation_rows, options.validation_segments)
         validation = data.read_segments(cache, chosen)
         config_path.write_text(
