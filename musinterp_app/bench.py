@@ -32,6 +32,7 @@ N_ITER = 32
 CLIP_S = 5.0
 STREAM_CLIP_S = 30.0
 CURVE_ITERATIONS = (0, 4, 8, 16, 32)
+QUICK_CURVE_ITERATIONS = (0, 8, 32)  # --quick: the curves' ends and middle
 CURVE_ALPHAS = (0.0, 0.1, 0.5)
 
 
@@ -47,12 +48,18 @@ def _timed(run: Callable[[], object]) -> tuple[float, object]:
     return time.perf_counter() - started, result
 
 
-def _interleaved(runs: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
-    """Median time of each run, the runs taking turns (so a disturbance hits all alike)."""
+def _interleaved(
+    runs: dict[str, Callable[[], object]], repeats: int, results: dict | None = None
+) -> dict[str, float]:
+    """Median time of each run, the runs taking turns (so a disturbance hits all alike).
+    ``results``, when given, receives each run's last result by name."""
     times: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(repeats):
         for name, run in runs.items():
-            times[name].append(_timed(run)[0])
+            seconds, result = _timed(run)
+            times[name].append(seconds)
+            if results is not None:
+                results[name] = result
     return {name: float(np.median(values)) for name, values in times.items()}
 
 
@@ -164,7 +171,8 @@ def bench_griffinlim(*, quick: bool = False) -> dict[str, float]:
         hop_length=config.hop_length,
         n_iter=1,
     )  # numba compiles here
-    whole = _interleaved({"ours": our_audio, "librosa": librosa_audio}, librosa_repeats)
+    audio: dict[str, np.ndarray] = {}  # each one's last result: librosa's takes seconds
+    whole = _interleaved({"ours": our_audio, "librosa": librosa_audio}, librosa_repeats, audio)
     ours_s = min(whole["ours"], _median_time(our_audio, repeats))
     inverse = _interleaved(
         {
@@ -201,8 +209,8 @@ def bench_griffinlim(*, quick: bool = False) -> dict[str, float]:
         "gl.librosa_s": round(whole["librosa"], 4),
         "gl.ours_s": round(ours_s, 4),
         "gl.speedup": round(whole["librosa"] / ours_s, 2),
-        "gl.librosa_sc_db": round(quality(librosa_audio()), 2),
-        "gl.ours_sc_db": round(quality(our_audio()), 2),
+        "gl.librosa_sc_db": round(quality(audio["librosa"]), 2),
+        "gl.ours_sc_db": round(quality(audio["ours"]), 2),
         "gl.ours_mel_inverse_s": round(inverse["ours"], 4),
         "gl.librosa_mel_inverse_s": round(inverse["librosa"], 4),
         "gl.mel_inverse_speedup": round(inverse["librosa"] / inverse["ours"], 2),
@@ -257,18 +265,19 @@ def _render(
 def bench_render(model_dir: Path, *, quick: bool = False) -> dict[str, float]:
     """Blends of the example clips as the app renders them: speed, quality, level."""
     blender = example_engine(OnnxVAE(model_dir))
+    iterations = QUICK_CURVE_ITERATIONS if quick else CURVE_ITERATIONS
     results: dict[str, float] = {}
     for alpha in CURVE_ALPHAS:
         settings = engine.BlendSettings(alpha=alpha)
         for start in ("random", "source", "phase_gradient"):
-            for n_iter in CURVE_ITERATIONS:
+            for n_iter in iterations:
                 seconds, audio = _timed(
                     lambda s=settings, n=n_iter, st=start: _render(blender, s, n, st)
                 )
                 key = f"render.curve.a{alpha:g}.{start}.i{n_iter}"
                 results[f"{key}.sc_db"] = round(_blend_convergence_db(blender, settings, audio), 2)
                 results[f"{key}.s"] = round(seconds, 4)
-    results.update(_decoded_curve(blender))
+    results.update(_decoded_curve(blender, iterations))
     middle = engine.BlendSettings(alpha=0.5)
     repeats = 5 if quick else 15
     results["render.blend5s_s"] = round(
@@ -293,7 +302,7 @@ def bench_render(model_dir: Path, *, quick: bool = False) -> dict[str, float]:
     return results
 
 
-def _decoded_curve(blender: engine.Engine) -> dict[str, float]:
+def _decoded_curve(blender: engine.Engine, iterations: tuple[int, ...]) -> dict[str, float]:
     """Quality against time for a render with no source phase, as ``musinterp reconstruct``
     makes it: example A's log-mel through the model, from random or integrated phases."""
     config = blender.config
@@ -302,7 +311,7 @@ def _decoded_curve(blender: engine.Engine) -> dict[str, float]:
     target = mel.to_magnitude(decoded, config)
     results = {}
     for start in ("random", "phase_gradient"):
-        for n_iter in CURVE_ITERATIONS:
+        for n_iter in iterations:
             seconds, audio = _timed(
                 lambda n=n_iter, st=start: np.concatenate(
                     list(

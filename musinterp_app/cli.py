@@ -592,7 +592,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     ben = commands.add_parser("bench", help="measure speed and quality")
     ben.add_argument("--json", action="store_true", help="print one JSON object")
-    ben.add_argument("--quick", action="store_true", help="fewer repeats (for tests)")
+    ben.add_argument(
+        "--quick", action="store_true", help="fewer repeats and curve points, no window (for tests)"
+    )
     ben.add_argument("--model", metavar="DIR", help="model folder (default: the shipped one)")
     ben.set_defaults(handler=bench)
     return parser

@@ -4,8 +4,8 @@ answers it waits (for the parent to kill it). Run as
 ``python -m support.survey_child FOLDER TRACK_A TRACK_B STOP_AFTER``."""
 
 import sys
+import time
 
-from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
 from musinterp_app import survey
@@ -29,7 +29,7 @@ def main() -> None:
     dialog.start()
     while dialog.pages.currentIndex() != 1:
         app.processEvents()
-        QTest.qWait(20)
+        time.sleep(0.02)  # QTest.qWait holds the GIL: the trials' worker crawled (24 s)
     given = 0
     while True:
         for score, (key, _) in enumerate(survey.QUESTIONS, start=given):
