@@ -327,20 +327,6 @@ def griffinlim(
     return signal[start : start + solver.n_frames * hop_length].copy()
 
 
-def _starting_phase(
-    magnitude: np.ndarray, given: np.ndarray | None, integrator: PhaseGradient | None
-) -> np.ndarray:
-    """The start for new frames, complex ``[frames, n_bins]`` (only its angles count; zero
-    means random): ``given`` where it is not zero, the integrated phase gradient elsewhere
-    (with an integrator)."""
-    if integrator is None:
-        return given
-    integrated = integrator.next_frames(magnitude)
-    if given is None:
-        return integrated
-    return np.where(np.abs(given) > 1e-7, given, integrated)
-
-
 def griffinlim_stream(
     magnitude_frames: MagnitudeFrames,
     n_frames: int,
@@ -370,9 +356,9 @@ def griffinlim_stream(
     ``magnitude_frames(start, stop)`` is only asked for the frames a chunk
     needs, so mel can be inverted lazily. ``phase_frames``
     (same calling convention) gives the starting phase of new frames (random
-    without it). With ``phase_gradient``, what would start random starts from the
-    phase integrated from the magnitude (:mod:`~musinterp_app.audio.phase_gradient`):
-    a far better start where there is no source audio. The first chunk runs
+    without it). ``phase_gradient`` (instead of ``phase_frames``): start from the
+    phase integrated from the magnitude (:mod:`~musinterp_app.audio.phase_gradient`),
+    a far better start than random where there is no source audio. The first chunk runs
     ``first_chunk_iterations`` (default ``n_iter``), so sound can start sooner.
 
     Yields float32 chunks; together they are ``n_frames * hop_length`` samples.
@@ -387,6 +373,8 @@ def griffinlim_stream(
     played = np.zeros(half, np.float32)  # padded samples [played_start, chunk start · hop + half)
     played_start = 0
     known_phase = np.zeros((0, n_bins), np.complex64)  # frames [chunk start - context, ...)
+    if phase_gradient and phase_frames is not None:
+        raise ValueError("start from given phases or from the phase gradient, not both")
     integrator = PhaseGradient(n_fft, hop_length) if phase_gradient else None
     start, size = 0, first_chunk_frames
     while start < n_frames:
@@ -407,13 +395,12 @@ def griffinlim_stream(
         solver = _Solver(magnitude, hop_length, zero_tail=hi == n_frames, fixed_prefix=prefix)
         initial = None
         first_new = min(hi, lo + len(known_phase))  # frames whose phase is not known yet
-        if (phase_frames is not None or integrator is not None) and first_new < hi:
-            given = None
-            if phase_frames is not None:
-                given = _frames_major_complex(phase_frames(first_new, hi))
+        if first_new < hi and (phase_frames is not None or integrator is not None):
             initial = np.zeros((hi - lo, n_bins), np.complex64)
-            initial[first_new - lo :] = _starting_phase(
-                magnitude[first_new - lo :], given, integrator
+            initial[first_new - lo :] = (
+                _frames_major_complex(phase_frames(first_new, hi))
+                if integrator is None
+                else integrator.next_frames(magnitude[first_new - lo :])
             )
         solver.set_phase(rng, known=known_phase, initial=initial)
         iterations = n_iter if start or first_chunk_iterations is None else first_chunk_iterations

@@ -3,17 +3,19 @@
 For a Gaussian analysis window the STFT's phase derivatives follow from its
 log-magnitude (Průša, Balazs & Søndergaard, "A noniterative method for
 reconstruction of phase from STFT magnitude", 2017). Here only the time
-direction is used: each bin's instantaneous frequency is
+direction is integrated: each bin's instantaneous frequency is
 
     ω(k, t) = 2πk / n_fft + ∂ log|X| / ∂k / (γ · n_fft)   (radians per sample)
 
 with γ = λ / n_fft² of the Gaussian closest to our Hann window, and the
 phase at each frame's centre advances by ``hop · ω`` from frame to frame
-(trapezoid rule). All bins in a partial's main lobe estimate the same
-frequency, so they start phase-locked, as a real sinusoid's are. Compared
-with random phases this is a far better start for Griffin-Lim where there is
-no source audio to take the phase from (measured in ``musinterp bench``:
-``render.curve.*.phase_gradient``).
+(trapezoid rule). Instead of the paper's integration across frequency, every
+bin then takes the phase of its frame's nearest magnitude peak (the "identity
+phase locking" of phase vocoders, Laroche & Dolson 1999), so a partial's bins
+start as a real sinusoid's are: equal at the frame's centre, alternating in
+sign at its start. Compared with random phases this is a far better start for
+Griffin-Lim where there is no source audio to take the phase from (measured in
+``musinterp bench``: ``render.curve.*.phase_gradient``).
 
 Frames are ``[frames, n_bins]`` here (Griffin-Lim's layout); see
 :mod:`musinterp_app.audio.stft` for the frame convention.
@@ -75,8 +77,25 @@ class PhaseGradient:
         phase += self._last_phase
         self._last_offset = offset[-1]
         self._last_phase = np.mod(phase[-1], np.float32(2 * np.pi))
+        # Each bin takes the phase of its frame's nearest peak: a partial's bins move
+        # together, as a real sinusoid's do (integrated bin by bin they drift apart).
+        phase = np.take_along_axis(phase, _nearest_peak(magnitude), axis=1)
         phase += self._frame_start
         phasors = np.empty(phase.shape, np.complex64)
         np.cos(phase, out=phasors.real)
         np.sin(phase, out=phasors.imag)
         return phasors
+
+
+def _nearest_peak(magnitude: np.ndarray) -> np.ndarray:
+    """For every bin, the index of the nearest local maximum of its frame's magnitude:
+    int ``[frames, n_bins]`` (a frame with no maximum keeps its own bins)."""
+    n_bins = magnitude.shape[1]
+    bins = np.arange(n_bins)
+    peak = np.zeros(magnitude.shape, bool)
+    inner = magnitude[:, 1:-1]
+    peak[:, 1:-1] = (inner >= magnitude[:, :-2]) & (inner > magnitude[:, 2:])
+    left = np.maximum.accumulate(np.where(peak, bins, -n_bins), axis=1)
+    right = np.minimum.accumulate(np.where(peak, bins, 2 * n_bins)[:, ::-1], axis=1)[:, ::-1]
+    nearest = np.where(bins - left <= right - bins, left, right)
+    return np.where((nearest >= 0) & (nearest < n_bins), nearest, bins)

@@ -67,7 +67,8 @@ def musinterp_each(*commands, timeout=300) -> list[subprocess.CompletedProcess]:
     """``musinterp ARGS…`` for each of ``commands`` (lists of arguments) in turn, all in one
     child process through the same entry point, each with its own exit status, stdout and
     stderr (see :func:`run_each`). A command that takes more than ``timeout`` seconds, or
-    a child that dies, fails the test naming the command."""
+    a child that dies, fails the test naming the command; so does a child that does not
+    exit within ``timeout`` seconds of the last command."""
     arguments = [[str(arg) for arg in command] for command in commands]
     with (
         tempfile.TemporaryFile("w+") as crash,
@@ -105,6 +106,14 @@ def musinterp_each(*commands, timeout=300) -> list[subprocess.CompletedProcess]:
                     f"without finishing it: {crash.read()[-3000:]}"
                 )
             results.append(subprocess.CompletedProcess(["musinterp", *args], **json.loads(line)))
+        try:  # a command that returned but left a thread running keeps the child alive
+            child.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            raise AssertionError(
+                f"the child running {len(arguments)} musinterp commands did not exit within "
+                f"{timeout} s of finishing them (a thread left running?)"
+            ) from None
     return results
 
 
