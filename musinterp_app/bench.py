@@ -307,36 +307,37 @@ def bench_render(model_dir: Path, *, quick: bool = False) -> dict[str, float]:
 
 
 def _decoded_curve(blender: engine.Engine, iterations: tuple[int, ...]) -> dict[str, float]:
-    """Quality against time for a render with no source phase, as ``musinterp reconstruct``
-    makes it: example A's log-mel through the model, from random or integrated phases."""
+    """Quality against time for renders with no source phase, as ``musinterp reconstruct``
+    makes them: each example's log-mel through the model, from random or integrated
+    phases (``render.curve.decoded.a.random.i8.sc_db``, …)."""
     config = blender.config
-    track = blender.tracks["A"]
-    decoded = blender.model.decode(blender.model.encode(track.mel))[:, : track.mel.shape[1]]
-    target = mel.to_magnitude(decoded, config)
     results = {}
-    for start in ("random", "phase_gradient"):
-        for n_iter in iterations:
-            seconds, audio = _timed(
-                lambda n=n_iter, st=start: np.concatenate(
-                    list(
-                        mel.audio_stream(
-                            lambda a, b: decoded[:, a:b],
-                            decoded.shape[1],
-                            config,
-                            n_iter=n,
-                            phase_gradient=st == "phase_gradient",
+    for slot in ("A", "B"):
+        decoded = blender.tracks[slot].decoded
+        target = mel.to_magnitude(decoded, config)
+        for start in ("random", "phase_gradient"):
+            for n_iter in iterations:
+                seconds, audio = _timed(
+                    lambda n=n_iter, st=start, d=decoded: np.concatenate(
+                        list(
+                            mel.audio_stream(
+                                lambda a, b: d[:, a:b],
+                                d.shape[1],
+                                config,
+                                n_iter=n,
+                                phase_gradient=st == "phase_gradient",
+                            )
                         )
                     )
                 )
-            )
-            key = f"render.curve.decoded.{start}.i{n_iter}"
-            results[f"{key}.sc_db"] = round(
-                stft.spectral_convergence_db(
-                    audio, target, n_fft=config.n_fft, hop_length=config.hop_length
-                ),
-                2,
-            )
-            results[f"{key}.s"] = round(seconds, 4)
+                key = f"render.curve.decoded.{slot.lower()}.{start}.i{n_iter}"
+                results[f"{key}.sc_db"] = round(
+                    stft.spectral_convergence_db(
+                        audio, target, n_fft=config.n_fft, hop_length=config.hop_length
+                    ),
+                    2,
+                )
+                results[f"{key}.s"] = round(seconds, 4)
     return results
 
 
