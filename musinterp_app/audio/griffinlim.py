@@ -35,6 +35,15 @@ MIN_PART_FRAMES = 16
 """Fewest frames worth a thread of their own: a streamed render's first chunks are
 12 and 40 frames, which ran on one thread while the other core waited."""
 
+SOURCE_AGREEMENT_DB = 4.0
+"""With both a given (source) phase and the phase gradient, a bin starts from the given
+phase only where the given spectrum's magnitude is within this many dB of the target's:
+elsewhere the blend is not the sources' mix and the integrated phase starts better. On
+the examples' blends, after 32 iterations at α = 0.1 / 0.3 / 0.5 / 0.7 / 0.9: −20.93 /
+−15.40 / −14.11 / −15.69 / −21.14 dB with 3–6 dB, against −20.95 / −14.88 / −14.06 /
+−15.24 / −21.17 from the sources' phase alone (and −20.31 / −15.47 / −13.98 / −15.65 /
+−21.05 from the phase gradient alone)."""
+
 MagnitudeFrames = Callable[[int, int], np.ndarray]
 """``magnitude_frames(start, stop)`` → magnitude ``[n_bins, stop - start]``."""
 PhaseFrames = Callable[[int, int], np.ndarray]
@@ -327,6 +336,24 @@ def griffinlim(
     return signal[start : start + solver.n_frames * hop_length].copy()
 
 
+def _starting_phase(
+    magnitude: np.ndarray, given: np.ndarray | None, integrator: PhaseGradient | None
+) -> np.ndarray:
+    """The start of new frames, complex ``[frames, n_bins]`` (only its angles count, zero
+    means random) from their ``magnitude`` ``[frames, n_bins]``: the ``given`` spectrum,
+    the integrated phase gradient, or with both, ``given`` in the bins whose magnitude it
+    matches within ``SOURCE_AGREEMENT_DB`` and the phase gradient in the others."""
+    if integrator is None:
+        return given
+    integrated = integrator.next_frames(magnitude)
+    if given is None:
+        return integrated
+    ratio = np.float32(10 ** (SOURCE_AGREEMENT_DB / 20))
+    size = np.abs(given)
+    agrees = (size * ratio >= magnitude) & (size <= magnitude * ratio) & (size > 0)
+    return np.where(agrees, given, integrated)
+
+
 def griffinlim_stream(
     magnitude_frames: MagnitudeFrames,
     n_frames: int,
@@ -356,9 +383,11 @@ def griffinlim_stream(
     ``magnitude_frames(start, stop)`` is only asked for the frames a chunk
     needs, so mel can be inverted lazily. ``phase_frames``
     (same calling convention) gives the starting phase of new frames (random
-    without it). ``phase_gradient`` (instead of ``phase_frames``): start from the
-    phase integrated from the magnitude (:mod:`~musinterp_app.audio.phase_gradient`),
-    a far better start than random where there is no source audio. The first chunk runs
+    without it). ``phase_gradient``: start from the phase integrated from the
+    magnitude (:mod:`~musinterp_app.audio.phase_gradient`), a far better start than
+    random where there is no source audio; with ``phase_frames`` too, only in the bins
+    where the given spectrum does not match the magnitude (see ``_starting_phase``).
+    The first chunk runs
     ``first_chunk_iterations`` (default ``n_iter``), so sound can start sooner.
 
     Yields float32 chunks; together they are ``n_frames * hop_length`` samples.
@@ -373,8 +402,6 @@ def griffinlim_stream(
     played = np.zeros(half, np.float32)  # padded samples [played_start, chunk start · hop + half)
     played_start = 0
     known_phase = np.zeros((0, n_bins), np.complex64)  # frames [chunk start - context, ...)
-    if phase_gradient and phase_frames is not None:
-        raise ValueError("start from given phases or from the phase gradient, not both")
     integrator = PhaseGradient(n_fft, hop_length) if phase_gradient else None
     start, size = 0, first_chunk_frames
     while start < n_frames:
@@ -396,11 +423,12 @@ def griffinlim_stream(
         initial = None
         first_new = min(hi, lo + len(known_phase))  # frames whose phase is not known yet
         if first_new < hi and (phase_frames is not None or integrator is not None):
+            given = None if phase_frames is None else phase_frames(first_new, hi)
             initial = np.zeros((hi - lo, n_bins), np.complex64)
-            initial[first_new - lo :] = (
-                _frames_major_complex(phase_frames(first_new, hi))
-                if integrator is None
-                else integrator.next_frames(magnitude[first_new - lo :])
+            initial[first_new - lo :] = _starting_phase(
+                magnitude[first_new - lo :],
+                None if given is None else _frames_major_complex(given),
+                integrator,
             )
         solver.set_phase(rng, known=known_phase, initial=initial)
         iterations = n_iter if start or first_chunk_iterations is None else first_chunk_iterations

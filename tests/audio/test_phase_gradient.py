@@ -1,10 +1,9 @@
 """audio.phase_gradient: a starting phase from the magnitude alone."""
 
 import numpy as np
-import pytest
 
 from musinterp_app.audio import mel, stft
-from musinterp_app.audio.griffinlim import griffinlim_stream
+from musinterp_app.audio.griffinlim import _starting_phase
 from musinterp_app.audio.phase_gradient import PhaseGradient
 
 N_FFT, HOP = 4096, 256
@@ -80,16 +79,19 @@ def test_a_tones_bins_start_as_the_real_tones_do():
     assert np.abs(error).max() < 0.3
 
 
-def test_given_phases_and_the_phase_gradient_do_not_mix(clip):
-    true_magnitude = stft.magnitude(clip, n_fft=N_FFT, hop_length=HOP)
-    with pytest.raises(ValueError, match="not both"):
-        next(
-            griffinlim_stream(
-                lambda a, b: true_magnitude[:, a:b],
-                64,
-                n_fft=N_FFT,
-                hop_length=HOP,
-                phase_frames=lambda a, b: true_magnitude[:, a:b].astype(np.complex64),
-                phase_gradient=True,
-            )
-        )
+def test_with_given_phases_too_only_the_bins_they_explain_keep_them(clip):
+    """A given spectrum that matches the magnitude below bin 1000 and is 20 dB off above
+    starts the frames below; the integrated phase starts them above."""
+    spectrum = frames_major(stft.stft(clip, n_fft=N_FFT, hop_length=HOP))[:64]
+    magnitude = np.abs(spectrum)
+    given = spectrum.copy()
+    given[:, 1000:] *= 10
+
+    start = _starting_phase(magnitude, given, PhaseGradient(N_FFT, HOP))
+    integrated = PhaseGradient(N_FFT, HOP).next_frames(magnitude)
+
+    audible = magnitude > 1e-3 * magnitude.max()
+    low, high = audible.copy(), audible.copy()
+    low[:, 1000:], high[:, :1000] = False, False
+    np.testing.assert_array_equal(start[low], given[low])
+    np.testing.assert_array_equal(start[high], integrated[high])
