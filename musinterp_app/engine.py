@@ -14,7 +14,9 @@ Shapes: log-mel ``[n_mels, frames]`` (normalised), latents
 import contextlib
 import functools
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import ClassVar
@@ -58,6 +60,10 @@ GENERATE_TEMPERATURE = 0.8  # of the prior's spread: a little tamer than the tra
 GENERATE_ITERATIONS = 32  # from random phases (no source to start from)
 
 
+Content = tuple[Path, str, float, float]  # a file, its sha256, an excerpt's start and length (s)
+ESTIMATES_KEPT = 16  # excerpts whose tempo and key are kept (see _EstimateCache)
+
+
 @dataclass(frozen=True)
 class Track:
     """A loaded file, the excerpt used for blending, and what the model made of it."""
@@ -82,6 +88,12 @@ class Track:
     @property
     def name(self) -> str:
         return self.path.name
+
+    @property
+    def content(self) -> Content:
+        """What the track's tempo and key depend on: its file's bytes and its excerpt (not
+        the model that encoded it, nor a fit to A, which stretches that same excerpt)."""
+        return self.path, self.source_sha256, self.start_s, self.duration_s
 
     @property
     def frames(self) -> int:
@@ -425,6 +437,50 @@ def align_track(
     return replace(track, **fields, **fingerprint, alignment=alignment, note=note)
 
 
+class _EstimateCache:
+    """Tempo and key by excerpt (a track's content and the rate), kept across the engines
+    that fits and model switches build: each ``synced`` asks for every track's again.
+    The least recently used go first; a request for an excerpt being estimated on
+    another thread waits for that estimate instead of making a second one."""
+
+    def __init__(self, kept: int) -> None:
+        self.kept = kept
+        self._known: OrderedDict[tuple, tuple[analysis.Tempo, analysis.Key]] = OrderedDict()
+        self._running: dict[tuple, Future] = {}
+        self._lock = threading.Lock()
+
+    def get(
+        self, key: tuple, estimate: Callable[[], tuple[analysis.Tempo, analysis.Key]]
+    ) -> tuple[analysis.Tempo, analysis.Key]:
+        """The estimate for ``key``, made by ``estimate()`` unless known or being made."""
+        with self._lock:
+            if key in self._known:
+                self._known.move_to_end(key)
+                return self._known[key]
+            running = self._running.get(key)
+            if running is None:
+                future = self._running[key] = Future()
+        if running is not None:
+            return running.result()  # its error too (an excerpt too short)
+        try:
+            known = estimate()
+        except BaseException as error:
+            with self._lock:
+                del self._running[key]
+            future.set_exception(error)
+            raise
+        with self._lock:
+            del self._running[key]
+            self._known[key] = known
+            while len(self._known) > self.kept:
+                self._known.popitem(last=False)
+        future.set_result(known)
+        return known
+
+
+_ESTIMATES = _EstimateCache(ESTIMATES_KEPT)
+
+
 def _frame_alpha(settings: BlendSettings, frames: int) -> np.ndarray:
     """B's share per frame: ``[frames]`` when morphing, else one number (a 0-d array);
     mapped through ``settings.steps`` when they are set (even steps)."""
@@ -734,34 +790,26 @@ class Engine:
         return np.stack([middle + side, middle - side], axis=1).astype(np.float32)
 
     # ----- tempo and key --------------------------------------------------------------------
-    # Estimates by excerpt (file bytes, start, length, rate), kept across the engines that
-    # fits and model switches build: each ``synced`` asks for every track's again.
-    _estimated: ClassVar[dict[tuple, tuple[analysis.Tempo, analysis.Key]]] = {}
-    _estimated_lock: ClassVar[threading.Lock] = threading.Lock()
-    ESTIMATES_KEPT: ClassVar[int] = 16
-
     def estimates(self, slot: str) -> tuple[analysis.Tempo, analysis.Key]:
         """A track's tempo and key before any fitting (as estimated, or as overridden);
         each excerpt is estimated once."""
         track = self.tracks[slot]
         if track is None:
             raise ValueError(f"load track {slot} first")
+        return self.estimates_of(track)
+
+    def estimates_of(self, track: Track) -> tuple[analysis.Tempo, analysis.Key]:
+        """:meth:`estimates` of a given track (whichever slot holds it now)."""
         if track.alignment is not None:
             return track.alignment.tempo, track.alignment.key
         rate = self.config.sample_rate
-        excerpt = (track.path, track.source_sha256, track.start_s, track.duration_s, rate)
-        with Engine._estimated_lock:
-            known = Engine._estimated.get(excerpt)
-        if known is None:
-            known = (
+        return _ESTIMATES.get(
+            (track.content, rate),
+            lambda: (
                 analysis.estimate_tempo(track.samples, rate),
                 analysis.estimate_key(track.samples, rate),
-            )
-            with Engine._estimated_lock:
-                Engine._estimated[excerpt] = known
-                while len(Engine._estimated) > Engine.ESTIMATES_KEPT:  # the oldest go
-                    del Engine._estimated[next(iter(Engine._estimated))]
-        return known
+            ),
+        )
 
     def synced(
         self,

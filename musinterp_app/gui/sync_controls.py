@@ -7,29 +7,22 @@ the relative key (C major ↔ A minor). The owner swaps in the synced engine
 through ``on_synced`` (as it does for a model switch).
 
 Estimates and what was given by hand belong to a track's *content* (its file
-and excerpt, :func:`content_of`), not to its slot: a swap only moves them, and
-a model switch or a fit (which re-encode or stretch the same excerpt) keeps
-them; only a track whose content is new is estimated, once.
+and excerpt, :attr:`Track.content`), not to its slot: a swap only moves them,
+and a model switch or a fit (which re-encode or stretch the same excerpt) keeps
+them; only a track whose content is new is estimated, once. The estimate job
+estimates the tracks it was given, not what their slots hold when it runs (a
+swap may come meanwhile).
 """
 
 from collections.abc import Callable
-from pathlib import Path
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QCheckBox, QGridLayout, QLabel, QPushButton, QWidget
 
 from musinterp_app.audio.analysis import Key, Tempo
 from musinterp_app.audio.cancel import CancelToken
-from musinterp_app.engine import SLOTS, Engine, Track
+from musinterp_app.engine import SLOTS, Content, Engine, Track
 from musinterp_app.gui.workers import JobPool, Lane
-
-Content = tuple[Path, str, float, float]  # file, its sha256, excerpt start and length (s)
-
-
-def content_of(track: Track) -> Content:
-    """What a track's tempo and key depend on: its file's bytes and its excerpt (not the
-    model that encoded it, nor a fit to A, which stretches that same excerpt)."""
-    return track.path, track.source_sha256, track.start_s, track.duration_s
 
 
 class SyncControls(QWidget):
@@ -48,7 +41,7 @@ class SyncControls(QWidget):
         super().__init__(parent)
         self.engine_now = engine_now
         self.on_synced = on_synced
-        # All by content (content_of), for the contents loaded in some slot:
+        # All by content (Track.content), for the contents loaded in some slot:
         self.estimates: dict[Content, tuple[Tempo, Key]] = {}
         self.problems: dict[Content, str] = {}  # why a track has no estimate (too short)
         self.tempo_bpm: dict[Content, float] = {}  # overrides given by hand
@@ -103,27 +96,27 @@ class SyncControls(QWidget):
     def loaded(self) -> dict[str, Content]:
         """The content of each loaded slot."""
         tracks = self.engine_now().tracks
-        return {slot: content_of(track) for slot, track in tracks.items() if track is not None}
+        return {slot: track.content for slot, track in tracks.items() if track is not None}
 
     def refresh(self) -> None:
         """Estimate the tempo and key of each loaded track not estimated yet (in the
         background, once per content), forget those of contents no longer loaded, and show
         what is known."""
-        blender, loaded = self.engine_now(), self.loaded()
-        kept = set(loaded.values())
+        blender = self.engine_now()
+        tracks = {t.content: t for t in blender.tracks.values() if t is not None}
         for known in (self.estimates, self.problems, self.tempo_bpm, self.keys):
-            for content in set(known) - kept:
+            for content in set(known) - set(tracks):
                 del known[content]
         missing = {
-            slot: content
-            for slot, content in loaded.items()
+            content: track
+            for content, track in tracks.items()
             if content not in self.estimates and content not in self.problems
         }
         # A running estimate of tracks still loaded goes on (what it leaves out is asked
         # for when it ends); one of a track no longer loaded is cancelled between tracks.
-        running = self.lanes["estimate"].busy and self._estimating <= kept
+        running = self.lanes["estimate"].busy and self._estimating <= set(tracks)
         if missing and not running:
-            self._estimating = set(missing.values())
+            self._estimating = set(missing)
             self.lanes["estimate"].submit(
                 lambda cancel, _progress: _estimate_each(blender, missing, cancel)
             )
@@ -134,7 +127,7 @@ class SyncControls(QWidget):
         content is new, and fit again while matching is on when it is new or not fitted as
         the toggles say (B, C, D are fitted to A)."""
         track = self.engine_now().tracks[slot]
-        content = None if track is None else content_of(track)
+        content = None if track is None else track.content
         new = self.seen.get(slot) != content
         self.seen[slot] = content
         self.refresh()
@@ -246,18 +239,17 @@ class SyncControls(QWidget):
 
 
 def _estimate_each(
-    blender: Engine, slots: dict[str, Content], cancel: CancelToken
+    blender: Engine, tracks: dict[Content, Track], cancel: CancelToken
 ) -> tuple[dict[Content, tuple[Tempo, Key]], dict[Content, str]]:
-    """The tempo and key of each slot's content (``slots``: slot → content), and for those
-    that have none, why (one track too short to estimate leaves the others' standing).
-    Stops between tracks when ``cancel`` is set (a newer request replaces this one)."""
+    """The tempo and key of each track (``tracks``: content → track, as they were when the
+    job was asked for), and for those that have none, why (one track too short to estimate
+    leaves the others' standing). Stops between tracks when ``cancel`` is set (a newer
+    request replaces this one)."""
     estimates, problems = {}, {}
-    for slot, content in slots.items():
-        if content in estimates or content in problems:  # the same excerpt in two slots
-            continue
+    for content, track in tracks.items():
         cancel.raise_if_cancelled()
         try:
-            estimates[content] = blender.estimates(slot)
+            estimates[content] = blender.estimates_of(track)
         except ValueError as error:
             problems[content] = str(error)
     return estimates, problems

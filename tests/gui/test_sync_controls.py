@@ -1,15 +1,20 @@
 """Tempo and key sync in the window: readouts, toggles, overrides, undo."""
 
+import threading
+import time
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import soundfile as sf
 from support.music import known_clip
 
 from musinterp_app import engine
-from musinterp_app.audio import synth
+from musinterp_app.audio import analysis, synth
+from musinterp_app.audio.analysis import Key, Tempo
 from musinterp_app.audio.cancel import Cancelled, CancelToken
 from musinterp_app.engine import Engine
-from musinterp_app.gui.sync_controls import SyncControls, _estimate_each, content_of
+from musinterp_app.gui.sync_controls import SyncControls, _estimate_each
 from musinterp_app.gui.workers import JobPool
 
 pytestmark = pytest.mark.gui
@@ -17,7 +22,9 @@ RATE = 32768
 
 
 @pytest.fixture
-def controls(qtbot, shipped_model, tmp_path):
+def unestimated(qtbot, shipped_model, tmp_path):
+    """The controls with A (100 BPM, C major) and B (121 BPM, D minor) loaded, nothing
+    estimated yet."""
     holder = {"engine": Engine(shipped_model)}
     for slot, (bpm, tonic, minor) in {"A": (100.0, 0, False), "B": (121.0, 2, True)}.items():
         clip = known_clip(bpm, tonic, minor, RATE, duration_s=6.0, lead_in_s=0.2)
@@ -28,10 +35,15 @@ def controls(qtbot, shipped_model, tmp_path):
     qtbot.addWidget(widget)
     widget.show()
     widget.holder = holder
-    with qtbot.waitSignal(widget.lanes["estimate"].finished, timeout=30_000):
-        widget.refresh()
     yield widget
     pool.shutdown()
+
+
+@pytest.fixture
+def controls(qtbot, unestimated):
+    with qtbot.waitSignal(unestimated.lanes["estimate"].finished, timeout=30_000):
+        unestimated.refresh()
+    return unestimated
 
 
 def test_readouts_show_each_tracks_tempo_and_key(qtbot, controls):
@@ -95,13 +107,76 @@ def test_an_estimate_stops_between_tracks_when_cancelled(shipped_model, tmp_path
         blender.set_track(slot, engine.load_track(tmp_path / f"{slot}.wav", shipped_model))
     token, asked = CancelToken(), []
 
-    def estimates(slot):
-        asked.append(slot)
+    def estimates_of(track):
+        asked.append(track.name)
         token.cancel()  # a newer request came while the first track was estimated
-        return Engine.estimates(blender, slot)
+        return Engine.estimates_of(blender, track)
 
-    blender.estimates = estimates
-    contents = {slot: content_of(blender.tracks[slot]) for slot in ("A", "B")}
+    blender.estimates_of = estimates_of
+    tracks = {track.content: track for track in (blender.tracks["A"], blender.tracks["B"])}
     with pytest.raises(Cancelled):
-        _estimate_each(blender, contents, token)
-    assert asked == ["A"]
+        _estimate_each(blender, tracks, token)
+    assert asked == ["A.wav"]
+
+
+def test_a_swap_while_estimating_files_each_estimate_under_its_track(
+    qtbot, unestimated, monkeypatch
+):
+    """The running estimate goes on through a swap (the same contents are loaded) and
+    estimates the tracks it was asked for, not what their slots hold after the swap."""
+    gate, real = threading.Event(), analysis.estimate_key
+    monkeypatch.setattr(
+        analysis, "estimate_key", lambda samples, rate: gate.wait(30) and real(samples, rate)
+    )
+    controls, tracks = unestimated, unestimated.holder["engine"].tracks
+    controls.refresh()  # the estimate job waits in A's key
+    tracks["A"], tracks["B"] = tracks["B"], tracks["A"]  # as Session.swap does
+    for slot in ("A", "B"):
+        controls.track_changed(slot)
+    with qtbot.waitSignal(controls.lanes["estimate"].finished, timeout=30_000):
+        gate.set()
+    assert controls.readouts["A"].text().endswith("BPM · D minor")
+    assert controls.readouts["B"].text().endswith("BPM · C major")
+
+
+def test_a_new_track_is_estimated_once_while_matching_is_on(qtbot, controls, tmp_path, monkeypatch):
+    """The estimate job and the fit (both asked for at once) share one estimate."""
+    with qtbot.waitSignal(controls.synced, timeout=60_000):
+        controls.tempo_box.setChecked(True)
+    calls, real = [], analysis.estimate_key
+
+    def slow_key(samples, rate):
+        calls.append(len(samples))
+        time.sleep(1.0)  # long enough for the other job to ask for the same excerpt
+        return real(samples, rate)
+
+    monkeypatch.setattr(analysis, "estimate_key", slow_key)
+    clip = known_clip(90.0, 7, False, RATE, duration_s=6.0)
+    sf.write(tmp_path / "new.wav", clip.samples, RATE)
+    blender = controls.holder["engine"]
+    blender.set_track("B", engine.load_track(tmp_path / "new.wav", blender.model))
+    with qtbot.waitSignals([controls.synced, controls.lanes["estimate"].finished], timeout=60_000):
+        controls.track_changed("B")
+    assert len(calls) == 1
+    assert "G major" in controls.readouts["B"].text()
+
+
+def test_the_estimate_cache_keeps_the_excerpts_read_most_recently(
+    shipped_model, tmp_path, monkeypatch
+):
+    """A's estimate, asked for by every fit, stays while many newer excerpts come and go."""
+    estimated = []
+    monkeypatch.setattr(analysis, "estimate_tempo", lambda _s, _r: Tempo(120.0, 0.0, 0.0, 1.0))
+    monkeypatch.setattr(
+        analysis, "estimate_key", lambda _s, _r: estimated.append(1) or Key(0, False)
+    )
+    sf.write(tmp_path / "A.wav", known_clip(100.0, 0, False, RATE, duration_s=2.0).samples, RATE)
+    blender = Engine(shipped_model)
+    blender.set_track("A", engine.load_track(tmp_path / "A.wav", shipped_model))
+    blender.estimates("A")
+    newer = 40  # more than the cache keeps
+    for start in range(newer):
+        blender.set_track("B", replace(blender.tracks["A"], start_s=start + 1.0))
+        blender.estimates("B")
+        blender.estimates("A")
+    assert len(estimated) == 1 + newer
