@@ -251,17 +251,20 @@ def _blend_convergence_db(blender: engine.Engine, settings: engine.BlendSettings
 def _render(
     blender: engine.Engine, settings, n_iter: int, start: str, stride: int = engine.RENDER_STRIDE
 ) -> np.ndarray:
-    """A blend rendered with ``n_iter`` iterations from a ``"source"``, ``"phase_gradient"``
-    or ``"random"`` start on every ``stride``-th frame (never the exact-source shortcut:
-    this measures phase retrieval itself)."""
+    """A blend rendered with ``n_iter`` iterations on every ``stride``-th frame from a start:
+    ``"source"`` (the sources' phase), ``"phase_gradient"``, both (``"app"``: the sources'
+    phase where they explain the blend, as the app renders) or ``"random"`` (never the
+    exact-source shortcut: this measures phase retrieval itself)."""
     chunks = mel.audio_stream(
         lambda a, b: blender.blend_mel(settings, a, b),
         blender.blend_frames,
         blender.config,
         stride=stride,
         n_iter=n_iter,
-        phase_frames=blender.source_phase(settings, stride=stride) if start == "source" else None,
-        phase_gradient=start == "phase_gradient",
+        phase_frames=(
+            blender.source_phase(settings, stride=stride) if start in ("source", "app") else None
+        ),
+        phase_gradient=start in ("phase_gradient", "app"),
     )
     return np.concatenate(list(chunks))
 
@@ -273,7 +276,7 @@ def bench_render(model_dir: Path, *, quick: bool = False) -> dict[str, float]:
     results: dict[str, float] = {}
     for alpha in CURVE_ALPHAS:
         settings = engine.BlendSettings(alpha=alpha)
-        for start in ("random", "source", "phase_gradient"):
+        for start in ("random", "source", "phase_gradient", "app"):
             for n_iter in iterations:
                 seconds, audio = _timed(
                     lambda s=settings, n=n_iter, st=start: _render(blender, s, n, st)

@@ -49,7 +49,7 @@ EVEN_STEP_CHECKS = 21  # slider positions at which the evenness is measured
 EVEN_STEP_FRAMES = 1280  # frames (10 s) of the blend measured for even steps
 # Raised whenever the samples a render makes change (chunking, iterations, starting
 # phase): a sidecar made by another renderer is made again close to, not exactly as, it was.
-RENDERER_VERSION = 2
+RENDERER_VERSION = 3  # 3: the phase gradient starts the bins the sources do not explain
 RENDER_SEED = 0  # Griffin-Lim's random start (griffinlim_stream's default rng) for no-source frames
 MODEL_FILES = ("encoder.onnx", "decoder.onnx")
 # Phase retrieval on every 4th frame (hop 1024 of n_fft 4096): the blend's SC at hop 256
@@ -57,7 +57,7 @@ MODEL_FILES = ("encoder.onnx", "decoder.onnx")
 RENDER_STRIDE = 4
 DECODE_BLOCK_FRAMES = 2048  # mel frames decoded at once when rendering (16 s, ~60 MB of mel)
 GENERATE_TEMPERATURE = 0.8  # of the prior's spread: a little tamer than the training latents
-GENERATE_ITERATIONS = 32  # from random phases (no source to start from)
+GENERATE_ITERATIONS = 32  # from the phase gradient (no source to start from)
 
 
 Content = tuple[Path, str, float, float]  # a file, its sha256, an excerpt's start and length (s)
@@ -663,8 +663,10 @@ class Engine:
         :meth:`_log_mel_frames` gives it (the window's decode when it drew this blend).
 
         Phase retrieval starts from the phase of the α-weighted sum of the
-        sources' STFTs (the sources are real audio: most of the answer is
-        already known), runs on every ``RENDER_STRIDE``-th frame, and the first
+        sources' STFTs where that sum's magnitude matches the blend's (the sources
+        are real audio: most of the answer is already known) and from the phase
+        integrated from the blend's magnitude elsewhere, runs on every
+        ``RENDER_STRIDE``-th frame, and the first
         chunk runs fewer iterations so sound starts at once. A blend that is one
         of the sources plays its samples. A peak limiter keeps blends from
         clipping, so what plays is what exports.
@@ -681,6 +683,7 @@ class Engine:
             n_iter=n_iter,
             first_chunk_iterations=min(first_chunk_iterations, n_iter),
             phase_frames=self.source_phase(settings, stride=RENDER_STRIDE),
+            phase_gradient=True,  # in the bins the sources do not explain
             cancel=cancel,
             progress=progress,
         )
@@ -718,8 +721,9 @@ class Engine:
 
         Latents are drawn from ``prior.npz`` in the model folder (the nominal
         N(0, I) when the model has none: see :mod:`musinterp_app.model.prior`),
-        decoded, and turned into sound from random phases. The same seed
-        gives the same audio. Raises ``OptionError`` for a value out of range.
+        decoded, and turned into sound starting from the phase integrated from
+        their magnitude (no source to take it from). The same seed gives the same
+        audio. Raises ``OptionError`` for a value out of range.
         """
         limits.EXCERPT_S.check(seconds, "the length")
         limits.TEMPERATURE.check(temperature, "the temperature")
@@ -749,6 +753,7 @@ class Engine:
             config,
             n_iter=n_iter,
             rng=rng,
+            phase_gradient=True,
             cancel=cancel,
             progress=progress,
         )
