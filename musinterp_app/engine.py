@@ -38,7 +38,9 @@ EXPORT_PEAK_DBFS = -1.0
 EXPORT_LEVELS = ("match", "peak")
 DEFAULT_FADE_MS = 5.0  # at both ends of an exported file: no click where it starts or stops
 DECODE_MARGIN_LATENT = 24  # latent frames around a window: the v2 decoder reaches ±15, loudness ±3
-RENDER_ITERATIONS = 32  # on every RENDER_STRIDE-th frame, from the sources' phase (bench curve)
+# On every RENDER_STRIDE-th frame, from the sources' phase where it explains the blend and the
+# phase gradient elsewhere (render.curve.*.app in musinterp bench).
+RENDER_ITERATIONS = 32
 # The first chunk (0.25 s) is small, so sound starts at once even with all the iterations:
 # its samples stay as they are, and with 16 iterations the 5-s α = 0.5 blend's SC was
 # -13.87 dB against -14.06 with 32 (first chunk 13.6 against 19.3 ms).

@@ -48,7 +48,8 @@ MagnitudeFrames = Callable[[int, int], np.ndarray]
 """``magnitude_frames(start, stop)`` → magnitude ``[n_bins, stop - start]``."""
 PhaseFrames = Callable[[int, int], np.ndarray]
 """``phase_frames(start, stop)`` → complex ``[n_bins, stop - start]`` whose angles start the
-search (e.g. the α-weighted sum of the blend's sources' STFTs); only the angles are used."""
+search (e.g. the α-weighted sum of the blend's sources' STFTs). With the phase gradient too,
+its magnitudes decide which bins keep those angles, so they must be on the target's scale."""
 
 
 def _random_phase(n_frames: int, n_bins: int, rng: np.random.Generator) -> np.ndarray:

@@ -3,7 +3,7 @@
 import numpy as np
 
 from musinterp_app.audio import mel, stft
-from musinterp_app.audio.griffinlim import _starting_phase
+from musinterp_app.audio.griffinlim import _starting_phase, griffinlim_stream
 from musinterp_app.audio.phase_gradient import PhaseGradient
 
 N_FFT, HOP = 4096, 256
@@ -95,3 +95,38 @@ def test_with_given_phases_too_only_the_bins_they_explain_keep_them(clip):
     low[:, 1000:], high[:, :1000] = False, False
     np.testing.assert_array_equal(start[low], given[low])
     np.testing.assert_array_equal(start[high], integrated[high])
+
+
+def test_the_stream_integrates_every_frame_once_in_order(clip, monkeypatch):
+    """Chunks overlap by a window of context, but the integrator is fed each new frame
+    once, in time order, and the given phases are asked for the same frames."""
+    magnitude = stft.magnitude(clip, n_fft=N_FFT, hop_length=HOP)[:, :150]
+    fed, asked = [], []
+    integrate = PhaseGradient.next_frames
+
+    def spy(self, frames):
+        fed.append(frames.copy())
+        return integrate(self, frames)
+
+    monkeypatch.setattr(PhaseGradient, "next_frames", spy)
+
+    def given(start, stop):
+        asked.append((start, stop))
+        return magnitude[:, start:stop].astype(np.complex64)
+
+    chunks = griffinlim_stream(
+        lambda a, b: magnitude[:, a:b],
+        150,
+        n_fft=N_FFT,
+        hop_length=HOP,
+        n_iter=1,
+        phase_frames=given,
+        phase_gradient=True,
+        first_chunk_frames=8,
+        chunk_frames=40,
+    )
+    assert sum(len(chunk) for chunk in chunks) == 150 * HOP
+    assert len(fed) > 2
+    np.testing.assert_array_equal(np.concatenate(fed), frames_major(magnitude))
+    assert [stop for _, stop in asked[:-1]] == [start for start, _ in asked[1:]]
+    assert asked[0][0] == 0 and asked[-1][1] == 150
