@@ -321,16 +321,8 @@ def _decoded_curve(blender: engine.Engine, iterations: tuple[int, ...]) -> dict[
         for start in ("random", "phase_gradient"):
             for n_iter in iterations:
                 seconds, audio = _timed(
-                    lambda n=n_iter, st=start, d=decoded: np.concatenate(
-                        list(
-                            mel.audio_stream(
-                                lambda a, b: d[:, a:b],
-                                d.shape[1],
-                                config,
-                                n_iter=n,
-                                phase_gradient=st == "phase_gradient",
-                            )
-                        )
+                    lambda n=n_iter, st=start, d=decoded: mel.to_audio(
+                        d, config, n_iter=n, phase_gradient=st == "phase_gradient"
                     )
                 )
                 key = f"render.curve.decoded.{slot.lower()}.{start}.i{n_iter}"

@@ -78,15 +78,13 @@ def _render(log_mel: np.ndarray, config: mel.MelConfig, iterations: int) -> np.n
     """Normalised log-mel ``[n_mels, frames]`` → audio, streamed so memory stays bounded.
     There is no source phase to start from, so it is integrated from the magnitude (see
     ``render.curve.decoded.*`` in ``musinterp bench``)."""
-    chunks = mel.audio_stream(
-        lambda start, stop: log_mel[:, start:stop],
-        log_mel.shape[1],
+    return mel.to_audio(
+        log_mel,
         config,
         n_iter=iterations,
         phase_gradient=True,
         progress=_progress_printer("Griffin-Lim"),
     )
-    return np.concatenate(list(chunks))
 
 
 def reconstruct(args: argparse.Namespace) -> int:

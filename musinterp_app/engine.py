@@ -667,9 +667,9 @@ class Engine:
         Phase retrieval starts from the phase of the α-weighted sum of the
         sources' STFTs where that sum's magnitude matches the blend's (the sources
         are real audio: most of the answer is already known) and from the phase
-        integrated from the blend's magnitude elsewhere, runs on every
-        ``RENDER_STRIDE``-th frame, and the first
-        chunk runs fewer iterations so sound starts at once. A blend that is one
+        integrated from the blend's magnitude elsewhere, and runs on every
+        ``RENDER_STRIDE``-th frame; the first chunk is short (0.25 s), so sound
+        starts at once. A blend that is one
         of the sources plays its samples. A peak limiter keeps blends from
         clipping, so what plays is what exports.
         """

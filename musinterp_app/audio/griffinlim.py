@@ -424,12 +424,12 @@ def griffinlim_stream(
         initial = None
         first_new = min(hi, lo + len(known_phase))  # frames whose phase is not known yet
         if first_new < hi and (phase_frames is not None or integrator is not None):
-            given = None if phase_frames is None else phase_frames(first_new, hi)
+            given = None
+            if phase_frames is not None:
+                given = _frames_major_complex(phase_frames(first_new, hi))
             initial = np.zeros((hi - lo, n_bins), np.complex64)
             initial[first_new - lo :] = _starting_phase(
-                magnitude[first_new - lo :],
-                None if given is None else _frames_major_complex(given),
-                integrator,
+                magnitude[first_new - lo :], given, integrator
             )
         solver.set_phase(rng, known=known_phase, initial=initial)
         iterations = n_iter if start or first_chunk_iterations is None else first_chunk_iterations

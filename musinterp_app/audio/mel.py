@@ -286,3 +286,12 @@ def audio_stream(
     for chunk in chunks:
         yield chunk[:remaining]
         remaining -= len(chunk)
+
+
+def to_audio(log_mel: np.ndarray, config: MelConfig, **options) -> np.ndarray:
+    """A whole normalised log-mel ``[n_mels, frames]`` → float32 audio ``[frames · hop]``,
+    through :func:`audio_stream` (``options``: ``stride``, ``n_iter``, ``phase_gradient``…)."""
+    stream = audio_stream(
+        lambda start, stop: log_mel[:, start:stop], log_mel.shape[1], config, **options
+    )
+    return np.concatenate(list(stream))
