@@ -488,7 +488,7 @@ class MainWindow(QMainWindow):
         can_play = not session.audio_problem
         self.buttons["blend"].setEnabled(ready and can_play)
         self.buttons["blend"].setText("▶ Morph" if morph else "▶ Blend")
-        self.buttons["stop"].setEnabled(can_play and bool(session.playing))
+        self._update_stop()
         for slot in SLOTS:
             self.buttons[slot].setEnabled(can_play and session.tracks[slot] is not None)
         for control in (self.slider, self.alpha_box):  # a morph ramps α itself
@@ -499,6 +499,11 @@ class MainWindow(QMainWindow):
                 if morph
                 else "Blend from A (left) to B (right)"
             )
+
+    def _update_stop(self) -> None:
+        """Stop is there only while something plays."""
+        session = self.session
+        self.buttons["stop"].setEnabled(bool(session.playing) and not session.audio_problem)
 
     def _update_title(self) -> None:
         names = [f"{slot}: {t.name}" for slot, t in self.session.tracks.items() if t is not None]
@@ -660,9 +665,7 @@ class MainWindow(QMainWindow):
             if frames is None or track is None or frames >= track.frames:
                 self.panels[slot].set_blended(None)
             else:
-                self.panels[slot].set_blended(
-                    frames * config.hop_length / config.sample_rate, other
-                )
+                self.panels[slot].set_blended(config.frames_to_seconds(frames), other)
 
     def _track_failed(self, slot: str, message: str) -> None:
         self._track_changed(slot)  # the previous one stays
@@ -701,7 +704,7 @@ class MainWindow(QMainWindow):
         self.blend_view.show_mel(
             session.blended_mel, config, config.hop_length / config.sample_rate
         )
-        seconds = session.blended_mel.shape[1] * config.hop_length / config.sample_rate
+        seconds = config.frames_to_seconds(session.blended_mel.shape[1])
         title = f"{self._blend_title(session.decoded_settings)} · {seconds:.1f} s"
         if seconds < session.excerpt_s - 0.05:  # a track is shorter than the excerpt asked
             title += " (the shorter track's length)"
@@ -762,7 +765,7 @@ class MainWindow(QMainWindow):
             label = "Morph" if name == "blend" and self.session.settings.morph else name
             label = "Blend" if label == "blend" else label
             self.buttons[name].setText(f"{'■' if name == source else '▶'} {label}")
-        self.buttons["stop"].setEnabled(bool(source) and not self.session.audio_problem)
+        self._update_stop()
         if not source:
             self.level_meter.setValue(LEVEL_FLOOR_DB)
 
