@@ -11,6 +11,7 @@ from musinterp_app import limits
 from musinterp_app.files import check_regular, reason
 from musinterp_app.limits import Range
 from musinterp_app.training import fma, shards
+from musinterp_app.training.adversarial import AdversarialOptions
 from musinterp_app.training.models import ARCHITECTURES
 from musinterp_app.training.train import TrainOptions
 
@@ -39,6 +40,16 @@ TRAIN_RANGES = {
     "validation_segments": Range(1, 1_000_000, integer=True),
     "seed": Range(0, 2**32 - 1, integer=True),
     "threads": Range(0, 1024, integer=True),  # 0: all cores
+}
+
+# The same for stage 2 (``AdversarialOptions.NAME``); shared names keep stage 1's range.
+ADVERSARIAL_RANGES = TRAIN_RANGES | {
+    "discriminator_lr": Range(0.0, 1.0, above_low=True),
+    "discriminator_channels": Range(1, 256, integer=True),
+    "discriminator_warmup_steps": Range(0, 100_000_000, integer=True),
+    "adversarial_weight": Range(0.0, 1000.0),
+    "feature_weight": Range(0.0, 1000.0),
+    "interpolation_weight": Range(0.0, 1000.0),
 }
 
 
@@ -95,6 +106,46 @@ def _train(args: argparse.Namespace) -> int:
     if os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 speaks for the run
         print(json.dumps(summary, indent=2))
     return 0
+
+
+def _adversarial(args: argparse.Namespace) -> int:
+    from musinterp_app.training.adversarial import train_adversarial
+
+    options = AdversarialOptions(
+        **{f.name: getattr(args, f.name) for f in fields(AdversarialOptions)}
+    )
+    summary = train_adversarial(
+        Path(args.data),
+        Path(args.out),
+        Path(args.start),
+        options,
+        resume=args.resume,
+        stop_after_steps=args.stop_after_steps,
+    )
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def _add_options(parser: argparse.ArgumentParser, kind: type, ranges: dict) -> None:
+    """``--NAME`` for every field of the options dataclass ``kind``, bounded by ``ranges``."""
+    for option in fields(kind):
+        if option.name in ranges:
+            parser.add_argument(
+                f"--{option.name.replace('_', '-')}",
+                type=limits.bounded(ranges[option.name]),
+                default=option.default,
+                dest=option.name,
+            )
+
+
+def _add_run_control(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--resume", action="store_true", help="continue from RUN/checkpoint.pt")
+    parser.add_argument(
+        "--stop-after-steps",
+        type=limits.bounded(STEPS),
+        metavar="N",
+        help="stop this call at step N (the schedule still ends at --steps; --resume continues)",
+    )
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -230,22 +281,22 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--data", required=True, metavar="CACHE")
     tr.add_argument("--out", required=True, metavar="RUN", help="run folder (checkpoints, log)")
     tr.add_argument("--arch", choices=sorted(ARCHITECTURES), default=defaults.arch)
-    tr.add_argument("--resume", action="store_true", help="continue from RUN/checkpoint.pt")
-    tr.add_argument(
-        "--stop-after-steps",
-        type=limits.bounded(STEPS),
-        metavar="N",
-        help="stop this call at step N (the schedule still ends at --steps; --resume continues)",
-    )
-    for option in fields(TrainOptions):
-        if option.name != "arch":
-            tr.add_argument(
-                f"--{option.name.replace('_', '-')}",
-                type=limits.bounded(TRAIN_RANGES[option.name]),
-                default=option.default,
-                dest=option.name,
-            )
+    _add_run_control(tr)
+    _add_options(tr, TrainOptions, TRAIN_RANGES)
     tr.set_defaults(handler=_train)
+
+    adv = commands.add_parser(
+        "adversarial",
+        help="stage 2: sharpen a model's decoder against a discriminator (encoder frozen)",
+    )
+    adv.add_argument("--data", required=True, metavar="CACHE")
+    adv.add_argument(
+        "--start", required=True, metavar="MODEL_DIR|RUN", help="the model to start from"
+    )
+    adv.add_argument("--out", required=True, metavar="RUN", help="run folder (checkpoints, log)")
+    _add_run_control(adv)
+    _add_options(adv, AdversarialOptions, ADVERSARIAL_RANGES)
+    adv.set_defaults(handler=_adversarial)
 
     ex = commands.add_parser("export", help="RUN → encoder.onnx, decoder.onnx, MODEL.md")
     ex.add_argument("run", metavar="RUN")

@@ -128,10 +128,52 @@ def check_parity(model: nn.Module, folder: Path, mels: torch.Tensor) -> float:
     )
 
 
+def _training_section(config: dict, last_log: dict) -> str:
+    """What the card says of how the weights were made: stage 1 (``train``) or stage 2
+    (``adversarial``, from a finished model)."""
+    if "adversarial" in config:
+        options, start = config["adversarial"], config["start"]
+        origin = (
+            f"model `{start['model_id']}` ({start['model_folder']})"
+            if "model_id" in start
+            else f"step {start['step']} of the run {start['run']}"
+        )
+        critic = (
+            f" + {options['interpolation_weight']} × the interpolation critic (decodes of latents "
+            "blended between two crops, lerp or slerp, α in [0.2, 0.8], judged as fakes)"
+            if options["interpolation_weight"]
+            else ""
+        )
+        return f"""Stage 2 (adversarial) from {origin}, encoder frozen (bit-identical):
+{options["steps"]} steps of batch {options["batch"]} random crops of
+{options["crop_frames"]} frames, augmented as in stage 1. The decoder keeps stage 1's
+reconstruction terms and adds a hinge loss against a multi-scale patch discriminator on
+the log-mel (full resolution, 2× and 4× pooled;
+{options["discriminator_channels"]} channels at full resolution, learning alone for the first
+{options["discriminator_warmup_steps"]} steps) + {options["feature_weight"]} × feature
+matching{critic}, weighed adaptively at {options["adversarial_weight"]} × the reconstruction's
+gradient at the last layer. AdamW (β 0.5, 0.9), lr {options["lr"]} (decoder) and
+{options["discriminator_lr"]} (discriminator); seed {options["seed"]}. Weights exported: step
+{config["best_step"]} (most band detail with the log-mel MAE within 5 % of the start's).
+Start: {json.dumps(config["start_scores"])}. Last log line: {json.dumps(last_log)}."""
+    options = config["options"]
+    return f"""{options["arch"]}, {options["steps"]} steps of batch {options["batch"]} random
+crops of {options["crop_frames"]} frames drawn afresh every step from memory-mapped tracks,
+augmented (gain ±{options["gain_db"]} dB, EQ tilt ±{options["tilt_db"]} dB, a second crop mixed in
+with probability {options["mix_probability"]}). AdamW, lr {options["lr"]} after a
+{options["lr_warmup_steps"]}-step warm-up, cosine to a tenth. Loss: L1 on the log-mel
+(prediction clamped at the floor) + {options["coarse_weight"]} × L1 at 2×2 and 4×4 pooling
++ {options["detail_weight"]} × L1 of band-to-band and frame-to-frame differences
++ {options["convergence_weight"]} × spectral convergence of the linear mel magnitude,
++ β = {options["beta"]} KL with a {options["warmup_steps"]}-step warm-up; seed {options["seed"]}.
+Weights exported: step {config["best_step"]} (lowest validation MAE). Last log line:
+{json.dumps(last_log)}."""
+
+
 def _model_card(
     config: dict, model: nn.Module, metadata: dict, parity: float, commands: str, data_notes: str
 ) -> str:
-    options, info = config["options"], config["data"]
+    info = config["data"]
     log = (Path(config["run"]) / "log.csv").read_text().strip().splitlines()
     last = dict(zip(log[0].split(","), log[-1].split(","), strict=True)) if len(log) > 1 else {}
     return f"""# musinterp model `{metadata["model_id"]}`
@@ -167,17 +209,7 @@ source file, so no file is in both.
 
 ## Training
 
-{options["arch"]}, {options["steps"]} steps of batch {options["batch"]} random crops of
-{options["crop_frames"]} frames drawn afresh every step from memory-mapped tracks, augmented
-(gain ±{options["gain_db"]} dB, EQ tilt ±{options["tilt_db"]} dB, a second crop mixed in
-with probability {options["mix_probability"]}). AdamW, lr {options["lr"]} after a
-{options["lr_warmup_steps"]}-step warm-up, cosine to a tenth. Loss: L1 on the log-mel
-(prediction clamped at the floor) + {options["coarse_weight"]} × L1 at 2×2 and 4×4 pooling
-+ {options["detail_weight"]} × L1 of band-to-band and frame-to-frame differences
-+ {options["convergence_weight"]} × spectral convergence of the linear mel magnitude,
-+ β = {options["beta"]} KL with a {options["warmup_steps"]}-step warm-up; seed {options["seed"]}.
-Weights exported: step {config["best_step"]} (lowest validation MAE). Last log line:
-{json.dumps(last)}.
+{_training_section(config, last)}
 
 Onnxruntime vs torch parity: max |difference| {parity:.2e} (limit {PARITY_TOLERANCE:g}).
 

@@ -55,3 +55,23 @@ def model_share(
     crossfade = (1 - weights) * a + weights * b
     distance = float(mae_db(a[None], b[None], config)[0])
     return mae_db(blends, crossfade, config) / max(distance, 1e-9)
+
+
+def interpolation_share(
+    middles: np.ndarray,
+    decoded_a: np.ndarray,
+    decoded_b: np.ndarray,
+    a: np.ndarray,
+    b: np.ndarray,
+    alpha: float,
+    config: MelConfig,
+) -> np.ndarray:
+    """I(α) = MAE(decode of the blended latent, log-mel crossfade of the two decodes) ÷
+    MAE(A, B), per pair ``[N]``; every array is ``[N, n_mels, frames]``.
+
+    What the latent path adds beyond crossfading the model's own decodes: 0 for a
+    decoder whose blends are crossfades. Divided by the originals' distance, so
+    blurring the ends (which shrinks the decodes' distance) cannot raise it.
+    """
+    crossfade = (1 - alpha) * decoded_a + alpha * decoded_b
+    return mae_db(middles, crossfade, config) / np.maximum(mae_db(a, b, config), 1e-9)

@@ -31,6 +31,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -105,6 +106,62 @@ def band_statistics(
     mean = total / counted
     square = total_square / counted
     return mean.tolist(), np.sqrt(np.maximum(square - mean**2, 1e-6)).tolist()
+
+
+@dataclass
+class Corpus:
+    """A prepared cache opened for training: its mel parameters, the training tracks (read
+    crop by crop), and which files validate."""
+
+    cache: Path
+    mel_config: mel.MelConfig
+    store: data.TrackStore
+    training_files: set[str]
+    validation_files: set[str]
+    labels: set[str]
+
+    def validation(self, count: int) -> tuple[np.ndarray, dict]:
+        """Up to ``count`` label-balanced 5-s validation segments ``[count, n_mels, frames]``
+        (one file alone: its last segment) and a summary of the data for ``config.json``."""
+        rows, last_training_row = [], []
+        for row in data.iter_index(self.cache):
+            if row["file_id"] in self.validation_files:
+                rows.append(row)
+            elif row["file_id"] in self.training_files:
+                last_training_row = [row]
+        chosen = data.balanced_validation(rows or last_training_row, count)
+        summary = {
+            "cache": str(self.cache.resolve()),
+            "labels": sorted(self.labels),
+            "train_files": len(self.training_files),
+            "validation_files": len(self.validation_files),
+            "train_minutes": round(
+                self.mel_config.frames_to_seconds(int(self.store.lengths.sum())) / 60, 1
+            ),
+            "validation_segments": len(chosen),
+            "validation_labels": sorted({r["label"] for r in chosen}),
+        }
+        return data.read_segments(self.cache, chosen), summary
+
+
+def open_corpus(cache: Path) -> Corpus:
+    """Open ``cache`` for training; the index is streamed, so a large corpus's rows are
+    never held. Raises ``ValueError`` for an empty cache or one without shards."""
+    mel_config = mel.MelConfig.from_dict(json.loads((cache / "mel_config.json").read_text()))
+    files, labels = {}, set()
+    for row in data.iter_index(cache):
+        if not row.get("shard"):
+            raise ValueError(
+                f"{cache} was prepared before segment shards existed; run the same prepare "
+                "command on it again (it adds the shards, keeping what is there)"
+            )
+        files[row["file_id"]] = row["split"]
+        labels.add(row["label"])
+    if not files:
+        raise ValueError(f"{cache} holds no segments; run prepare first")
+    training, validation = data.split_files(files)
+    store = data.TrackStore(cache, (r for r in data.iter_index(cache) if r["file_id"] in training))
+    return Corpus(cache, mel_config, store, training, validation, labels)
 
 
 @dataclass(frozen=True)
@@ -284,17 +341,19 @@ def validate(
     return mae, ratio
 
 
-def _save_atomically(state: dict, path: Path) -> None:
+def save_atomically(state: dict, path: Path) -> None:
+    """``torch.save`` to a temporary name, then rename: a killed run leaves the old file."""
     temporary = path.with_suffix(".part")
     torch.save(state, temporary)
     os.replace(temporary, path)
 
 
-def _resume_options(saved: dict, requested: TrainOptions) -> TrainOptions:
-    """The saved run's options; a request that would change the result is refused."""
-    options = TrainOptions(**saved)
-    defaults = TrainOptions()
-    for option in fields(TrainOptions):
+def resume_options(saved: dict, requested: Any) -> Any:
+    """The saved run's options (a dataclass of ``requested``'s type); a request that would
+    change the result is refused; ``threads`` may change."""
+    kind = type(requested)
+    options, defaults = kind(**saved), kind()
+    for option in fields(kind):
         wanted = getattr(requested, option.name)
         if option.name in RESUMABLE_OVERRIDES:
             setattr(options, option.name, wanted)
@@ -348,24 +407,12 @@ def _train(
     saved, state = context.share((saved, state))
     resuming = saved is not None
     if resuming:
-        options = _resume_options(saved["options"], options)
+        options = resume_options(saved["options"], options)
     part = context.part(options.batch)
     if options.threads:
         torch.set_num_threads(options.threads)
-    mel_config = mel.MelConfig.from_dict(json.loads((cache / "mel_config.json").read_text()))
-    files, labels = {}, set()  # the index is streamed: a large corpus's rows are never held
-    for row in data.iter_index(cache):
-        if not row.get("shard"):
-            raise ValueError(
-                f"{cache} was prepared before segment shards existed; run the same prepare "
-                "command on it again (it adds the shards, keeping what is there)"
-            )
-        files[row["file_id"]] = row["split"]
-        labels.add(row["label"])
-    if not files:
-        raise ValueError(f"{cache} holds no segments; run prepare first")
-    training, validation_files = data.split_files(files)
-    store = data.TrackStore(cache, (r for r in data.iter_index(cache) if r["file_id"] in training))
+    corpus = open_corpus(cache)
+    mel_config, store = corpus.mel_config, corpus.store
     crop_frames = options.crop_frames if options.arch != "conv2d" else mel_config.segment_frames
     options.crop_frames = crop_frames
     if int(store.lengths.max()) < crop_frames:
@@ -386,32 +433,14 @@ def _train(
             band_std=band_std,
         )
     if context.is_main:
-        validation_rows, last_training_row = [], []
-        for row in data.iter_index(cache):
-            if row["file_id"] in validation_files:
-                validation_rows.append(row)
-            elif row["file_id"] in training:
-                last_training_row = [row]
-        validation_rows = validation_rows or last_training_row  # one file: its last segment
-        chosen = data.balanced_validation(validation_rows, options.validation_segments)
-        validation = data.read_segments(cache, chosen)
+        validation, data_summary = corpus.validation(options.validation_segments)
         config_path.write_text(
             json.dumps(
                 {
                     "model": model_config.to_dict(),
                     "mel": mel_config.to_dict(),
                     "options": asdict(options),
-                    "data": {
-                        "cache": str(cache.resolve()),
-                        "labels": sorted(labels),
-                        "train_files": len(training),
-                        "validation_files": len(validation_files),
-                        "train_minutes": round(
-                            mel_config.frames_to_seconds(int(store.lengths.sum())) / 60, 1
-                        ),
-                        "validation_segments": len(chosen),
-                        "validation_labels": sorted({r["label"] for r in chosen}),
-                    },
+                    "data": data_summary,
                     "processes": context.world_size,
                 },
                 indent=2,
@@ -447,7 +476,7 @@ def _train(
         baseline_db = float(
             np.median(metrics.mae_db(metrics.mean_spectrum(validation), validation, mel_config))
         )
-        _start_log(log_path, step if resuming else None)
+        start_log(log_path, step if resuming else None)
     last_step = min(options.steps, stop_after_steps or options.steps)
     first_step, validation_before_s = step, validation_s
     store.reader.bytes_read = 0  # from here: what the training steps read
@@ -520,9 +549,9 @@ def _train(
             bar.set_postfix(val_db=f"{val_db:.2f}", detail=f"{val_ratio:.2f}")
             if val_db < best_db:
                 best_db = val_db
-                _save_atomically({"model": model.state_dict(), "step": step}, run / "best.pt")
+                save_atomically({"model": model.state_dict(), "step": step}, run / "best.pt")
         if context.is_main and (step % options.validate_every == 0 or step == last_step):
-            _save_atomically(
+            save_atomically(
                 {
                     "model": model.state_dict(),
                     "optimizer": optimizer.state_dict(),
@@ -540,7 +569,7 @@ def _train(
     training_s = time.monotonic() - started - elapsed_s - (validation_s - validation_before_s)
     if context.is_main and not (run / "best.pt").exists():  # too short to validate even once
         best_db, _ = validate(model, validation, mel_config)
-        _save_atomically({"model": model.state_dict(), "step": step}, run / "best.pt")
+        save_atomically({"model": model.state_dict(), "step": step}, run / "best.pt")
     return {
         "steps": step,
         "best_val_mae_db": round(best_db, 3),
@@ -553,14 +582,14 @@ def _train(
     }
 
 
-def _start_log(path: Path, resumed_step: int | None) -> None:
-    """A new ``log.csv``, or the resumed run's without the lines logged after its checkpoint
-    (a run killed between the two)."""
+def start_log(path: Path, resumed_step: int | None, columns: list[str] = LOG_FIELDS) -> None:
+    """A new ``log.csv`` with ``columns``, or the resumed run's without the lines logged after
+    its checkpoint (a run killed between the two)."""
     kept = []
     if resumed_step is not None and path.exists():
         with open(path, newline="") as log_file:
             kept = [row for row in csv.DictReader(log_file) if int(row["step"]) <= resumed_step]
     with open(path, "w", newline="") as log_file:
-        writer = csv.DictWriter(log_file, fieldnames=LOG_FIELDS)
+        writer = csv.DictWriter(log_file, fieldnames=columns)
         writer.writeheader()
         writer.writerows(kept)

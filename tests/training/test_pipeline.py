@@ -6,36 +6,15 @@ import os
 
 import numpy as np
 import pytest
-import soundfile as sf
-
-from musinterp_app.audio import synth
 
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.train
 
+from support.tiny_models import TINY, train_and_export  # noqa: E402
+
 from musinterp_app.model.onnx_vae import ModelError, OnnxVAE  # noqa: E402
 from musinterp_app.training import data  # noqa: E402
-from musinterp_app.training.export import export  # noqa: E402
 from musinterp_app.training.train import TrainOptions, train  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    """Two labelled folders of generated music, a broken file, and their prepared cache."""
-    root = tmp_path_factory.mktemp("music")
-    for label, root_midi, tempo in [("calm", 52, 80.0), ("busy", 64, 150.0)]:
-        folder = root / label
-        (folder / "sub").mkdir(parents=True)
-        for k in range(3):
-            clip = synth.music_like(
-                11.0, 22050, rng=np.random.default_rng(k), root_midi=root_midi + k, tempo_bpm=tempo
-            )
-            sf.write(folder / ("sub" if k == 2 else ".") / f"{label}{k}.ogg", clip, 22050)
-        (folder / "broken.mp3").write_bytes(b"ID3" + bytes(300))
-        (folder / "readme.txt").write_text("not scanned")
-    out = tmp_path_factory.mktemp("cache")
-    folders = [root / "calm", root / "busy"]
-    return out, data.prepare(folders, out), folders
 
 
 def test_prepare_cuts_segments_and_lists_skipped_files(cache):
@@ -70,27 +49,6 @@ def test_validation_split_is_by_file(cache):
     train_rows, validation_rows = data.split_by_file(rows)
     assert validation_rows and train_rows
     assert not {r["file_id"] for r in train_rows} & {r["file_id"] for r in validation_rows}
-
-
-_MODELS: dict[str, tuple] = {}
-TINY = {"width": 16, "planes": 4, "batch": 2, "crop_frames": 64, "validation_segments": 4}
-
-
-def train_and_export(arch, cache, tmp_path_factory):
-    """A tiny model of ``arch`` trained for 4 steps and exported (once per test module)."""
-    if arch not in _MODELS:
-        run = tmp_path_factory.mktemp(f"run-{arch}")
-        options = TrainOptions(arch=arch, steps=4, validate_every=2, **TINY)
-        summary = train(cache[0], run, options, progress=False)
-        model_dir = run.parent / f"model-{arch}"
-        export(run, model_dir, commands="pytest")
-        _MODELS[arch] = (arch, run, model_dir, summary)
-    return _MODELS[arch]
-
-
-@pytest.fixture(scope="module", params=["hybrid", "conv1d", "conv2d"])
-def exported(request, cache, tmp_path_factory):
-    return train_and_export(request.param, cache, tmp_path_factory)
 
 
 def test_train_logs_checkpoints_and_resumes(exported, cache, tmp_path):

@@ -1,0 +1,384 @@
+"""``adversarial``: stage 2, the decoder trained against a discriminator, the encoder frozen.
+
+Stage 1 (:mod:`train`) leaves a decoder that averages the spectra it is unsure
+of. Stage 2 starts from a finished model (a model folder's ONNX graphs, read
+back by :mod:`warm_start`, or a stage-1 run) and trains only its decoder, with
+the stage-1 reconstruction terms kept and three more (:mod:`critics`):
+
+- a hinge loss against a multi-scale patch discriminator on the log-mel;
+- feature matching: the discriminator's features of each decode pulled toward
+  those of its real crop;
+- with ``interpolation_weight`` > 0, the interpolation critic: decodes of latents
+  blended between two crops of the batch (lerp or slerp, α drawn in
+  ``[ALPHA_LOW, 1 − ALPHA_LOW]``) are fakes for the discriminator too, so the
+  decoder learns to make what lies between two pieces look like music.
+
+The adversarial part is weighed adaptively (the VQGAN / AudioLDM rule): its
+gradient at the decoder's last layer is scaled to ``adversarial_weight`` times
+the reconstruction's, so one weight works whatever the loss scales.
+
+The encoder is never handed to an optimiser and runs without gradients, so its
+weights stay bit-identical: latents, the prior and even steps keep working.
+The discriminator learns alone for ``discriminator_warmup_steps`` first.
+Checkpoints hold both networks, both optimisers and every random generator, so
+``--resume`` continues exactly. ``best.pt`` is the validation with the most
+band-to-band detail whose log-mel MAE stays within ``MAE_GUARD`` of the start's (the
+start itself until a validation beats it).
+One process (stage 2 is short; DDP is stage 1's).
+"""
+
+import csv
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from musinterp_app.audio import mel
+from musinterp_app.training import critics, losses, metrics
+from musinterp_app.training.models import ModelConfig, build
+from musinterp_app.training.train import (
+    augmented_batch,
+    open_corpus,
+    resume_options,
+    save_atomically,
+    start_log,
+)
+from musinterp_app.training.warm_start import model_from_folder
+
+ALPHA_LOW = 0.2  # interpolants are drawn with α in [0.2, 0.8]: the ends are plain decodes
+MAE_GUARD = 1.05  # best.pt may not lose more than 5 % of the start's log-mel MAE
+DECODER_PREFIXES = ("decoder", "from_latent")  # every architecture's decoder parameters
+LOG_FIELDS = [
+    "step",
+    "minutes",
+    "lr",
+    "recon",
+    "generator",
+    "feature_matching",
+    "interpolation",
+    "discriminator",
+    "adaptive_weight",
+    "val_mae_db",
+    "val_detail_ratio",
+    "val_frame_detail_ratio",
+    "val_interpolation_share",
+]
+
+
+@dataclass
+class AdversarialOptions:
+    steps: int = 4000
+    batch: int = 8
+    crop_frames: int = 160
+    lr: float = 1e-4  # the decoder's (AdamW, constant after a linear warm-up)
+    lr_warmup_steps: int = 100
+    discriminator_lr: float = 2e-4
+    discriminator_channels: int = 8
+    discriminator_warmup_steps: int = 200
+    adversarial_weight: float = 0.5  # the adversarial gradient ÷ the reconstruction's
+    feature_weight: float = 2.0
+    interpolation_weight: float = 1.0  # 0: no interpolation critic
+    coarse_weight: float = 0.5
+    detail_weight: float = 1.0
+    convergence_weight: float = 0.1
+    gain_db: float = 6.0
+    tilt_db: float = 6.0
+    mix_probability: float = 0.25
+    validate_every: int = 200
+    validation_segments: int = 96
+    seed: int = 0
+    threads: int = 0  # 0: all cores
+
+
+def start_model(start: Path) -> tuple[torch.nn.Module, ModelConfig, dict]:
+    """The VAE stage 2 starts from: a model folder (``encoder.onnx`` …) or a stage-1 run
+    folder (``best.pt``), with its config and a note of where it came from."""
+    start = Path(start)
+    if (start / "encoder.onnx").exists():
+        model, config, metadata = model_from_folder(start)
+        return model, config, {"model_folder": str(start), "model_id": metadata["model_id"]}
+    if (start / "best.pt").exists():
+        saved = json.loads((start / "config.json").read_text())
+        config = ModelConfig(**saved["model"])
+        model = build(config)
+        state = torch.load(start / "best.pt", weights_only=True)
+        model.load_state_dict(state["model"])
+        return model, config, {"run": str(start), "step": state["step"]}
+    raise ValueError(f"{start} is neither a model folder (encoder.onnx) nor a run (best.pt)")
+
+
+def decoder_parameters(model: torch.nn.Module) -> list[torch.nn.Parameter]:
+    """The decoder's parameters, in registration order (the output layer's last)."""
+    return [p for n, p in model.named_parameters() if n.startswith(DECODER_PREFIXES)]
+
+
+def encoder_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """Copies of every weight and buffer that is not the decoder's: what stage 2 keeps."""
+    return {
+        n: t.detach().clone()
+        for n, t in model.state_dict().items()
+        if not n.startswith(DECODER_PREFIXES)
+    }
+
+
+def validation_scores(
+    model: torch.nn.Module, segments: np.ndarray, config: mel.MelConfig
+) -> dict[str, float]:
+    """Medians over ``segments`` ``[N, n_mels, frames]``: log-mel MAE (dB), band and frame
+    detail ratios of the decodes, and the interpolation share at α = 0.5 (slerp) of
+    neighbouring pairs."""
+    with torch.no_grad():
+        latents = [model.encode(torch.from_numpy(s[None]))[0] for s in segments]
+        decoded = np.concatenate([model.decode(z).numpy() for z in latents])
+        half = torch.tensor([0.5])
+        spherical = torch.tensor([True])
+        middles = np.concatenate(
+            [
+                model.decode(critics.blend_latents(a, b, half, spherical)).numpy()
+                for a, b in zip(latents[0::2], latents[1::2], strict=False)
+            ]
+        )
+    frames = segments.shape[-1]
+    decoded, middles = decoded[..., :frames], middles[..., :frames]
+    pairs = len(middles)
+    shares = metrics.interpolation_share(
+        middles, decoded[0 : 2 * pairs : 2], decoded[1 : 2 * pairs : 2],
+        segments[0 : 2 * pairs : 2], segments[1 : 2 * pairs : 2], 0.5, config,
+    )  # fmt: skip
+    return {
+        "val_mae_db": float(np.median(metrics.mae_db(decoded, segments, config))),
+        "val_detail_ratio": float(
+            np.median(metrics.detail_ratio(decoded, segments, config, axis="bands"))
+        ),
+        "val_frame_detail_ratio": float(
+            np.median(metrics.detail_ratio(decoded, segments, config, axis="frames"))
+        ),
+        "val_interpolation_share": float(np.median(shares)),
+    }
+
+
+class Stage2:
+    """One adversarial update at a time of a VAE's decoder and its discriminator."""
+
+    def __init__(
+        self, model: torch.nn.Module, options: AdversarialOptions, config: mel.MelConfig
+    ) -> None:
+        self.model, self.options, self.config = model, options, config
+        for name, parameter in model.named_parameters():
+            parameter.requires_grad_(name.startswith(DECODER_PREFIXES))
+        self.discriminator = critics.MultiScaleDiscriminator(options.discriminator_channels)
+        betas = (0.5, 0.9)  # the usual GAN setting: less momentum than AdamW's default
+        self.decoder_optimizer = torch.optim.AdamW(
+            decoder_parameters(model), lr=options.lr, betas=betas, weight_decay=1e-4
+        )
+        self.discriminator_optimizer = torch.optim.AdamW(
+            self.discriminator.parameters(), lr=options.discriminator_lr, betas=betas
+        )
+        self.last_layer = [p for p in decoder_parameters(model) if p.dim() > 1][-1]
+        self.steps_done = 0
+        self.weights = losses.LossWeights(
+            coarse=options.coarse_weight,
+            detail=options.detail_weight,
+            convergence=options.convergence_weight,
+        )
+
+    def judge(self, normalised: torch.Tensor) -> list:
+        """The discriminator's outputs for log-mel ``[B, n_mels, frames]`` (floor-clamped,
+        band-standardised as the VAE's own input is)."""
+        floor = self.config.floor_normalised
+        return self.discriminator(self.model.norm(normalised.clamp_min(floor)))
+
+    def step(
+        self, batch: torch.Tensor, noise: torch.Tensor, alpha: torch.Tensor, spherical: torch.Tensor
+    ) -> dict[str, float]:
+        """One update on ``batch`` ``[B, n_mels, frames]``; ``noise`` (the posterior draws,
+        shaped like the latent), ``alpha`` ``[B]`` and ``spherical`` ``[B]`` (bool) for
+        the interpolants of each row with the next one. Returns the terms (floats)."""
+        options, model = self.options, self.model
+        with torch.no_grad():
+            mu, logvar = model.encode(batch)
+        decoded = model.decode(mu + noise * torch.exp(0.5 * logvar))
+        interpolating = options.interpolation_weight > 0
+        if interpolating:
+            partner = mu.roll(1, dims=0)
+            between = model.decode(critics.blend_latents(mu, partner, alpha, spherical))
+        fakes = [decoded, between] if interpolating else [decoded]
+
+        self.discriminator.requires_grad_(True)
+        real_outputs = self.judge(batch)
+        loss_d = critics.hinge_discriminator_loss(
+            real_outputs, [self.judge(f.detach()) for f in fakes]
+        )
+        self.discriminator_optimizer.zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.discriminator_optimizer.step()
+
+        terms = losses.reconstruction_terms(decoded, batch, self.config)
+        recon = losses.total(terms, self.weights)
+        report = {"recon": recon.item(), "discriminator": loss_d.item()}
+        generator = feature = interpolation = torch.zeros(())
+        adaptive = 0.0
+        if self.steps_done >= options.discriminator_warmup_steps:
+            self.discriminator.requires_grad_(False)
+            with torch.no_grad():
+                real_outputs = self.judge(batch)
+            fake_outputs = self.judge(decoded)
+            generator = critics.hinge_generator_loss(fake_outputs)
+            feature = critics.feature_matching(real_outputs, fake_outputs)
+            if interpolating:
+                interpolation = critics.hinge_generator_loss(self.judge(between))
+            adversarial = (
+                generator + options.feature_weight * feature
+                + options.interpolation_weight * interpolation
+            )  # fmt: skip
+            adaptive = self._adaptive_weight(recon, adversarial)
+            total = recon + adaptive * adversarial
+        else:
+            total = recon
+        self.decoder_optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        torch.nn.utils.clip_grad_norm_(decoder_parameters(model), 1.0)
+        self.decoder_optimizer.step()
+        self.steps_done += 1
+        return report | {
+            "generator": generator.item(),
+            "feature_matching": feature.item(),
+            "interpolation": interpolation.item(),
+            "adaptive_weight": adaptive,
+        }
+
+    def _adaptive_weight(self, recon: torch.Tensor, adversarial: torch.Tensor) -> float:
+        """``adversarial_weight`` × ‖∇ recon‖ ÷ ‖∇ adversarial‖ at the decoder's last layer."""
+        (recon_grad,) = torch.autograd.grad(recon, self.last_layer, retain_graph=True)
+        (adversarial_grad,) = torch.autograd.grad(adversarial, self.last_layer, retain_graph=True)
+        ratio = recon_grad.norm() / (adversarial_grad.norm() + 1e-4)
+        return self.options.adversarial_weight * float(ratio.clamp(0.0, 1e4))
+
+    def state(self) -> dict:
+        return {
+            "model": self.model.state_dict(),
+            "discriminator": self.discriminator.state_dict(),
+            "decoder_optimizer": self.decoder_optimizer.state_dict(),
+            "discriminator_optimizer": self.discriminator_optimizer.state_dict(),
+            "step": self.steps_done,
+        }
+
+    def load(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.discriminator.load_state_dict(state["discriminator"])
+        self.decoder_optimizer.load_state_dict(state["decoder_optimizer"])
+        self.discriminator_optimizer.load_state_dict(state["discriminator_optimizer"])
+        self.steps_done = state["step"]
+
+
+def train_adversarial(
+    cache: Path,
+    run: Path,
+    start: Path,
+    options: AdversarialOptions,
+    *,
+    resume: bool = False,
+    stop_after_steps: int | None = None,
+    progress: bool = True,
+) -> dict:
+    """Stage 2 from ``start`` into ``run`` (checkpoint.pt, best.pt, log.csv, config.json),
+    which ``export`` turns into a model folder; returns a summary."""
+    cache, run = Path(cache), Path(run)
+    config_path, checkpoint_path = run / "config.json", run / "checkpoint.pt"
+    run.mkdir(parents=True, exist_ok=True)
+    saved = state = None
+    if resume and config_path.exists() and checkpoint_path.exists():
+        saved = json.loads(config_path.read_text())
+        state = torch.load(checkpoint_path, weights_only=True, map_location="cpu")
+        options = resume_options(saved["adversarial"], options)
+    if options.threads:
+        torch.set_num_threads(options.threads)
+    corpus = open_corpus(cache)
+    mel_config = corpus.mel_config
+    model, model_config, origin = start_model(start)
+    if model_config.arch == "conv2d":
+        options.crop_frames = mel_config.segment_frames
+    validation, data_summary = corpus.validation(options.validation_segments)
+    trainer = Stage2(model, options, mel_config)
+    rng = np.random.default_rng(options.seed)
+    noise_rng = torch.Generator().manual_seed(options.seed)
+    torch.manual_seed(options.seed)
+    elapsed_s = 0.0
+    if state is not None:
+        trainer.load(state)
+        elapsed_s, best_score = state["elapsed_s"], state["best_score"]
+        start_scores = saved["start_scores"]
+        noise_rng.set_state(state["noise_rng"])
+        rng.bit_generator.state = json.loads(state["numpy_rng"])
+    else:
+        start_scores = validation_scores(model, validation, mel_config)
+        best_score = min(start_scores["val_detail_ratio"], 1.0)  # the start is the first best
+        save_atomically({"model": model.state_dict(), "step": 0}, run / "best.pt")
+        config_path.write_text(
+            json.dumps(
+                {
+                    "model": model_config.to_dict(),
+                    "mel": mel_config.to_dict(),
+                    "adversarial": asdict(options),
+                    "start": origin,
+                    "start_scores": start_scores,
+                    "data": data_summary,
+                    "processes": 1,
+                },
+                indent=2,
+            )
+        )
+    start_log(run / "log.csv", trainer.steps_done if state else None, LOG_FIELDS)
+    last_step = min(options.steps, stop_after_steps or options.steps)
+    started = time.monotonic() - elapsed_s
+    first_step = trainer.steps_done
+    bar = tqdm(total=options.steps, initial=first_step, unit="step", disable=not progress)
+    while trainer.steps_done < last_step:
+        batch = augmented_batch(corpus.store, options, mel_config, rng)
+        with torch.no_grad():
+            latent_shape = model.encode(batch[:1])[0].shape[1:]
+        noise = torch.randn((len(batch), *latent_shape), generator=noise_rng)
+        alpha = ALPHA_LOW + (1 - 2 * ALPHA_LOW) * torch.rand(len(batch), generator=noise_rng)
+        spherical = torch.rand(len(batch), generator=noise_rng) < 0.5
+        warm = min(1.0, (trainer.steps_done + 1) / max(1, options.lr_warmup_steps))
+        for group in trainer.decoder_optimizer.param_groups:
+            group["lr"] = options.lr * warm
+        terms = trainer.step(batch, noise, alpha, spherical)
+        bar.update(1)
+        step = trainer.steps_done
+        if step % options.validate_every == 0 or step == last_step:
+            scores = validation_scores(model, validation, mel_config)
+            row = {"step": step, "minutes": round((time.monotonic() - started) / 60, 2)}
+            row |= {"lr": f"{options.lr * warm:.3g}"}
+            row |= {k: round(v, 4) for k, v in (terms | scores).items()}
+            with open(run / "log.csv", "a", newline="") as log_file:
+                csv.DictWriter(log_file, fieldnames=LOG_FIELDS).writerow(row)
+            bar.set_postfix(mae=f"{scores['val_mae_db']:.2f}", detail=f"{row['val_detail_ratio']}")
+            guarded = scores["val_mae_db"] <= MAE_GUARD * start_scores["val_mae_db"]
+            score = min(scores["val_detail_ratio"], 1.0)
+            if guarded and score > best_score:
+                best_score = score
+                save_atomically({"model": model.state_dict(), "step": step}, run / "best.pt")
+            save_atomically(
+                trainer.state()
+                | {
+                    "elapsed_s": time.monotonic() - started,
+                    "best_score": best_score,
+                    "noise_rng": noise_rng.get_state(),
+                    "numpy_rng": json.dumps(rng.bit_generator.state),
+                },
+                checkpoint_path,
+            )
+    bar.close()
+    return {
+        "steps": trainer.steps_done,
+        "start": start_scores,
+        "best_detail_ratio": round(best_score, 3),
+        "step_s": round(
+            (time.monotonic() - started - elapsed_s) / max(1, trainer.steps_done - first_step), 3
+        ),
+    }
