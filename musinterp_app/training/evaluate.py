@@ -51,6 +51,7 @@ from musinterp_app.audio.griffinlim import griffinlim
 from musinterp_app.model import latent, prior
 from musinterp_app.model.onnx_vae import OnnxVAE
 from musinterp_app.training import classifiers, data, generation, metrics
+from musinterp_app.training.blend_evaluation import power_mix
 from musinterp_app.training.figures import save_figure
 
 ALPHAS = np.round(np.linspace(0.0, 1.0, 11), 2)
@@ -231,14 +232,6 @@ def _pairs(labels: list[str], count: int, rng: np.random.Generator) -> list[tupl
 def mel_statistics(segments: np.ndarray) -> np.ndarray:
     """Features for the label check: per-band mean and standard deviation ``[N, 2 · n_mels]``."""
     return np.concatenate([segments.mean(axis=-1), segments.std(axis=-1)], axis=-1)
-
-
-def power_mix(a: np.ndarray, b: np.ndarray, alpha: float, config: mel.MelConfig) -> np.ndarray:
-    """What mixing the two recordings at α would give: mel powers added, as log-mel."""
-    power = (1 - alpha) * mel.normalised_to_power(a, config) + alpha * mel.normalised_to_power(
-        b, config
-    )
-    return mel.power_to_normalised(power, config)
 
 
 def label_check(
