@@ -13,9 +13,13 @@ the stage-1 reconstruction terms kept and three more (:mod:`critics`):
   ``[ALPHA_LOW, 1 − ALPHA_LOW]``) are fakes for the discriminator too, so the
   decoder learns to make what lies between two pieces look like music.
 
-The adversarial part is weighed adaptively (the VQGAN / AudioLDM rule): its
-gradient at the decoder's last layer is scaled to ``adversarial_weight`` times
-the reconstruction's, so one weight works whatever the loss scales.
+The adversarial part is weighed adaptively (the VQGAN / AudioLDM rule): the
+decodes' adversarial and feature-matching gradient at the decoder's last layer
+is scaled to ``adversarial_weight`` times the reconstruction's, so one weight
+works whatever the loss scales; the interpolation critic's term comes on top at
+that weight × ``interpolation_weight``. (Weighed together with the decodes'
+term, it shrank their push: on the default model, band detail rose 0.40 → 0.42
+in 100 adversarial steps against 0.47 without the critic.)
 
 The encoder is never handed to an optimiser and runs without gradients, so its
 weights stay bit-identical: latents, the prior and even steps keep working.
@@ -229,14 +233,12 @@ class Stage2:
             fake_outputs = self.judge(decoded)
             generator = critics.hinge_generator_loss(fake_outputs)
             feature = critics.feature_matching(real_outputs, fake_outputs)
-            if interpolating:
+            decodes = generator + options.feature_weight * feature
+            adaptive = self._adaptive_weight(recon, decodes)
+            total = recon + adaptive * decodes
+            if interpolating:  # on top, at the same weight: it does not dilute the decodes' push
                 interpolation = critics.hinge_generator_loss(self.judge(between))
-            adversarial = (
-                generator + options.feature_weight * feature
-                + options.interpolation_weight * interpolation
-            )  # fmt: skip
-            adaptive = self._adaptive_weight(recon, adversarial)
-            total = recon + adaptive * adversarial
+                total = total + adaptive * options.interpolation_weight * interpolation
         else:
             total = recon
         self.decoder_optimizer.zero_grad(set_to_none=True)

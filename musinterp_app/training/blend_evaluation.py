@@ -110,3 +110,36 @@ def judge_sets(
         if name != "decodes":
             results[name] |= audio_features.blend_geometry(table, real, real_b, scale)
     return results
+
+
+def study(model: OnnxVAE, cache_rows: list[dict], segments: np.ndarray, *, seed: int = 0) -> dict:
+    """The whole blend study on ``segments`` ``[2N, n_mels, frames]`` taken as N pairs (row
+    2k with row 2k + 1, from different files; ``cache_rows`` their index rows): the
+    interpolation-share curves and every set's judgement (JSON-ready)."""
+    pairs = [(2 * k, 2 * k + 1) for k in range(len(segments) // 2)]
+    sets, curves = pair_sets(model, segments, pairs, seed=seed)
+    groups = np.array([cache_rows[i]["file_id"] for i, _ in pairs])
+    judged = judge_sets(
+        sets, segments[0::2][: len(pairs)], segments[1::2][: len(pairs)], groups, model.mel_config
+    )
+    middle = CURVE_ALPHAS.index(0.5)
+    return {
+        "pairs": len(pairs),
+        "alphas": list(CURVE_ALPHAS),
+        "interpolation_share": curves,
+        "interpolation_share_mid": {mode: curve[middle] for mode, curve in curves.items()},
+        "sets": judged,
+    }
+
+
+def pair_rows(rows: list[dict], count: int, seed: int = 0) -> list[dict]:
+    """Up to ``count`` pairs of index rows from different files, flattened (A, B, A, B …)."""
+    rng = np.random.default_rng(seed)
+    order = [rows[i] for i in rng.permutation(len(rows))]
+    chosen: list[dict] = []
+    for first, second in zip(order[0::2], order[1::2], strict=False):
+        if first["file_id"] != second["file_id"]:
+            chosen += [first, second]
+        if len(chosen) == 2 * count:
+            break
+    return chosen

@@ -139,8 +139,9 @@ def _training_section(config: dict, last_log: dict) -> str:
             else f"step {start['step']} of the run {start['run']}"
         )
         critic = (
-            f" + {options['interpolation_weight']} × the interpolation critic (decodes of latents "
-            "blended between two crops, lerp or slerp, α in [0.2, 0.8], judged as fakes)"
+            f"; on top, {options['interpolation_weight']} × as much for the interpolation critic "
+            "(decodes of latents blended between two crops, lerp or slerp, α in [0.2, 0.8], "
+            "judged as fakes)"
             if options["interpolation_weight"]
             else ""
         )
@@ -151,8 +152,8 @@ reconstruction terms and adds a hinge loss against a multi-scale patch discrimin
 the log-mel (full resolution, 2× and 4× pooled;
 {options["discriminator_channels"]} channels at full resolution, learning alone for the first
 {options["discriminator_warmup_steps"]} steps) + {options["feature_weight"]} × feature
-matching{critic}, weighed adaptively at {options["adversarial_weight"]} × the reconstruction's
-gradient at the last layer. AdamW (β 0.5, 0.9), lr {options["lr"]} (decoder) and
+matching, weighed adaptively at {options["adversarial_weight"]} × the reconstruction's
+gradient at the last layer{critic}. AdamW (β 0.5, 0.9), lr {options["lr"]} (decoder) and
 {options["discriminator_lr"]} (discriminator); seed {options["seed"]}. Weights exported: step
 {config["best_step"]} (most band detail with the log-mel MAE within 5 % of the start's).
 Start: {json.dumps(config["start_scores"])}. Last log line: {json.dumps(last_log)}."""
