@@ -50,7 +50,7 @@ from musinterp_app.audio import io, mel, stft
 from musinterp_app.audio.griffinlim import griffinlim
 from musinterp_app.model import latent, prior
 from musinterp_app.model.onnx_vae import OnnxVAE
-from musinterp_app.training import classifiers, data, generation, metrics
+from musinterp_app.training import blend_evaluation, classifiers, data, generation, metrics
 from musinterp_app.training.blend_evaluation import power_mix
 from musinterp_app.training.figures import save_figure
 
@@ -349,6 +349,7 @@ def evaluate(
     out: Path | None = None,
     clips: int = 96,
     pairs: int = 24,
+    study_pairs: int = 200,
     seed: int = 0,
 ) -> dict:
     """Run every check; returns ``{"summary": ..., "details": ...}`` and writes the report."""
@@ -417,6 +418,12 @@ def evaluate(
         "speed": {"encode_ms": encode_ms, "decode_ms": decode_ms, "size_mb": round(size_mb, 1)},
     }
     summary["targets"] = _targets(summary)
+    study_rows = blend_evaluation.pair_rows(validation_rows, study_pairs, seed)
+    summary["blend_study"] = (  # None: too few held-out files to pair
+        blend_evaluation.study(model, study_rows, data.read_segments(cache, study_rows), seed=seed)
+        if len(study_rows) >= 2 * blend_evaluation.MIN_PAIRS
+        else None
+    )
     summary["classifiers"] = classifiers.compare_on_cache(cache, model=model, seed=seed)
     classifiers.write_report(summary["classifiers"], out)
     fitted_prior = prior.load(
@@ -628,6 +635,8 @@ def _markdown(summary: dict) -> str:
         f"| {key} | {item['value']} | {item['target']} | {'yes' if item['met'] else '**no**'} |"
         for key, item in summary["targets"].items()
     ]
+    if summary["blend_study"]:
+        lines += ["", *blend_evaluation.markdown(summary["blend_study"])]
     lines += ["", *classifiers.markdown(summary["classifiers"], per_class=False)]
     lines.append("Per-label precision, recall and F1 of each: `classifiers.md`.")
     if "generation" in summary:

@@ -73,3 +73,21 @@ def test_a_random_detour_goes_as_far_as_half_the_way():
     np.testing.assert_allclose(
         np.linalg.norm(detour - middle, axis=0), np.linalg.norm(z_b - z_a, axis=0) / 2, rtol=1e-5
     )
+
+
+def test_the_blend_study_on_a_tiny_model(exported, cache):
+    """Every pair's sets and curves, judged; the Markdown names every set."""
+    from musinterp_app.model.onnx_vae import OnnxVAE
+    from musinterp_app.training import data
+
+    model = OnnxVAE(exported[2])
+    rows = blend_evaluation.pair_rows(data.read_index(cache[0]), 6)
+    study = blend_evaluation.study(model, rows, data.read_segments(cache[0], rows))
+    assert study["pairs"] == 6 and set(study["interpolation_share_mid"]) == {"lerp", "slerp"}
+    for curve in study["interpolation_share"].values():
+        assert curve[0] == curve[-1] == 0.0  # the ends are the decodes themselves
+    assert {"decodes", "pure slerp 0.5", "log-mel crossfade", "random detour"} <= set(study["sets"])
+    assert 0.0 <= study["sets"]["pure lerp 0.5"]["auc"] <= 1.0
+    assert "intermediateness" not in study["sets"]["decodes"]
+    text = "\n".join(blend_evaluation.markdown(study))
+    assert all(f"| {name} |" in text for name in study["sets"])

@@ -257,7 +257,7 @@ def test_evaluate_writes_report_plots_and_card(cache, tmp_path_factory):
 
     model_dir = train_and_export("hybrid", cache, tmp_path_factory)[2]
     baseline = train_and_export("conv2d", cache, tmp_path_factory)[2]
-    report = evaluate(model_dir, cache[0], baselines=[baseline], clips=4, pairs=2)
+    report = evaluate(model_dir, cache[0], baselines=[baseline], clips=4, pairs=2, study_pairs=5)
 
     summary = report["summary"]
     scores = summary["reconstruction"]
@@ -274,6 +274,11 @@ def test_evaluate_writes_report_plots_and_card(cache, tmp_path_factory):
     assert set(summary["targets"]) >= {"sc_db", "detail_bands", "mae_vs_pca", "blends_monotonic"}
     assert 0.0 <= summary["label_check"]["originals"] <= 1.0
     assert "crossfade α=0.5 as A" in summary["label_check"]
+    study = summary["blend_study"]
+    assert set(study["interpolation_share_mid"]) == {"lerp", "slerp"}
+    assert study["interpolation_share"]["lerp"][0] == 0.0  # α = 0 is A's own decode
+    assert {"decodes", "pure slerp 0.5", "log-mel crossfade", "random detour"} <= set(study["sets"])
+    assert "## Blending through the latent space" in (model_dir / "EVALUATION.md").read_text()
     for name in [
         "eval_reconstruction.png",
         "eval_blends.png",
@@ -311,7 +316,7 @@ def test_the_study_tools_read_a_cache_prepared_without_exr(
     card.write_text(card.read_text() + "\n## Evaluation\n\nAn earlier evaluation.\n")
 
     assert generation.fit_and_measure(model_dir, shards_only)["fitted_on_clips"] > 0
-    summary = evaluate(model_dir, shards_only, clips=4, pairs=2)["summary"]
+    summary = evaluate(model_dir, shards_only, clips=4, pairs=2, study_pairs=5)["summary"]
     assert "PCA, same size" in summary["reconstruction"]
     assert {"label_check", "classifiers", "generation"} <= set(summary)
     for name in ["evaluation.json", "EVALUATION.md", "classifiers.md", "eval_latent_pca.png"]:
