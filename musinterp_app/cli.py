@@ -500,8 +500,9 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument(
             "--mode",
             choices=latent.MODES,
-            default="lerp",
-            help="linear or spherical interpolation of the latents",
+            default=latent.DEFAULT_MODE,
+            help="linear or spherical interpolation of the latents "
+            f"(default: {latent.DEFAULT_MODE})",
         )
         for slot in slots:
             _number(sub, f"--start-{slot.lower()}", limits.START_S, 0.0, f"{slot}'s excerpt start")

@@ -112,7 +112,7 @@ class BlendSettings:
     """How to blend. ``alpha``: 0 = all A, 1 = all B."""
 
     alpha: float = 0.5
-    mode: latent.Mode = "lerp"
+    mode: latent.Mode = latent.DEFAULT_MODE
     morph: bool = False  # α ramps from 0 to 1 across the excerpt
     keep_detail: bool = True  # add back each track's residual, weighted by its share
     steady_level: bool = True  # each frame's level follows the α-interpolated sources' level
@@ -152,7 +152,7 @@ class PadSettings:
     x: float = 0.5
     y: float = 0.5
     path: tuple[tuple[float, float], ...] = ()
-    mode: latent.Mode = "lerp"
+    mode: latent.Mode = latent.DEFAULT_MODE
     keep_detail: bool = True
     steady_level: bool = True
 

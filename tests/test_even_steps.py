@@ -52,7 +52,7 @@ def test_the_map_is_kept_until_a_track_or_option_changes(examples, shipped_model
     first = examples.even_steps(BlendSettings())
     again = examples.even_steps(BlendSettings(alpha=0.3))
     assert again.steps is first.steps  # not measured again
-    assert examples.even_steps(BlendSettings(mode="slerp")).steps != first.steps
+    assert examples.even_steps(BlendSettings(mode="lerp")).steps != first.steps
     other = Engine(shipped_model)
     other.set_track("A", examples.tracks["B"])
     other.set_track("B", examples.tracks["A"])

@@ -42,7 +42,7 @@ from musinterp_app.gui.session import SLOTS, Excerpt, Session, SessionState
 from musinterp_app.gui.spectrogram import ColourScale, SpectrogramView, add_difference_bar
 from musinterp_app.gui.sync_controls import SyncControls
 from musinterp_app.gui.track_panel import TrackPanel
-from musinterp_app.model import evaluation
+from musinterp_app.model import evaluation, latent
 from musinterp_app.model.onnx_vae import OnnxVAE
 
 AUDIO_FILTER = f"Audio files, not M4A/AAC (*{' *'.join(sorted(AUDIO_SUFFIXES))});;All files (*)"
@@ -858,10 +858,10 @@ class MainWindow(QMainWindow):
         self.loop_box.setChecked(self.settings.value("loop", False, type=bool))
         self.volume_slider.setValue(round(100 * self._remembered_number("volume", VOLUME, 1.0)))
         self.autoplay_box.setChecked(self.settings.value("play_on_release", True, type=bool))
-        mode = self.settings.value("mode", "lerp")
+        mode = self.settings.value("mode", latent.DEFAULT_MODE)
         settings = BlendSettings(
             alpha=self._remembered_number("alpha", limits.ALPHA, 0.5),
-            mode=mode if mode in ("lerp", "slerp") else "lerp",
+            mode=mode if mode in latent.MODES else latent.DEFAULT_MODE,
             morph=self.settings.value("morph", False, type=bool),
             keep_detail=self.settings.value("keep_detail", True, type=bool),
         )

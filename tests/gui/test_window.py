@@ -151,13 +151,14 @@ def test_settings_are_remembered(qtbot, shipped_model, tmp_path):
     path = tmp_path / "remember.ini"
     first = make_window(shipped_model, path)
     qtbot.addWidget(first)
-    first.mode_box.setCurrentIndex(1)
+    assert first.mode_box.currentData() == "slerp"  # the default
+    first.mode_box.setCurrentIndex(first.mode_box.findData("lerp"))
     first.detail_box.setChecked(False)
     first.duration_box.setValue(7.5)
     first.close()
     second = make_window(shipped_model, path)
     qtbot.addWidget(second)
-    assert second.mode_box.currentData() == "slerp"
+    assert second.mode_box.currentData() == "lerp"
     assert not second.detail_box.isChecked()
     assert second.duration_box.value() == 7.5
     second.close()

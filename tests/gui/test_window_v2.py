@@ -108,7 +108,7 @@ def test_options_start_nothing_with_play_on_release_but_a_playing_blend_follows_
     window.autoplay_box.setChecked(True)
     load_both(qtbot, window, clips)
     qtbot.mouseClick(window.morph_box, LEFT)
-    window.mode_box.setCurrentIndex(window.mode_box.findData("slerp"))
+    window.mode_box.setCurrentIndex(window.mode_box.findData("lerp"))  # not the default
     qtbot.mouseClick(window.detail_box, LEFT)
     settle(qtbot, window)
     assert session.playing == "" and not session.player.playing  # an option is no release
