@@ -13,7 +13,16 @@ from pathlib import Path
 
 import numpy as np
 
-from musinterp_app import __version__, engine, files, limits, resources, sidecar
+from musinterp_app import (
+    __version__,
+    engine,
+    files,
+    json_input,
+    limits,
+    rebuild,
+    resources,
+    sidecar,
+)
 from musinterp_app.audio import io, levels, mel, stft
 from musinterp_app.audio.analysis import Key
 from musinterp_app.audio.cancel import Progress
@@ -87,8 +96,15 @@ def _render(log_mel: np.ndarray, config: mel.MelConfig, iterations: int) -> np.n
     )
 
 
+def _model_files(model: OnnxVAE | None) -> tuple[Path, ...]:
+    """The files of the model in use (an output must never be one of them)."""
+    return tuple(model.info.folder / name for name in engine.MODEL_FILES) if model else ()
+
+
 def reconstruct(args: argparse.Namespace) -> int:
     model = None if args.no_model else _load_model(args.model)
+    suffixes = tuple(io.OUTPUT_FORMATS)
+    files.check_output(args.output, suffixes=suffixes, inputs=(args.input, *_model_files(model)))
     config = model.mel_config if model else mel.MelConfig()
     if args.duration is None:  # to the end: bounded by the file, then by memory
         length_s = io.probe(args.input).duration_s - args.start
@@ -143,6 +159,8 @@ def _blend_engine(args: argparse.Namespace, slots: tuple[str, ...] = ("A", "B"))
     requests = [(s, getattr(args, s.lower()), getattr(args, f"start_{s.lower()}")) for s in slots]
     for slot, path, start in requests:  # both checked before anything is said or decoded
         _check_start(path, start, f"--start-{slot.lower()}")
+    inputs = (*(path for _, path, _ in requests), *_model_files(blender.model))
+    files.check_output(args.output, suffixes=tuple(io.OUTPUT_FORMATS), inputs=inputs)
     for slot, path, start in requests:
         track = engine.load_track(
             path, blender.model, start_s=start, duration_s=args.duration, overview=False
@@ -220,19 +238,11 @@ def morph(args: argparse.Namespace) -> int:
 
 
 def _read_path(path: str) -> tuple[tuple[float, float], ...]:
-    """A pad path file: JSON ``[[x, y], …]`` or ``{"points": [[x, y], …]}``, spread evenly
-    over the excerpt."""
-    try:
-        points = json.loads(files.read_text(path))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise limits.OptionError(f"--path: cannot read “{path}” as JSON ({error})") from None
-    points = points.get("points") if isinstance(points, dict) else points
-    try:
-        return tuple((float(x), float(y)) for x, y in points)
-    except (TypeError, ValueError):
-        raise limits.OptionError(
-            f"--path: “{path}” must hold a list of [x, y] points, e.g. [[0, 0], [1, 1]]"
-        ) from None
+    """A pad path file: JSON ``[[x, y], …]`` or ``{"points": [[x, y], …]}`` (at least two
+    points on the pad), spread evenly over the excerpt."""
+    document = json_input.load(path)
+    points = document["points"] if isinstance(document.value, dict) else document
+    return rebuild.path_points(points)
 
 
 def pad(args: argparse.Namespace) -> int:
@@ -246,8 +256,9 @@ def pad(args: argparse.Namespace) -> int:
 
 def render(args: argparse.Namespace) -> int:
     record = sidecar.read(args.sidecar)
-    blender, settings, options = engine.rebuild(record, model_dir=args.model)
-    made_by = record["render"].get("renderer", 1)
+    blender, settings, options = rebuild.rebuild(record, model_dir=args.model)
+    renderer = record["render"].get("renderer")
+    made_by = 1 if renderer is None else renderer.integer(limits.Range(1, 1000, integer=True))
     if made_by != engine.RENDERER_VERSION:
         print(
             f"note: {Path(args.sidecar).name} was made by renderer {made_by} and this "
@@ -264,6 +275,8 @@ def render(args: argparse.Namespace) -> int:
 
 def generate(args: argparse.Namespace) -> int:
     blender = engine.Engine(_load_model(args.model))
+    model_files = _model_files(blender.model)
+    files.check_output(args.output, suffixes=tuple(io.OUTPUT_FORMATS), inputs=model_files)
     source = blender.latent_prior()
     if not source.fitted:
         print(

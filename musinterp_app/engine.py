@@ -913,10 +913,10 @@ class Engine:
         last step fails the sidecar goes back to what it was. A failed export
         leaves the folder as it found it.
         """
+        path = self.check_output(path, settings)
         audio = self.render(settings, n_iter=options.n_iter, cancel=cancel, progress=progress)
         if self.stereo and not options.mono:
             audio = self.with_stereo_image(settings, audio)
-        path = Path(path)
         record = self.export_record(settings, options, channels=audio.ndim)
         record_path = sidecar.path_for(path)
         previous = _read_previous(record_path)  # put back if the audio cannot take its place
@@ -945,6 +945,18 @@ class Engine:
                     else:  # with the permissions it had (write_atomically keeps them)
                         files.write_atomically(record_path, previous)
             raise
+
+    def check_output(self, path: str | Path, settings: Settings) -> Path:
+        """``path`` if an export may be written there (``files.OutputPathError`` if not,
+        before any work): a supported extension, a writable folder, and neither it nor
+        its sidecar one of the blend's sources or the model's files."""
+        tracks = self._sources(settings)[0]
+        inputs = tuple(track.path for track in tracks) + tuple(
+            self.model.info.folder / name for name in MODEL_FILES
+        )
+        suffixes = tuple(io.OUTPUT_FORMATS)
+        files.check_output(sidecar.path_for(path), suffixes=(".json",), inputs=inputs)
+        return files.check_output(path, suffixes=suffixes, inputs=inputs)
 
     def export_record(self, settings: Settings, options: "ExportOptions", channels: int) -> dict:
         """What :mod:`musinterp_app.sidecar` keeps of an export (plain JSON values)."""
@@ -1148,59 +1160,3 @@ class ExportOptions:
     sample_format: str = "16"
     fade_ms: float = DEFAULT_FADE_MS
     mono: bool = False
-
-
-def settings_from_record(blend: dict) -> Settings:
-    """The blend or pad settings a sidecar's ``blend`` entry describes."""
-    values = {name: value for name, value in blend.items() if name != "kind"}
-    if blend.get("kind") == "pad":
-        values["path"] = tuple(tuple(point) for point in values.get("path", ()))
-        return PadSettings(**values)
-    values["steps"] = tuple(values.get("steps", ()))
-    return BlendSettings(**values)
-
-
-def rebuild(
-    record: dict, *, model_dir: str | Path | None = None, cancel: CancelToken | None = None
-) -> tuple[Engine, Settings, ExportOptions]:
-    """The engine, settings and options of an export, from its sidecar record.
-
-    Every file is checked against the sha256 recorded at the export before it is
-    used (``sidecar.SidecarError`` names the one that changed or is missing).
-    ``model_dir``: where the model folder is now, if it moved. A record with an entry
-    missing or of the wrong kind is refused (``SidecarError``) rather than half-used.
-    """
-    try:
-        return _rebuild(record, model_dir=model_dir, cancel=cancel)
-    except (KeyError, TypeError, AttributeError) as error:
-        what = f"no {error}" if isinstance(error, KeyError) else str(error)
-        raise sidecar.SidecarError(
-            f"the sidecar is incomplete or was edited ({what}); export the blend again"
-        ) from None
-
-
-def _rebuild(
-    record: dict, *, model_dir: str | Path | None, cancel: CancelToken | None
-) -> tuple[Engine, Settings, ExportOptions]:
-    folder = Path(model_dir or record["model"]["path"])
-    for name in MODEL_FILES:
-        sidecar.check_file(folder / name, record["model"][name], f"the model's {name}")
-    blender = Engine(OnnxVAE(folder))
-    for slot, source in record["sources"].items():
-        sidecar.check_file(source["path"], source["sha256"], f"source {slot}")
-    for slot, source in record["sources"].items():
-        track = load_track(
-            source["path"],
-            blender.model,
-            start_s=source["start_s"],
-            duration_s=source["duration_s"],
-            cancel=cancel,
-            overview=False,
-        )
-        if slot in record["sync"]:
-            fit = stretch.Alignment.from_dict(record["sync"][slot])
-            track = align_track(track, blender.model, fit, cancel=cancel)
-        blender.set_track(slot, track)
-    render = record["render"]
-    options = ExportOptions(**{name: render[name] for name in ExportOptions.__dataclass_fields__})
-    return blender, settings_from_record(record["blend"]), options

@@ -155,3 +155,66 @@ def write_atomically(path: str | os.PathLike, content: str | bytes) -> Path:
 def reason(error: OSError) -> str:
     """Why ``error`` happened, in words: a :class:`NotAFileError`'s reason, else the system's."""
     return getattr(error, "reason", None) or error.strerror or str(error)
+
+
+class OutputPathError(ValueError):
+    """An output path that must not be written; ``str(error)`` says why, for a person."""
+
+
+def _same_file(a: os.stat_result, b: os.stat_result) -> bool:
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+
+
+def check_output(
+    path: str | os.PathLike,
+    *,
+    suffixes: tuple[str, ...],
+    inputs: tuple[str | os.PathLike, ...] = (),
+) -> Path:
+    """``path`` if a file may be written there, checked before any work is done.
+
+    Refused (:class:`OutputPathError`, naming the path): a name whose extension is
+    not one of ``suffixes``; one of ``inputs`` (the same file by device and inode,
+    so links, ``./`` and other spellings do not get around it); a folder, a device
+    or anything else that is not a regular file; a folder to write in that is
+    missing, not a folder, or not writable.
+    """
+    path = Path(path)
+    if path.suffix.lower() not in suffixes:
+        given = f"“{path.suffix}”" if path.suffix else "no extension"
+        raise OutputPathError(
+            f"{path}: the name has {given}; end it in {', '.join(suffixes)} (that is the format "
+            "written)"
+        )
+    try:
+        existing = os.stat(path)
+    except FileNotFoundError:
+        existing = None
+    except OSError as error:
+        refusal = reason(_refusal(path, error))
+        raise OutputPathError(f"{path}: cannot be written ({refusal})") from None
+    if existing is not None:
+        kind = kind_of(existing.st_mode)
+        if kind:
+            raise OutputPathError(f"{path}: cannot be written: it is {kind}")
+        for source in inputs:
+            try:
+                if _same_file(existing, os.stat(source)):
+                    raise OutputPathError(
+                        f"{path}: that is {source}, which this uses as input; inputs are never "
+                        "overwritten, so choose another name"
+                    )
+            except FileNotFoundError:
+                continue
+    folder = path.parent
+    try:
+        folder_info = os.stat(folder)
+    except OSError as error:
+        raise OutputPathError(
+            f"{path}: its folder {folder} cannot be used ({reason(error)})"
+        ) from None
+    if not stat.S_ISDIR(folder_info.st_mode):
+        raise OutputPathError(f"{path}: {folder} is not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputPathError(f"{path}: the folder {folder} is not writable")
+    return path

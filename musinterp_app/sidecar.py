@@ -4,7 +4,7 @@ The record (built by ``Engine.export_record``) names the app version, the model
 folder and the sha256 of both ONNX files, each source file with its sha256 and
 excerpt, the blend (α, α over time or the pad's path), the sync settings with
 the tempi and keys used, and the render options. ``musinterp render`` reads it
-back (``engine.rebuild``); every file is checked against its sha256 first, and
+back (:mod:`musinterp_app.rebuild`); every file is checked against its sha256 first, and
 one that changed or is missing is named, never guessed around.
 """
 
@@ -13,7 +13,7 @@ import json
 import os
 from pathlib import Path
 
-from musinterp_app import files
+from musinterp_app import files, json_input
 
 FORMAT = "musinterp export"
 FORMAT_VERSION = 1
@@ -68,18 +68,19 @@ def write(path: str | os.PathLike, record: dict) -> Path:
         ) from None
 
 
-def read(path: str | os.PathLike) -> dict:
-    """A sidecar's record; ``SidecarError`` when it is no sidecar or of a newer format."""
+def read(path: str | os.PathLike) -> json_input.Node:
+    """A sidecar's record, its format and version checked; ``json_input.JsonInputError``
+    when the file is no JSON musinterp can use, ``SidecarError`` when it is another kind
+    of file or of a newer format."""
     path = Path(path)
-    try:
-        record = json.loads(files.read_text(path))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise SidecarError(f"“{path.name}” is not a readable musinterp sidecar ({error})") from None
-    if not isinstance(record, dict) or record.get("format") != FORMAT:
+    record = json_input.load(path)
+    record.entries()  # an object, or refused
+    if record.value.get("format") != FORMAT:
         raise SidecarError(f"“{path.name}” is not a musinterp sidecar (no “{FORMAT}” format)")
-    if record.get("format_version") != FORMAT_VERSION:
+    version = record["format_version"]
+    if version.value != FORMAT_VERSION:
         raise SidecarError(
-            f"“{path.name}” has format version {record.get('format_version')}; this musinterp "
-            f"reads version {FORMAT_VERSION}"
+            f"“{path.name}” has format version {json_input.shorten(repr(version.value))}; this "
+            f"musinterp reads version {FORMAT_VERSION}"
         )
     return record

@@ -125,17 +125,26 @@ def test_what_is_no_sidecar_is_one_line(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "record",
+    ("record", "words"),
     [
-        {},
-        {"model": {"path": "."}},
-        {"model": {"path": "."}, "sources": {}, "sync": {}, "render": {}, "blend": {"colour": 1}},
+        ({}, "model: is missing"),
+        ({"model": {"path": "."}}, "model.encoder.onnx: is missing"),
+        (
+            {
+                "model": {"path": ".", "encoder.onnx": "0", "decoder.onnx": "1"},
+                "sources": {"A": {}},
+                "sync": {},
+                "render": {},
+                "blend": {"kind": "colour"},
+            },
+            'blend.kind: expected one of "blend", "pad", found the text "colour"',
+        ),
     ],
 )
-def test_an_incomplete_or_edited_sidecar_is_one_line(tmp_path, record):
+def test_an_incomplete_or_edited_sidecar_is_one_line(tmp_path, record, words):
     path = tmp_path / "cut.musinterp.json"
     path.write_text(json.dumps({"format": sidecar.FORMAT, "format_version": 1, **record}))
     result = musinterp("render", path, "-o", tmp_path / "y.wav")
     assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert "incomplete or was edited" in result.stderr
+    assert str(path) in result.stderr and words in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "y.wav").exists()

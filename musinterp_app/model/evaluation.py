@@ -1,10 +1,9 @@
 """What a model's evaluation (``evaluation.json``, written by ``musinterp-train evaluate``) means,
 in words a musician understands. Used by ``musinterp info`` and the window's About box."""
 
-import json
 from pathlib import Path
 
-from musinterp_app import files
+from musinterp_app import json_input
 
 
 def load_summary(folder: Path) -> dict | None:
@@ -12,10 +11,12 @@ def load_summary(folder: Path) -> dict | None:
     (or by an older ``evaluate`` that did not measure blends and sharpness)."""
     path = Path(folder) / "evaluation.json"
     try:
-        summary = json.loads(files.read_text(path))["summary"]
-    except (OSError, ValueError, KeyError):
+        summary = json_input.load(path)["summary"].entries()
+        summary = {key: node.value for key, node in summary.items()}
+        plain_words(summary)  # a summary the words cannot be made of counts as none
+    except (ValueError, KeyError, TypeError, AttributeError):
         return None
-    return summary if {"reconstruction", "blends"} <= set(summary) else None
+    return summary
 
 
 def plain_words(summary: dict) -> list[str]:

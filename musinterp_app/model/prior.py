@@ -133,6 +133,9 @@ class LatentPrior:
         return files.write_atomically(Path(folder) / PRIOR_FILE, arrays.getvalue())
 
 
+MAX_PRIOR_BYTES = 64 << 20  # the shipped prior is 0.2 MB; a mixture of any sensible size fits
+
+
 def load(folder: Path, *, model_id: str, channels: int) -> LatentPrior | None:
     """The prior saved in a model folder, or None when there is none.
 
@@ -143,7 +146,10 @@ def load(folder: Path, *, model_id: str, channels: int) -> LatentPrior | None:
         return None
     try:
         with files.open_regular(path) as handle:
-            stored = np.load(io.BytesIO(handle.read()), allow_pickle=False)
+            data = handle.read(MAX_PRIOR_BYTES + 1)
+            if len(data) > MAX_PRIOR_BYTES:
+                raise ValueError(f"it is larger than {MAX_PRIOR_BYTES >> 20} MiB")
+            stored = np.load(io.BytesIO(data), allow_pickle=False)
             values = {f.name: stored[f.name] for f in fields(LatentPrior)}
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
         raise PriorError(f"{path} is damaged or not a latent prior ({error}).") from None

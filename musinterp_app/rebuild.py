@@ -1,0 +1,133 @@
+"""An export made again from its sidecar: every entry read with its type and range checked.
+
+A sidecar may have been edited, cut short or written by another version; each
+value is taken through :mod:`json_input`, so a wrong one is refused with the
+file, the key path and what was expected (``blend.alpha: expected a number in
+0 … 1, found the text "half"``), never half-used and never a traceback. Files
+are then checked against the sha256 recorded at the export before use.
+"""
+
+from pathlib import Path
+
+from musinterp_app import limits, sidecar
+from musinterp_app.audio import io, stretch
+from musinterp_app.audio.cancel import CancelToken
+from musinterp_app.engine import (
+    EXPORT_LEVELS,
+    MODEL_FILES,
+    SLOTS,
+    BlendSettings,
+    Engine,
+    ExportOptions,
+    PadSettings,
+    Settings,
+    align_track,
+    load_track,
+)
+from musinterp_app.json_input import Node
+from musinterp_app.model import latent
+from musinterp_app.model.onnx_vae import OnnxVAE
+
+SHA256_CHARS = 64
+PATH_CHARS = 4096
+
+
+def path_points(node: Node) -> tuple[tuple[float, float], ...]:
+    """A pad path: at least two ``[x, y]`` points on the pad (a path of one point, or none,
+    is no path: both are refused alike)."""
+    points = node.points(limits.PAD)
+    if len(points) < 2:
+        node.fail("a path of at least two [x, y] points, e.g. [[0, 0], [1, 1]]")
+    return points
+
+
+def settings_from_record(blend: Node) -> Settings:
+    """The blend or pad settings a sidecar's ``blend`` entry describes (an option an older
+    export did not record takes its default)."""
+    kind = blend["kind"].choice(("blend", "pad"))
+    readers = {
+        "mode": lambda node: node.choice(latent.MODES),
+        "keep_detail": Node.flag,
+        "steady_level": Node.flag,
+        "x": lambda node: node.number(limits.PAD),
+        "y": lambda node: node.number(limits.PAD),
+        "path": lambda node: path_points(node) if node.value != [] else (),
+        "alpha": lambda node: node.number(limits.ALPHA),
+        "morph": Node.flag,
+        "steps": lambda node: tuple(step.number(limits.ALPHA) for step in node.items()),
+    }
+    kind_class = PadSettings if kind == "pad" else BlendSettings
+    values = {}
+    for name in kind_class.__dataclass_fields__:
+        node = blend.get(name)
+        if node is not None:
+            values[name] = readers[name](node)
+    return kind_class(**values)
+
+
+def export_options(render: Node) -> ExportOptions:
+    """The render options a sidecar's ``render`` entry records."""
+    rate = render["output_rate"]
+    return ExportOptions(
+        n_iter=render["n_iter"].integer(limits.ITERATIONS),
+        level=render["level"].choice(EXPORT_LEVELS),
+        output_rate=None if rate.value is None else rate.integer(limits.OUTPUT_RATE_HZ),
+        sample_format=render["sample_format"].choice(io.SAMPLE_FORMATS),
+        fade_ms=render["fade_ms"].number(limits.FADE_MS),
+        mono=render["mono"].flag(),
+    )
+
+
+def alignment(node: Node) -> stretch.Alignment:
+    """A track's tempo and key fit as the sidecar keeps it."""
+    node.entries()  # an object, or refused
+    try:
+        return stretch.Alignment.from_dict(node.value)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        node.fail("a tempo and key fit as musinterp writes it")
+
+
+def rebuild(
+    record: Node, *, model_dir: str | Path | None = None, cancel: CancelToken | None = None
+) -> tuple[Engine, Settings, ExportOptions]:
+    """The engine, settings and options of an export, from its sidecar record.
+
+    Every entry is read and checked first (``JsonInputError`` names a wrong one),
+    then every file against the sha256 recorded at the export
+    (``sidecar.SidecarError`` names the one that changed or is missing).
+    ``model_dir``: where the model folder is now, if it moved.
+    """
+    model = record["model"]
+    folder = Path(model_dir or model["path"].text(max_chars=PATH_CHARS))
+    model_sha256 = {name: model[name].text(max_chars=SHA256_CHARS) for name in MODEL_FILES}
+    sources = record["sources"].entries()
+    unknown = [slot for slot in sources if slot not in SLOTS]
+    if unknown or not sources:
+        record["sources"].fail(f"sources named {', '.join(SLOTS[:2])} (and C, D for the pad)")
+    sync = record["sync"].entries()
+    fits = {slot: alignment(sync[slot]) for slot in sources if slot in sync}
+    settings = settings_from_record(record["blend"])
+    options = export_options(record["render"])
+    plan = {
+        slot: (
+            source["path"].text(max_chars=PATH_CHARS),
+            source["sha256"].text(max_chars=SHA256_CHARS),
+            source["start_s"].number(limits.START_S),
+            source["duration_s"].number(limits.EXCERPT_S),
+        )
+        for slot, source in sources.items()
+    }
+    for name in MODEL_FILES:
+        sidecar.check_file(folder / name, model_sha256[name], f"the model's {name}")
+    blender = Engine(OnnxVAE(folder))
+    for slot, (path, sha256, _, _) in plan.items():
+        sidecar.check_file(path, sha256, f"source {slot}")
+    for slot, (path, _, start_s, duration_s) in plan.items():
+        track = load_track(
+            path, blender.model, start_s=start_s, duration_s=duration_s, cancel=cancel,
+            overview=False,
+        )  # fmt: skip
+        if slot in fits:
+            track = align_track(track, blender.model, fits[slot], cancel=cancel)
+        blender.set_track(slot, track)
+    return blender, settings, options
