@@ -139,7 +139,8 @@ def _training_section(config: dict, last_log: dict) -> str:
             else f"step {start['step']} of the run {start['run']}"
         )
         critic = (
-            f"; on top, {options['interpolation_weight']} × as much for the interpolation critic "
+            f"; on top, {options['interpolation_weight']} × as much (weighed the same way, "
+            "apart) for the interpolation critic "
             "(decodes of latents blended between two crops, lerp or slerp, α in [0.2, 0.8], "
             "judged as fakes)"
             if options["interpolation_weight"]
