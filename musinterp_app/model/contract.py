@@ -15,6 +15,7 @@ Format history:
 from dataclasses import dataclass
 
 from musinterp_app.audio.mel import MelConfig
+from musinterp_app.json_input import shorten
 
 FORMAT_VERSION = "2"
 READABLE_FORMATS = ("1", "2")
@@ -38,6 +39,10 @@ KEYS_V1 = (
     "norm_scale_db",
 )
 REQUIRED_KEYS = {"1": KEYS_V1, "2": (*KEYS_V1, "parameters", "training_data")}
+# The longest value of a key (characters): export refuses longer ones, and so does the loader,
+# so a huge value is never copied into messages, the window or every export's sidecar.
+MAX_CHARS = {"training_data": 4096}
+MAX_CHARS_OTHER = 64  # numbers, names, ids
 ROLES = ("encoder", "decoder")
 
 
@@ -87,10 +92,24 @@ def metadata_for(
         "training_data": ", ".join(training_labels),
         **mel.to_dict(),
     }
-    return {key: str(value) for key, value in values.items()}
+    metadata = {key: str(value) for key, value in values.items()}
+    _check_sizes(metadata, f"{role}.onnx")
+    return metadata
+
+
+def _check_sizes(metadata: dict[str, str], name: str) -> None:
+    """Refuse a value longer than its key allows (see :data:`MAX_CHARS`)."""
+    for key, value in metadata.items():
+        limit = MAX_CHARS.get(key, MAX_CHARS_OTHER)
+        if len(value) > limit:
+            raise ContractError(
+                f"{name}: the metadata {shorten(key, 40)} is {len(value)} characters long "
+                f"(at most {limit}): {shorten(value)}"
+            )
 
 
 def _check_one(metadata: dict[str, str], name: str) -> None:
+    _check_sizes({k: v for k, v in metadata.items() if k in REQUIRED_KEYS["2"]}, name)
     version = metadata.get("musinterp_format")
     if version is None:
         raise ContractError(

@@ -164,6 +164,9 @@ def prepare(
     """Build or resume a segment store (part ``part[0]`` of ``part[1]``); returns a summary."""
     config = config or mel.MelConfig()
     cache = Path(cache)
+    tracks = None  # read first: a bad table leaves no cache folder behind
+    if fma_metadata:
+        tracks = fma.select(fma.read_tracks(fma_metadata), fma_subset, fma_balanced)
     (cache / "files").mkdir(parents=True, exist_ok=True)
     if exr:
         (cache / "segments").mkdir(exist_ok=True)
@@ -174,10 +177,6 @@ def prepare(
     ):
         raise ValueError(f"{cache} was prepared with other mel parameters; use a new folder")
     write_atomically(config_path, json.dumps(config.to_dict(), indent=2))
-
-    tracks = None
-    if fma_metadata:
-        tracks = fma.select(fma.read_tracks(fma_metadata), fma_subset, fma_balanced)
     sources, skipped = find_sources(folders, tracks)
     number, parts = part
     mine = [s for s in sources if part_of(s.file_id, parts) == number]

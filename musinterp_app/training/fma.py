@@ -9,7 +9,10 @@ test) and its top genre (``track/genre_top``, empty for many tracks outside
 :data:`NO_GENRE`.
 """
 
+import contextlib
 import csv
+import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,12 +40,27 @@ class Track:
     split: str  # FMA's split: training, validation or test
 
 
+@contextlib.contextmanager
+def table_errors(path: Path, what: str) -> Iterator[None]:
+    """Turn what a broken table raises while read (not UTF-8, not CSV) into a one-line
+    ``ValueError`` naming ``path`` and what to give instead (``what``)."""
+    try:
+        yield
+    except UnicodeDecodeError:
+        raise ValueError(f"{path} is not a text table (not UTF-8); give {what}") from None
+    except csv.Error as error:
+        raise ValueError(f"{path} is not a CSV table ({error}); give {what}") from None
+
+
 def read_tracks(tracks_csv: Path) -> dict[int, Track]:
     """Track id → :class:`Track`, from FMA's ``tracks.csv`` (two header rows, then ``track_id``)."""
-    with open_text(tracks_csv) as handle:
+    what = "fma_metadata/tracks.csv"
+    with open_text(tracks_csv) as handle, table_errors(tracks_csv, what):
         rows = csv.reader(handle)
-        groups, names = next(rows), next(rows)
-        next(rows)  # the index's name: track_id
+        header = list(itertools.islice(rows, 3))  # groups, names, the index's name (track_id)
+        if len(header) < 3:
+            raise ValueError(f"{tracks_csv} has {len(header)} of FMA's 3 header rows; give {what}")
+        groups, names, _ = header
         columns = {(g, n): i for i, (g, n) in enumerate(zip(groups, names, strict=False))}
         try:
             genre, subset, split = (
@@ -52,13 +70,16 @@ def read_tracks(tracks_csv: Path) -> dict[int, Track]:
         except KeyError:
             raise ValueError(
                 f"{tracks_csv} is not FMA's tracks.csv (no track/genre_top, set/subset and "
-                "set/split columns); give fma_metadata/tracks.csv"
+                f"set/split columns); give {what}"
             ) from None
-        return {
+        tracks = {
             int(row[0]): Track(row[genre] or NO_GENRE, row[subset], row[split])
             for row in rows
-            if row and row[0].isdigit()
+            if len(row) > max(genre, subset, split) and row[0].isdigit()
         }
+    if not tracks:
+        raise ValueError(f"{tracks_csv} lists no tracks (only its header); give {what}")
+    return tracks
 
 
 def select(tracks: dict[int, Track], subset: str = "full", balanced: bool = False) -> dict:

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from musinterp_app.files import open_text
+from musinterp_app.training.fma import table_errors
 
 ECHONEST_GROUPS = ("audio_features",)  # the high-level descriptors (0…1, tempo)
 
@@ -23,7 +24,8 @@ def read_feature_table(
     ``echonest`` is in ``groups`` (all when None) and that are numbers for
     most tracks are kept; a missing number takes its column's median.
     """
-    with open_text(path) as handle:
+    what = "FMA's features.csv or echonest.csv"
+    with open_text(path) as handle, table_errors(path, what):
         rows = csv.reader(handle)
         header = []
         for row in rows:

@@ -52,6 +52,11 @@ def test_format_1_folders_still_load():
         ),
         (lambda e, d: (e.update(role="decoder"), d.update(role="encoder")), "swapped"),
         (lambda e, d: (e.update(n_fft="x"), d.update(n_fft="x")), "the metadata is inconsistent"),
+        (
+            lambda e, d: (e.update(n_fft="9" * 10**6), d.update(n_fft="9" * 10**6)),
+            "encoder.onnx: the metadata n_fft is 1000000 characters long (at most 64)",
+        ),
+        (lambda e, d: e.update(musinterp_format="9" * 100), "musinterp_format is 100 characters"),
     ],
 )
 def test_broken_metadata_is_refused_with_a_reason(change, message):
@@ -59,3 +64,14 @@ def test_broken_metadata_is_refused_with_a_reason(change, message):
     change(encoder, decoder)
     with pytest.raises(contract.ContractError, match=re.escape(message)):
         contract.parse_metadata(encoder, decoder)
+
+
+def test_refused_values_are_quoted_short_and_export_refuses_what_the_loader_refuses():
+    encoder, decoder = _pair()
+    labels = ", ".join(["x"] * 3000)  # 8998 characters
+    encoder["training_data"] = decoder["training_data"] = labels
+    with pytest.raises(contract.ContractError) as loaded:
+        contract.parse_metadata(encoder, decoder)
+    assert len(str(loaded.value)) < 200
+    with pytest.raises(contract.ContractError, match="training_data is 8998 characters"):
+        _pair(training_labels=["x"] * 3000)

@@ -56,3 +56,29 @@ def test_a_text_file_option_that_is_a_pipe_is_refused_at_once(tmp_path, command,
         f"error: argument {option}: {pipe}: it is a named pipe (FIFO), not a file "
         f"(see musinterp-train {command} --help)"
     ]
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        (b"", "has 0 of FMA's 3 header rows"),
+        (b",track,set,set\n,genre_top,subset,split\ntrack_id,,,\n", "lists no tracks"),
+        (b"\x89PNG\r\n\x1a\n\xff\xfe\x00binary", "is not a text table (not UTF-8)"),
+        (b'"' + b"x" * 200_000 + b'"\n', "is not a CSV table (field larger than field limit"),
+        (b"x,y\n1,2\n3,4\n", "is not FMA's tracks.csv"),
+    ],
+)
+def test_a_broken_metadata_table_is_one_line_naming_it(tmp_path, content, words):
+    train_cli = pytest.importorskip("musinterp_app.training.cli", reason="needs the train extra")
+    table = tmp_path / "tracks.csv"
+    table.write_bytes(content)
+    (tmp_path / "music").mkdir()
+    errors = io.StringIO()
+    with contextlib.redirect_stderr(errors):
+        code = train_cli.main(
+            ["prepare", "--audio", str(tmp_path / "music"), "--out", str(tmp_path / "c"),
+             "--fma-metadata", str(table)]
+        )  # fmt: skip
+    lines = errors.getvalue().splitlines()
+    assert code == 1 and len(lines) == 1 and str(table) in lines[0] and words in lines[0]
+    assert not (tmp_path / "c").exists()
