@@ -444,6 +444,7 @@ _SAVE_ADVICE = {
     errno.EPERM: _NOT_ALLOWED,
     errno.EROFS: "the disk is read-only; choose another folder",
     errno.ENOSPC: "the disk is full; free some space or choose another disk",
+    errno.EFBIG: "the file would be larger than this system allows; write a shorter one",
 }
 
 
@@ -471,6 +472,32 @@ def _save_failure_reason(error: Exception) -> str:
 
 SAMPLE_FORMATS = {"16": "PCM_16", "24": "PCM_24", "float": "FLOAT"}
 OUTPUT_FORMATS = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG"}  # by the name's extension
+
+
+class _KeepWriteError:
+    """The file soundfile writes through, keeping the first ``OSError`` of a write (disk
+    full, file too large) instead of raising it inside libsndfile's callback, where cffi
+    prints it as "Exception ignored … Traceback" on the user's terminal and soundfile then
+    fails an assertion; the save reports it in one line instead."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self.raw, self.error = raw, None
+
+    def write(self, data: bytes) -> int:
+        try:
+            return self.raw.write(data)
+        except OSError as error:
+            self.error = self.error or error
+            return 0
+
+    def read(self, size: int = -1) -> bytes:
+        return self.raw.read(size)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self.raw.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self.raw.tell()
 
 
 def save_audio(
@@ -517,15 +544,24 @@ def save_audio(
     temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.part")
     try:
         with open(temporary, "wb") as raw:
-            with sf.SoundFile(
-                raw,
-                "w",
-                samplerate=sample_rate,
-                channels=1 if samples.ndim == 1 else samples.shape[1],
-                format=container,
-                subtype=subtype,
-            ) as handle:
-                handle.write(samples)
+            target = _KeepWriteError(raw)
+            try:
+                with sf.SoundFile(
+                    target,
+                    "w",
+                    samplerate=sample_rate,
+                    channels=1 if samples.ndim == 1 else samples.shape[1],
+                    format=container,
+                    subtype=subtype,
+                ) as handle:
+                    handle.write(samples)
+            except (AssertionError, RuntimeError, sf.LibsndfileError):
+                # soundfile asserts that every frame was written: a short write whose
+                # cause ``target`` kept
+                if target.error is None:
+                    raise
+            if target.error is not None:
+                raise target.error
             raw.flush()
             os.fsync(raw.fileno())
         if before_replace is not None:
