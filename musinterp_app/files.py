@@ -13,11 +13,13 @@ Standard library only: every layer may import this module.
 """
 
 import contextlib
+import csv
 import errno
 import io
 import os
 import stat
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
@@ -155,6 +157,18 @@ def write_atomically(path: str | os.PathLike, content: str | bytes) -> Path:
 def reason(error: OSError) -> str:
     """Why ``error`` happened, in words: a :class:`NotAFileError`'s reason, else the system's."""
     return getattr(error, "reason", None) or error.strerror or str(error)
+
+
+@contextlib.contextmanager
+def table_errors(path: Path, what: str) -> Iterator[None]:
+    """Turn what a broken table raises while read (not UTF-8, not CSV) into a one-line
+    ``ValueError`` naming ``path`` and what to give instead (``what``)."""
+    try:
+        yield
+    except UnicodeDecodeError:
+        raise ValueError(f"{path} is not a text table (not UTF-8); give {what}") from None
+    except csv.Error as error:
+        raise ValueError(f"{path} is not a CSV table ({error}); give {what}") from None
 
 
 class OutputPathError(ValueError):

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import scipy.stats
 
-from musinterp_app import engine
+from musinterp_app import engine, files
 from musinterp_app.audio.cancel import CancelToken, Progress
 from musinterp_app.files import write_atomically
 from musinterp_app.model.onnx_vae import OnnxVAE
@@ -222,10 +222,10 @@ def read_answers(folder: str | Path) -> list[dict]:
     if not path.exists():
         raise ValueError(f"{folder} has no {ANSWERS_FILE}: no listening test was saved there")
     rows = []
-    with open(path, newline="", encoding="utf-8") as handle:
+    with files.open_text(path) as handle, files.table_errors(path, "the test's answers.csv"):
         for row in csv.DictReader(handle):
             try:
-                row["score"] = int(row["score"])
+                row["score"] = int(row.get("score"))
             except (TypeError, ValueError):
                 continue
             if row["score"] in SCORES and row.get("question") in dict(QUESTIONS):

@@ -2,6 +2,7 @@
 
 import csv
 import math
+import re
 
 import numpy as np
 import pytest
@@ -142,3 +143,22 @@ def test_the_command_prints_the_summary_of_a_folder(tmp_path):
     assert "| keep-detail blend | features | 4.00 | – | 1 |" in result.stdout
     missing = musinterp("survey", "--out", tmp_path / "none", "--summary")
     assert missing.returncode == 1 and "no answers.csv" in missing.stderr
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        (b"\xff\xfe\x00\x01 binary", "is not a text table (not UTF-8)"),
+        (b'"' + b"x" * 200_000 + b'"\n', "is not a CSV table"),
+    ],
+)
+def test_an_answers_file_that_is_no_table_is_one_line_naming_it(tmp_path, content, words):
+    (tmp_path / survey.ANSWERS_FILE).write_bytes(content)
+    with pytest.raises(ValueError, match=re.escape(words)) as caught:
+        survey.read_answers(tmp_path)
+    assert str(tmp_path / survey.ANSWERS_FILE) in str(caught.value)
+
+
+def test_an_answers_file_without_a_score_column_holds_no_answers(tmp_path):
+    (tmp_path / survey.ANSWERS_FILE).write_text("listener,question\nAda,fluent\n")
+    assert survey.read_answers(tmp_path) == []

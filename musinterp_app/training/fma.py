@@ -9,14 +9,12 @@ test) and its top genre (``track/genre_top``, empty for many tracks outside
 :data:`NO_GENRE`.
 """
 
-import contextlib
 import csv
 import itertools
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from musinterp_app.files import open_text
+from musinterp_app.files import open_text, table_errors
 
 SUBSETS = ("small", "medium", "large", "full")
 # FMA small's eight genres: the balanced split the report trained on.
@@ -38,18 +36,6 @@ class Track:
     label: str  # the top genre, or NO_GENRE
     subset: str  # the smallest subset the track is in: small, medium or large
     split: str  # FMA's split: training, validation or test
-
-
-@contextlib.contextmanager
-def table_errors(path: Path, what: str) -> Iterator[None]:
-    """Turn what a broken table raises while read (not UTF-8, not CSV) into a one-line
-    ``ValueError`` naming ``path`` and what to give instead (``what``)."""
-    try:
-        yield
-    except UnicodeDecodeError:
-        raise ValueError(f"{path} is not a text table (not UTF-8); give {what}") from None
-    except csv.Error as error:
-        raise ValueError(f"{path} is not a CSV table ({error}); give {what}") from None
 
 
 def read_tracks(tracks_csv: Path) -> dict[int, Track]:

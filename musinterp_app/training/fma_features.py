@@ -7,8 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from musinterp_app.files import open_text
-from musinterp_app.training.fma import table_errors
+from musinterp_app.files import open_text, table_errors
 
 ECHONEST_GROUPS = ("audio_features",)  # the high-level descriptors (0…1, tempo)
 
