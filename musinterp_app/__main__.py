@@ -19,7 +19,14 @@ def main(argv: list[str] | None = None) -> int:
         from musinterp_app.gui.app import run_gui
 
         return run_gui(args)
-    return cli.run(args)
+    return cli.run(args, listening_test=_listening_test)
+
+
+def _listening_test(*args, **kwargs) -> int:
+    """``musinterp survey``: the listening test's window (Qt imported only now)."""
+    from musinterp_app.gui.listening_test import run_survey
+
+    return run_survey(*args, **kwargs)
 
 
 if __name__ == "__main__":

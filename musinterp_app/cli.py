@@ -9,6 +9,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -309,9 +310,9 @@ def survey(args: argparse.Namespace) -> int:
     if args.summary:
         print(listening.summary_markdown(listening.summarise(listening.read_answers(args.out))))
         return 0
-    from musinterp_app.gui.listening_test import run_survey  # the window's dialog
-
-    return run_survey(args.tracks, args.out, listener=args.listener, model_dir=args.model)
+    if args.listening_test is None:
+        raise ValueError("the listening test needs the window: start it with `musinterp survey`")
+    return args.listening_test(args.tracks, args.out, listener=args.listener, model_dir=args.model)
 
 
 def info(args: argparse.Namespace) -> int:
@@ -612,10 +613,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run(args: list[str]) -> int:
-    """Run a headless command; returns the process exit status."""
+def run(args: list[str], *, listening_test: Callable[..., int] | None = None) -> int:
+    """Run a headless command; returns the process exit status. ``listening_test`` opens the
+    listening test's window (given by the entry point, so this layer never imports Qt)."""
     parser = build_parser()
     options = parser.parse_args(args)
+    options.listening_test = listening_test
     if options.self_test:
         options.handler = lambda _options: self_test()
     elif options.command is None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).parents[1] / "musinterp_app"
+UPPER = {"musinterp_app.gui", "musinterp_app.training", "musinterp_app.cli"}
 FORBIDDEN = {
     "audio": {
         "PySide6",
@@ -16,11 +17,19 @@ FORBIDDEN = {
         "torch",
         "musinterp_app.model",
         "musinterp_app.engine",
-        "musinterp_app.gui",
-        "musinterp_app.training",
+        *UPPER,
     },
-    "model": {"PySide6", "pyqtgraph", "torch", "musinterp_app.gui", "musinterp_app.training"},
+    "model": {"PySide6", "pyqtgraph", "torch", "musinterp_app.engine", *UPPER},
 }
+# Modules at the top of the package, by layer (docs/ARCHITECTURE.md's table).
+BASE = ("files.py", "limits.py", "resources.py", "allocator.py", "json_input.py")
+ENGINE = ("engine.py", "sidecar.py", "rebuild.py", "survey.py")
+MODULES = {
+    **{name: {"musinterp_app.audio", "musinterp_app.model", "musinterp_app.engine",
+              "PySide6", "torch", "soundfile", "onnxruntime", *UPPER} for name in BASE},
+    **{name: {"PySide6", "pyqtgraph", "torch", *UPPER} for name in ENGINE},
+    "cli.py": {"PySide6", "pyqtgraph", "torch", "musinterp_app.gui", "musinterp_app.training"},
+}  # fmt: skip
 
 
 def imported_modules(path: Path) -> set[str]:
@@ -41,6 +50,14 @@ def test_layer_imports_only_what_it_may(layer):
             assert not any(name == bad or name.startswith(bad + ".") for bad in FORBIDDEN[layer]), (
                 f"{path.relative_to(PACKAGE)} imports {name}"
             )
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_top_level_module_imports_only_what_its_layer_may(module):
+    for name in imported_modules(PACKAGE / module):
+        assert not any(name == bad or name.startswith(bad + ".") for bad in MODULES[module]), (
+            f"{module} imports {name}"
+        )
 
 
 def test_cli_starts_without_qt_or_torch():
