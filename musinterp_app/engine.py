@@ -954,9 +954,9 @@ class Engine:
         inputs = tuple(track.path for track in tracks) + tuple(
             self.model.info.folder / name for name in MODEL_FILES
         )
-        suffixes = tuple(io.OUTPUT_FORMATS)
+        checked = files.check_output(path, suffixes=tuple(io.OUTPUT_FORMATS), inputs=inputs)
         files.check_output(sidecar.path_for(path), suffixes=(".json",), inputs=inputs)
-        return files.check_output(path, suffixes=suffixes, inputs=inputs)
+        return checked
 
     def export_record(self, settings: Settings, options: "ExportOptions", channels: int) -> dict:
         """What :mod:`musinterp_app.sidecar` keeps of an export (plain JSON values)."""

@@ -187,48 +187,50 @@ def check_output(
 ) -> Path:
     """``path`` if a file may be written there, checked before any work is done.
 
-    Refused (:class:`OutputPathError`, naming the path): a name whose extension is
-    not one of ``suffixes``; one of ``inputs`` (the same file by device and inode,
-    so links, ``./`` and other spellings do not get around it); a folder, a device
-    or anything else that is not a regular file; a folder to write in that is
-    missing, not a folder, or not writable.
+    Refused (:class:`OutputPathError`, naming the file and its folder): a name whose
+    extension is not one of ``suffixes``; one of ``inputs`` (the same file by device
+    and inode, so links, ``./`` and other spellings do not get around it); a folder,
+    a device or anything else that is not a regular file; a folder to write in that
+    is missing, not a folder, or not writable.
     """
     path = Path(path)
+    where = f"Cannot save “{path.name}” in {path.parent}"
     if path.suffix.lower() not in suffixes:
         given = f"“{path.suffix}”" if path.suffix else "no extension"
         raise OutputPathError(
-            f"{path}: the name has {given}; end it in {', '.join(suffixes)} (that is the format "
-            "written)"
+            f"{where}: the name has {given}; end it in {', '.join(suffixes)} (that is the "
+            "format written)"
         )
+    try:
+        folder = os.stat(path.parent)
+    except OSError as error:
+        problem = (
+            "does not exist" if error.errno == errno.ENOENT else f"cannot be used ({reason(error)})"
+        )
+        raise OutputPathError(f"{where}: the folder {path.parent} {problem}") from None
+    if not stat.S_ISDIR(folder.st_mode):
+        raise OutputPathError(f"{where}: {path.parent} is not a folder")
     try:
         existing = os.stat(path)
     except FileNotFoundError:
         existing = None
     except OSError as error:
-        refusal = reason(_refusal(path, error))
-        raise OutputPathError(f"{path}: cannot be written ({refusal})") from None
+        raise OutputPathError(
+            f"{where}: {reason(_refusal(path, error))}. Choose another name."
+        ) from None
     if existing is not None:
         kind = kind_of(existing.st_mode)
         if kind:
-            raise OutputPathError(f"{path}: cannot be written: it is {kind}")
+            raise OutputPathError(f"{where}: it is {kind}. Choose another name.")
         for source in inputs:
-            try:
+            with contextlib.suppress(OSError):  # an input that is gone is not this file
                 if _same_file(existing, os.stat(source)):
                     raise OutputPathError(
-                        f"{path}: that is {source}, which this uses as input; inputs are never "
-                        "overwritten, so choose another name"
+                        f"{where}: that is {source}, which this uses as input; inputs are "
+                        "never overwritten, so choose another name"
                     )
-            except FileNotFoundError:
-                continue
-    folder = path.parent
-    try:
-        folder_info = os.stat(folder)
-    except OSError as error:
+    if not os.access(path.parent, os.W_OK | os.X_OK):
         raise OutputPathError(
-            f"{path}: its folder {folder} cannot be used ({reason(error)})"
-        ) from None
-    if not stat.S_ISDIR(folder_info.st_mode):
-        raise OutputPathError(f"{path}: {folder} is not a folder")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise OutputPathError(f"{path}: the folder {folder} is not writable")
+            f"{where}: you are not allowed to write in this folder; choose another one"
+        )
     return path

@@ -9,6 +9,7 @@ import pytest
 import soundfile as sf
 
 from musinterp_app import engine, sidecar
+from musinterp_app import files as base_files
 from musinterp_app.audio import io, levels, mel, stft, synth
 from musinterp_app.engine import BlendSettings, Engine
 
@@ -315,11 +316,13 @@ def test_a_failed_export_leaves_the_folder_as_it_was(blender, tmp_path):
     (tmp_path / "taken.wav").mkdir()  # the audio cannot be written over a folder
     old_record = '{"written": "by an earlier export"}\n'
     (tmp_path / "taken.musinterp.json").write_text(old_record)
-    with pytest.raises(io.AudioSaveError, match=r"taken\.wav"):
-        blender.export(tmp_path / "taken.wav", settings, options)
+    with pytest.raises(base_files.OutputPathError, match=r"taken\.wav.*it is a folder"):
+        blender.export(tmp_path / "taken.wav", settings, options)  # refused before any work
     assert (tmp_path / "taken.musinterp.json").read_text() == old_record  # put back
     (tmp_path / "blocked.musinterp.json").mkdir()  # the sidecar cannot be written
-    with pytest.raises(sidecar.SidecarError, match=r"blocked\.musinterp\.json"):
+    with pytest.raises(
+        base_files.OutputPathError, match=r"blocked\.musinterp\.json.*it is a folder"
+    ):
         blender.export(tmp_path / "blocked.wav", settings, options)
     assert not (tmp_path / "blocked.wav").exists()  # so no audio either
     assert sorted(p.name for p in tmp_path.iterdir()) == [
@@ -369,7 +372,7 @@ def test_an_export_names_its_sources_as_they_were_when_read(shipped_model, tmp_p
         blender.set_track(slot, engine.load_track(path, shipped_model, overview=False))
     sf.write(paths["A"], clip(7.0, 64), 44100)  # the file changes after it was read
     out = blender.export(tmp_path / "out.wav", BlendSettings(alpha=0.4), engine.ExportOptions())
-    record = sidecar.read(sidecar.path_for(out))
+    record = sidecar.read(sidecar.path_for(out)).value
     assert record["sources"]["A"]["sha256"] == read_hash  # what was blended, not what is there
     model = shipped_model.info.folder
     assert record["model"]["decoder.onnx"] == sidecar.sha256(model / "decoder.onnx")

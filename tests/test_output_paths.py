@@ -47,8 +47,8 @@ CASES = [
     ("model.wav", "which this uses as input"),
     ("folder.wav", "it is a folder"),
     ("device.wav", "it is a device"),
-    ("not-a-folder/out.wav", "cannot be written"),
-    ("missing/out.wav", "its folder"),
+    ("not-a-folder/out.wav", "not-a-folder is not a folder"),
+    ("missing/out.wav", "missing does not exist"),
     ("blend", "the name has no extension"),
     ("blend.mp3", "the name has “.mp3”"),
 ]

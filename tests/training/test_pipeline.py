@@ -274,11 +274,7 @@ def test_evaluate_writes_report_plots_and_card(cache, tmp_path_factory):
     assert set(summary["targets"]) >= {"sc_db", "detail_bands", "mae_vs_pca", "blends_monotonic"}
     assert 0.0 <= summary["label_check"]["originals"] <= 1.0
     assert "crossfade α=0.5 as A" in summary["label_check"]
-    study = summary["blend_study"]
-    assert set(study["interpolation_share_mid"]) == {"lerp", "slerp"}
-    assert study["interpolation_share"]["lerp"][0] == 0.0  # α = 0 is A's own decode
-    assert {"decodes", "pure slerp 0.5", "log-mel crossfade", "random detour"} <= set(study["sets"])
-    assert "## Blending through the latent space" in (model_dir / "EVALUATION.md").read_text()
+    assert summary["blend_study"] is None  # one held-out file: no pairs of files to judge
     for name in [
         "eval_reconstruction.png",
         "eval_blends.png",
