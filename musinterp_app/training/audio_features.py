@@ -84,8 +84,8 @@ def two_sample_auc(
     spread = float(stats.t.ppf(0.975, len(aucs) - 1) * stats.sem(aucs)) if len(aucs) > 1 else 0.0
     return {
         "auc": round(mean, 3),
-        "low": round(mean - spread, 3),
-        "high": round(mean + spread, 3),
+        "low": round(max(0.0, mean - spread), 3),
+        "high": round(min(1.0, mean + spread), 3),
         "folds": len(aucs),
         "clips": len(other),
     }
