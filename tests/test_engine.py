@@ -12,6 +12,7 @@ from musinterp_app import engine, sidecar
 from musinterp_app import files as base_files
 from musinterp_app.audio import io, levels, mel, stft, synth
 from musinterp_app.engine import BlendSettings, Engine
+from musinterp_app.engine.caches import _DecodedBlocks, _LastBlend
 
 
 @pytest.fixture(scope="module")
@@ -264,7 +265,7 @@ def test_source_phase_is_the_weighted_sum_of_the_sources_stfts(blender, morph):
 def test_a_render_decodes_in_blocks_that_equal_the_whole_blend(blender):
     settings = BlendSettings(alpha=0.4)
     whole = blender.blend_mel(settings)
-    blocks = engine._DecodedBlocks(lambda a, b: blender.blend_mel(settings, a, b), whole.shape[1])
+    blocks = _DecodedBlocks(lambda a, b: blender.blend_mel(settings, a, b), whole.shape[1])
     parts = [blocks(0, 48), blocks(48, 100), blocks(100, whole.shape[1])]
     np.testing.assert_allclose(np.concatenate(parts, axis=1), whole, atol=1e-4)
     with pytest.raises(ValueError, match="out of order"):
@@ -381,7 +382,7 @@ def test_an_export_names_its_sources_as_they_were_when_read(shipped_model, tmp_p
 
 
 def test_the_kept_blend_makes_only_a_request_for_the_same_blend_wait():
-    kept = engine._LastBlend()
+    kept = _LastBlend()
     tracks = [object(), object()]  # compared by identity only
     started, finish = threading.Event(), threading.Event()
 

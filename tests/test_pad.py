@@ -9,6 +9,7 @@ import soundfile as sf
 from musinterp_app import engine
 from musinterp_app.audio import stft, synth
 from musinterp_app.engine import BlendSettings, Engine, PadSettings
+from musinterp_app.engine.caches import _DecodedBlocks
 from musinterp_app.model import latent
 
 ROOTS = {"A": 45, "B": 52, "C": 60, "D": 67}
@@ -122,7 +123,7 @@ def test_decoded_blocks_serve_requests_that_straddle_a_block_end():
         return np.arange(start, stop, dtype=np.float32)[None, :]
 
     frames = 3 * engine.DECODE_BLOCK_FRAMES
-    blocks = engine._DecodedBlocks(decode, frames)
+    blocks = _DecodedBlocks(decode, frames)
     edges = [0, 48, *range(112, frames, 256), frames]  # the stream's chunks: not block-aligned
     for start, stop in itertools.pairwise(edges):
         np.testing.assert_array_equal(blocks(start, stop)[0], np.arange(start, stop))
