@@ -5,7 +5,7 @@ The command lines use a :class:`Range` as an option's ``type=`` (through
 :func:`bounded`), so argparse names the option in its one-line error (see
 :class:`OneLineParser`); the engine and the window call :meth:`Range.check` with
 the option's name. A new option takes two lines: a range here, and
-``_number(parser, "--flag", limits.NAME, default, help)`` in ``cli.py`` (or
+``_number(parser, "--flag", limits.NAME, default, help)`` in ``cli/parser.py`` (or
 ``type=limits.bounded(limits.NAME)`` in any other parser).
 
 Stdlib only, so every layer may import it.

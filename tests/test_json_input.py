@@ -141,7 +141,7 @@ def test_any_change_to_a_sidecar_is_refused_in_one_line(tmp_path, where, value, 
 )
 @given(value=json_values)
 def test_any_json_as_a_pad_path_is_refused_with_a_value_error_or_used(tmp_path, value):
-    from musinterp_app.cli import _read_path
+    from musinterp_app.cli.commands import _read_path
 
     path = written(tmp_path, json.dumps(value))
     try:

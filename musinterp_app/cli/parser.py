@@ -1,0 +1,249 @@
+"""The ``musinterp`` command line: every command's options, each number checked against its
+range in :mod:`musinterp_app.limits`, options that several commands share defined once."""
+
+import argparse
+
+from musinterp_app import (
+    __version__,
+    engine,
+    limits,
+)
+from musinterp_app.audio import io
+from musinterp_app.audio.analysis import Key
+from musinterp_app.audio.stretch import SYNC_CHOICES
+from musinterp_app.cli.commands import (
+    bench,
+    blend,
+    generate,
+    info,
+    morph,
+    pad,
+    reconstruct,
+    render,
+    survey,
+)
+from musinterp_app.model import latent, prior
+
+
+def _number(parser, flag: str, allowed: limits.Range, default, help_text: str) -> None:
+    """A numeric option whose value is checked against ``allowed`` (the ranges live in
+    :mod:`musinterp_app.limits`); its help ends with the range."""
+    parser.add_argument(
+        flag,
+        type=limits.bounded(allowed),
+        default=default,
+        metavar=allowed.unit.upper() or "N",
+        help=f"{help_text} ({allowed.describe()})",
+    )
+
+
+def _sync_choice(text: str) -> tuple[str, ...]:
+    chosen = tuple(part.strip() for part in text.split(",") if part.strip())
+    if not chosen or set(chosen) - set(SYNC_CHOICES):
+        raise argparse.ArgumentTypeError(f"{text!r}: choose tempo, key or tempo,key")
+    return chosen
+
+
+def _key_choice(text: str) -> Key:
+    try:
+        return Key.parse(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _add_sync_options(parser: argparse.ArgumentParser, slots: tuple[str, ...]) -> None:
+    parser.add_argument(
+        "--sync",
+        type=_sync_choice,
+        default=(),
+        metavar="tempo|key|tempo,key",
+        help="fit the other tracks to A: stretch to A's tempo with the first downbeats "
+        "together (Rubber Band), and/or shift by the smallest interval to A's key",
+    )
+    for slot in slots:
+        _number(
+            parser,
+            f"--tempo-{slot.lower()}",
+            limits.TEMPO_BPM,
+            None,
+            f"{slot}'s tempo when the estimate is wrong (e.g. double or half)",
+        )
+        parser.add_argument(
+            f"--key-{slot.lower()}",
+            type=_key_choice,
+            metavar="KEY",
+            help=f"{slot}'s key when the estimate is wrong, e.g. 'A minor' (the relative key)",
+        )
+
+
+def _add_model_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", metavar="DIR", help="model folder (default: the shipped one)")
+
+
+def _add_bits_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--bits",
+        choices=tuple(io.SAMPLE_FORMATS),
+        default="16",
+        help="sample format of the file (16, 24 or float); the name's extension "
+        "(.wav, .flac, .ogg) chooses the file type",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = limits.OneLineParser(
+        prog="musinterp",
+        description="Blend two pieces of music through a VAE's latent space. "
+        "Without a command, opens the window.",
+    )
+    parser.add_argument("--version", action="version", version=f"musinterp {__version__}")
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="check this installation headless (examples → blend → audio)",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    rec = commands.add_parser(
+        "reconstruct", help="encode and decode a clip with the model, back to audio"
+    )
+    rec.add_argument("input", help=f"audio file ({io.FORMAT_NAMES})")
+    rec.add_argument("-o", "--output", required=True, help="WAV file to write")
+    _add_model_option(rec)
+    rec.add_argument("--no-model", action="store_true", help="skip the VAE: mel → audio only")
+    _number(rec, "--start", limits.START_S, 0.0, "excerpt start")
+    _number(rec, "--duration", limits.EXCERPT_S, None, "excerpt length; default: to the end")
+    _number(rec, "--iterations", limits.ITERATIONS, 32, "Griffin-Lim iterations")
+    _add_bits_option(rec)
+    rec.set_defaults(handler=reconstruct)
+
+    for name, help_text in [
+        ("blend", "blend two clips at one α and write a WAV"),
+        ("morph", "morph from A to B over the excerpt and write a WAV"),
+        ("pad", "blend four clips on the corners of an XY pad (A B top, C D bottom)"),
+    ]:
+        slots = ("A", "B", "C", "D") if name == "pad" else ("A", "B")
+        sub = commands.add_parser(name, help=help_text)
+        for slot, words in zip(slots, ("first", "second", "third", "fourth"), strict=False):
+            sub.add_argument(slot.lower(), metavar=slot, help=f"{words} audio file")
+        sub.add_argument("-o", "--output", required=True, help="WAV file to write")
+        if name == "blend":
+            _number(sub, "--alpha", limits.ALPHA, 0.5, "0 = all A … 1 = all B")
+        if name == "pad":
+            _number(sub, "--x", limits.PAD, 0.5, "0 = A (and C) … 1 = B (and D)")
+            _number(sub, "--y", limits.PAD, 0.5, "0 = A and B … 1 = C and D")
+            sub.add_argument(
+                "--path",
+                metavar="JSON",
+                help="a path to follow over the excerpt instead of one place: "
+                "a JSON file of [x, y] points, e.g. [[0, 0], [1, 0], [1, 1]]",
+            )
+        else:
+            sub.add_argument(
+                "--even-steps",
+                action=argparse.BooleanOptionalAction,
+                default=True,
+                help="re-space α so equal steps change the sound equally (measured log-mel "
+                "distance; on by default)",
+            )
+        _add_sync_options(sub, slots)
+        sub.add_argument(
+            "--mode",
+            choices=latent.MODES,
+            default=latent.DEFAULT_MODE,
+            help="linear or spherical interpolation of the latents "
+            f"(default: {latent.DEFAULT_MODE})",
+        )
+        for slot in slots:
+            _number(sub, f"--start-{slot.lower()}", limits.START_S, 0.0, f"{slot}'s excerpt start")
+        _number(sub, "--duration", limits.EXCERPT_S, engine.DEFAULT_EXCERPT_S, "excerpt length")
+        sub.add_argument(
+            "--no-detail",
+            action="store_true",
+            help="do not add back the detail the model misses (pure model output)",
+        )
+        _add_model_option(sub)
+        _number(
+            sub,
+            "--iterations",
+            limits.ITERATIONS,
+            engine.RENDER_ITERATIONS,
+            "Griffin-Lim iterations from the sources' phase (more: slower, a little cleaner)",
+        )
+        sub.add_argument(
+            "--level",
+            choices=engine.EXPORT_LEVELS,
+            default="match",
+            help="match: the level you would hear (limited so it never clips); "
+            "peak: loudest sample at -1 dBFS",
+        )
+        _number(
+            sub,
+            "--rate",
+            limits.OUTPUT_RATE_HZ,
+            None,
+            "output sample rate, e.g. 44100 or 48000 (default: the model's)",
+        )
+        _number(sub, "--fade-ms", limits.FADE_MS, engine.DEFAULT_FADE_MS, "fade at both ends")
+        sub.add_argument(
+            "--mono",
+            action="store_true",
+            help="write one channel even when a source is stereo",
+        )
+        _add_bits_option(sub)
+        sub.set_defaults(handler={"blend": blend, "morph": morph, "pad": pad}[name])
+
+    again = commands.add_parser(
+        "render", help="make an export again from its NAME.musinterp.json (same bytes)"
+    )
+    again.add_argument("sidecar", metavar="SIDECAR", help="the export's NAME.musinterp.json")
+    again.add_argument("-o", "--output", required=True, help="audio file to write")
+    again.add_argument("--model", metavar="DIR", help="the model folder, if it has moved")
+    again.set_defaults(handler=render)
+
+    gen = commands.add_parser("generate", help="make new music from the model's latent prior")
+    gen.add_argument("-o", "--output", required=True, help="audio file to write")
+    _number(gen, "--seconds", limits.EXCERPT_S, 10.0, "length")
+    _number(gen, "--temperature", limits.TEMPERATURE, engine.GENERATE_TEMPERATURE, "spread")
+    _number(gen, "--seed", limits.SEED, 0, "the same seed gives the same music")
+    gen.add_argument(
+        "--prior",
+        choices=prior.KINDS,
+        default=prior.DEFAULT_KIND,
+        help="how latents move in time: ar (fitted walk), spectral (filtered noise), "
+        "white (independent frames)",
+    )
+    _number(gen, "--iterations", limits.ITERATIONS, engine.GENERATE_ITERATIONS, "Griffin-Lim")
+    _add_model_option(gen)
+    _add_bits_option(gen)
+    gen.set_defaults(handler=generate)
+
+    sur = commands.add_parser(
+        "survey", help="a blind listening test on your own tracks (opens a window)"
+    )
+    sur.add_argument("tracks", nargs="*", metavar="TRACK", help="audio files to build trials from")
+    sur.add_argument(
+        "--out", required=True, metavar="DIR", help="folder for the answers (answers.csv)"
+    )
+    sur.add_argument("--listener", default="", help="your name (asked for when not given)")
+    _add_model_option(sur)
+    sur.add_argument(
+        "--summary", action="store_true", help="print the summary of DIR's answers and exit"
+    )
+    sur.set_defaults(handler=survey)
+
+    inf = commands.add_parser("info", help="what a model is and how well it does")
+    _add_model_option(inf)
+    inf.add_argument(
+        "--details", action="store_true", help="also the model card's evaluation tables"
+    )
+    inf.set_defaults(handler=info)
+
+    ben = commands.add_parser("bench", help="measure speed and quality")
+    ben.add_argument("--json", action="store_true", help="print one JSON object")
+    ben.add_argument(
+        "--quick", action="store_true", help="fewer repeats and curve points, no window (for tests)"
+    )
+    _add_model_option(ben)
+    ben.set_defaults(handler=bench)
+    return parser
