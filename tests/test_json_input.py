@@ -150,3 +150,16 @@ def test_any_json_as_a_pad_path_is_refused_with_a_value_error_or_used(tmp_path, 
         assert str(error).startswith(str(path)) and "\n" not in str(error)
     else:
         assert len(points) >= 2 and all(0 <= c <= 1 for point in points for c in point)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(value=json_values)
+def test_any_evaluation_json_gives_a_summary_or_none(tmp_path, value):
+    """A model folder's evaluation.json is shown in words, or not at all, never a traceback."""
+    from musinterp_app.model import evaluation
+
+    written(tmp_path, json.dumps({"summary": value}), name="evaluation.json")
+    summary = evaluation.load_summary(tmp_path)
+    assert summary is None or evaluation.plain_words(summary)
