@@ -27,6 +27,7 @@ TRAIN_RANGES = {
     "crop_frames": Range(1, 1_000_000, integer=True),
     "steps": STEPS,
     "lr": Range(0.0, 1.0, above_low=True),
+    "lr_batch": Range(1, 65_536, integer=True),
     "lr_warmup_steps": Range(0, 100_000_000, integer=True),
     "beta": Range(0.0, 1000.0),
     "warmup_steps": Range(0, 100_000_000, integer=True),

@@ -23,6 +23,8 @@ reads back.
 """
 
 import csv
+import hashlib
+import heapq
 import json
 import math
 import os
@@ -68,7 +70,8 @@ class TrainOptions:
     batch: int = 16
     crop_frames: int = 160
     steps: int = 12_000
-    lr: float = 6e-4
+    lr: float = 6e-4  # for a global batch of ``lr_batch``; see ``learning_rate``
+    lr_batch: int = 16
     lr_warmup_steps: int = 300
     beta: float = 1e-3
     warmup_steps: int = 2000  # KL weight ramp
@@ -83,6 +86,10 @@ class TrainOptions:
     seed: int = 0
     threads: int = 0  # 0: all cores
 
+
+# Validation rows held per label while choosing the validation set: memory stays bounded
+# however large the corpus (a smaller corpus keeps all its rows: the same choice as ever).
+VALIDATION_ROWS_PER_LABEL = 4096
 
 # Options that may differ between the first run and a --resume (they do not change the result).
 RESUMABLE_OVERRIDES = ("threads",)
@@ -123,12 +130,20 @@ class Corpus:
     def validation(self, count: int) -> tuple[np.ndarray, dict]:
         """Up to ``count`` label-balanced 5-s validation segments ``[count, n_mels, frames]``
         (one file alone: its last segment) and a summary of the data for ``config.json``."""
-        rows, last_training_row = [], []
-        for row in data.iter_index(self.cache):
+        cap = max(count, VALIDATION_ROWS_PER_LABEL)
+        kept: dict[str, list] = {}  # label → heap of (−hash, order, row): its `cap` lowest
+        last_training_row = []
+        for order, row in enumerate(data.iter_index(self.cache)):
             if row["file_id"] in self.validation_files:
-                rows.append(row)
+                digest = hashlib.sha1(f"{row['file_id']}/{row['segment']}".encode()).digest()
+                entry = (-int.from_bytes(digest[:8], "big"), order, row)
+                heap = kept.setdefault(row["label"], [])
+                (heapq.heappush if len(heap) < cap else heapq.heappushpop)(heap, entry)
             elif row["file_id"] in self.training_files:
                 last_training_row = [row]
+        # At most `cap` rows per label are held (a fixed pseudo-random choice), not every
+        # validation row of a large corpus; the balanced choice is made among them.
+        rows = [row for heap in kept.values() for _, _, row in sorted(heap, key=lambda e: e[1])]
         chosen = data.balanced_validation(rows or last_training_row, count)
         summary = {
             "cache": str(self.cache.resolve()),
@@ -314,13 +329,19 @@ def training_step(
 
 
 def learning_rate(step: int, options: TrainOptions) -> float:
-    """Linear warm-up over ``lr_warmup_steps``, then a cosine to ``lr / 10`` at ``steps``."""
+    """Linear warm-up over ``lr_warmup_steps``, then a cosine to a tenth at ``steps``.
+
+    The peak is ``lr`` scaled by √(batch ÷ ``lr_batch``), the square-root rule for
+    Adam-type optimisers: a larger global batch averages out more noise, so it takes a
+    larger step (the default batch 16 runs at ``lr`` itself).
+    """
+    peak = options.lr * math.sqrt(options.batch / options.lr_batch)
     if step < options.lr_warmup_steps:
-        return options.lr * (step + 1) / options.lr_warmup_steps
+        return peak * (step + 1) / options.lr_warmup_steps
     progress = min(
         1.0, (step - options.lr_warmup_steps) / max(1, options.steps - options.lr_warmup_steps)
     )
-    return options.lr * (0.1 + 0.45 * (1.0 + math.cos(math.pi * progress)))
+    return peak * (0.1 + 0.45 * (1.0 + math.cos(math.pi * progress)))
 
 
 @torch.no_grad()

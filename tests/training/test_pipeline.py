@@ -331,3 +331,30 @@ def test_the_study_tools_read_a_cache_prepared_without_exr(
     report = explore.explore(tmp_path / "explore", cache=shards_only)
     assert report["maps"]["mel"]["items"] == len(data.read_index(shards_only))
     assert (tmp_path / "explore" / "map_mel.png").stat().st_size > 0
+
+
+def test_a_larger_global_batch_takes_a_larger_step_by_the_square_root_rule():
+    from musinterp_app.training.train import learning_rate
+
+    base = TrainOptions(steps=1000, lr=1e-3, lr_warmup_steps=0)
+    larger = TrainOptions(steps=1000, lr=1e-3, lr_warmup_steps=0, batch=64)
+    assert learning_rate(0, base) == pytest.approx(1e-3)
+    assert learning_rate(0, larger) == pytest.approx(2e-3)
+
+
+def test_the_validation_set_is_chosen_among_a_bounded_number_of_rows(cache, monkeypatch):
+    from musinterp_app.training import train as training
+
+    corpus = training.open_corpus(cache[0])
+    whole, _ = corpus.validation(4)
+    monkeypatch.setattr(training, "VALIDATION_ROWS_PER_LABEL", 1)
+    held = []
+    real = training.data.balanced_validation
+    monkeypatch.setattr(
+        training.data,
+        "balanced_validation",
+        lambda rows, count: held.append(rows) or real(rows, count),
+    )
+    bounded, summary = corpus.validation(1)
+    assert len(held[0]) <= len(corpus.labels) and summary["validation_segments"] == 1
+    assert whole.shape[0] >= 1 and bounded.shape[1:] == whole.shape[1:]
