@@ -1,4 +1,4 @@
-"""Measurements behind the README's scaling plan, on this machine's CPU.
+"""Measurements behind the scaling plan (docs/training-at-scale.md), on this machine's CPU.
 
 - training memory against corpus size: the peak resident memory (``VmHWM``) of a
   process that trains a few steps on a generated corpus and on one 10 times larger;

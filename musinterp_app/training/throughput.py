@@ -3,7 +3,7 @@
 The step is the real one (encode, reparameterise, decode, every loss term,
 backward, clipped AdamW update) on random normalised log-mel batches of the
 training crop size, so the figure is the model's compute alone, not the
-data loading. It feeds the scaling plan in the README.
+data loading. It feeds the scaling plan in docs/training-at-scale.md.
 """
 
 import time
