@@ -135,7 +135,7 @@ class Session(QObject):
         self.player = self._new_player(model.mel_config.sample_rate)
         self.audio_problem = playback.unavailable_reason()  # '' when playback works
         self.settings = BlendSettings()
-        self.even_steps = True  # measured better: see Engine.even_steps and docs/how-it-works.md
+        self.even_steps = True  # measured better: see Engine.even_steps and the README's Even steps
         self.excerpt_s = engine.DEFAULT_EXCERPT_S
         self.autoplay = True  # play the blend as soon as a change settles
         self.render_options = {"iterations": engine.RENDER_ITERATIONS, "level": "match", "rate": 0}
