@@ -6,6 +6,8 @@ does can be scripted and tested without a screen. Its parts:
 - :mod:`.tracks`: loading a file's excerpt, its overview, moving the excerpt,
   fitting a track to another's tempo and key;
 - :mod:`.settings`: what a blend asks for (two tracks and α, or the pad);
+- :mod:`.blend`: one request made concrete once: sources, frames, shares, latent, and
+  from them the log-mel, the sources' phase and the stereo image;
 - :mod:`.core`: :class:`Engine`, the tracks with one model: blends, renders,
   generation, even steps, tempo and key fits, exports;
 - :mod:`.caches`: the last blend decoded, decoded blocks of a render;
@@ -16,9 +18,9 @@ Shapes: log-mel ``[n_mels, frames]`` (normalised), latents
 ``[channels, latent_frames]``, audio float32 ``[samples]`` at the model rate.
 """
 
+from musinterp_app.engine.blend import DECODE_MARGIN_LATENT, Blend
 from musinterp_app.engine.caches import DECODE_BLOCK_FRAMES
 from musinterp_app.engine.core import (
-    DECODE_MARGIN_LATENT,
     EVEN_STEP_CHECKS,
     EVEN_STEP_FRAMES,
     EVEN_STEP_POINTS,
@@ -84,6 +86,7 @@ __all__ = [
     "RENDER_SEED",
     "RENDER_STRIDE",
     "SLOTS",
+    "Blend",
     "BlendSettings",
     "Content",
     "Engine",

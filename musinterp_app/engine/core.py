@@ -11,7 +11,6 @@ Shapes: log-mel ``[n_mels, frames]`` (normalised), latents
 ``[channels, latent_frames]``, audio float32 ``[samples]`` at the model rate."""
 
 import contextlib
-import functools
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, replace
@@ -20,8 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from musinterp_app import __version__, files, limits, sidecar
-from musinterp_app.audio import analysis, io, levels, mel, stft, stretch
+from musinterp_app.audio import analysis, io, levels, mel, stretch
 from musinterp_app.audio.cancel import CancelToken, Progress
+from musinterp_app.engine.blend import Blend
 from musinterp_app.engine.caches import DECODE_BLOCK_FRAMES, _DecodedBlocks, _LastBlend
 from musinterp_app.engine.export import (
     MODEL_FILES,
@@ -33,10 +33,9 @@ from musinterp_app.engine.export import (
 from musinterp_app.engine.settings import SLOTS, BlendSettings, PadSettings, Settings
 from musinterp_app.engine.sync import _ESTIMATES
 from musinterp_app.engine.tracks import Track, align_track, with_excerpt
-from musinterp_app.model import latent, prior
+from musinterp_app.model import prior
 from musinterp_app.model.onnx_vae import OnnxVAE
 
-DECODE_MARGIN_LATENT = 24  # latent frames around a window: the v2 decoder reaches ±15, loudness ±3
 # The first chunk (0.25 s) is small, so sound starts at once even with all the iterations:
 # its samples stay as they are, and with 16 iterations the 5-s α = 0.5 blend's SC was
 # -13.87 dB against -14.06 with 32 (first chunk 13.6 against 19.3 ms).
@@ -110,109 +109,35 @@ class Engine:
             raise ValueError("load both tracks first")
         return a, b, min(a.frames, b.frames)
 
+    def blend(self, settings: Settings) -> Blend:
+        """The blend ``settings`` ask for, worked out once (see :class:`Blend`)."""
+        return Blend.of(self.model, settings, [self.tracks[slot] for slot in settings.slots])
+
     def frames_of(self, settings: Settings) -> int:
         """Frames of a blend (or pad blend): the shortest of its sources' excerpts."""
-        return self._sources(settings)[1]
-
-    def _sources(self, settings: Settings) -> tuple[list[Track], int]:
-        """The tracks a blend is made of (``settings.slots``) and its frames (the shortest)."""
-        tracks = [self.tracks[slot] for slot in settings.slots]
-        if not all(tracks):
-            missing = "both tracks" if len(tracks) == 2 else "all four tracks (A, B, C, D)"
-            raise ValueError(f"load {missing} first")
-        return tracks, min(t.frames for t in tracks)
+        return self.blend(settings).frames
 
     def blend_latent(self, settings: Settings) -> np.ndarray:
-        return self._blend_latent(settings, *self._sources(settings))
-
-    def _blend_latent(self, settings: Settings, tracks: list[Track], frames: int) -> np.ndarray:
-        if settings.morph and not self.model.info.temporal:
-            raise ValueError("morphing over time needs a model with a temporal latent")
-        latent_frames = self.model.latent_frames(frames) if self.model.info.temporal else 0
-        codes = [t.latent[:, :latent_frames] if latent_frames else t.latent for t in tracks]
-        return settings.blend_latents(codes, latent_frames)
+        return self.blend(settings).latent
 
     def blend_mel(self, settings: Settings, start: int = 0, stop: int | None = None) -> np.ndarray:
-        """The blended log-mel of frames ``[start, stop)``, ``[n_mels, stop − start]``.
-
-        Decode only: fast. With a temporal model a window is decoded from just
-        the latent frames it needs (plus a margin wider than the decoder's
-        reach and the loudness smoothing), so the first chunk of a long blend
-        costs no more than a short one. With ``keep_detail`` each track's
-        residual is added back by its share; with ``steady_level`` each frame's
-        level follows the α-interpolated level of the two sources (of all four
-        on the pad, by their shares). The whole blend (no ``start``, ``stop``) comes
-        back read-only and is kept: the render that follows reuses it.
-        """
-        tracks, frames = self._sources(settings)
+        """The blended log-mel of frames ``[start, stop)``, ``[n_mels, stop − start]`` (see
+        :meth:`Blend.mel`). Decode only: fast. The whole blend (no ``start``, ``stop``)
+        comes back read-only and is kept: the render that follows reuses it."""
+        blend = self.blend(settings)
         if start == 0 and stop is None:
-            whole = functools.partial(self._decode, settings, tracks, 0, frames)
-            return self._last_blend.get(tracks, settings, whole)
-        return self._decode(settings, tracks, start, frames if stop is None else min(stop, frames))
-
-    def _decode(self, settings: Settings, tracks: list[Track], start: int, stop: int) -> np.ndarray:
-        """:meth:`blend_mel` of ``tracks`` (``settings.slots``), frames ``[start, stop)``."""
-        frames = min(t.frames for t in tracks)
-        code = self._blend_latent(settings, tracks, frames)
-        first_frame = 0
-        if self.model.info.temporal and (start > 0 or stop < frames):
-            reduction = self.model.info.time_reduction
-            first_latent = max(0, start // reduction - DECODE_MARGIN_LATENT)
-            stop_latent = min(code.shape[1], -(-stop // reduction) + DECODE_MARGIN_LATENT)
-            code = code[:, first_latent:stop_latent]
-            first_frame = first_latent * reduction
-        blended = self.model.decode(code)
-        window = slice(first_frame, min(frames, first_frame + blended.shape[1]))
-        blended = blended[:, : window.stop - window.start]
-        shares = settings.shares(frames)
-        shares = shares[:, window] if shares.ndim == 2 else shares
-        if settings.keep_detail:
-            residuals = [t.residual[:, window] for t in tracks]
-            blended = latent.restore_detail_weighted(blended, residuals, shares)
-        if settings.steady_level:
-            source_levels = [t.loudness_db[window] for t in tracks]
-            any_silent = np.min(source_levels, axis=0) <= self.config.floor_db + 1.0
-            target = np.where(
-                any_silent, self.config.floor_db, latent.weighted_sum(source_levels, shares)
-            )
-            blended = levels.follow_loudness(blended, target, self.config)
-        return blended[:, start - first_frame : stop - first_frame].astype(np.float32)
+            return self._last_blend.get(list(blend.tracks), settings, blend.mel)
+        return blend.mel(start, stop)
 
     def exact_source(self, settings: Settings) -> Track | None:
-        """The track the blend *is* (α = 0 or 1, or a pad corner, with keep detail, no
-        morph), or None."""
-        if settings.keep_detail and not settings.morph:
-            shares = settings.shares(0)
-            if np.count_nonzero(shares) == 1:
-                return self.tracks[settings.slots[int(np.argmax(shares))]]
-        return None
+        """The track the blend *is* (see :attr:`Blend.exact_source`), or None."""
+        return self.blend(settings).exact_source
 
     def source_phase(
         self, settings: Settings, *, stride: int = 1
     ) -> Callable[[int, int], np.ndarray]:
-        """Frames at hop ``stride · hop_length`` → complex ``[n_bins, frames]``: the STFT of
-        the α-weighted mix of the two sources, whose phase starts the render.
-
-        The STFT is linear, so this is the α-weighted sum of the sources' STFTs
-        (for a morph, with α interpolated per sample rather than held per frame),
-        at the cost of one transform instead of two.
-        """
-        tracks, frames = self._sources(settings)
-        shares = settings.shares(frames)
-        n_fft, hop = self.config.n_fft, self.config.hop_length * stride
-
-        def phase_frames(start: int, stop: int) -> np.ndarray:
-            first_sample = start * hop - n_fft // 2
-            length = (stop - start - 1) * hop + n_fft
-            weights = shares
-            if shares.ndim == 2:  # per frame → per sample
-                at_frames = np.arange(first_sample, first_sample + length) / self.config.hop_length
-                weights = [np.interp(at_frames, np.arange(frames), share) for share in shares]
-            pieces = [stft.read_padded(t.samples, first_sample, length) for t in tracks]
-            mixed = latent.weighted_sum(pieces, np.asarray(weights, np.float32))
-            return stft.piece_spectra(mixed, stop - start, n_fft=n_fft, hop_length=hop)
-
-        return phase_frames
+        """The phase that starts the render (see :meth:`Blend.source_phase`)."""
+        return self.blend(settings).source_phase(stride=stride)
 
     def render_stream(
         self,
@@ -223,30 +148,46 @@ class Engine:
         cancel: CancelToken | None = None,
         progress: Progress | None = None,
     ) -> Iterator[np.ndarray]:
-        """Audio of the blend, chunk by chunk in time order, from its log-mel as
+        """Audio of the blend, chunk by chunk in time order (see :meth:`_stream`)."""
+        return self._stream(
+            self.blend(settings),
+            n_iter=n_iter,
+            first_chunk_iterations=first_chunk_iterations,
+            cancel=cancel,
+            progress=progress,
+        )
+
+    def _stream(
+        self,
+        blend: Blend,
+        *,
+        n_iter: int = RENDER_ITERATIONS,
+        first_chunk_iterations: int = FIRST_CHUNK_ITERATIONS,
+        cancel: CancelToken | None = None,
+        progress: Progress | None = None,
+    ) -> Iterator[np.ndarray]:
+        """Audio of ``blend``, chunk by chunk in time order, from its log-mel as
         :meth:`_log_mel_frames` gives it (the window's decode when it drew this blend).
 
-        Phase retrieval starts from the phase of the α-weighted sum of the
+        Phase retrieval starts from the phase of the share-weighted sum of the
         sources' STFTs where that sum's magnitude matches the blend's (the sources
         are real audio: most of the answer is already known) and from the phase
         integrated from the blend's magnitude elsewhere, and runs on every
         ``RENDER_STRIDE``-th frame; the first chunk is short (0.25 s), so sound
-        starts at once. A blend that is one
-        of the sources plays its samples. A peak limiter keeps blends from
-        clipping, so what plays is what exports.
+        starts at once. A blend that is one of the sources plays its samples. A peak
+        limiter keeps blends from clipping, so what plays is what exports.
         """
-        frames = self._sources(settings)[1]
-        source = self.exact_source(settings)
+        source = blend.exact_source
         if source is not None:
-            return _sample_stream(source.samples, frames * self.config.hop_length, progress)
+            return _sample_stream(source.samples, blend.frames * self.config.hop_length, progress)
         chunks = mel.audio_stream(
-            self._log_mel_frames(settings),
-            frames,
+            self._log_mel_frames(blend),
+            blend.frames,
             self.config,
             stride=RENDER_STRIDE,
             n_iter=n_iter,
             first_chunk_iterations=min(first_chunk_iterations, n_iter),
-            phase_frames=self.source_phase(settings, stride=RENDER_STRIDE),
+            phase_frames=blend.source_phase(stride=RENDER_STRIDE),
             phase_gradient=True,  # in the bins the sources do not explain
             cancel=cancel,
             progress=progress,
@@ -254,17 +195,17 @@ class Engine:
         limiter = levels.PeakLimiter(self.config.sample_rate)
         return (limiter.process(chunk) for chunk in chunks)
 
-    def _log_mel_frames(self, settings: Settings) -> Callable[[int, int], np.ndarray]:
-        """``log_mel_frames(start, stop)`` of the blend, for the renderer: from the whole
+    def _log_mel_frames(self, blend: Blend) -> Callable[[int, int], np.ndarray]:
+        """``log_mel_frames(start, stop)`` of ``blend``, for the renderer: from the whole
         blend when it is already decoded (the window shows it) or short enough to decode
         at once, else decoded block by block (:class:`_DecodedBlocks`)."""
-        tracks, frames = self._sources(settings)
-        whole = self._last_blend.peek(tracks, settings)
-        if whole is None and frames <= DECODE_BLOCK_FRAMES:
-            whole = self.blend_mel(settings)
+        tracks = list(blend.tracks)
+        whole = self._last_blend.peek(tracks, blend.settings)
+        if whole is None and blend.frames <= DECODE_BLOCK_FRAMES:
+            whole = self._last_blend.get(tracks, blend.settings, blend.mel)
         if whole is not None:
             return lambda start, stop: whole[:, start:stop]
-        return _DecodedBlocks(lambda start, stop: self.blend_mel(settings, start, stop), frames)
+        return _DecodedBlocks(blend.mel, blend.frames)
 
     def render(self, settings: Settings, **kwargs) -> np.ndarray:
         """The whole blend as audio ``[frames · hop]``."""
@@ -337,26 +278,8 @@ class Engine:
         return any(t is not None and t.side is not None for t in self.tracks.values())
 
     def with_stereo_image(self, settings: Settings, middle: np.ndarray) -> np.ndarray:
-        """Left and right ``[samples, 2]`` of a rendered blend ``[samples]`` (its middle).
-
-        The model blends the middle (what it hears); the sides of the two
-        sources, (left − right) / 2, are mixed by the same α (per frame when
-        morphing), so the blend keeps the sources' stereo image, and α = 0 or 1
-        gives back a stereo source exactly. A mono source has no sides.
-        """
-        tracks, frames = self._sources(settings)
-        hop = self.config.hop_length
-        shares = settings.shares(frames)
-        if shares.ndim == 2:  # per frame → per sample
-            at_frames = np.arange(len(middle)) / hop
-            shares = [np.interp(at_frames, np.arange(frames), share) for share in shares]
-        side = np.zeros(len(middle), np.float32)
-        for track, weight in zip(tracks, shares, strict=True):
-            if track.side is not None:
-                length = min(len(middle), len(track.side))
-                part = weight[:length] if np.ndim(weight) else weight
-                side[:length] += part * track.side[:length]
-        return np.stack([middle + side, middle - side], axis=1).astype(np.float32)
+        """Left and right ``[samples, 2]`` of a rendered blend (see :meth:`Blend.stereo_image`)."""
+        return self.blend(settings).stereo_image(middle)
 
     # ----- tempo and key --------------------------------------------------------------------
     def estimates(self, slot: str) -> tuple[analysis.Tempo, analysis.Key]:
@@ -476,9 +399,11 @@ class Engine:
         leaves the folder as it found it.
         """
         path = self.check_output(path, settings)
-        audio = self.render(settings, n_iter=options.n_iter, cancel=cancel, progress=progress)
+        blend = self.blend(settings)
+        chunks = self._stream(blend, n_iter=options.n_iter, cancel=cancel, progress=progress)
+        audio = np.concatenate(list(chunks))
         if self.stereo and not options.mono:
-            audio = self.with_stereo_image(settings, audio)
+            audio = blend.stereo_image(audio)
         record = self.export_record(settings, options, channels=audio.ndim)
         record_path = sidecar.path_for(path)
         previous = _read_previous(record_path)  # put back if the audio cannot take its place
@@ -512,7 +437,7 @@ class Engine:
         """``path`` if an export may be written there (``files.OutputPathError`` if not,
         before any work): a supported extension, a writable folder, and neither it nor
         its sidecar one of the blend's sources or the model's files."""
-        tracks = self._sources(settings)[0]
+        tracks = self.blend(settings).tracks
         inputs = tuple(track.path for track in tracks) + tuple(
             self.model.info.folder / name for name in MODEL_FILES
         )
@@ -523,7 +448,7 @@ class Engine:
     def export_record(self, settings: Settings, options: "ExportOptions", channels: int) -> dict:
         """What :mod:`musinterp_app.sidecar` keeps of an export (plain JSON values)."""
         folder = self.model.info.folder
-        tracks = dict(zip(settings.slots, self._sources(settings)[0], strict=True))
+        tracks = dict(zip(settings.slots, self.blend(settings).tracks, strict=True))
         kind = "pad" if isinstance(settings, PadSettings) else "blend"
         blend = {"kind": kind, **asdict(settings)}
         return {
