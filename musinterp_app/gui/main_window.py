@@ -225,9 +225,11 @@ class MainWindow(QMainWindow):
         self.duration_box.setToolTip(
             "Length of the excerpts that are blended (each is at most its whole track)"
         )
-        self.mode_box.currentIndexChanged.connect(self._options_changed)
-        for box in (self.morph_box, self.detail_box):
-            box.toggled.connect(self._options_changed)
+        self.mode_box.currentIndexChanged.connect(
+            lambda: self._options_changed(mode=self.mode_box.currentData())
+        )
+        self.morph_box.toggled.connect(lambda on: self._options_changed(morph=on))
+        self.detail_box.toggled.connect(lambda on: self._options_changed(keep_detail=on))
         self.duration_box.valueChanged.connect(session.set_excerpt_length)
         for box in (self.alpha_box, self.duration_box):
             box.refused.connect(lambda message: self._show_status(f"⚠ {message}"))
@@ -471,14 +473,6 @@ class MainWindow(QMainWindow):
         session.model_changed.connect(self._model_changed)
 
     # ----- state helpers ----------------------------------------------------------------------
-    def blend_settings(self) -> BlendSettings:
-        return BlendSettings(
-            alpha=self.slider.value() / SLIDER_STEPS,
-            mode=self.mode_box.currentData(),
-            morph=self.morph_box.isChecked(),
-            keep_detail=self.detail_box.isChecked(),
-        )
-
     def _update_enabled(self) -> None:
         session = self.session
         ready, morph = session.ready, session.settings.morph
@@ -673,13 +667,15 @@ class MainWindow(QMainWindow):
 
     # ----- blending ---------------------------------------------------------------------------
     def _slider_moved(self, value: int) -> None:
+        """α travels from the slider to the session; the other settings stay the session's."""
         self.alpha_box.blockSignals(True)
         self.alpha_box.setValue(value / SLIDER_STEPS)
         self.alpha_box.blockSignals(False)
-        self.session.set_settings(self.blend_settings(), dragging=self.slider.isSliderDown())
+        self.session.set_alpha(value / SLIDER_STEPS, dragging=self.slider.isSliderDown())
 
-    def _options_changed(self) -> None:
-        self.session.set_options(self.blend_settings())
+    def _options_changed(self, **changes) -> None:
+        """One option changed (``mode``, ``morph`` or ``keep_detail``): only it travels."""
+        self.session.set_options(**changes)
         self._update_enabled()
 
     def _show_settings(self) -> None:

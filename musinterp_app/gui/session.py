@@ -316,9 +316,11 @@ class Session(QObject):
         self.open_audio()
 
     # ----- blending ----------------------------------------------------------------------------
-    def set_settings(self, settings: BlendSettings, *, dragging: bool = False) -> None:
-        """New blend settings: the spectrogram follows at once (throttled); the audio follows
-        when they settle (at once for a click, after a pause for keys, on release for a drag)."""
+    def set_alpha(self, alpha: float, *, dragging: bool = False) -> None:
+        """α moved (the slider, its box, a key), every other setting kept as it is: the
+        spectrogram follows at once (throttled); the audio follows when α settles (at once
+        for a click, after a pause for keys, on release for a drag)."""
+        settings = replace(self.settings, alpha=alpha)
         if settings == self.settings:
             return
         self.settings = settings
@@ -327,10 +329,11 @@ class Session(QObject):
         if not dragging:
             self.settle_debounce.call()
 
-    def set_options(self, settings: BlendSettings) -> None:
-        """New options (interpolation, morph, keep detail): decoded and rendered at once; a
-        blend that plays goes on with them, but nothing starts to play (*Play on release*
-        is the slider's)."""
+    def set_options(self, **changes) -> None:
+        """New options (``mode``, ``morph``, ``keep_detail``), α and the rest kept: decoded
+        and rendered at once; a blend that plays goes on with them, but nothing starts to
+        play (*Play on release* is the slider's)."""
+        settings = replace(self.settings, **changes)
         if settings == self.settings:
             return
         self.settings = settings

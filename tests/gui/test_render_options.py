@@ -43,7 +43,7 @@ def test_an_export_as_heard_keeps_the_level_of_the_blend(loaded_window, qtbot, t
         window.export_to(str(target))
     audio, rate = sf.read(target, dtype="float32")
     heard = window.session.engine.render(
-        window.blend_settings(), n_iter=window.choice("iterations")
+        window.session.settings, n_iter=window.choice("iterations")
     )
     assert rate == 32768
     assert np.sqrt(np.mean(audio**2)) == pytest.approx(np.sqrt(np.mean(heard**2)), rel=0.05)

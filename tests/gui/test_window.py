@@ -3,6 +3,7 @@
 import json
 import random
 import threading
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -45,6 +46,26 @@ def test_slider_updates_the_blend_and_ends_exactly_at_the_originals(qtbot, windo
         window.session.blended_mel, window.session.engine.tracks["B"].mel, atol=1e-5
     )
     assert window.alpha_box.value() == 1.0
+
+
+def test_alpha_and_options_travel_alone_and_keep_settings_without_a_widget(qtbot, window, clips):
+    """A setting the window has no widget for (steady level, even steps) survives a slider
+    move and an option change: only what moved travels to the session."""
+    load_both(qtbot, window, clips)
+    session = window.session
+    session.settings = replace(session.settings, steady_level=False, steps=(0.0, 0.3, 1.0))
+    window.slider.setValue(round(0.25 * SLIDER_STEPS))
+    assert session.settings.alpha == 0.25
+    window.detail_box.setChecked(not window.detail_box.isChecked())
+    window.mode_box.setCurrentIndex(window.mode_box.findData("lerp"))
+    settings = session.settings
+    assert (settings.steady_level, settings.steps, settings.mode) == (
+        False,
+        (0.0, 0.3, 1.0),
+        "lerp",
+    )
+    assert settings.keep_detail == window.detail_box.isChecked() and settings.alpha == 0.25
+    qtbot.waitUntil(lambda: idle(window), timeout=LOAD_TIMEOUT_MS)
 
 
 def test_rapid_slider_moves_the_last_alpha_wins(qtbot, window, clips):
