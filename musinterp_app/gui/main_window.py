@@ -326,8 +326,17 @@ class MainWindow(QMainWindow):
     def _build_docks(self) -> None:
         """Tempo and key matching, and the four-corner pad: docks shown from the View menu."""
         session = self.session
-        self.sync_controls = SyncControls(lambda: session.engine, session.pool, session.adopt)
-        self.pad = PadPanel(lambda: session.engine, session.pool, lambda: session.settings)
+        self.sync_controls = SyncControls(
+            lambda: session.engine,
+            lambda names, parent: session.new_lanes(names, parent, prefix="sync"),
+            session.adopt,
+        )
+        self.pad = PadPanel(
+            lambda: session.engine,
+            lambda names, parent: session.new_lanes(names, parent, prefix="pad"),
+            session.set_corner,
+            lambda: session.settings,
+        )
         self.pad.rendered.connect(session.play_pad)
         self.pad.track_loaded.connect(self.sync_controls.track_changed)  # its tempo and key
         self.pad.blended.connect(self._show_pad_blend)

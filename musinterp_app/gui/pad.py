@@ -27,9 +27,9 @@ from PySide6.QtWidgets import (
 
 from musinterp_app import engine
 from musinterp_app.audio import io
-from musinterp_app.engine import BlendSettings, Engine, ExportOptions, PadSettings
+from musinterp_app.engine import BlendSettings, Engine, ExportOptions, PadSettings, Track
 from musinterp_app.gui.throttle import Throttle
-from musinterp_app.gui.workers import JobPool, Lane
+from musinterp_app.gui.workers import Lane
 
 CORNERS = {"A": (0.0, 0.0), "B": (1.0, 0.0), "C": (0.0, 1.0), "D": (1.0, 1.0)}
 PUCK_RADIUS_PX = 9
@@ -153,9 +153,10 @@ class PadPanel(QWidget):
     """The pad at work on an engine (see the module docstring).
 
     ``engine_now`` returns the engine to use now (its owner may swap it, e.g. on a
-    model switch); C and D are loaded into its pad slots on a lane of ``pool``.
-    ``options`` gives the window's blend options (interpolation, keep detail,
-    steady level), which the pad uses too.
+    model switch); ``lanes(names, parent)`` makes the pad's job lanes (the session's
+    ``new_lanes``, so Esc cancels them too); C and D, once loaded, go in through
+    ``set_corner(slot, track)`` (the session's). ``options`` gives the window's blend
+    options (interpolation, keep detail, steady level), which the pad uses too.
     """
 
     blended = Signal(object)  # log-mel [n_mels, frames] of the puck's blend (decode only)
@@ -167,17 +168,17 @@ class PadPanel(QWidget):
     def __init__(
         self,
         engine_now: Callable[[], Engine],
-        pool: JobPool,
+        lanes: Callable[[tuple[str, ...], QWidget], dict[str, Lane]],
+        set_corner: Callable[[str, Track], None],
         options: Callable[[], BlendSettings] = BlendSettings,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.engine_now = engine_now
+        self.set_corner = set_corner
         self.options = options
         self.surface = PadSurface(self)
-        self.lanes = {
-            name: Lane(pool, self) for name in ("load C", "load D", "decode", "render", "export")
-        }
+        self.lanes = lanes(("load C", "load D", "decode", "render", "export"), self)
         self.draw_box = QCheckBox("Draw a path", self)
         self.draw_box.setToolTip("Drag on the pad to draw the path a morph will follow")
         self.draw_box.toggled.connect(self._set_drawing)
@@ -254,7 +255,7 @@ class PadPanel(QWidget):
         if self.engine_now().model is not model:  # the model changed meanwhile: encoded for
             self.status.setText(f"{track.name} was loaded for another model; load it again.")
             return  # the old one, so it cannot be blended with the new one's latents
-        self.engine_now().set_track(slot, track)
+        self.set_corner(slot, track)
         self.refresh()
         self.track_loaded.emit(slot)
 

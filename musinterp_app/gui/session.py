@@ -24,7 +24,7 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 from musinterp_app import engine, sidecar
 from musinterp_app.audio import io, mel
 from musinterp_app.audio import player as playback
-from musinterp_app.engine import BlendSettings, Engine
+from musinterp_app.engine import BlendSettings, Engine, Track
 from musinterp_app.gui.throttle import Throttle
 from musinterp_app.gui.workers import JobPool, Lane
 from musinterp_app.model.onnx_vae import OnnxVAE
@@ -657,6 +657,17 @@ class Session(QObject):
         self.request_decode()
 
     # ----- ending ------------------------------------------------------------------------------
+    def new_lanes(self, names: tuple[str, ...], parent: QObject, *, prefix: str) -> dict[str, Lane]:
+        """Lanes for a panel's jobs (the pad's, the tempo and key panel's), kept among the
+        session's as ``"PREFIX NAME"``: Esc (:meth:`cancel_all`) cancels them too."""
+        lanes = {name: Lane(self.pool, parent) for name in names}
+        self.lanes.update({f"{prefix} {name}": lane for name, lane in lanes.items()})
+        return lanes
+
+    def set_corner(self, slot: str, track: Track) -> None:
+        """A pad corner's track (C or D) loaded: it goes into the engine through here."""
+        self.engine.set_track(slot, track)
+
     def cancel_all(self) -> list[str]:
         """Cancel every background job and stop playback; the lanes that were busy."""
         busy = [name for name, lane in self.lanes.items() if lane.busy]

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import QCheckBox, QGridLayout, QLabel, QPushButton, QWidg
 from musinterp_app.audio.analysis import Key, Tempo
 from musinterp_app.audio.cancel import CancelToken
 from musinterp_app.engine import SLOTS, Content, Engine, Track
-from musinterp_app.gui.workers import JobPool, Lane
+from musinterp_app.gui.workers import Lane
 
 
 class SyncControls(QWidget):
@@ -34,7 +34,7 @@ class SyncControls(QWidget):
     def __init__(
         self,
         engine_now: Callable[[], Engine],
-        pool: JobPool,
+        lanes: Callable[[tuple[str, ...], QWidget], dict[str, Lane]],
         on_synced: Callable[[Engine], None],
         parent: QWidget | None = None,
     ) -> None:
@@ -48,7 +48,7 @@ class SyncControls(QWidget):
         self.keys: dict[Content, Key] = {}
         self.seen: dict[str, Content | None] = {}  # each slot's content at its last change
         self._estimating: set[Content] = set()  # what the running estimate job covers
-        self.lanes = {"estimate": Lane(pool, self), "sync": Lane(pool, self)}
+        self.lanes = lanes(("estimate", "sync"), self)  # the session's: Esc cancels them
         self.lanes["estimate"].finished.connect(self._estimated)
         self.lanes["sync"].finished.connect(self._synced)
         for lane in self.lanes.values():

@@ -127,3 +127,9 @@ class Lane(QObject):
     def _on_stepped(self, request_id: int, done: int, total: int) -> None:
         if request_id == self.latest:
             self.progress.emit(done, total)
+
+
+def new_lanes(pool: JobPool, names: tuple[str, ...], parent: QObject) -> dict[str, Lane]:
+    """A :class:`Lane` on ``pool`` for each of ``names`` (for a panel used on its own; the
+    window's panels get theirs from the session, which cancels them with its own)."""
+    return {name: Lane(pool, parent) for name in names}

@@ -12,7 +12,7 @@ from musinterp_app import engine
 from musinterp_app.audio import synth
 from musinterp_app.engine import BlendSettings, Engine
 from musinterp_app.gui.pad import PadPanel
-from musinterp_app.gui.workers import JobPool
+from musinterp_app.gui.workers import JobPool, new_lanes
 
 pytestmark = pytest.mark.gui
 
@@ -26,7 +26,12 @@ def panel(qtbot, shipped_model, tmp_path):
     for slot in ("A", "B"):
         blender.set_track(slot, engine.load_track(tmp_path / f"{slot}.wav", shipped_model))
     pool = JobPool()
-    widget = PadPanel(lambda: blender, pool, lambda: BlendSettings(mode="slerp"))
+    widget = PadPanel(
+        lambda: blender,
+        lambda names, parent: new_lanes(pool, names, parent),
+        blender.set_track,
+        lambda: BlendSettings(mode="slerp"),
+    )
     qtbot.addWidget(widget)
     widget.resize(320, 400)
     widget.show()

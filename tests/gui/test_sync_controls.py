@@ -15,7 +15,7 @@ from musinterp_app.audio.analysis import Key, Tempo
 from musinterp_app.audio.cancel import Cancelled, CancelToken
 from musinterp_app.engine import Engine
 from musinterp_app.gui.sync_controls import SyncControls, _estimate_each
-from musinterp_app.gui.workers import JobPool
+from musinterp_app.gui.workers import JobPool, new_lanes
 
 pytestmark = pytest.mark.gui
 RATE = 32768
@@ -31,7 +31,11 @@ def unestimated(qtbot, shipped_model, tmp_path):
         sf.write(tmp_path / f"{slot}.wav", clip.samples, RATE)
         holder["engine"].set_track(slot, engine.load_track(tmp_path / f"{slot}.wav", shipped_model))
     pool = JobPool()
-    widget = SyncControls(lambda: holder["engine"], pool, lambda e: holder.update(engine=e))
+    widget = SyncControls(
+        lambda: holder["engine"],
+        lambda names, parent: new_lanes(pool, names, parent),
+        lambda e: holder.update(engine=e),
+    )
     qtbot.addWidget(widget)
     widget.show()
     widget.holder = holder

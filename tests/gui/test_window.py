@@ -3,6 +3,7 @@
 import json
 import random
 import threading
+import time
 from dataclasses import replace
 
 import numpy as np
@@ -16,6 +17,7 @@ from support.window import LOAD_TIMEOUT_MS, drop, idle, load_both, make_window
 from musinterp_app import engine
 from musinterp_app.audio import player as playback
 from musinterp_app.audio import synth
+from musinterp_app.audio.cancel import Cancelled
 from musinterp_app.engine import BlendSettings
 from musinterp_app.gui.main_window import SLIDER_STEPS
 from musinterp_app.resources import default_model_dir
@@ -226,6 +228,30 @@ def test_escape_cancels_a_load_and_keeps_the_old_track(qtbot, window, clips):
     QApplication.processEvents()
     assert window.session.engine.tracks["B"] is before
     assert window.panels["B"].title.text() == "high.ogg"
+
+
+def test_escape_cancels_the_pads_and_the_tempo_panels_jobs_too(qtbot, window):
+    """The panels' lanes are the session's: Esc cancels a pad job and a tempo/key job."""
+    lanes = window.session.lanes
+    assert {"pad load C", "pad decode", "sync estimate", "sync sync"} <= set(lanes)
+    cancelled = []
+
+    def wait_for_cancel(cancel, _progress):
+        while True:
+            try:
+                cancel.raise_if_cancelled()
+            except Cancelled:
+                cancelled.append(True)
+                raise
+            time.sleep(0.01)
+
+    for name in ("pad render", "sync estimate"):
+        lanes[name].submit(wait_for_cancel)
+    qtbot.waitUntil(lambda: window.session.pool.active_jobs() == 2, timeout=5000)
+    window.cancel_all()
+    assert "Cancelled" in window.status_text.text()
+    qtbot.waitUntil(lambda: len(cancelled) == 2, timeout=5000)
+    assert not lanes["pad render"].busy and not lanes["sync estimate"].busy
 
 
 @pytest.mark.qt_no_exception_capture
