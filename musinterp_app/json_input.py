@@ -153,9 +153,23 @@ class Node:
     def number(self, allowed: Range | None = None) -> float:
         """A finite number (within ``allowed``)."""
         expected = f"a number in {allowed.describe()}" if allowed else "a finite number"
+        return self._number(allowed, expected)
+
+    def integer(self, allowed: Range) -> int:
+        """A whole number within ``allowed``."""
+        expected = f"a whole number in {allowed.describe()}"
+        if isinstance(self.value, float) and not self.value.is_integer():
+            self.fail(expected)
+        return int(self._number(allowed, expected))
+
+    def _number(self, allowed: Range | None, expected: str) -> float:
         if isinstance(self.value, bool) or not isinstance(self.value, int | float):
             self.fail(expected)
-        if not math.isfinite(self.value):
+        try:
+            finite = math.isfinite(self.value)
+        except OverflowError:  # an integer of hundreds of digits
+            finite = False
+        if not finite:
             self.fail(expected)
         if allowed is None:
             return float(self.value)
@@ -163,12 +177,6 @@ class Node:
             return allowed.check(self.value, self.where)
         except OptionError:
             self.fail(expected)
-
-    def integer(self, allowed: Range) -> int:
-        """A whole number within ``allowed``."""
-        if isinstance(self.value, float) and self.value != int(self.value):
-            self.fail(f"a whole number in {allowed.describe()}")
-        return int(self.number(allowed))
 
     def text(self, *, max_chars: int = 4096) -> str:
         """A text of at most ``max_chars`` characters."""

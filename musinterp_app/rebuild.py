@@ -15,7 +15,6 @@ from musinterp_app.audio.cancel import CancelToken
 from musinterp_app.engine import (
     EXPORT_LEVELS,
     MODEL_FILES,
-    SLOTS,
     BlendSettings,
     Engine,
     ExportOptions,
@@ -24,7 +23,7 @@ from musinterp_app.engine import (
     align_track,
     load_track,
 )
-from musinterp_app.json_input import Node
+from musinterp_app.json_input import JsonInputError, Node
 from musinterp_app.model import latent
 from musinterp_app.model.onnx_vae import OnnxVAE
 
@@ -62,7 +61,10 @@ def settings_from_record(blend: Node) -> Settings:
         node = blend.get(name)
         if node is not None:
             values[name] = readers[name](node)
-    return kind_class(**values)
+    try:
+        return kind_class(**values)
+    except ValueError as error:  # values right one by one, wrong together (even steps)
+        raise JsonInputError(blend.path, blend.where, str(error)) from None
 
 
 def export_options(render: Node) -> ExportOptions:
@@ -78,12 +80,20 @@ def export_options(render: Node) -> ExportOptions:
     )
 
 
+SPEED = limits.Range(1 / stretch.MAX_SPEED, stretch.MAX_SPEED)
+SEMITONES = limits.Range(-12, 12, integer=True)  # the smallest interval onto a key: ±6
+
+
 def alignment(node: Node) -> stretch.Alignment:
-    """A track's tempo and key fit as the sidecar keeps it."""
-    node.entries()  # an object, or refused
+    """A track's tempo and key fit as the sidecar keeps it, every value typed and ranged."""
+    for item in node["sync"].items():
+        item.choice(stretch.SYNC_CHOICES)
+    node["speed"].number(SPEED)
+    node["semitones"].integer(SEMITONES)
+    node["skip_s"].number(limits.START_S)
     try:
         return stretch.Alignment.from_dict(node.value)
-    except (KeyError, TypeError, ValueError, AttributeError):
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError):
         node.fail("a tempo and key fit as musinterp writes it")
 
 
@@ -100,13 +110,14 @@ def rebuild(
     model = record["model"]
     folder = Path(model_dir or model["path"].text(max_chars=PATH_CHARS))
     model_sha256 = {name: model[name].text(max_chars=SHA256_CHARS) for name in MODEL_FILES}
+    settings = settings_from_record(record["blend"])
     sources = record["sources"].entries()
-    unknown = [slot for slot in sources if slot not in SLOTS]
-    if unknown or not sources:
-        record["sources"].fail(f"sources named {', '.join(SLOTS[:2])} (and C, D for the pad)")
+    if sorted(sources) != sorted(settings.slots):
+        record["sources"].fail(
+            f"the sources {', '.join(settings.slots)} (a {record['blend']['kind'].value} blend)"
+        )
     sync = record["sync"].entries()
     fits = {slot: alignment(sync[slot]) for slot in sources if slot in sync}
-    settings = settings_from_record(record["blend"])
     options = export_options(record["render"])
     plan = {
         slot: (

@@ -163,3 +163,29 @@ def test_any_evaluation_json_gives_a_summary_or_none(tmp_path, value):
     written(tmp_path, json.dumps({"summary": value}), name="evaluation.json")
     summary = evaluation.load_summary(tmp_path)
     assert summary is None or evaluation.plain_words(summary)
+
+
+def test_a_number_of_hundreds_of_digits_is_refused_by_key(tmp_path):
+    document = json_input.load(written(tmp_path, '{"alpha": 1' + "0" * 400 + "}"))
+    with pytest.raises(JsonInputError, match=r"alpha: expected a number in 0 … 1"):
+        document["alpha"].number(rebuild.limits.ALPHA)
+
+
+@pytest.mark.parametrize(
+    ("where", "value", "words"),
+    [
+        (("blend", "steps"), [0.3], "blend: even steps must run from"),
+        (("blend", "kind"), "pad", "sources: expected the sources A, B, C, D (a pad blend)"),
+        (("sync", "B"), {"sync": ["tempo"], "speed": 0.0}, "sync.B.speed: expected a number in"),
+        (("sync", "B"), {"sync": "tempo"}, "sync.B.sync: expected a list"),
+        (("sync", "B"), {"sync": ["key"], "speed": 1, "semitones": 10**6},
+         "sync.B.semitones: expected a whole number in -12 … 12"),
+    ],
+)  # fmt: skip
+def test_values_wrong_together_or_out_of_range_name_the_file_and_key(tmp_path, where, value, words):
+    record = a_sidecar_record()
+    record[where[0]][where[1]] = value
+    path = written(tmp_path, json.dumps(record))
+    with pytest.raises(JsonInputError) as caught:
+        rebuild.rebuild(sidecar.read(path))
+    assert str(caught.value).startswith(str(path)) and words in str(caught.value)

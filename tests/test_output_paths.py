@@ -24,6 +24,9 @@ def folder(tmp_path_factory):
     (root / "model.wav").symlink_to(default_model_dir() / "decoder.onnx")
     (root / "device.wav").symlink_to("/dev/null")
     (root / "folder.wav").mkdir()
+    (root / "taken.musinterp.json").mkdir()  # the sidecar's name is a folder
+    (root / "path.json").write_text("[[0, 0], [1, 1]]")
+    (root / "p.musinterp.json").write_text("[[0, 0], [1, 1]]")
     (root / "not-a-folder").write_text("a file where a folder should be")
     return root
 
@@ -59,10 +62,20 @@ def test_every_refused_output_is_one_line_before_any_work_and_nothing_changes(fo
     commands = [
         ["blend", folder / "a.wav", folder / "b.wav", "-o", f"{folder}/{name}"] for name, _ in CASES
     ]
-    commands += [["reconstruct", folder / "a.wav", "-o", folder / "a.wav"]]
-    commands += [["generate", "--seconds", "1", "-o", folder / "model.wav"]]
+    a, b = folder / "a.wav", folder / "b.wav"
+    others = [
+        (["reconstruct", a, "-o", a], "which this uses as input"),
+        (["generate", "--seconds", "1", "-o", folder / "model.wav"], "which this uses as input"),
+        (["blend", a, b, "-o", folder / "taken.wav"], "taken.musinterp.json” in"),
+        (["pad", a, b, a, b, "--path", folder / "p.musinterp.json", "-o", folder / "p.wav"],
+         "which this uses as input"),
+        (["pad", a, b, a, b, "--path", folder / "path.json", "-o", folder / "path.json"],
+         "the name has “.json”"),
+        (["render", folder / "p.musinterp.json", "-o", folder / "p.wav"], "which this uses"),
+    ]  # fmt: skip
+    commands += [command for command, _ in others]
     results = musinterp_each(*commands)
-    expected = [words for _, words in CASES] + ["which this uses as input"] * 2
+    expected = [words for _, words in CASES] + [words for _, words in others]
     for command, result, words in zip(commands, results, expected, strict=True):
         shown = " ".join(map(str, command))
         assert result.returncode in (1, 2), shown

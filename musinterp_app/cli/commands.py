@@ -135,8 +135,9 @@ def _blend_engine(args: argparse.Namespace, slots: tuple[str, ...] = ("A", "B"))
     requests = [(s, getattr(args, s.lower()), getattr(args, f"start_{s.lower()}")) for s in slots]
     for slot, path, start in requests:  # both checked before anything is said or decoded
         _check_start(path, start, f"--start-{slot.lower()}")
-    inputs = (*(path for _, path, _ in requests), *_model_files(blender.model))
-    files.check_output(args.output, suffixes=tuple(io.OUTPUT_FORMATS), inputs=inputs)
+    path_file = (args.path,) if getattr(args, "path", None) else ()  # the pad's --path
+    inputs = (*(path for _, path, _ in requests), *_model_files(blender.model), *path_file)
+    engine.check_export_path(args.output, inputs)  # the audio and its sidecar, before any work
     for slot, path, start in requests:
         track = engine.load_track(
             path, blender.model, start_s=start, duration_s=args.duration, overview=False
@@ -231,6 +232,7 @@ def pad(args: argparse.Namespace) -> int:
 
 
 def render(args: argparse.Namespace) -> int:
+    engine.check_export_path(args.output, (args.sidecar,))  # never over the sidecar read
     record = sidecar.read(args.sidecar)
     blender, settings, options = rebuild.rebuild(record, model_dir=args.model)
     renderer = record["render"].get("renderer")

@@ -39,6 +39,7 @@ from musinterp_app.engine.export import (
     MODEL_FILES,
     RENDER_ITERATIONS,
     ExportOptions,
+    check_export_path,
     export_audio,
 )
 from musinterp_app.engine.settings import (
@@ -96,6 +97,7 @@ __all__ = [
     "Track",
     "align_track",
     "bounded_excerpt",
+    "check_export_path",
     "export_audio",
     "latest_start_s",
     "load_track",

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from musinterp_app import __version__, files, limits, sidecar
-from musinterp_app.audio import analysis, io, levels, mel, stretch
+from musinterp_app.audio import analysis, levels, mel, stretch
 from musinterp_app.audio.cancel import CancelToken, Progress
 from musinterp_app.engine.blend import Blend
 from musinterp_app.engine.caches import DECODE_BLOCK_FRAMES, _DecodedBlocks, _LastBlend
@@ -28,6 +28,7 @@ from musinterp_app.engine.export import (
     RENDER_ITERATIONS,
     ExportOptions,
     _read_previous,
+    check_export_path,
     export_audio,
 )
 from musinterp_app.engine.settings import SLOTS, BlendSettings, PadSettings, Settings
@@ -433,17 +434,14 @@ class Engine:
                         files.write_atomically(record_path, previous)
             raise
 
-    def check_output(self, path: str | Path, settings: Settings) -> Path:
-        """``path`` if an export may be written there (``files.OutputPathError`` if not,
-        before any work): a supported extension, a writable folder, and neither it nor
-        its sidecar one of the blend's sources or the model's files."""
-        tracks = self.blend(settings).tracks
-        inputs = tuple(track.path for track in tracks) + tuple(
-            self.model.info.folder / name for name in MODEL_FILES
-        )
-        checked = files.check_output(path, suffixes=tuple(io.OUTPUT_FORMATS), inputs=inputs)
-        files.check_output(sidecar.path_for(path), suffixes=(".json",), inputs=inputs)
-        return checked
+    def check_output(
+        self, path: str | Path, settings: Settings, inputs: tuple[str | Path, ...] = ()
+    ) -> Path:
+        """``path`` if an export of ``settings`` may be written there (see
+        :func:`check_export_path`): never its sources, the model's files or ``inputs``."""
+        sources = tuple(track.path for track in self.blend(settings).tracks)
+        model_files = tuple(self.model.info.folder / name for name in MODEL_FILES)
+        return check_export_path(path, (*sources, *model_files, *inputs))
 
     def export_record(self, settings: Settings, options: "ExportOptions", channels: int) -> dict:
         """What :mod:`musinterp_app.sidecar` keeps of an export (plain JSON values)."""

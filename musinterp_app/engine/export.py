@@ -81,3 +81,12 @@ class ExportOptions:
     sample_format: str = "16"
     fade_ms: float = DEFAULT_FADE_MS
     mono: bool = False
+
+
+def check_export_path(path: str | Path, inputs: tuple[str | Path, ...]) -> Path:
+    """``path`` if an export may be written there, and its sidecar beside it
+    (``files.OutputPathError`` if not, before any work): a supported extension, a
+    writable folder, and neither file one of ``inputs`` (by device and inode)."""
+    checked = files.check_output(path, suffixes=tuple(io.OUTPUT_FORMATS), inputs=inputs)
+    files.check_output(sidecar.path_for(path), suffixes=(".json",), inputs=inputs)
+    return checked

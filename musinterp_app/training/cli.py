@@ -372,8 +372,12 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
     try:
         return args.handler(args)
-    except (ValueError, FileNotFoundError) as error:
+    except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:  # a path that cannot be used: a file where a folder must be, …
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"error: {where}{reason(error)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(

@@ -166,7 +166,13 @@ def prepare(
     cache = Path(cache)
     tracks = None  # read first: a bad table leaves no cache folder behind
     if fma_metadata:
-        tracks = fma.select(fma.read_tracks(fma_metadata), fma_subset, fma_balanced)
+        try:
+            tracks = fma.select(fma.read_tracks(fma_metadata), fma_subset, fma_balanced)
+        except ValueError as error:
+            message = str(error)
+            raise ValueError(
+                message if message.startswith(str(fma_metadata)) else f"{fma_metadata}: {message}"
+            ) from None
     (cache / "files").mkdir(parents=True, exist_ok=True)
     if exr:
         (cache / "segments").mkdir(exist_ok=True)

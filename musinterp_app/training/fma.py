@@ -38,6 +38,12 @@ class Track:
     split: str  # FMA's split: training, validation or test
 
 
+def is_track_id(text: str) -> bool:
+    """Whether a table's first cell is a track id: ASCII digits, at most 18 of them (``int``
+    refuses other Unicode digits, and thousands of digits)."""
+    return text.isascii() and text.isdigit() and len(text) <= 18
+
+
 def read_tracks(tracks_csv: Path) -> dict[int, Track]:
     """Track id → :class:`Track`, from FMA's ``tracks.csv`` (two header rows, then ``track_id``)."""
     what = "fma_metadata/tracks.csv"
@@ -61,7 +67,7 @@ def read_tracks(tracks_csv: Path) -> dict[int, Track]:
         tracks = {
             int(row[0]): Track(row[genre] or NO_GENRE, row[subset], row[split])
             for row in rows
-            if len(row) > max(genre, subset, split) and row[0].isdigit()
+            if len(row) > max(genre, subset, split) and is_track_id(row[0])
         }
     if not tracks:
         raise ValueError(f"{tracks_csv} lists no tracks (only its header); give {what}")

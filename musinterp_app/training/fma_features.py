@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from musinterp_app.files import open_text, table_errors
+from musinterp_app.training.fma import is_track_id
 
 ECHONEST_GROUPS = ("audio_features",)  # the high-level descriptors (0…1, tempo)
 
@@ -33,7 +34,7 @@ def read_feature_table(
             header.append(row)
         else:
             raise ValueError(f"{path} has no track_id row: it is not one of FMA's feature tables")
-        body = [row for row in rows if row and row[0].isdigit()]
+        body = [row for row in rows if row and is_track_id(row[0])]
     names = ["/".join(cell for cell in cells if cell) for cells in zip(*header, strict=False)][1:]
     group_of = [
         next((cell for cell in cells if cell and cell != "echonest"), "")

@@ -58,6 +58,9 @@ def test_a_text_file_option_that_is_a_pipe_is_refused_at_once(tmp_path, command,
     ]
 
 
+HEADER = b",track,set,set\n,genre_top,subset,split\ntrack_id,,,\n"
+
+
 @pytest.mark.parametrize(
     ("content", "words"),
     [
@@ -66,6 +69,8 @@ def test_a_text_file_option_that_is_a_pipe_is_refused_at_once(tmp_path, command,
         (b"\x89PNG\r\n\x1a\n\xff\xfe\x00binary", "is not a text table (not UTF-8)"),
         (b'"' + b"x" * 200_000 + b'"\n', "is not a CSV table (field larger than field limit"),
         (b"x,y\n1,2\n3,4\n", "is not FMA's tracks.csv"),
+        (HEADER + "²,Rock,small,training\n".encode(), "lists no tracks"),
+        (HEADER + b"1" * 5000 + b",Rock,small,training\n", "lists no tracks"),
     ],
 )
 def test_a_broken_metadata_table_is_one_line_naming_it(tmp_path, content, words):
@@ -82,3 +87,16 @@ def test_a_broken_metadata_table_is_one_line_naming_it(tmp_path, content, words)
     lines = errors.getvalue().splitlines()
     assert code == 1 and len(lines) == 1 and str(table) in lines[0] and words in lines[0]
     assert not (tmp_path / "c").exists()
+
+
+def test_a_cache_folder_that_is_a_file_is_one_line_naming_it(tmp_path):
+    train_cli = pytest.importorskip("musinterp_app.training.cli", reason="needs the train extra")
+    (tmp_path / "music").mkdir()
+    (tmp_path / "cache").write_text("a file where the cache folder should be")
+    errors = io.StringIO()
+    with contextlib.redirect_stderr(errors):
+        code = train_cli.main(
+            ["prepare", "--audio", str(tmp_path / "music"), "--out", str(tmp_path / "cache")]
+        )
+    lines = errors.getvalue().splitlines()
+    assert code == 1 and len(lines) == 1 and str(tmp_path / "cache") in lines[0]
