@@ -91,7 +91,8 @@ train-v3: $(VENV)/.dev
 	.ci/stage-default-music.sh $(MUSIC)
 	$(BIN)/musinterp-train prepare --audio $(MUSIC)/* --out $(CACHE)
 	$(BIN)/musinterp-train adversarial --data $(CACHE) --start resources/models/default \
-		--out $(RUNS)/stage2 --steps $(STAGE2_STEPS) --resume
+		--out $(RUNS)/stage2 --steps $(STAGE2_STEPS) --adversarial-weight 0.5 \
+		--interpolation-weight 0.2 --resume
 	$(BIN)/musinterp-train export $(RUNS)/stage2 -o build/models/v3 \
 		--data-notes .ci/default-music-sources.md \
 		--commands "make train-v3 (STAGE2_STEPS=$(STAGE2_STEPS))"
