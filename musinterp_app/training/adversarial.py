@@ -89,7 +89,7 @@ class AdversarialOptions:
     discriminator_warmup_steps: int = 200
     adversarial_weight: float = 0.5  # the adversarial gradient ÷ the reconstruction's
     feature_weight: float = 2.0
-    interpolation_weight: float = 1.0  # 0: no interpolation critic
+    interpolation_weight: float = 0.2  # of adversarial_weight; 0: no interpolation critic
     coarse_weight: float = 0.5
     detail_weight: float = 1.0
     convergence_weight: float = 0.1
