@@ -347,10 +347,11 @@ def train_adversarial(
     started = time.monotonic() - elapsed_s
     first_step = trainer.steps_done
     bar = tqdm(total=options.steps, initial=first_step, unit="step", disable=not progress)
+    with torch.no_grad():  # the posterior noise's shape, for every step's draw
+        crop = torch.zeros(1, mel_config.n_mels, options.crop_frames)
+        latent_shape = model.encode(crop)[0].shape[1:]
     while trainer.steps_done < last_step:
         batch = augmented_batch(corpus.store, options, mel_config, rng)
-        with torch.no_grad():
-            latent_shape = model.encode(batch[:1])[0].shape[1:]
         noise = torch.randn((len(batch), *latent_shape), generator=noise_rng)
         alpha = ALPHA_LOW + (1 - 2 * ALPHA_LOW) * torch.rand(len(batch), generator=noise_rng)
         spherical = torch.rand(len(batch), generator=noise_rng) < 0.5
