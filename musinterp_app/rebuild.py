@@ -91,6 +91,8 @@ def alignment(node: Node) -> stretch.Alignment:
     node["speed"].number(SPEED)
     node["semitones"].integer(SEMITONES)
     node["skip_s"].number(limits.START_S)
+    for name in ("tempo", "reference_tempo"):
+        node[name]["bpm"].number(limits.TEMPO_BPM)
     try:
         return stretch.Alignment.from_dict(node.value)
     except (KeyError, TypeError, ValueError, AttributeError, OverflowError):
@@ -112,11 +114,12 @@ def rebuild(
     model_sha256 = {name: model[name].text(max_chars=SHA256_CHARS) for name in MODEL_FILES}
     settings = settings_from_record(record["blend"])
     sources = record["sources"].entries()
+    kind = "pad" if isinstance(settings, PadSettings) else "two-track"
     if sorted(sources) != sorted(settings.slots):
-        record["sources"].fail(
-            f"the sources {', '.join(settings.slots)} (a {record['blend']['kind'].value} blend)"
-        )
+        record["sources"].fail(f"the sources {', '.join(settings.slots)} of a {kind} blend")
     sync = record["sync"].entries()
+    if not set(sync) <= set(sources):
+        record["sync"].fail(f"fits of the blend's sources ({', '.join(settings.slots)}) only")
     fits = {slot: alignment(sync[slot]) for slot in sources if slot in sync}
     options = export_options(record["render"])
     plan = {
@@ -138,6 +141,15 @@ def rebuild(
             path, blender.model, start_s=start_s, duration_s=duration_s, cancel=cancel,
             overview=False,
         )  # fmt: skip
+        if abs(track.start_s - start_s) > 1e-6 or abs(track.duration_s - duration_s) > 1e-3:
+            # the file is the one exported (sha256), so the sidecar's excerpt was edited
+            raise JsonInputError(
+                record.path,
+                sources[slot].where,
+                f"its excerpt ({start_s:g} s for {duration_s:g} s) does not fit "
+                f"{Path(path).name}, which gives {track.start_s:g} s for "
+                f"{track.duration_s:g} s: the sidecar was edited; export the blend again",
+            )
         if slot in fits:
             track = align_track(track, blender.model, fits[slot], cancel=cancel)
         blender.set_track(slot, track)

@@ -175,7 +175,7 @@ def test_a_number_of_hundreds_of_digits_is_refused_by_key(tmp_path):
     ("where", "value", "words"),
     [
         (("blend", "steps"), [0.3], "blend: even steps must run from"),
-        (("blend", "kind"), "pad", "sources: expected the sources A, B, C, D (a pad blend)"),
+        (("blend", "kind"), "pad", "sources: expected the sources A, B, C, D of a pad blend"),
         (("sync", "B"), {"sync": ["tempo"], "speed": 0.0}, "sync.B.speed: expected a number in"),
         (("sync", "B"), {"sync": "tempo"}, "sync.B.sync: expected a list"),
         (("sync", "B"), {"sync": ["key"], "speed": 1, "semitones": 10**6},

@@ -116,6 +116,17 @@ def test_a_changed_model_is_refused_by_name(sources, tmp_path):
     assert not (tmp_path / "y.wav").exists()
 
 
+def test_an_edited_excerpt_is_refused_instead_of_silently_changed(sources, tmp_path):
+    run_ok("blend", sources["a"], sources["b"], "-o", tmp_path / "x.wav")
+    record_path = tmp_path / "x.musinterp.json"
+    record = json.loads(record_path.read_text())
+    record["sources"]["A"]["start_s"] = 1000.0  # past the end of the 6-s file
+    record_path.write_text(json.dumps(record))
+    result = musinterp("render", record_path, "-o", tmp_path / "y.wav")
+    assert result.returncode == 1 and "sources.A: its excerpt" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "y.wav").exists()
+
+
 def test_what_is_no_sidecar_is_one_line(tmp_path):
     (tmp_path / "other.json").write_text('{"hello": 1}')
     result = musinterp("render", tmp_path / "other.json", "-o", tmp_path / "y.wav")

@@ -164,6 +164,8 @@ def prepare(
     """Build or resume a segment store (part ``part[0]`` of ``part[1]``); returns a summary."""
     config = config or mel.MelConfig()
     cache = Path(cache)
+    if cache.exists() and not cache.is_dir():
+        raise ValueError(f"{cache} is a file, not a folder: give a new folder for the cache")
     tracks = None  # read first: a bad table leaves no cache folder behind
     if fma_metadata:
         try:

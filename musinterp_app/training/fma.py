@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from musinterp_app.files import open_text, table_errors
+from musinterp_app.json_input import shorten
 
 SUBSETS = ("small", "medium", "large", "full")
 # FMA small's eight genres: the balanced split the report trained on.
@@ -48,7 +49,7 @@ def read_tracks(tracks_csv: Path) -> dict[int, Track]:
     """Track id → :class:`Track`, from FMA's ``tracks.csv`` (two header rows, then ``track_id``)."""
     what = "fma_metadata/tracks.csv"
     with open_text(tracks_csv) as handle, table_errors(tracks_csv, what):
-        rows = csv.reader(handle)
+        rows = csv.reader(handle, strict=True)  # an unclosed quote is an error, not one field
         header = list(itertools.islice(rows, 3))  # groups, names, the index's name (track_id)
         if len(header) < 3:
             raise ValueError(f"{tracks_csv} has {len(header)} of FMA's 3 header rows; give {what}")
@@ -64,11 +65,16 @@ def read_tracks(tracks_csv: Path) -> dict[int, Track]:
                 f"{tracks_csv} is not FMA's tracks.csv (no track/genre_top, set/subset and "
                 f"set/split columns); give {what}"
             ) from None
-        tracks = {
-            int(row[0]): Track(row[genre] or NO_GENRE, row[subset], row[split])
-            for row in rows
-            if len(row) > max(genre, subset, split) and is_track_id(row[0])
-        }
+        tracks = {}
+        for row in rows:
+            if not row or not any(row):
+                continue
+            if not is_track_id(row[0]) or len(row) <= max(genre, subset, split):
+                raise ValueError(
+                    f"{tracks_csv}, line {rows.line_num}: {shorten(repr(row[0]))} is not a "
+                    f"track id followed by FMA's columns; give {what}"
+                )
+            tracks[int(row[0])] = Track(row[genre] or NO_GENRE, row[subset], row[split])
     if not tracks:
         raise ValueError(f"{tracks_csv} lists no tracks (only its header); give {what}")
     return tracks

@@ -69,8 +69,9 @@ HEADER = b",track,set,set\n,genre_top,subset,split\ntrack_id,,,\n"
         (b"\x89PNG\r\n\x1a\n\xff\xfe\x00binary", "is not a text table (not UTF-8)"),
         (b'"' + b"x" * 200_000 + b'"\n', "is not a CSV table (field larger than field limit"),
         (b"x,y\n1,2\n3,4\n", "is not FMA's tracks.csv"),
-        (HEADER + "²,Rock,small,training\n".encode(), "lists no tracks"),
-        (HEADER + b"1" * 5000 + b",Rock,small,training\n", "lists no tracks"),
+        (HEADER + "²,Rock,small,training\n".encode(), "line 4: '²' is not a track id"),
+        (HEADER + b"1" * 5000 + b",Rock,small,training\n", "is not a track id"),
+        (HEADER + b'2,"Rock,small,training\n3,Pop,small,training\n', "unexpected end of data"),
     ],
 )
 def test_a_broken_metadata_table_is_one_line_naming_it(tmp_path, content, words):
