@@ -46,10 +46,10 @@ from tqdm import tqdm
 
 from musinterp_app.audio import mel
 from musinterp_app.training import critics, losses, metrics
+from musinterp_app.training.corpus import open_corpus
 from musinterp_app.training.models import ModelConfig, build
 from musinterp_app.training.train import (
     augmented_batch,
-    open_corpus,
     resume_options,
     save_atomically,
     start_log,

@@ -343,7 +343,7 @@ def test_a_larger_global_batch_takes_a_larger_step_by_the_square_root_rule():
 
 
 def test_the_validation_set_is_chosen_among_a_bounded_number_of_rows(cache, monkeypatch):
-    from musinterp_app.training import train as training
+    from musinterp_app.training import corpus as training
 
     corpus = training.open_corpus(cache[0])
     whole, _ = corpus.validation(4)
