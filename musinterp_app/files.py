@@ -121,13 +121,18 @@ def open_text(path: str | os.PathLike) -> TextIO:
     return io.TextIOWrapper(open_regular(path), encoding="utf-8", newline="")
 
 
+class TooLargeError(ValueError):
+    """A text file larger than its reader's limit; ``str(error)`` names it."""
+
+
 def read_text(path: str | os.PathLike, *, max_bytes: int = MAX_TEXT_BYTES) -> str:
-    """A small UTF-8 text file's content; ``ValueError`` when it is larger than ``max_bytes``
-    (or not UTF-8), :class:`NotAFileError` / ``OSError`` when it cannot be read."""
+    """A small UTF-8 text file's content; :class:`TooLargeError` when it is larger than
+    ``max_bytes``, ``UnicodeDecodeError`` when it is not UTF-8, :class:`NotAFileError` /
+    ``OSError`` when it cannot be read."""
     with open_regular(path) as handle:
         data = handle.read(max_bytes + 1)
     if len(data) > max_bytes:
-        raise ValueError(f"{path} is larger than {max_bytes} bytes; it is not the expected file")
+        raise TooLargeError(f"{path} is larger than {max_bytes} bytes; it is not the expected file")
     return data.decode("utf-8")
 
 

@@ -88,9 +88,10 @@ def load(path: str | os.PathLike) -> "Node":
         text = files.read_text(path, max_bytes=MAX_BYTES)
     except UnicodeDecodeError:
         raise JsonInputError(path, "", "is not UTF-8 text, so not a JSON file") from None
-    except OSError as error:
-        raise JsonInputError(path, "", f"cannot be read ({files.reason(error)})") from None
-    except ValueError:  # larger than the limit
+    except (OSError, ValueError) as error:  # ValueError: e.g. a NUL in the path
+        if not isinstance(error, files.TooLargeError):
+            why = files.reason(error) if isinstance(error, OSError) else str(error)
+            raise JsonInputError(path, "", f"cannot be read ({why})") from None
         raise JsonInputError(
             path, "", f"is larger than {MAX_BYTES // 1024} KiB: not a file musinterp wrote"
         ) from None

@@ -234,9 +234,12 @@ def pad(args: argparse.Namespace) -> int:
 def render(args: argparse.Namespace) -> int:
     engine.check_export_path(args.output, (args.sidecar,))  # never over the sidecar read
     record = sidecar.read(args.sidecar)
-    blender, settings, options = rebuild.rebuild(record, model_dir=args.model)
-    renderer = record["render"].get("renderer")
+    render = record.get("render")  # its renderer is checked before the heavy work; a missing
+    # or malformed entry is rebuild's to name, in its order
+    has_entries = render is not None and isinstance(render.value, dict)
+    renderer = render.get("renderer") if has_entries else None
     made_by = 1 if renderer is None else renderer.integer(limits.Range(1, 1000, integer=True))
+    blender, settings, options = rebuild.rebuild(record, model_dir=args.model)
     if made_by != engine.RENDERER_VERSION:
         print(
             f"note: {Path(args.sidecar).name} was made by renderer {made_by} and this "

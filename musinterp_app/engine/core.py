@@ -116,7 +116,10 @@ class Engine:
 
     def frames_of(self, settings: Settings) -> int:
         """Frames of a blend (or pad blend): the shortest of its sources' excerpts."""
-        return self.blend(settings).frames
+        tracks = [self.tracks[slot] for slot in settings.slots]
+        if not all(tracks):
+            return self.blend(settings).frames  # says what is missing
+        return min(t.frames for t in tracks)
 
     def blend_latent(self, settings: Settings) -> np.ndarray:
         return self.blend(settings).latent
@@ -399,13 +402,13 @@ class Engine:
         last step fails the sidecar goes back to what it was. A failed export
         leaves the folder as it found it.
         """
-        path = self.check_output(path, settings)
         blend = self.blend(settings)
+        path = self._check_output(path, blend)
         chunks = self._stream(blend, n_iter=options.n_iter, cancel=cancel, progress=progress)
         audio = np.concatenate(list(chunks))
         if self.stereo and not options.mono:
             audio = blend.stereo_image(audio)
-        record = self.export_record(settings, options, channels=audio.ndim)
+        record = self._export_record(blend, options, channels=audio.ndim)
         record_path = sidecar.path_for(path)
         previous = _read_previous(record_path)  # put back if the audio cannot take its place
         written = []
@@ -434,21 +437,17 @@ class Engine:
                         files.write_atomically(record_path, previous)
             raise
 
-    def check_output(
-        self, path: str | Path, settings: Settings, inputs: tuple[str | Path, ...] = ()
-    ) -> Path:
-        """``path`` if an export of ``settings`` may be written there (see
-        :func:`check_export_path`): never its sources, the model's files or ``inputs``."""
-        sources = tuple(track.path for track in self.blend(settings).tracks)
+    def _check_output(self, path: str | Path, blend: Blend) -> Path:
+        """``path`` if an export of ``blend`` may be written there (see
+        :func:`check_export_path`): never one of its sources or the model's files."""
         model_files = tuple(self.model.info.folder / name for name in MODEL_FILES)
-        return check_export_path(path, (*sources, *model_files, *inputs))
+        return check_export_path(path, (*(t.path for t in blend.tracks), *model_files))
 
-    def export_record(self, settings: Settings, options: "ExportOptions", channels: int) -> dict:
+    def _export_record(self, blend: Blend, options: "ExportOptions", channels: int) -> dict:
         """What :mod:`musinterp_app.sidecar` keeps of an export (plain JSON values)."""
-        folder = self.model.info.folder
-        tracks = dict(zip(settings.slots, self.blend(settings).tracks, strict=True))
+        folder, settings = self.model.info.folder, blend.settings
+        tracks = dict(zip(settings.slots, blend.tracks, strict=True))
         kind = "pad" if isinstance(settings, PadSettings) else "blend"
-        blend = {"kind": kind, **asdict(settings)}
         return {
             "format": sidecar.FORMAT,
             "format_version": sidecar.FORMAT_VERSION,
@@ -468,7 +467,7 @@ class Engine:
                 }
                 for slot, track in tracks.items()
             },
-            "blend": blend,
+            "blend": {"kind": kind, **asdict(settings)},
             "sync": {
                 slot: track.alignment.to_dict()
                 for slot, track in tracks.items()

@@ -337,6 +337,8 @@ class MainWindow(QMainWindow):
             session.set_corner,
             lambda: session.settings,
         )
+        session.cancelled.connect(self.pad.cancelled)
+        session.cancelled.connect(self.sync_controls.cancelled)
         self.pad.rendered.connect(session.play_pad)
         self.pad.track_loaded.connect(self.sync_controls.track_changed)  # its tempo and key
         self.pad.blended.connect(self._show_pad_blend)

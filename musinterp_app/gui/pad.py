@@ -259,6 +259,10 @@ class PadPanel(QWidget):
         self.refresh()
         self.track_loaded.emit(slot)
 
+    def cancelled(self) -> None:
+        """Esc cancelled the pad's jobs (they are the session's): show where things are."""
+        self.refresh()
+
     def refresh(self) -> None:
         """Show the corners' names and what is missing (after any track changed)."""
         tracks = self.engine_now().tracks

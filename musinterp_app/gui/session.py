@@ -25,6 +25,7 @@ from musinterp_app import engine, sidecar
 from musinterp_app.audio import io, mel
 from musinterp_app.audio import player as playback
 from musinterp_app.engine import BlendSettings, Engine, Track
+from musinterp_app.gui import workers
 from musinterp_app.gui.throttle import Throttle
 from musinterp_app.gui.workers import JobPool, Lane
 from musinterp_app.model.onnx_vae import OnnxVAE
@@ -119,6 +120,7 @@ class Session(QObject):
     cursor = Signal(str, object)  # source, seconds (None: hide the cursor)
     level = Signal(float)  # output level of what plays, dBFS (RMS over the last ~30 ms)
     exported = Signal(str)  # path
+    cancelled = Signal()  # Esc: every lane cancelled (panels reset what they were showing)
     playback_started = Signal()
 
     def __init__(self, model: OnnxVAE, parent: QObject | None = None) -> None:
@@ -660,7 +662,7 @@ class Session(QObject):
     def new_lanes(self, names: tuple[str, ...], parent: QObject, *, prefix: str) -> dict[str, Lane]:
         """Lanes for a panel's jobs (the pad's, the tempo and key panel's), kept among the
         session's as ``"PREFIX NAME"``: Esc (:meth:`cancel_all`) cancels them too."""
-        lanes = {name: Lane(self.pool, parent) for name in names}
+        lanes = workers.new_lanes(self.pool, names, parent)
         self.lanes.update({f"{prefix} {name}": lane for name, lane in lanes.items()})
         return lanes
 
@@ -677,6 +679,7 @@ class Session(QObject):
         self.settle_debounce.cancel()
         self.stop()
         self.work_ended.emit()
+        self.cancelled.emit()
         return busy
 
     def close(self) -> None:

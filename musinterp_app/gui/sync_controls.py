@@ -192,6 +192,13 @@ class SyncControls(QWidget):
         self._estimating = set()
         self.refresh()  # keeps only what is still loaded; estimates any track loaded since
 
+    def cancelled(self) -> None:
+        """Esc cancelled the panel's jobs (they are the session's): an estimate under way is
+        forgotten (a track change asks for it again), and a fit is not waited for."""
+        self._estimating = set()
+        self._show()
+        self.status.setText("Cancelled: tempo and key are estimated again when a track changes.")
+
     def _synced(self, result: tuple[Engine, Engine]) -> None:
         source, blender = result
         if self.engine_now() is not source:  # a track or model changed while fitting

@@ -113,7 +113,7 @@ def start_model(start: Path) -> tuple[torch.nn.Module, ModelConfig, dict]:
         saved = json.loads((start / "config.json").read_text())
         config = ModelConfig(**saved["model"])
         model = build(config)
-        state = torch.load(start / "best.pt", weights_only=True)
+        state = torch.load(start / "best.pt", weights_only=True, map_location="cpu")
         model.load_state_dict(state["model"])
         return model, config, {"run": str(start), "step": state["step"]}
     raise ValueError(f"{start} is neither a model folder (encoder.onnx) nor a run (best.pt)")
@@ -307,6 +307,7 @@ def train_adversarial(
         options = resume_options(saved["adversarial"], options)
     if options.threads:
         torch.set_num_threads(options.threads)
+    torch.manual_seed(options.seed)  # the discriminator's first weights
     corpus = open_corpus(cache)
     mel_config = corpus.mel_config
     model, model_config, origin = start_model(start)
@@ -316,7 +317,6 @@ def train_adversarial(
     trainer = Stage2(model, options, mel_config)
     rng = np.random.default_rng(options.seed)
     noise_rng = torch.Generator().manual_seed(options.seed)
-    torch.manual_seed(options.seed)
     elapsed_s = 0.0
     if state is not None:
         trainer.load(state)

@@ -68,8 +68,10 @@ def two_sample_auc(
     each made from the same clip or pair, whose file id is ``groups[k]``).
 
     Logistic regression on standardised features, :data:`FOLDS` folds grouped by
-    file (no file on both sides of a split); the AUC of each held-out fold, their
-    mean and a 95 % t-interval over the folds. 0.5: indistinguishable.
+    ``groups`` (for a blend, the file of its A: the clip and its blend never sit on
+    both sides of a split, though a blend's B file may; the test is then a little
+    lenient); the AUC of each held-out fold, their mean and a 95 % t-interval over
+    the folds. 0.5: indistinguishable.
     """
     x = np.concatenate([real, other])
     y = np.r_[np.zeros(len(real)), np.ones(len(other))]

@@ -50,7 +50,7 @@ def load_run(run: Path) -> tuple[nn.Module, dict]:
     """The best weights of a run, in eval mode, and its ``config.json``."""
     config = json.loads((run / "config.json").read_text())
     model = build(ModelConfig(**config["model"]))
-    state = torch.load(run / "best.pt", weights_only=True)
+    state = torch.load(run / "best.pt", weights_only=True, map_location="cpu")
     model.load_state_dict(state["model"])
     config["best_step"] = state["step"]
     return model.eval(), config

@@ -55,6 +55,9 @@ def model_from_folder(folder: Path) -> tuple[nn.Module, ModelConfig, dict[str, s
     if arch not in SIZES:
         raise ValueError(f"{folder}: architecture {arch!r} cannot be read back into torch")
     sizes = {}
+    for name in ("norm.mean", "norm.std"):  # the band statistics, before anything reads them
+        if name not in state:
+            raise ValueError(f"{folder}: the graphs hold no {name!r}; export it again")
     for option, (name, axis) in SIZES[arch].items():
         if name not in state:
             raise ValueError(f"{folder}: the graphs hold no {name!r}; export it again")

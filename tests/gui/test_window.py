@@ -252,6 +252,7 @@ def test_escape_cancels_the_pads_and_the_tempo_panels_jobs_too(qtbot, window):
     assert "Cancelled" in window.status_text.text()
     qtbot.waitUntil(lambda: len(cancelled) == 2, timeout=5000)
     assert not lanes["pad render"].busy and not lanes["sync estimate"].busy
+    assert window.sync_controls.status.text().startswith("Cancelled")  # not "Matching…"
 
 
 @pytest.mark.qt_no_exception_capture
