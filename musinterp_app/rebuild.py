@@ -32,8 +32,9 @@ PATH_CHARS = 4096
 
 
 def path_points(node: Node) -> tuple[tuple[float, float], ...]:
-    """A pad path: at least two ``[x, y]`` points on the pad (a path of one point, or none,
-    is no path: both are refused alike)."""
+    """A pad path: at least two ``[x, y]`` points on the pad; one point or none is refused
+    alike. (A sidecar records a puck that stays put as ``"path": []``, which
+    :func:`settings_from_record` reads as no path before asking for one.)"""
     points = node.points(limits.PAD)
     if len(points) < 2:
         node.fail("a path of at least two [x, y] points, e.g. [[0, 0], [1, 1]]")
