@@ -143,23 +143,10 @@ class Engine:
         """The phase that starts the render (see :meth:`Blend.source_phase`)."""
         return self.blend(settings).source_phase(stride=stride)
 
-    def render_stream(
-        self,
-        settings: Settings,
-        *,
-        n_iter: int = RENDER_ITERATIONS,
-        first_chunk_iterations: int = FIRST_CHUNK_ITERATIONS,
-        cancel: CancelToken | None = None,
-        progress: Progress | None = None,
-    ) -> Iterator[np.ndarray]:
-        """Audio of the blend, chunk by chunk in time order (see :meth:`_stream`)."""
-        return self._stream(
-            self.blend(settings),
-            n_iter=n_iter,
-            first_chunk_iterations=first_chunk_iterations,
-            cancel=cancel,
-            progress=progress,
-        )
+    def render_stream(self, settings: Settings, **options) -> Iterator[np.ndarray]:
+        """Audio of the blend, chunk by chunk in time order (see :meth:`_stream`;
+        ``options``: ``n_iter``, ``first_chunk_iterations``, ``cancel``, ``progress``)."""
+        return self._stream(self.blend(settings), **options)
 
     def _stream(
         self,
