@@ -355,6 +355,101 @@ def _starting_phase(
     return np.where(agrees, given, integrated)
 
 
+class GriffinLimStream:
+    """Griffin-Lim in time order, one chunk at a time: the state a stream keeps between
+    chunks (what was played, the phase of the frames looked ahead at, the magnitudes).
+
+    Each chunk is solved together with one window of context on each side: the
+    samples already handed out are held fixed on the left (so the join is seamless:
+    the frames across it are made consistent with what was played) and the frames
+    after the chunk are solved too, then thrown away (look-ahead); their phase
+    starts the next chunk. ``magnitude_frames(start, stop)`` is asked only for frames
+    not seen yet, in order, unless a chunk asks for ``fresh`` magnitudes (a live
+    renderer whose α moved since the look-ahead was fetched). ``n_frames``: where the
+    signal ends (its last frames are solved with nothing after them), or None for a
+    stream without end. See :func:`griffinlim_stream` for the other options.
+    """
+
+    def __init__(
+        self,
+        magnitude_frames: MagnitudeFrames,
+        n_frames: int | None,
+        *,
+        n_fft: int,
+        hop_length: int,
+        momentum: float = 0.99,
+        rng: np.random.Generator | None = None,
+        phase_frames: PhaseFrames | None = None,
+        phase_gradient: bool = False,
+    ) -> None:
+        self.magnitude_frames, self.phase_frames = magnitude_frames, phase_frames
+        self.n_frames = n_frames
+        self.n_fft, self.hop, self.momentum = n_fft, hop_length, momentum
+        self.rng = rng if rng is not None else np.random.default_rng(0)
+        self.n_bins = n_fft // 2 + 1
+        self.context = n_fft // hop_length
+        self._magnitude = np.zeros((0, self.n_bins), np.float32)  # frames [_mag_start, ...)
+        self._mag_start = 0
+        self._played = np.zeros(n_fft // 2, np.float32)  # padded samples [_played_start, ...)
+        self._played_start = 0
+        self._known_phase = np.zeros(
+            (0, self.n_bins), np.complex64
+        )  # frames [start − context, ...)
+        self._integrator = PhaseGradient(n_fft, hop_length) if phase_gradient else None
+        self.start = 0  # the first frame not handed out yet
+
+    def _end(self, frame: int) -> int:
+        return frame if self.n_frames is None else min(self.n_frames, frame)
+
+    def chunk(
+        self,
+        stop: int,
+        *,
+        n_iter: int,
+        fresh: bool = False,
+        cancel: CancelToken | None = None,
+    ) -> np.ndarray:
+        """Samples of frames ``[start, stop)``, float32 ``[(stop − start) · hop]``;
+        ``fresh``: ask again for the magnitudes of the frames from ``start`` on."""
+        start, hop = self.start, self.hop
+        stop = self._end(stop)
+        lo, hi = max(0, start - self.context), self._end(stop + self.context)
+        if fresh:
+            self._magnitude = self._magnitude[: max(0, start - self._mag_start)]
+        have = self._mag_start + len(self._magnitude)
+        if hi > have:
+            fresh_frames = _frames_major(self.magnitude_frames(have, hi))
+            if fresh_frames.shape != (hi - have, self.n_bins):
+                raise ValueError(
+                    f"magnitude_frames gave {fresh_frames.shape[::-1]}, need {self.n_bins} bins"
+                )
+            self._magnitude = np.concatenate([self._magnitude, fresh_frames])
+        self._magnitude, self._mag_start = self._magnitude[lo - self._mag_start :], lo
+        magnitude = self._magnitude[: hi - lo]
+        prefix = self._played[lo * hop - self._played_start :]
+        solver = _Solver(magnitude, hop, zero_tail=hi == self.n_frames, fixed_prefix=prefix)
+        initial = None
+        first_new = min(hi, lo + len(self._known_phase))  # frames whose phase is not known yet
+        if first_new < hi and (self.phase_frames is not None or self._integrator is not None):
+            given = None
+            if self.phase_frames is not None:
+                given = _frames_major_complex(self.phase_frames(first_new, hi))
+            initial = np.zeros((hi - lo, self.n_bins), np.complex64)
+            initial[first_new - lo :] = _starting_phase(
+                magnitude[first_new - lo :], given, self._integrator
+            )
+        solver.set_phase(self.rng, known=self._known_phase, initial=initial)
+        signal = solver.run(n_iter, self.momentum, cancel)
+        half = self.n_fft // 2
+        samples = signal[(start - lo) * hop + half : (stop - lo) * hop + half].copy()
+        self._played = np.concatenate([prefix, samples])
+        self._played_start = lo * hop
+        next_lo = max(0, stop - self.context)
+        self._known_phase = solver.phase(next_lo - lo, hi - lo)
+        self.start = stop
+        return samples
+
+
 def griffinlim_stream(
     magnitude_frames: MagnitudeFrames,
     n_frames: int,
@@ -372,15 +467,11 @@ def griffinlim_stream(
     first_chunk_frames: int = 32,
     chunk_frames: int = 256,
 ) -> Iterator[np.ndarray]:
-    """Griffin-Lim in time order, chunk by chunk, so playback can start early.
+    """Griffin-Lim in time order, chunk by chunk, so playback can start early
+    (a :class:`GriffinLimStream` from the first frame to the last).
 
-    Each chunk is solved together with one window of context on each side:
-    the samples already yielded are held fixed on the left (so the join is
-    seamless: the frames across it are made consistent with what was played)
-    and the frames after the chunk are solved too, then thrown away
-    (look-ahead). Chunks start at ``first_chunk_frames`` and grow
-    ``CHUNK_GROWTH``-fold up to ``chunk_frames``; a tail shorter than half the
-    next chunk joins it.
+    Chunks start at ``first_chunk_frames`` and grow ``CHUNK_GROWTH``-fold up to
+    ``chunk_frames``; a tail shorter than half the next chunk joins it.
     ``magnitude_frames(start, stop)`` is only asked for the frames a chunk
     needs, so mel can be inverted lazily. ``phase_frames``
     (same calling convention) gives the starting phase of new frames (random
@@ -394,52 +485,29 @@ def griffinlim_stream(
     Yields float32 chunks; together they are ``n_frames * hop_length`` samples.
     ``progress(frames_done, n_frames)`` is called after every chunk.
     """
-    rng = rng if rng is not None else np.random.default_rng(0)
-    n_bins = n_fft // 2 + 1
-    context = n_fft // hop_length
-    half = n_fft // 2
-    magnitude = np.zeros((0, n_bins), np.float32)  # frames [mag_start, mag_start + len)
-    mag_start = 0
-    played = np.zeros(half, np.float32)  # padded samples [played_start, chunk start · hop + half)
-    played_start = 0
-    known_phase = np.zeros((0, n_bins), np.complex64)  # frames [chunk start - context, ...)
-    integrator = PhaseGradient(n_fft, hop_length) if phase_gradient else None
-    start, size = 0, first_chunk_frames
-    while start < n_frames:
+    stream = GriffinLimStream(
+        magnitude_frames,
+        n_frames,
+        n_fft=n_fft,
+        hop_length=hop_length,
+        momentum=momentum,
+        rng=rng,
+        phase_frames=phase_frames,
+        phase_gradient=phase_gradient,
+    )
+    size = first_chunk_frames
+    while stream.start < n_frames:
         if cancel is not None:
             cancel.raise_if_cancelled()
-        stop = min(n_frames, start + size)
+        stop = min(n_frames, stream.start + size)
         if n_frames - stop < size // 2:  # a short tail joins this chunk
             stop = n_frames
-        lo, hi = max(0, start - context), min(n_frames, stop + context)
-        have = mag_start + len(magnitude)
-        if hi > have:
-            fresh = _frames_major(magnitude_frames(have, hi))
-            if fresh.shape != (hi - have, n_bins):
-                raise ValueError(f"magnitude_frames gave {fresh.shape[::-1]}, need {n_bins} bins")
-            magnitude = np.concatenate([magnitude, fresh])
-        magnitude, mag_start = magnitude[lo - mag_start :], lo
-        prefix = played[lo * hop_length - played_start :]
-        solver = _Solver(magnitude, hop_length, zero_tail=hi == n_frames, fixed_prefix=prefix)
-        initial = None
-        first_new = min(hi, lo + len(known_phase))  # frames whose phase is not known yet
-        if first_new < hi and (phase_frames is not None or integrator is not None):
-            given = None
-            if phase_frames is not None:
-                given = _frames_major_complex(phase_frames(first_new, hi))
-            initial = np.zeros((hi - lo, n_bins), np.complex64)
-            initial[first_new - lo :] = _starting_phase(
-                magnitude[first_new - lo :], given, integrator
-            )
-        solver.set_phase(rng, known=known_phase, initial=initial)
-        iterations = n_iter if start or first_chunk_iterations is None else first_chunk_iterations
-        signal = solver.run(iterations, momentum, cancel)
-        chunk = signal[(start - lo) * hop_length + half : (stop - lo) * hop_length + half].copy()
-        played = np.concatenate([prefix, chunk])
-        played_start = lo * hop_length
-        next_lo = max(0, stop - context)
-        known_phase = solver.phase(next_lo - lo, hi - lo)
-        start, size = stop, min(CHUNK_GROWTH * size, chunk_frames)
+        first = stream.start == 0
+        iterations = (
+            n_iter if not first or first_chunk_iterations is None else first_chunk_iterations
+        )
+        chunk = stream.chunk(stop, n_iter=iterations, cancel=cancel)
+        size = min(CHUNK_GROWTH * size, chunk_frames)
         if progress is not None:
             progress(stop, n_frames)
         yield chunk
