@@ -75,6 +75,7 @@ MAX_EXCERPT_S = 600.0  # ten minutes: memory grows with the excerpt (see EXCERPT
 MAX_START_S = 24 * 3600.0  # a start later than a day into a file is a typo
 
 ALPHA = Range(0.0, 1.0)  # 0 = all A, 1 = all B
+CURVE_S = Range(0.0, MAX_EXCERPT_S, "s")  # a performance curve's times: ten minutes at most
 PAD = Range(0.0, 1.0)  # x or y on the four-corner pad (A at 0, 0; D at 1, 1)
 TEMPO_BPM = Range(20.0, 400.0, "BPM")  # a tempo given by hand instead of the estimate
 START_S = Range(0.0, MAX_START_S, "s")

@@ -82,6 +82,85 @@ class PlaybackBuffer:
             self.complete = True
 
 
+class LiveFeed:
+    """Samples handed to the device as a live renderer makes them: a ring buffer at
+    the device rate with one writer (the render thread) and one reader (the audio
+    callback), which never wait for each other.
+
+    ``written`` and ``read`` count output samples since the start and only grow;
+    the writer writes only while there is room, the reader reads only what was
+    written. Each callback notes when it handed the device a block and how far the
+    reading had got (``handed``), for measuring latency.
+    """
+
+    HANDED_KEPT = 8192  # callbacks remembered (about 3 minutes of 1024-sample blocks)
+
+    def __init__(self, source_rate: int, output_rate: int, *, capacity_s: float = 2.0) -> None:
+        self.source_rate, self.output_rate = source_rate, output_rate
+        self.ring = np.zeros(int(capacity_s * output_rate), np.float32)
+        self.written = 0
+        self.read = 0
+        self.source_written = 0  # samples at the source rate given to ``write``
+        self.ended = False  # the writer wrote its last samples
+        self.complete = False  # for the player: a live feed only ends when ``ended``
+        self._resampler = (
+            soxr.ResampleStream(source_rate, output_rate, 1, dtype="float32", quality="HQ")
+            if source_rate != output_rate
+            else None
+        )
+        self.handed = np.zeros((self.HANDED_KEPT, 2))  # (perf_counter, samples read after it)
+        self.handed_count = 0
+        self.starved_blocks = 0  # callbacks that found fewer samples than they needed
+
+    @property
+    def ahead_s(self) -> float:
+        """Seconds written and not yet read."""
+        return (self.written - self.read) / self.output_rate
+
+    @property
+    def delay_samples(self) -> float:
+        """Output samples the resampler holds back: source sample ``n`` reaches the
+        device as output sample ``n · output_rate / source_rate − delay_samples``."""
+        return self.source_written * self.output_rate / self.source_rate - self.written
+
+    def write(self, chunk: np.ndarray, *, last: bool = False) -> None:
+        """Append ``chunk`` (source rate); call only when ``ahead_s`` leaves room for it."""
+        self.source_written += len(chunk)
+        if self._resampler is not None:
+            chunk = self._resampler.resample_chunk(np.asarray(chunk, np.float32), last=last)
+        size = len(self.ring)
+        if self.written + len(chunk) - self.read > size:
+            raise RuntimeError("the live feed is full: the writer ran too far ahead")
+        at = self.written % size
+        first = min(len(chunk), size - at)
+        self.ring[at : at + first] = chunk[:first]
+        self.ring[: len(chunk) - first] = chunk[first:]
+        self.written += len(chunk)
+        self.ended = last
+
+    def recent(self, samples: int) -> np.ndarray:
+        """The last ``samples`` read (for a level meter; may be torn while playing)."""
+        count = min(samples, self.read, len(self.ring))
+        at = np.arange(self.read - count, self.read) % len(self.ring)
+        return self.ring[at]
+
+    def read_into(self, out: np.ndarray, volume: float) -> int:
+        """Realtime-safe: copy what is ready into ``out`` (``[frames]``), scaled by
+        ``volume``; returns how many samples were copied."""
+        frames, size = len(out), len(self.ring)
+        count = min(frames, self.written - self.read)
+        at = self.read % size
+        first = min(count, size - at)
+        np.multiply(self.ring[at : at + first], volume, out=out[:first])
+        np.multiply(self.ring[: count - first], volume, out=out[first:count])
+        self.read += count
+        if count < frames and not self.ended:
+            self.starved_blocks += 1
+        self.handed[self.handed_count % self.HANDED_KEPT] = (time.perf_counter(), self.read)
+        self.handed_count += 1
+        return count
+
+
 def output_rate_for(sample_rate: int) -> int:
     """``sample_rate`` if the default output device takes it, else the device's own rate."""
     if sounddevice is None:
@@ -100,7 +179,7 @@ def output_rate_for(sample_rate: int) -> int:
 class _Cue:
     """What the callback plays: a buffer and how far into it (samples at the device rate)."""
 
-    buffer: PlaybackBuffer
+    buffer: "PlaybackBuffer | LiveFeed"
     position: int = 0
     finished: bool = False  # played to its end (not looping)
     sounding_since: float | None = None  # time.perf_counter() of the first block with samples
@@ -132,6 +211,10 @@ class Player:
         self.error = ""  # why the device failed, until the UI takes it (take_error)
         self._lock = threading.Lock()  # guards opening and closing the stream (never the callback)
         self._closed = False  # closed for good: no stream opens again
+
+    def new_feed(self) -> LiveFeed:
+        """An empty live feed from the model's rate to the device's."""
+        return LiveFeed(self.sample_rate, self.output_rate)
 
     def new_buffer(self, source_samples: int) -> PlaybackBuffer:
         """An empty buffer for ``source_samples`` at the model rate, to be filled while playing."""
@@ -173,6 +256,18 @@ class Player:
         if status.output_underflow:
             self.dropouts += 1
         buffer = cue.buffer
+        if isinstance(buffer, LiveFeed):
+            count = buffer.read_into(out[:, 0], self.volume)
+            cue.position = buffer.read
+            if count and cue.sounding_since is None:
+                cue.sounding_since = time.perf_counter()
+            if count < frames:
+                out[count:, 0] = 0.0
+                if buffer.ended:
+                    cue.finished = True
+                else:
+                    self.dropouts += 1
+            return
         written = 0
         while written < frames:
             start = cue.position
@@ -232,8 +327,9 @@ class Player:
                 raise RuntimeError(f"the audio device refused to play: {error}") from None
             self._stream = stream
 
-    def play(self, buffer: PlaybackBuffer) -> None:
-        """Start playing ``buffer`` (it may still be filling). Raises ``RuntimeError``."""
+    def play(self, buffer: "PlaybackBuffer | LiveFeed") -> None:
+        """Start playing ``buffer`` (it may still be filling) or a live feed. Raises
+        ``RuntimeError``."""
         self._cue = None
         self.start_stream()
         self.dropouts = 0

@@ -12,12 +12,12 @@ latent_frames]`` (``[channels]`` for a global latent), audio float32 ``[samples]
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from musinterp_app.audio import levels, mel, stft
-from musinterp_app.engine.settings import Settings
+from musinterp_app.engine.settings import BlendSettings, Settings
 from musinterp_app.engine.tracks import Track
 from musinterp_app.model import latent
 from musinterp_app.model.onnx_vae import OnnxVAE
@@ -28,8 +28,14 @@ DECODE_MARGIN_LATENT = 24  # latent frames around a window: the v2 decoder reach
 @dataclass(frozen=True, eq=False)
 class Blend:
     """A blend request made concrete: ``tracks`` (``settings.slots``, in order), ``frames``
-    (the shortest excerpt), ``shares`` (each source's weight: ``[n]`` or ``[n, frames]``)
-    and ``latent`` (the blended code)."""
+    (the shortest excerpt, or a performance's length), ``shares`` (each source's weight:
+    ``[n]`` or ``[n, frames]``) and ``latent`` (the blended code).
+
+    ``period``: 0 when the excerpt plays once (silence after it); else the excerpt
+    repeats every ``period`` frames (a performance longer than it, or live playback
+    that loops) and the blend's frame 0 lies ``first_frame`` frames into that
+    repeating timeline (a multiple of the model's time reduction).
+    """
 
     model: OnnxVAE
     settings: Settings
@@ -37,17 +43,24 @@ class Blend:
     frames: int
     shares: np.ndarray
     latent: np.ndarray
+    first_frame: int = 0
+    period: int = 0
 
     @classmethod
     def of(cls, model: OnnxVAE, settings: Settings, tracks: list[Track | None]) -> "Blend":
         """The blend of ``tracks`` (those of ``settings.slots``); ``ValueError`` naming what
-        is missing, or a morph asked of a model without a temporal latent."""
-        if not all(tracks):
-            missing = "both tracks" if len(tracks) == 2 else "all four tracks (A, B, C, D)"
-            raise ValueError(f"load {missing} first")
-        if settings.morph and not model.info.temporal:
-            raise ValueError("morphing over time needs a model with a temporal latent")
+        is missing, or a morph or curve asked of a model without a temporal latent."""
+        _check(model, settings, tracks)
         frames = min(t.frames for t in tracks)
+        if isinstance(settings, BlendSettings) and settings.curve:
+            config = model.mel_config
+            seconds_per_frame = config.hop_length / config.sample_rate
+            length = settings.curve_frames(seconds_per_frame)
+            reduction = model.info.time_reduction
+            first = round(settings.curve_start_s / seconds_per_frame) // reduction * reduction
+            alpha = settings.shares(length)[1]
+            looped = first > 0 or length > frames
+            return cls._along(model, settings, tracks, alpha, first_frame=first, looped=looped)
         latent_frames = model.latent_frames(frames) if model.info.temporal else 0
         codes = [t.latent[:, :latent_frames] if latent_frames else t.latent for t in tracks]
         return cls(
@@ -58,6 +71,75 @@ class Blend:
             shares=settings.shares(frames),
             latent=settings.blend_latents(codes, latent_frames),
         )
+
+    @classmethod
+    def along(
+        cls,
+        model: OnnxVAE,
+        settings: BlendSettings,
+        tracks: list[Track | None],
+        alpha: np.ndarray,
+        *,
+        first_frame: int,
+    ) -> "Blend":
+        """A window of the repeating excerpt with the slider's α per frame (``[frames]``,
+        mapped through ``settings.steps``), from frame ``first_frame`` of the repeating
+        timeline on (a multiple of the time reduction): what live playback renders."""
+        _check(model, replace(settings, morph=True), tracks)
+        alpha = settings.model_alpha(alpha)
+        return cls._along(model, settings, tracks, alpha, first_frame=first_frame, looped=True)
+
+    @classmethod
+    def _along(
+        cls,
+        model: OnnxVAE,
+        settings: BlendSettings,
+        tracks: list[Track],
+        alpha: np.ndarray,
+        *,
+        first_frame: int,
+        looped: bool,
+    ) -> "Blend":
+        """The blend with the model's α per frame (``[frames]``); latent frame ``l`` takes
+        the α of its first frame."""
+        reduction = model.info.time_reduction
+        period = min(t.frames for t in tracks) // reduction * reduction if looped else 0
+        if first_frame % reduction or (looped and period == 0):
+            raise ValueError("a looped blend needs an excerpt and a start on latent frames")
+        latent_alpha = alpha[::reduction]
+        first_latent = first_frame // reduction
+        index = np.arange(first_latent, first_latent + len(latent_alpha))
+        if looped:
+            index %= period // reduction
+        codes = [t.latent[:, index] for t in tracks]
+        return cls(
+            model=model,
+            settings=settings,
+            tracks=tuple(tracks),
+            frames=len(alpha),
+            shares=np.stack([1 - alpha, alpha]).astype(np.float32),
+            latent=latent.blend(*codes, latent_alpha, settings.mode),
+            first_frame=first_frame,
+            period=period,
+        )
+
+    def _excerpt_frames(self, window: slice) -> slice | np.ndarray:
+        """The excerpt's frames under the blend's frames ``window``."""
+        if not self.period:
+            return window
+        return (self.first_frame + np.arange(window.start, window.stop)) % self.period
+
+    def _read(self, samples: np.ndarray, first_sample: int, length: int) -> np.ndarray:
+        """``length`` samples of a source from the blend's sample ``first_sample`` on:
+        the excerpt repeating when the blend loops, silence before its start."""
+        if not self.period:
+            return stft.read_padded(samples, first_sample, length)
+        period = self.period * self.config.hop_length
+        at = self.first_frame * self.config.hop_length + np.arange(
+            first_sample, first_sample + length
+        )
+        repeating = stft.read_padded(samples, 0, period)
+        return np.where(at >= 0, repeating[at % period], 0).astype(np.float32)
 
     @property
     def config(self) -> mel.MelConfig:
@@ -85,12 +167,13 @@ class Blend:
         window = slice(first_frame, min(self.frames, first_frame + blended.shape[1]))
         blended = blended[:, : window.stop - window.start]
         shares = self.shares[:, window] if self.shares.ndim == 2 else self.shares
+        excerpt = self._excerpt_frames(window)
         if self.settings.keep_detail:
-            residuals = [t.residual[:, window] for t in self.tracks]
+            residuals = [t.mel[:, excerpt] - t.decoded[:, excerpt] for t in self.tracks]
             blended = latent.restore_detail_weighted(blended, residuals, shares)
         if self.settings.steady_level:
             floor_db = self.config.floor_db
-            source_levels = [t.loudness_db[window] for t in self.tracks]
+            source_levels = [t.loudness_db[excerpt] for t in self.tracks]
             any_silent = np.min(source_levels, axis=0) <= floor_db + 1.0
             target = np.where(any_silent, floor_db, latent.weighted_sum(source_levels, shares))
             blended = levels.follow_loudness(blended, target, self.config)
@@ -128,7 +211,7 @@ class Blend:
         def phase_frames(start: int, stop: int) -> np.ndarray:
             first_sample = start * hop - n_fft // 2
             length = (stop - start - 1) * hop + n_fft
-            pieces = [stft.read_padded(t.samples, first_sample, length) for t in self.tracks]
+            pieces = [self._read(t.samples, first_sample, length) for t in self.tracks]
             weights = self._per_sample(first_sample, length).astype(np.float32)
             mixed = latent.weighted_sum(pieces, weights)
             return stft.piece_spectra(mixed, stop - start, n_fft=n_fft, hop_length=hop)
@@ -147,7 +230,15 @@ class Blend:
         side = np.zeros(len(middle), np.float32)
         for track, weight in zip(self.tracks, weights, strict=True):
             if track.side is not None:
-                length = min(len(middle), len(track.side))
-                part = weight[:length] if np.ndim(weight) else weight
-                side[:length] += part * track.side[:length]
+                side += weight * self._read(track.side, 0, len(middle))
         return np.stack([middle + side, middle - side], axis=1).astype(np.float32)
+
+
+def _check(model: OnnxVAE, settings: Settings, tracks: list[Track | None]) -> None:
+    """``ValueError`` naming what a blend of ``tracks`` lacks."""
+    if not all(tracks):
+        missing = "both tracks" if len(tracks) == 2 else "all four tracks (A, B, C, D)"
+        raise ValueError(f"load {missing} first")
+    varying = settings.morph or bool(getattr(settings, "curve", ()))
+    if varying and not model.info.temporal:
+        raise ValueError("morphing over time needs a model with a temporal latent")

@@ -1,6 +1,7 @@
 """How a blend is asked for: two tracks and α (:class:`BlendSettings`) or four corners and a
 puck (:class:`PadSettings`); frozen values that travel from the controls to the engine."""
 
+import itertools
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -22,6 +23,10 @@ class BlendSettings:
     keep_detail: bool = True  # add back each track's residual, weighted by its share
     steady_level: bool = True  # each frame's level follows the α-interpolated sources' level
     steps: tuple[float, ...] = ()  # α at evenly spaced slider positions (Engine.even_steps)
+    # A performance: (seconds, α) points, α linear between them; the blend lasts until
+    # the last point and the excerpt repeats under it (see Blend.of). () for one α.
+    curve: tuple[tuple[float, float], ...] = ()
+    curve_start_s: float = 0.0  # where in the excerpt a performance begins
 
     slots: ClassVar[tuple[str, ...]] = ("A", "B")
 
@@ -30,6 +35,22 @@ class BlendSettings:
         _check_mode(self.mode)
         if self.steps and (self.steps[0] != 0 or self.steps[-1] != 1 or len(self.steps) < 2):
             raise limits.OptionError("even steps must run from α = 0 to α = 1")
+        if self.curve:
+            _check_curve(self.curve)
+            if self.morph:
+                raise limits.OptionError("a blend follows either a curve or a morph, not both")
+        limits.CURVE_S.check(self.curve_start_s, "a curve's start in the excerpt")
+
+    def curve_frames(self, seconds_per_frame: float) -> int:
+        """Frames of the performance ``curve`` (its points at their frames), 0 without one."""
+        return round(self.curve[-1][0] / seconds_per_frame) + 1 if self.curve else 0
+
+    def model_alpha(self, alpha: np.ndarray) -> np.ndarray:
+        """The slider's α (any shape) as the model's: through ``steps`` when they are set."""
+        if not self.steps:
+            return np.asarray(alpha, np.float32)
+        knots = np.linspace(0, 1, len(self.steps))
+        return np.interp(alpha, knots, self.steps).astype(np.float32)
 
     def shares(self, frames: int) -> np.ndarray:
         """A's and B's shares: ``[2]``, or ``[2, frames]`` when morphing."""
@@ -38,6 +59,18 @@ class BlendSettings:
 
     def blend_latents(self, latents: list[np.ndarray], latent_frames: int) -> np.ndarray:
         return latent.blend(*latents, _frame_alpha(self, latent_frames), self.mode)
+
+
+def _check_curve(curve: tuple[tuple[float, float], ...]) -> None:
+    """A performance curve: two or more (seconds, α) points, in time order."""
+    if len(curve) < 2 or any(len(point) != 2 for point in curve):
+        raise limits.OptionError("a curve needs two or more (seconds, α) points")
+    for seconds, alpha in curve:
+        limits.CURVE_S.check(seconds, "a curve's time")
+        limits.ALPHA.check(alpha, "a curve's α")
+    times = [seconds for seconds, _ in curve]
+    if any(later <= earlier for earlier, later in itertools.pairwise(times)):
+        raise limits.OptionError("a curve's times must rise from point to point")
 
 
 def _check_mode(mode: str) -> None:
@@ -96,10 +129,12 @@ Settings = BlendSettings | PadSettings
 
 
 def _frame_alpha(settings: BlendSettings, frames: int) -> np.ndarray:
-    """B's share per frame: ``[frames]`` when morphing, else one number (a 0-d array);
-    mapped through ``settings.steps`` when they are set (even steps)."""
-    alpha = latent.ramp(frames) if settings.morph else np.float32(settings.alpha)
-    if settings.steps:
-        knots = np.linspace(0, 1, len(settings.steps))
-        alpha = np.interp(alpha, knots, settings.steps).astype(np.float32)
-    return alpha
+    """B's share per frame: ``[frames]`` when morphing or following a curve, else one
+    number (a 0-d array); mapped through ``settings.steps`` when they are set (even steps).
+    A curve's points lie at their frames when ``frames`` is its ``curve_frames``."""
+    if settings.curve:
+        times, values = np.asarray(settings.curve, np.float64).T
+        alpha = np.interp(np.linspace(0, times[-1], frames), times, values)
+    else:
+        alpha = latent.ramp(frames) if settings.morph else np.float32(settings.alpha)
+    return settings.model_alpha(alpha)

@@ -1,0 +1,277 @@
+"""Live playback: the blend rendered a little ahead of the playhead while α moves.
+
+:class:`LiveRenderer` turns the slider's α, read afresh for every chunk, into
+audio: each output frame's α follows the control through a short linear ramp
+(so a jump is neither a click nor a zipper), the latent window under each
+chunk is decoded at those α, and Griffin-Lim goes on from what was played
+(a :class:`~musinterp_app.audio.griffinlim.GriffinLimStream`, started from the
+sources' phase), so joins are seamless. The excerpt repeats under the
+performance when it loops. The α applied to every frame is kept: a
+performance exported from it (``BlendSettings.curve``) renders what was heard.
+
+:class:`LivePlayback` runs a renderer on its own thread, keeping
+``lookahead_s`` of audio in a :class:`~musinterp_app.audio.player.LiveFeed`
+ahead of the audio callback; the callback only copies, and counts a dropout
+rather than wait when the renderer is late.
+
+Frames are mel frames (``hop_length`` samples) of the output, counted from
+where playback started; the repeating excerpt's frame under output frame
+``f`` is ``(origin + f) % period``.
+"""
+
+import threading
+import time
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from musinterp_app.audio import levels, mel
+from musinterp_app.audio.griffinlim import GriffinLimStream
+from musinterp_app.audio.player import LiveFeed
+from musinterp_app.engine.blend import Blend
+from musinterp_app.engine.core import RENDER_SEED, RENDER_STRIDE, Engine
+from musinterp_app.engine.export import RENDER_ITERATIONS
+from musinterp_app.engine.settings import BlendSettings
+
+# Measured on 2 cores (musinterp bench, live.*): see docs/benchmark.md.
+CHUNK_STRIDED_FRAMES = 2  # 2048 samples (62.5 ms) per chunk: latency grows with the chunk
+RAMP_FRAMES = 3  # a step of α is spread over 3 frames (23 ms): no click, little delay
+MOVING_ITERATIONS = 16  # Griffin-Lim iterations of a chunk while α moves
+RESTING_ITERATIONS = RENDER_ITERATIONS  # and once it has rested for a ramp: full quality
+LOOKAHEAD_S = 0.045  # audio kept ahead of the callback: a device block and a chunk's render
+RESTING_DECODE_LATENT = 16  # latent frames decoded at once while α rests (0.5 s)
+LIVE_MARGIN_LATENT = 18  # the v2 decoder's reach (±15 latent frames) and the loudness's (±3)
+
+
+@dataclass(frozen=True)
+class Ramp:
+    """α moving linearly from ``start_alpha`` (at frame ``first_frame − 1``) to
+    ``target`` over ``RAMP_FRAMES`` frames, then holding it."""
+
+    first_frame: int
+    start_alpha: float
+    target: float
+
+    def at(self, frames: np.ndarray) -> np.ndarray:
+        """α at output ``frames`` ``[n]`` (from ``first_frame`` on)."""
+        progress = np.clip((frames - self.first_frame + 1) / RAMP_FRAMES, 0.0, 1.0)
+        return (self.start_alpha + (self.target - self.start_alpha) * progress).astype(np.float32)
+
+
+class LiveRenderer:
+    """A blend's audio chunk by chunk while its α changes (see the module docstring).
+
+    ``settings``: the options (mode, keep detail, steady level, even steps) and the
+    starting α; ``start_frame``: where in the excerpt playback starts (rounded down
+    to a latent frame); ``loop``: repeat the excerpt, else end with it. ``target``
+    may be set from any thread; ``next_chunk`` runs on one thread only.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        settings: BlendSettings,
+        *,
+        start_frame: int = 0,
+        loop: bool = True,
+    ) -> None:
+        self.model, self.settings = engine.model, replace(settings, morph=False, curve=())
+        self.tracks = [engine.tracks[slot] for slot in BlendSettings.slots]
+        Blend.along(self.model, self.settings, self.tracks, np.zeros(1), first_frame=0)  # check
+        self.config: mel.MelConfig = self.model.mel_config
+        self.reduction = self.model.info.time_reduction
+        self.stride = RENDER_STRIDE
+        if self.stride % self.reduction and self.reduction % self.stride:
+            raise ValueError("the render stride and the model's time reduction must nest")
+        self.period = min(t.frames for t in self.tracks) // self.reduction * self.reduction
+        self.origin = start_frame // self.stride * self.stride % self.period
+        self.origin -= self.origin % self.reduction
+        self.loop = loop
+        self.target = settings.alpha  # the control's α, as the user last set it
+        self.alpha = np.zeros(0, np.float32)  # applied α of the frames handed out [frames]
+        self._ramp = Ramp(0, settings.alpha, settings.alpha)
+        self._planned = np.zeros(0, np.float32)  # α of the frames being rendered, from `done`
+        # While α rests: its value, the first strided frame and the magnitudes of a block.
+        self._resting: tuple[float, int, np.ndarray] | None = None
+        self._window: Blend | None = None  # the blend under the chunk being rendered
+        self._chunk_stop = 0  # the frame after those the chunk being rendered hands out
+        strided_end = None if loop else -(-(self.period - self.origin) // self.stride)
+        self.griffin_lim = GriffinLimStream(
+            self._magnitude_frames,
+            strided_end,
+            n_fft=self.config.n_fft,
+            hop_length=self.config.hop_length * self.stride,
+            rng=np.random.default_rng(RENDER_SEED),
+            phase_frames=self._phase_frames,
+            phase_gradient=True,
+        )
+        self.limiter = levels.PeakLimiter(self.config.sample_rate)
+        self.resting_since = 0  # the first frame of the current rest (α steady)
+
+    # ----- what is rendered -----------------------------------------------------------------
+    @property
+    def done(self) -> int:
+        """Output frames handed out so far."""
+        return len(self.alpha)
+
+    @property
+    def ended(self) -> bool:
+        end = self.griffin_lim.n_frames
+        return end is not None and self.griffin_lim.start >= end
+
+    def excerpt_frame(self, frame: int) -> int:
+        """The excerpt's frame under output ``frame``."""
+        return (self.origin + frame) % self.period
+
+    def next_chunk(self) -> np.ndarray:
+        """The next ``CHUNK_STRIDED_FRAMES · stride · hop`` samples at the model's rate,
+        rendered at the α the control has now (ramped from the last frame's)."""
+        target, done = float(self.target), self.done
+        if target != self._ramp.target:
+            start = float(self.alpha[-1]) if done else target
+            self._ramp = Ramp(done, start, target)
+            self.resting_since = done + RAMP_FRAMES
+        strided_stop = self.griffin_lim.start + CHUNK_STRIDED_FRAMES
+        self._chunk_stop = strided_stop * self.stride
+        look_ahead = (strided_stop + self.griffin_lim.context) * self.stride
+        self._planned = self._ramp.at(np.arange(done, look_ahead))
+        resting = done >= self.resting_since
+        self._window = None
+        samples = self.griffin_lim.chunk(
+            strided_stop,
+            n_iter=RESTING_ITERATIONS if resting else MOVING_ITERATIONS,
+            fresh=True,
+        )
+        frames = len(samples) // self.config.hop_length
+        self.alpha = np.concatenate([self.alpha, self._planned[:frames]])
+        return self.limiter.process(samples)
+
+    def _alpha_over(self, first: int, stop: int) -> np.ndarray:
+        """α of output frames ``[first, stop)``: as applied before ``done``, as planned
+        after it (held at the ends)."""
+        frames = np.arange(first, stop)
+        known = np.concatenate([self.alpha, self._planned])
+        if not len(known):
+            return np.full(len(frames), self.target, np.float32)
+        return known[np.clip(frames, 0, len(known) - 1)]
+
+    def _blend_over(self, first: int, stop: int) -> Blend:
+        """The blend of output frames ``[first, stop)`` (``first`` on a latent frame)."""
+        return Blend.along(
+            self.model,
+            self.settings,
+            self.tracks,
+            self._alpha_over(first, stop),
+            first_frame=self.origin + first,
+        )
+
+    def _window_for(self, first: int, stop: int) -> tuple[Blend, int]:
+        """A blend covering frames ``[first, stop)`` and where ``first`` lies in it: with
+        the decoder's reach on the left, and on the right beyond the frames handed out
+        next (the look-ahead after them is solved again by the next chunk anyway)."""
+        margin = LIVE_MARGIN_LATENT * self.reduction
+        stop = max(stop, self._chunk_stop + margin)
+        window = self._window
+        if window is None or not (
+            window.first_frame - self.origin + margin <= first
+            and stop <= window.first_frame - self.origin + window.frames
+        ):
+            window = self._blend_over(first - margin, stop)
+            self._window = window
+        return window, first - (window.first_frame - self.origin)
+
+    def _magnitude_frames(self, start: int, stop: int) -> np.ndarray:
+        """Griffin-Lim's magnitudes of strided frames ``[start, stop)``: decoded at the α
+        under them, or cut from a block decoded at one α while it rests."""
+        alpha = self._alpha_over(start * self.stride, stop * self.stride)
+        if np.all(alpha == alpha[0]) and self.done >= self.resting_since:
+            block = self._resting
+            if (
+                block is None
+                or block[0] != alpha[0]
+                or not (block[1] <= start and stop <= block[1] + block[2].shape[1])
+            ):
+                length = max(stop - start, RESTING_DECODE_LATENT * self.reduction // self.stride)
+                magnitudes = self._magnitudes(start, start + length)
+                self._resting = block = (float(alpha[0]), start, magnitudes)
+            return block[2][:, start - block[1] : stop - block[1]]
+        return self._magnitudes(start, stop)
+
+    def _magnitudes(self, start: int, stop: int) -> np.ndarray:
+        """Magnitudes ``[n_bins, stop − start]`` of strided frames decoded at the α under them."""
+        first, last = start * self.stride, stop * self.stride
+        window, offset = self._window_for(first, last)
+        log_mel = window.mel(offset, offset + last - first)[:, :: self.stride]
+        return mel.to_magnitude(log_mel, self.config)
+
+    def _phase_frames(self, start: int, stop: int) -> np.ndarray:
+        """The sources' mix at strided frames ``[start, stop)``: the starting phase."""
+        first, last = start * self.stride, stop * self.stride
+        window, offset = self._window_for(first, last)
+        phase = window.source_phase(stride=self.stride)
+        return phase(offset // self.stride, offset // self.stride + stop - start)
+
+    def curve(self, first_frame: int = 0) -> tuple[tuple[float, float], ...]:
+        """The α applied from output ``first_frame`` on as (seconds, α) points, the
+        first at 0 s: only the points where the slope changes (what was applied is
+        linear between them), α rounded to 1e-6."""
+        alpha = np.round(self.alpha[first_frame:].astype(np.float64), 6)
+        if len(alpha) < 2:
+            raise ValueError("nothing was recorded yet")
+        slope = np.diff(alpha)
+        keep = np.ones(len(alpha), bool)
+        keep[1:-1] = np.abs(np.diff(slope)) > 1e-9
+        seconds_per_frame = self.config.hop_length / self.config.sample_rate
+        times = np.flatnonzero(keep) * seconds_per_frame
+        return tuple((float(t), float(a)) for t, a in zip(times, alpha[keep], strict=True))
+
+    def performance(self, first_frame: int = 0) -> BlendSettings:
+        """The settings that render what was heard from output ``first_frame`` on."""
+        start_s = self.excerpt_frame(first_frame) * self.config.hop_length / self.config.sample_rate
+        return replace(self.settings, curve=self.curve(first_frame), curve_start_s=start_s)
+
+
+class LivePlayback:
+    """A :class:`LiveRenderer` on its own thread, feeding a :class:`LiveFeed`.
+
+    ``set_alpha`` may be called from any thread; ``stop`` ends the thread. The
+    thread renders whenever less than ``lookahead_s`` waits in the feed, and
+    notes when each chunk was written (for the latency benchmark).
+    """
+
+    def __init__(self, renderer: LiveRenderer, feed: LiveFeed, *, lookahead_s: float = LOOKAHEAD_S):
+        self.renderer, self.feed, self.lookahead_s = renderer, feed, lookahead_s
+        self.error = ""  # why rendering stopped, if it failed
+        self.render_seconds = 0.0  # compute spent in next_chunk
+        self._stopping = threading.Event()
+        self._wake = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="live render", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def set_alpha(self, alpha: float) -> None:
+        self.renderer.target = alpha
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+            self._thread.join(timeout=2.0)
+
+    def _run(self) -> None:
+        renderer, feed = self.renderer, self.feed
+        try:
+            while not self._stopping.is_set() and not renderer.ended:
+                if feed.ahead_s >= self.lookahead_s:
+                    self._wake.wait(0.002)
+                    self._wake.clear()
+                    continue
+                began = time.perf_counter()
+                chunk = renderer.next_chunk()
+                self.render_seconds += time.perf_counter() - began
+                feed.write(chunk, last=renderer.ended)
+        except Exception as error:  # shown by the window; the feed plays out what it has
+            self.error = str(error) or type(error).__name__
+            feed.write(np.zeros(0, np.float32), last=True)
