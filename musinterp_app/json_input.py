@@ -200,12 +200,16 @@ class Node:
             self.fail("true or false")
         return self.value
 
-    def points(self, allowed: Range, *, size: int = 2) -> tuple[tuple[float, ...], ...]:
-        """A list of ``[x, y]`` points (``size`` numbers each, every one within ``allowed``)."""
+    def points(
+        self, allowed: Range | tuple[Range, ...], *, size: int = 2
+    ) -> tuple[tuple[float, ...], ...]:
+        """A list of ``[x, y]`` points (``size`` numbers each, every one within ``allowed``,
+        or each within its own range when ``allowed`` is a tuple of ``size`` ranges)."""
+        ranges = allowed if isinstance(allowed, tuple) else (allowed,) * size
         points = []
         for item in self.items():
             numbers = item.items()
             if len(numbers) != size:
                 item.fail(f"a point of {size} numbers")
-            points.append(tuple(number.number(allowed) for number in numbers))
+            points.append(tuple(n.number(r) for n, r in zip(numbers, ranges, strict=True)))
         return tuple(points)

@@ -41,6 +41,14 @@ def path_points(node: Node) -> tuple[tuple[float, float], ...]:
     return points
 
 
+def curve_points(node: Node) -> tuple[tuple[float, float], ...]:
+    """A performance curve: ``[seconds, α]`` points (checked together by the settings)."""
+    points = node.points((limits.CURVE_S, limits.ALPHA))
+    if len(points) < 2:
+        node.fail("a curve of at least two [seconds, α] points, e.g. [[0, 0], [4, 1]]")
+    return points
+
+
 def settings_from_record(blend: Node) -> Settings:
     """The blend or pad settings a sidecar's ``blend`` entry describes (an option an older
     export did not record takes its default)."""
@@ -55,6 +63,8 @@ def settings_from_record(blend: Node) -> Settings:
         "alpha": lambda node: node.number(limits.ALPHA),
         "morph": Node.flag,
         "steps": lambda node: tuple(step.number(limits.ALPHA) for step in node.items()),
+        "curve": lambda node: curve_points(node) if node.value != [] else (),
+        "curve_start_s": lambda node: node.number(limits.CURVE_S),
     }
     kind_class = PadSettings if kind == "pad" else BlendSettings
     values = {}

@@ -153,8 +153,9 @@ class LiveFeed:
         first = min(count, size - at)
         np.multiply(self.ring[at : at + first], volume, out=out[:first])
         np.multiply(self.ring[: count - first], volume, out=out[first:count])
+        starved = count < frames and self.read > 0 and not self.ended  # not before the start
         self.read += count
-        if count < frames and not self.ended:
+        if starved:
             self.starved_blocks += 1
         self.handed[self.handed_count % self.HANDED_KEPT] = (time.perf_counter(), self.read)
         self.handed_count += 1
@@ -263,9 +264,9 @@ class Player:
                 cue.sounding_since = time.perf_counter()
             if count < frames:
                 out[count:, 0] = 0.0
-                if buffer.ended:
+                if buffer.ended and buffer.read == buffer.written:
                     cue.finished = True
-                else:
+                elif buffer.read > count:  # samples had come before: the renderer is late
                     self.dropouts += 1
             return
         written = 0
@@ -327,13 +328,16 @@ class Player:
                 raise RuntimeError(f"the audio device refused to play: {error}") from None
             self._stream = stream
 
-    def play(self, buffer: "PlaybackBuffer | LiveFeed") -> None:
-        """Start playing ``buffer`` (it may still be filling) or a live feed. Raises
-        ``RuntimeError``."""
+    def play(self, buffer: "PlaybackBuffer | LiveFeed", *, start_s: float = 0.0) -> None:
+        """Start playing ``buffer`` (it may still be filling; from ``start_s`` into it) or
+        a live feed. Raises ``RuntimeError``."""
         self._cue = None
         self.start_stream()
         self.dropouts = 0
-        self._cue = _Cue(buffer)
+        position = 0
+        if not isinstance(buffer, LiveFeed):
+            position = min(int(start_s * buffer.output_rate), max(0, len(buffer.samples) - 1))
+        self._cue = _Cue(buffer, position=position)
 
     def take_error(self) -> str:
         """Why playback stopped on its own, once ('' if it did not fail)."""

@@ -21,6 +21,7 @@ where playback started; the repeating excerpt's frame under output frame
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -74,8 +75,11 @@ class LiveRenderer:
         *,
         start_frame: int = 0,
         loop: bool = True,
+        resting_iterations: int = RESTING_ITERATIONS,
     ) -> None:
         self.model, self.settings = engine.model, replace(settings, morph=False, curve=())
+        self.resting_iterations = resting_iterations
+        self.moving_iterations = min(MOVING_ITERATIONS, resting_iterations)
         self.tracks = [engine.tracks[slot] for slot in BlendSettings.slots]
         Blend.along(self.model, self.settings, self.tracks, np.zeros(1), first_frame=0)  # check
         self.config: mel.MelConfig = self.model.mel_config
@@ -139,7 +143,7 @@ class LiveRenderer:
         self._window = None
         samples = self.griffin_lim.chunk(
             strided_stop,
-            n_iter=RESTING_ITERATIONS if resting else MOVING_ITERATIONS,
+            n_iter=self.resting_iterations if resting else self.moving_iterations,
             fresh=True,
         )
         frames = len(samples) // self.config.hop_length
@@ -211,11 +215,13 @@ class LiveRenderer:
         phase = window.source_phase(stride=self.stride)
         return phase(offset // self.stride, offset // self.stride + stop - start)
 
-    def curve(self, first_frame: int = 0) -> tuple[tuple[float, float], ...]:
-        """The α applied from output ``first_frame`` on as (seconds, α) points, the
-        first at 0 s: only the points where the slope changes (what was applied is
-        linear between them), α rounded to 1e-6."""
-        alpha = np.round(self.alpha[first_frame:].astype(np.float64), 6)
+    def curve(
+        self, first_frame: int = 0, stop_frame: int | None = None
+    ) -> tuple[tuple[float, float], ...]:
+        """The α applied to output frames ``[first_frame, stop_frame)`` as (seconds, α)
+        points, the first at 0 s: only the points where the slope changes (what was
+        applied is linear between them), α rounded to 1e-6."""
+        alpha = np.round(self.alpha[first_frame:stop_frame].astype(np.float64), 6)
         if len(alpha) < 2:
             raise ValueError("nothing was recorded yet")
         slope = np.diff(alpha)
@@ -225,24 +231,53 @@ class LiveRenderer:
         times = np.flatnonzero(keep) * seconds_per_frame
         return tuple((float(t), float(a)) for t, a in zip(times, alpha[keep], strict=True))
 
-    def performance(self, first_frame: int = 0) -> BlendSettings:
-        """The settings that render what was heard from output ``first_frame`` on."""
-        start_s = self.excerpt_frame(first_frame) * self.config.hop_length / self.config.sample_rate
-        return replace(self.settings, curve=self.curve(first_frame), curve_start_s=start_s)
+    def performance(self, first_frame: int = 0, stop_frame: int | None = None) -> BlendSettings:
+        """The settings that render what was heard of output frames ``[first_frame,
+        stop_frame)``: the applied α as a curve, from where it was in the excerpt."""
+        seconds_per_frame = self.config.hop_length / self.config.sample_rate
+        start_s = round(self.excerpt_frame(first_frame) * seconds_per_frame, 6)
+        curve = self.curve(first_frame, stop_frame)
+        return replace(self.settings, curve=curve, curve_start_s=start_s)
+
+    def set_settings(self, settings: BlendSettings) -> None:
+        """New options (mode, keep detail, steady level, even steps) from the next chunk
+        on; α stays the control's (call between chunks: the render thread does)."""
+        self.settings = replace(settings, alpha=self.settings.alpha, morph=False, curve=())
+        self._resting = None
+
+    def set_loop(self, on: bool) -> None:
+        """Repeat the excerpt, or end at its next end (from the next chunk on; call
+        between chunks: the render thread does)."""
+        self.loop = on
+        if on:
+            self.griffin_lim.n_frames = None
+        else:
+            start = self.griffin_lim.start * self.stride
+            left = (self.period - self.excerpt_frame(start)) % self.period or self.period
+            self.griffin_lim.n_frames = (start + left) // self.stride
 
 
 class LivePlayback:
     """A :class:`LiveRenderer` on its own thread, feeding a :class:`LiveFeed`.
 
-    ``set_alpha`` may be called from any thread; ``stop`` ends the thread. The
-    thread renders whenever less than ``lookahead_s`` waits in the feed, and
-    notes when each chunk was written (for the latency benchmark).
+    ``make_renderer`` builds the renderer on that thread (even steps may need
+    measuring first). ``set_alpha`` may be called from any thread; ``stop`` ends
+    the thread. It renders whenever less than ``lookahead_s`` waits in the feed.
     """
 
-    def __init__(self, renderer: LiveRenderer, feed: LiveFeed, *, lookahead_s: float = LOOKAHEAD_S):
-        self.renderer, self.feed, self.lookahead_s = renderer, feed, lookahead_s
+    def __init__(
+        self,
+        make_renderer: Callable[[], LiveRenderer],
+        feed: LiveFeed,
+        *,
+        lookahead_s: float = LOOKAHEAD_S,
+    ) -> None:
+        self.make_renderer, self.feed, self.lookahead_s = make_renderer, feed, lookahead_s
+        self.renderer: LiveRenderer | None = None  # once the thread has built it
         self.error = ""  # why rendering stopped, if it failed
         self.render_seconds = 0.0  # compute spent in next_chunk
+        self._alpha: float | None = None  # the control's last α (None: not moved)
+        self._changes: list[Callable[[LiveRenderer], None]] = []  # applied between chunks
         self._stopping = threading.Event()
         self._wake = threading.Event()
         self._thread = threading.Thread(target=self._run, name="live render", daemon=True)
@@ -250,9 +285,33 @@ class LivePlayback:
     def start(self) -> None:
         self._thread.start()
 
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
     def set_alpha(self, alpha: float) -> None:
-        self.renderer.target = alpha
+        self._alpha = alpha  # read by the thread once it has built the renderer
+        renderer = self.renderer
+        if renderer is not None:
+            renderer.target = alpha
         self._wake.set()
+
+    def set_settings(self, settings: BlendSettings) -> None:
+        """New options from the next chunk on (see :meth:`LiveRenderer.set_settings`)."""
+        self._changes.append(lambda renderer: renderer.set_settings(settings))
+        self._wake.set()
+
+    def set_loop(self, on: bool) -> None:
+        self._changes.append(lambda renderer: renderer.set_loop(on))
+        self._wake.set()
+
+    def heard_frames(self) -> int:
+        """Output frames the device has been handed so far."""
+        renderer, feed = self.renderer, self.feed
+        if renderer is None:
+            return 0
+        source = (feed.read + feed.delay_samples) * renderer.config.sample_rate / feed.output_rate
+        return min(renderer.done, int(source // renderer.config.hop_length))
 
     def stop(self) -> None:
         self._stopping.set()
@@ -261,9 +320,15 @@ class LivePlayback:
             self._thread.join(timeout=2.0)
 
     def _run(self) -> None:
-        renderer, feed = self.renderer, self.feed
+        feed = self.feed
         try:
+            renderer = self.make_renderer()
+            self.renderer = renderer
+            if self._alpha is not None:  # the control moved while it was being built
+                renderer.target = self._alpha
             while not self._stopping.is_set() and not renderer.ended:
+                while self._changes:
+                    self._changes.pop(0)(renderer)
                 if feed.ahead_s >= self.lookahead_s:
                     self._wake.wait(0.002)
                     self._wake.clear()

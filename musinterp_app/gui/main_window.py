@@ -26,7 +26,6 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QPushButton,
-    QSlider,
     QVBoxLayout,
     QWidget,
 )
@@ -42,6 +41,7 @@ from musinterp_app.gui.session import SLOTS, Excerpt, Session, SessionState
 from musinterp_app.gui.spectrogram import ColourScale, SpectrogramView, add_difference_bar
 from musinterp_app.gui.sync_controls import SyncControls
 from musinterp_app.gui.track_panel import TrackPanel
+from musinterp_app.gui.transport_bar import LEVEL_FLOOR_DB, TransportBar
 from musinterp_app.model import evaluation, latent
 from musinterp_app.model.onnx_vae import OnnxVAE
 
@@ -49,7 +49,6 @@ AUDIO_FILTER = f"Audio files, not M4A/AAC (*{' *'.join(sorted(AUDIO_SUFFIXES))})
 SLIDER_STEPS = 1000
 ALPHA_STEP, ALPHA_FINE_STEP = 0.05, 0.01  # arrow keys, and with Shift
 RECENT_FILES = 8
-LEVEL_FLOOR_DB = -60
 NOTICE_MS = 10_000  # a remark (ⓘ) or a refused value (⚠) stays this long in the status bar
 DIFFERENCE_TITLE = "Difference: blend − (1−α)·A − α·B, in dB"
 VIEWS = {  # the views under the tracks, left to right (View menu)
@@ -234,36 +233,23 @@ class MainWindow(QMainWindow):
         for box in (self.alpha_box, self.duration_box):
             box.refused.connect(lambda message: self._show_status(f"⚠ {message}"))
 
-        self.buttons = {
-            "A": QPushButton("▶ A"),
-            "B": QPushButton("▶ B"),
-            "blend": QPushButton("▶ Blend"),
-            "stop": QPushButton("■ Stop"),
-        }
+        self.transport = TransportBar()
+        self.buttons = self.transport.buttons
+        self.loop_box, self.autoplay_box = self.transport.loop_box, self.transport.autoplay_box
+        self.record_button = self.transport.record_button
+        self.volume_slider, self.level_meter = (
+            self.transport.volume_slider,
+            self.transport.level_meter,
+        )
         for name in ("A", "B", "blend"):
-            self.buttons[name].setCheckable(True)
             self.buttons[name].clicked.connect(lambda _on, n=name: self._play_button(n))
         self.buttons["stop"].clicked.connect(session.stop)
-        self.buttons["A"].setToolTip("Play A's excerpt (click again to stop)")
-        self.buttons["B"].setToolTip("Play B's excerpt (click again to stop)")
-        self.buttons["blend"].setToolTip("Play the blend (Space)")
-        self.loop_box = QCheckBox("Loop")
         self.loop_box.toggled.connect(session.set_loop)
-        self.autoplay_box = QCheckBox("Play on release")
-        self.autoplay_box.setChecked(True)
-        self.autoplay_box.setToolTip("Play the blend as soon as the slider settles")
         self.autoplay_box.toggled.connect(lambda on: setattr(session, "autoplay", on))
-        self.volume_slider = QSlider(Qt.Orientation.Horizontal, maximumWidth=120)
-        self.volume_slider.setRange(0, 100)
-        self.volume_slider.setValue(100)
-        self.volume_slider.setToolTip("Playback volume (exports keep their level)")
+        self.record_button.toggled.connect(session.set_recording)
         self.volume_slider.valueChanged.connect(lambda value: session.set_volume(value / 100))
-        self.level_meter = QProgressBar(
-            minimum=LEVEL_FLOOR_DB, maximum=0, textVisible=False, maximumWidth=160
-        )
-        self.level_meter.setValue(LEVEL_FLOOR_DB)
-        self.level_meter.setToolTip(f"Output level ({LEVEL_FLOOR_DB} … 0 dBFS)")
         QShortcut(QKeySequence(Qt.Key.Key_Space), self, session.toggle_play)
+        QShortcut(QKeySequence(Qt.Key.Key_R), self, self.record_button.toggle)
 
         controls = QGridLayout()
         controls.addWidget(QLabel("A"), 0, 0)
@@ -282,17 +268,6 @@ class MainWindow(QMainWindow):
         ):
             options.addWidget(widget)
         options.addStretch(1)
-        transport = QHBoxLayout()
-        for name in ("A", "B", "blend", "stop"):
-            transport.addWidget(self.buttons[name])
-        transport.addWidget(self.loop_box)
-        transport.addWidget(self.autoplay_box)
-        transport.addStretch(1)
-        transport.addWidget(QLabel("Volume"))
-        transport.addWidget(self.volume_slider)
-        transport.addWidget(QLabel("Level"))
-        transport.addWidget(self.level_meter)
-
         tracks = QHBoxLayout()
         tracks.addWidget(self.panels["A"], 1)
         tracks.addWidget(self.panels["B"], 1)
@@ -305,7 +280,7 @@ class MainWindow(QMainWindow):
         layout.addLayout(views, 3)
         layout.addLayout(controls)
         layout.addLayout(options)
-        layout.addLayout(transport)
+        layout.addWidget(self.transport)
         self.setCentralWidget(central)
         self._build_docks()
 
@@ -388,6 +363,13 @@ class MainWindow(QMainWindow):
         add(file_menu, "generate", "&Generate…", lambda: generate_dialog.open_for(self))
         file_menu.addSeparator()
         add(file_menu, "export", "&Export blend…", self.export_dialog, "Ctrl+E")
+        add(
+            file_menu,
+            "export_performance",
+            "Export &performance…",
+            lambda: self.export_dialog(performance=True),
+            "Ctrl+Shift+E",
+        )
         file_menu.addSeparator()
         add(file_menu, "load_model", "Load &model…", self.load_model_dialog)
         file_menu.addSeparator()
@@ -479,7 +461,8 @@ class MainWindow(QMainWindow):
         session.progress.connect(self._show_progress)
         session.work_ended.connect(self._hide_progress)
         session.cursor.connect(self._move_cursor)
-        session.level.connect(lambda db: self.level_meter.setValue(max(LEVEL_FLOOR_DB, int(db))))
+        session.level.connect(self.transport.show_level)
+        session.performance_recorded.connect(self._update_enabled)
         session.playing_changed.connect(self._show_playing)
         session.model_changed.connect(self._model_changed)
 
@@ -488,6 +471,7 @@ class MainWindow(QMainWindow):
         session = self.session
         ready, morph = session.ready, session.settings.morph
         self.actions["export"].setEnabled(ready)
+        self.actions["export_performance"].setEnabled(session.live.performance is not None)
         self.actions["export"].setText("&Export morph A → B…" if morph else "&Export blend…")
         self.actions["swap"].setEnabled(any(session.tracks.values()))
         can_play = not session.audio_problem
@@ -774,7 +758,7 @@ class MainWindow(QMainWindow):
             self.buttons[name].setText(f"{'■' if name == source else '▶'} {label}")
         self._update_stop()
         if not source:
-            self.level_meter.setValue(LEVEL_FLOOR_DB)
+            self.transport.show_level(LEVEL_FLOOR_DB)
 
     def _view_of(self, source: str) -> SpectrogramView:
         return self.blend_view if source in ("blend", "pad") else self.panels[source].view
@@ -783,23 +767,29 @@ class MainWindow(QMainWindow):
         self._view_of(source).set_cursor(seconds)
 
     # ----- export -----------------------------------------------------------------------------
-    def export_name(self) -> str:
+    def export_name(self, *, performance: bool = False) -> str:
         """A file name that says what the export holds (without extension)."""
         a, b = (Path(t.name).stem if t else slot for slot, t in self.session.tracks.items())
         settings = self.session.settings
+        if performance:
+            return f"performance {a} {b}"
         if settings.morph:
             return f"morph {a} to {b}"
         return f"blend {a} {b} α{settings.alpha:.2f}"
 
-    def export_dialog(self) -> None:
-        morph = self.session.settings.morph
+    def export_dialog(self, *, performance: bool = False) -> None:
+        """Choose a file and export the blend (or morph), or the recorded performance."""
+        morph = self.session.settings.morph and not performance
+        title = "Export the morph A → B" if morph else "Export the blend"
         folder = self.settings.value("last_export_folder", str(Path.home()))
         filters = {f"{title} (*{suffix})": (suffix, bits) for title, suffix, bits in EXPORT_TYPES}
         remembered = str(self.settings.value("export_type", next(iter(filters))))
-        suggested = self.export_name() + filters.get(remembered, (".wav",))[0]
+        suggested = (
+            self.export_name(performance=performance) + filters.get(remembered, (".wav",))[0]
+        )
         path, chosen = QFileDialog.getSaveFileName(
             self,
-            "Export the morph A → B" if morph else "Export the blend",
+            "Export the performance" if performance else title,
             str(Path(folder) / suggested),
             ";;".join(filters),
             remembered if remembered in filters else next(iter(filters)),
@@ -812,11 +802,21 @@ class MainWindow(QMainWindow):
                 bits = "16"  # the typed extension wins; its format's common sample size
             self.settings.setValue("last_export_folder", str(Path(path).absolute().parent))
             self.settings.setValue("export_type", chosen)
-            self.export_to(path, sample_format=bits)
+            self.export_to(path, sample_format=bits, performance=performance)
 
-    def export_to(self, path: str, *, morph: bool = False, sample_format: str = "16") -> None:
-        """Render the blend (or morph) fully and write it, in the background."""
-        self.session.export_to(path, morph=morph, sample_format=sample_format)
+    def export_to(
+        self,
+        path: str,
+        *,
+        morph: bool = False,
+        sample_format: str = "16",
+        performance: bool = False,
+    ) -> None:
+        """Render the blend (or morph, or the recorded performance) fully and write it, in
+        the background."""
+        self.session.export_to(
+            path, morph=morph, sample_format=sample_format, performance=performance
+        )
 
     # ----- model ------------------------------------------------------------------------------
     def load_model_dialog(self) -> None:

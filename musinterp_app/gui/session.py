@@ -26,6 +26,7 @@ from musinterp_app.audio import io, mel
 from musinterp_app.audio import player as playback
 from musinterp_app.engine import BlendSettings, Engine, Track
 from musinterp_app.gui import workers
+from musinterp_app.gui.live_control import LiveControl
 from musinterp_app.gui.throttle import Throttle
 from musinterp_app.gui.workers import JobPool, Lane
 from musinterp_app.model.onnx_vae import OnnxVAE
@@ -122,6 +123,7 @@ class Session(QObject):
     exported = Signal(str)  # path
     cancelled = Signal()  # Esc: every lane cancelled (panels reset what they were showing)
     playback_started = Signal()
+    performance_recorded = Signal()  # live.performance holds what Record captured
 
     def __init__(self, model: OnnxVAE, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -135,6 +137,7 @@ class Session(QObject):
         }
         self.loop, self.volume = False, 1.0
         self.player = self._new_player(model.mel_config.sample_rate)
+        self.live = LiveControl(self.player)  # the blend played live (α follows the slider)
         self.audio_problem = playback.unavailable_reason()  # '' when playback works
         self.settings = BlendSettings()
         self.even_steps = True  # measured better: see Engine.even_steps and the README's Even steps
@@ -326,6 +329,7 @@ class Session(QObject):
         if settings == self.settings:
             return
         self.settings = settings
+        self.live.set_alpha(alpha)  # heard within the live renderer's look-ahead
         self.open_audio()
         self.decode_throttle.call()
         if not dragging:
@@ -340,20 +344,34 @@ class Session(QObject):
             return
         self.settings = settings
         self.open_audio()
+        if self.live.running:
+            if settings.morph:  # a morph is rendered whole: it replaces the live blend
+                self.request_render(play=True)
+            else:
+                self._send_live_settings(settings)
         self.settle(autoplay=False)
 
     def settle(self, *, autoplay: bool = True) -> None:
-        """The settings stopped changing: decode now, render the audio, record the change.
-        The render plays when a blend was playing, or with ``autoplay`` (the slider was let
-        go or its keys rested) when *Play on release* is on."""
+        """The settings stopped changing: decode now, record the change, and play. A blend
+        playing live already follows; a stopped one starts with ``autoplay`` (the slider
+        was let go or its keys rested) when *Play on release* is on. A morph is rendered
+        whole (and played when a blend was playing, or with ``autoplay``)."""
         self.settle_debounce.cancel()
         if self.decoded_settings != self.settings:
             self.decode_throttle.cancel()
             self.request_decode()
-        if self.blend_buffer is None or self.blend_buffer[0] != self.settings:
-            play = (autoplay and self.autoplay) or self.playing == "blend"
-            self.request_render(play=play and not self.audio_problem)
+        play = ((autoplay and self.autoplay) or self.playing == "blend") and not self.audio_problem
+        if self.settings.morph:
+            if self.blend_buffer is None or self.blend_buffer[0] != self.settings:
+                self.request_render(play=play)
+        elif play and not self.live.running:
+            self.play_blend()
         self.record()
+
+    def _send_live_settings(self, settings: BlendSettings) -> None:
+        """New options to the live renderer, through even steps (measured on a worker)."""
+        blender = self.engine
+        self.pool.start(lambda: self.live.set_settings(self.heard(blender, settings)))
 
     def request_decode(self) -> None:
         if not self.ready:
@@ -420,9 +438,10 @@ class Session(QObject):
         """What ``slots`` sound like changed: re-render a playing blend, stop a playing track
         (a whole track played from somewhere goes on when only its excerpt moved)."""
         if self.playing == "blend":
+            at = self.live.excerpt_frame_now()
             self.stop()
-            if self.ready:
-                self.request_render(play=not self.audio_problem)
+            if self.ready and not self.audio_problem:
+                self.play_blend(start_frame=at)
         elif self.playing == "pad" or (
             self.playing in slots and not (same_file and self._whole_track)
         ):
@@ -469,13 +488,19 @@ class Session(QObject):
 
     def set_loop(self, on: bool) -> None:
         self.loop = self.player.loop = on
+        self.live.set_loop(on)
 
     def set_volume(self, gain: float) -> None:
         """Playback gain, 0 … 1 (exports are not affected)."""
         self.volume = self.player.volume = gain
 
     def _start_playback(
-        self, buffer: playback.PlaybackBuffer, source: str, offset_s: float, whole: bool = False
+        self,
+        buffer: playback.PlaybackBuffer | playback.LiveFeed,
+        source: str,
+        offset_s: float,
+        whole: bool = False,
+        at_s: float = 0.0,
     ) -> None:
         error = self.player.take_error()  # a device that died since the last check
         if error:
@@ -483,7 +508,7 @@ class Session(QObject):
         if self.audio_problem:
             return
         try:
-            self.player.play(buffer)
+            self.player.play(buffer, start_s=at_s)
         except RuntimeError as error:
             self.problem.emit("Cannot play", str(error))
             return
@@ -501,11 +526,23 @@ class Session(QObject):
         if previous != source:
             self.playing_changed.emit(source)
 
+    def excerpt_position_s(self) -> float:
+        """Where in the excerpt the blend or track playing now is (seconds; 0 when nothing
+        plays, or a whole track does)."""
+        live = self.live.position_s()
+        if live is not None:
+            return live
+        if self.playing in SLOTS and not self._whole_track and self.player.playing:
+            return self.player.position_s
+        return 0.0
+
     def play_track(self, slot: str) -> None:
-        """Play a track's excerpt (resampled to the device off the UI thread)."""
+        """Play a track's excerpt (resampled to the device off the UI thread), from where
+        the blend or the other track plays now."""
         track, player = self.engine.tracks[slot], self.player
         if track is not None and not self.audio_problem:
-            self._preview = (slot, track.start_s, False)
+            at_s = self.excerpt_position_s()  # A / B / blend switch at the same place
+            self._preview = (slot, track.start_s, False, at_s)
             self.lanes["preview"].submit(lambda _cancel, _progress: player.buffer_of(track.samples))
 
     def play_from(self, slot: str, start_s: float) -> None:
@@ -515,7 +552,7 @@ class Session(QObject):
         if track is None or self.audio_problem:
             return
         rate = self.engine.config.sample_rate
-        self._preview = (slot, start_s, True)
+        self._preview = (slot, start_s, True, 0.0)
         self.lanes["preview"].submit(
             lambda cancel, _progress: player.buffer_of(
                 io.load(
@@ -538,17 +575,47 @@ class Session(QObject):
         if self._preview is not None:
             self._start_playback(buffer, *self._preview)
 
-    def play_blend(self) -> None:
+    def play_blend(self, *, start_frame: int | None = None) -> None:
+        """Play the blend from excerpt frame ``start_frame`` (default: where A or B plays
+        now, else the start): live (α follows the slider while it plays), or a morph
+        rendered whole."""
         if not self.ready or self.audio_problem:
             return
-        if self.blend_buffer is not None and self.blend_buffer[0] == self.settings:
-            self._start_playback(self.blend_buffer[1], "blend", 0.0)
-        else:
-            self.request_render(play=True)
+        if start_frame is None:  # from where A or B plays now, else from the start
+            hop_s = self.engine.config.hop_length / self.engine.config.sample_rate
+            start_frame = round(self.excerpt_position_s() / hop_s) if self.playing else 0
+        if self.settings.morph:
+            if self.blend_buffer is not None and self.blend_buffer[0] == self.settings:
+                self._start_playback(self.blend_buffer[1], "blend", 0.0)
+            else:
+                self.request_render(play=True)
+            return
+        self.stop()
+        feed = self.live.start(
+            self.engine,
+            self.settings,
+            heard=self.heard,
+            start_frame=start_frame,
+            loop=self.loop,
+            iterations=self.render_options["iterations"],
+        )
+        self._start_playback(feed, "blend", 0.0)
+
+    def set_recording(self, on: bool) -> None:
+        """*Record*: capture the α heard from now on, until it is switched off (or playback
+        stops); then ``live.performance`` holds it (``performance_recorded``)."""
+        before = self.live.performance
+        self.live.set_recording(on)
+        if self.live.performance is not before:
+            self.performance_recorded.emit()
 
     def stop(self) -> None:
         self.lanes["preview"].cancel()
         self._play_when_ready = False
+        before = self.live.performance
+        self.live.stop()
+        if self.live.performance is not before:
+            self.performance_recorded.emit()
         self.player.stop()
         self.idle_timer.start()
         self._update_cursor()
@@ -570,8 +637,15 @@ class Session(QObject):
                     f"Playback had {count} dropout{'s' if count > 1 else ''}: the computer "
                     "could not keep up (choose Render → Fast, or close other programs)."
                 )
+        if self.live.error:
+            self.problem.emit("Cannot play the blend", self.live.error)
+            self.stop()
         if self.player.playing:
-            self.cursor.emit(self.playing, self._playing_offset_s + self.player.position_s)
+            live_position = self.live.position_s()
+            if live_position is not None:
+                self.cursor.emit(self.playing, live_position)
+            else:
+                self.cursor.emit(self.playing, self._playing_offset_s + self.player.position_s)
             self.level.emit(self._output_level_db())
             return
         self.cursor.emit(self.playing, None)
@@ -585,8 +659,11 @@ class Session(QObject):
     def _output_level_db(self) -> float:
         """RMS level (dBFS) of the ~30 ms of the playing buffer before the play position."""
         buffer = self.player.buffer
-        end = min(int(self.player.position_s * buffer.output_rate), buffer.filled)
-        recent = buffer.samples[max(0, end - buffer.output_rate * CURSOR_MS // 1000) : end]
+        if isinstance(buffer, playback.LiveFeed):
+            recent = buffer.recent(buffer.output_rate * CURSOR_MS // 1000)
+        else:
+            end = min(int(self.player.position_s * buffer.output_rate), buffer.filled)
+            recent = buffer.samples[max(0, end - buffer.output_rate * CURSOR_MS // 1000) : end]
         power = float(np.mean(np.square(recent))) if len(recent) else 0.0
         return 10 * np.log10(max(power * self.volume**2, 1e-10))
 
@@ -600,12 +677,22 @@ class Session(QObject):
         )
 
     # ----- export ------------------------------------------------------------------------------
-    def export_to(self, path: str, *, morph: bool = False, sample_format: str = "16") -> None:
-        """Render the blend (or a morph with the same options) fully and write it, in the
-        background: stereo when a source is, at the level, rate and quality chosen."""
-        if not self.ready:
+    def export_to(
+        self,
+        path: str,
+        *,
+        morph: bool = False,
+        sample_format: str = "16",
+        performance: bool = False,
+    ) -> None:
+        """Render the blend (or a morph with the same options, or the performance Record
+        captured) fully and write it, in the background: stereo when a source is, at the
+        level, rate and quality chosen."""
+        if not self.ready or (performance and self.live.performance is None):
             return
         settings = replace(self.settings, morph=True) if morph else self.settings
+        if performance:
+            settings = self.live.performance
         blender = self.engine
         options = engine.ExportOptions(
             n_iter=self.render_options["iterations"],
@@ -640,7 +727,7 @@ class Session(QObject):
     def _model_loaded(self, switched: Engine) -> None:
         self.stop()
         self.player.close()
-        self.player = self._new_player(switched.config.sample_rate)
+        self.player = self.live.player = self._new_player(switched.config.sample_rate)
         self.adopt(switched)
         self.open_audio()
         self.model_changed.emit()

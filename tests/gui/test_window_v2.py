@@ -61,7 +61,7 @@ def test_the_output_stream_waits_open_for_a_release_and_closes_when_idle(qtbot, 
     qtbot.waitUntil(lambda: not session.player.stream_open, timeout=5000)  # unused: closed again
     qtbot.mouseClick(window.buttons["blend"], LEFT)
     qtbot.waitUntil(lambda: session.player.playing, timeout=LOAD_TIMEOUT_MS)
-    assert session.player.sounding_since is not None or session.player.buffer.filled > 0
+    qtbot.waitUntil(lambda: session.player.buffer.written > 0, timeout=LOAD_TIMEOUT_MS)  # live
     session.stop()
     assert session.player.stream_open and not session.player.playing  # open, silent
     qtbot.waitUntil(lambda: not session.player.stream_open, timeout=5000)
@@ -78,18 +78,18 @@ def test_a_new_track_rerenders_the_looping_blend_and_stops_a_playing_track(
     qtbot.mouseClick(window.loop_box, LEFT)
     qtbot.mouseClick(window.buttons["blend"], LEFT)
     qtbot.waitUntil(lambda: session.player.playing, timeout=LOAD_TIMEOUT_MS)
-    old_buffer = session.blend_buffer[1]
+    old_feed = session.player.buffer
     drop(window.panels["A"], short_clip)
     qtbot.waitUntil(
         lambda: session.tracks["A"].name == "short.wav" and session.player.playing,
         timeout=LOAD_TIMEOUT_MS,
     )
-    assert session.blend_buffer[1] is not old_buffer  # the old blend no longer loops
-    assert session.player.buffer is session.blend_buffer[1]
-    assert session.playing == "blend" and window.buttons["blend"].isChecked()
+    assert session.player.buffer is not old_feed  # the old blend no longer plays
+    assert session.live.running and session.playing == "blend"
+    assert window.buttons["blend"].isChecked()
+    qtbot.waitUntil(lambda: session.live.renderer is not None, timeout=LOAD_TIMEOUT_MS)
+    assert session.live.renderer.period == 384  # 3 s: the new A's excerpt repeats
     settle(qtbot, window)
-    buffer = session.blend_buffer[1]
-    assert len(buffer.samples) == pytest.approx(3.0 * buffer.output_rate, abs=600)  # the new A
 
     qtbot.mouseClick(window.buttons["B"], LEFT)
     qtbot.waitUntil(lambda: session.playing == "B", timeout=LOAD_TIMEOUT_MS)
@@ -115,24 +115,20 @@ def test_options_start_nothing_with_play_on_release_but_a_playing_blend_follows_
     assert session.blend_buffer[0] == session.settings  # rendered all the same, for ▶
     assert not window.buttons["stop"].isEnabled()
 
-    qtbot.mouseClick(window.buttons["blend"], LEFT)
+    qtbot.mouseClick(window.buttons["blend"], LEFT)  # the morph, rendered whole
     qtbot.waitUntil(lambda: session.playing == "blend", timeout=LOAD_TIMEOUT_MS)
+    assert session.player.buffer is session.blend_buffer[1] and not session.live.running
     qtbot.mouseClick(window.morph_box, LEFT)  # while the blend plays, it plays the new one
     qtbot.waitUntil(
-        lambda: (
-            session.playing == "blend"
-            and not session.blend_buffer[0].morph
-            and session.player.buffer is session.blend_buffer[1]
-        ),
-        timeout=LOAD_TIMEOUT_MS,
+        lambda: session.playing == "blend" and session.live.running, timeout=LOAD_TIMEOUT_MS
     )
     session.stop()
     window.slider.setSliderDown(True)  # letting go of the slider plays
     window.slider.setValue(300)
     window.slider.setSliderDown(False)
     window.slider.sliderReleased.emit()
-    qtbot.waitUntil(lambda: session.playing == "blend", timeout=LOAD_TIMEOUT_MS)
-    assert session.blend_buffer[0].alpha == 0.3
+    qtbot.waitUntil(lambda: session.live.renderer is not None, timeout=LOAD_TIMEOUT_MS)
+    assert session.playing == "blend" and session.live.renderer.target == 0.3
 
 
 # ----- 2: excerpts bounded by each track --------------------------------------------------------
@@ -195,8 +191,8 @@ def test_space_after_typing_alpha_uses_it_and_plays(qtbot, window, clips):
     load_both(qtbot, window, clips)
     type_into(qtbot, window.alpha_box, "0.3", key=Qt.Key.Key_Space)
     assert window.slider.value() == 300 and window.session.settings.alpha == 0.3
-    qtbot.waitUntil(lambda: window.session.playing == "blend", timeout=LOAD_TIMEOUT_MS)
-    assert window.session.blend_buffer[0].alpha == 0.3
+    qtbot.waitUntil(lambda: window.session.live.renderer is not None, timeout=LOAD_TIMEOUT_MS)
+    assert window.session.playing == "blend" and window.session.live.renderer.target == 0.3
     qtbot.keyClick(window.alpha_box, Qt.Key.Key_Space)  # Space again: stop
     assert not window.session.player.playing
 
@@ -213,18 +209,21 @@ def test_alpha_box_arrows_move_the_slider_and_the_blend_at_once(qtbot, window, c
     assert "α = 0.56" in window.blend_view.plotItem.titleLabel.text
 
 
-def test_slider_arrows_step_visibly_and_render_once_when_the_keys_rest(qtbot, window, clips):
+@needs_audio
+def test_slider_arrows_step_visibly_and_play_once_the_keys_rest(qtbot, window, clips):
     load_both(qtbot, window, clips)
-    statuses = []
-    window.session.status.connect(statuses.append)
+    window.autoplay_box.setChecked(True)
+    starts = []
+    window.session.playback_started.connect(lambda: starts.append(window.session.settings))
     window.slider.setFocus()
     for _ in range(4):
         qtbot.keyClick(window.slider, Qt.Key.Key_Right)
     qtbot.keyClick(window.slider, Qt.Key.Key_Left, SHIFT)
     assert window.slider.value() == 500 + 4 * 50 - 10
     settle(qtbot, window)
-    assert statuses.count("Rendering the blend…") == 1
-    assert window.session.blend_buffer[0].alpha == pytest.approx(0.69)
+    assert [settings.alpha for settings in starts] == [pytest.approx(0.69)]  # once, at rest
+    qtbot.waitUntil(lambda: window.session.live.renderer is not None, timeout=LOAD_TIMEOUT_MS)
+    assert window.session.live.renderer.target == pytest.approx(0.69)
     qtbot.keyClick(window.slider, Qt.Key.Key_End)
     assert window.alpha_box.value() == 1.0
 

@@ -1,0 +1,128 @@
+"""The blend played live from the window: started, moved, stopped, where it is, what
+was recorded (no Qt signals: the session says what happened).
+
+One :class:`~musinterp_app.engine.live.LivePlayback` at a time renders the blend
+on its own thread into a feed the player plays; α goes to it as the control moves,
+so playback never restarts or jumps. *Record* keeps the span of output frames
+heard while it was on; the renderer's applied α over that span is the
+performance (``BlendSettings.curve``) that *Export performance…* renders.
+"""
+
+from collections.abc import Callable
+
+from musinterp_app.audio import player as playback
+from musinterp_app.engine import BlendSettings, Engine
+from musinterp_app.engine.live import LivePlayback, LiveRenderer
+
+
+class LiveControl:
+    """Live playback of one blend through ``player`` (see the module docstring)."""
+
+    def __init__(self, player: playback.Player) -> None:
+        self.player = player
+        self.playback: LivePlayback | None = None
+        self.recording = False
+        self._record_from: int | None = None  # output frame where recording began
+        self.performance: BlendSettings | None = None  # the last one recorded
+
+    @property
+    def renderer(self) -> LiveRenderer | None:
+        return None if self.playback is None else self.playback.renderer
+
+    @property
+    def running(self) -> bool:
+        return self.playback is not None
+
+    def start(
+        self,
+        engine: Engine,
+        settings: BlendSettings,
+        *,
+        heard: Callable[[Engine, BlendSettings], BlendSettings],
+        start_frame: int,
+        loop: bool,
+        iterations: int,
+    ) -> playback.LiveFeed:
+        """Start rendering ``settings`` from excerpt frame ``start_frame`` (the renderer
+        is built on its thread: ``heard`` may measure even steps); returns the feed to play."""
+        self.stop()
+        feed = self.player.new_feed()
+
+        def make_renderer() -> LiveRenderer:
+            return LiveRenderer(
+                engine,
+                heard(engine, settings),
+                start_frame=start_frame,
+                loop=loop,
+                resting_iterations=iterations,
+            )
+
+        self.playback = LivePlayback(make_renderer, feed)
+        self.playback.start()
+        if self.recording:
+            self._record_from = 0
+        return feed
+
+    def set_alpha(self, alpha: float) -> None:
+        if self.playback is not None:
+            self.playback.set_alpha(alpha)
+
+    def set_settings(self, heard: BlendSettings) -> None:
+        """New options (already through even steps) from the next chunk on."""
+        if self.playback is not None:
+            self.playback.set_settings(heard)
+
+    def set_loop(self, on: bool) -> None:
+        if self.playback is not None:
+            self.playback.set_loop(on)
+
+    def stop(self) -> None:
+        """End the render thread (what was recorded is kept as the performance)."""
+        playback_, self.playback = self.playback, None
+        if playback_ is not None:
+            playback_.stop()
+            self._finish_recording(playback_)
+
+    @property
+    def error(self) -> str:
+        return "" if self.playback is None else self.playback.error
+
+    def position_s(self) -> float | None:
+        """Where in the excerpt the sample playing now lies (seconds), None before the
+        first chunk."""
+        renderer, feed = self.renderer, self.player.buffer
+        if renderer is None or not isinstance(feed, playback.LiveFeed):
+            return None
+        config = renderer.config
+        source = max(0.0, (feed.read + feed.delay_samples) * config.sample_rate / feed.output_rate)
+        frame = renderer.excerpt_frame(int(source // config.hop_length))
+        return frame * config.hop_length / config.sample_rate
+
+    def excerpt_frame_now(self) -> int:
+        """The excerpt frame playing now (0 when nothing renders)."""
+        seconds = self.position_s()
+        if seconds is None:
+            return 0
+        renderer = self.renderer
+        return round(seconds * renderer.config.sample_rate / renderer.config.hop_length)
+
+    # ----- recording ---------------------------------------------------------------------------
+    def set_recording(self, on: bool) -> None:
+        """Start recording at the next frame rendered, or stop and keep the performance."""
+        if on == self.recording:
+            return
+        self.recording = on
+        if on:  # from the frame heard now (or the first, while playback is starting)
+            self._record_from = None if self.playback is None else self.playback.heard_frames()
+        else:
+            self._finish_recording(self.playback)
+
+    def _finish_recording(self, live: LivePlayback | None) -> None:
+        """Keep what was heard since recording began as the performance."""
+        first, self._record_from = self._record_from, None
+        renderer = None if live is None else live.renderer
+        if renderer is None or first is None:
+            return
+        stop = live.heard_frames()
+        if stop - first >= 2:
+            self.performance = renderer.performance(first, stop)
