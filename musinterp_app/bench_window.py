@@ -7,11 +7,12 @@ benchmark itself stays Qt-free.
 - ``app.slider_to_mel_ms``: a slider move (while dragging) until the blend
   spectrogram shows it (median over moves; ``…_p95_ms`` too);
 - ``app.release_to_first_sound_ms`` (5-s excerpts) and ``…_30s_ms``: letting go
-  of the slider until the audio callback plays the first rendered chunk (median of
-  five releases);
+  of the slider while nothing plays until the audio callback plays the first
+  rendered chunk (median of five releases);
 - ``app.playback_dropouts``: device blocks that found no samples while that 5-s
   blend played to its end (its later chunks rendering meanwhile);
-- ``app.rss_mb``: resident memory with two 5-minute tracks loaded.
+- ``app.rss_mb``: resident memory with two 5-minute tracks loaded;
+- ``live.*``: the blend playing live while the slider moves (see :mod:`.bench_live`).
 """
 
 import json
@@ -26,7 +27,7 @@ import numpy as np
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 
-from musinterp_app import allocator, resources
+from musinterp_app import allocator, bench_live, resources
 from musinterp_app.audio import player as playback
 from musinterp_app.gui.main_window import SLIDER_STEPS, MainWindow
 from musinterp_app.model.onnx_vae import OnnxVAE
@@ -182,6 +183,7 @@ def measure() -> dict[str, float]:
                 app, window, 0.55, play_to_end=True
             )[1]
             results["app.release_to_first_sound_ms"] = _median_release_ms(app, window)
+            results.update(bench_live.measure(window, wait_until, SLIDER_STEPS))
             long_clips = [_clip(folder, f"long{k}.wav", 40.0, k) for k in (1, 2)]
             window.session.set_excerpt_length(30.0)
             _load(app, window, long_clips)

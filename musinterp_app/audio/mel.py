@@ -210,7 +210,12 @@ def log_mel_long(samples: np.ndarray, config: MelConfig, *, block_frames: int = 
     return out
 
 
-def power_mel_to_magnitude(power: np.ndarray, config: MelConfig, *, n_iter: int = 32) -> np.ndarray:
+MEL_INVERSE_ITERATIONS = 32  # multiplicative updates of the mel inverse (renders and exports)
+
+
+def power_mel_to_magnitude(
+    power: np.ndarray, config: MelConfig, *, n_iter: int = MEL_INVERSE_ITERATIONS
+) -> np.ndarray:
     """Estimate the linear STFT magnitude ``[n_bins, frames]`` behind a mel power spectrogram.
 
     A fast non-negative least-squares fit of ``filters @ bin_power ≈ power``:
@@ -238,9 +243,12 @@ def power_mel_to_magnitude(power: np.ndarray, config: MelConfig, *, n_iter: int 
     return magnitude
 
 
-def to_magnitude(normalised: np.ndarray, config: MelConfig) -> np.ndarray:
-    """Normalised log-mel ``[n_mels, frames]`` → linear magnitude ``[n_bins, frames]`` (≥ 0)."""
-    return power_mel_to_magnitude(normalised_to_power(normalised, config), config)
+def to_magnitude(
+    normalised: np.ndarray, config: MelConfig, *, n_iter: int = MEL_INVERSE_ITERATIONS
+) -> np.ndarray:
+    """Normalised log-mel ``[n_mels, frames]`` → linear magnitude ``[n_bins, frames]`` (≥ 0),
+    fitted with ``n_iter`` updates (see :func:`power_mel_to_magnitude`)."""
+    return power_mel_to_magnitude(normalised_to_power(normalised, config), config, n_iter=n_iter)
 
 
 def audio_stream(

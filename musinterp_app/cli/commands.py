@@ -135,7 +135,8 @@ def _blend_engine(args: argparse.Namespace, slots: tuple[str, ...] = ("A", "B"))
     requests = [(s, getattr(args, s.lower()), getattr(args, f"start_{s.lower()}")) for s in slots]
     for slot, path, start in requests:  # both checked before anything is said or decoded
         _check_start(path, start, f"--start-{slot.lower()}")
-    path_file = (args.path,) if getattr(args, "path", None) else ()  # the pad's --path
+    # The pad's --path and the morph's --curve are inputs too: never written over.
+    path_file = tuple(f for f in (getattr(args, "path", None), getattr(args, "curve", None)) if f)
     inputs = (*(path for _, path, _ in requests), *_model_files(blender.model), *path_file)
     engine.check_export_path(args.output, inputs)  # the audio and its sidecar, before any work
     for slot, path, start in requests:
@@ -210,8 +211,26 @@ def blend(args: argparse.Namespace) -> int:
 
 
 def morph(args: argparse.Namespace) -> int:
+    if args.curve:
+        curve = _read_curve(args.curve)
+        settings = engine.BlendSettings(mode=args.mode, curve=curve, keep_detail=not args.no_detail)
+        what = f"performance of {len(curve)} points over {curve[-1][0]:g} s"
+        return _write_blend(args, settings, what)
     settings = engine.BlendSettings(mode=args.mode, morph=True, keep_detail=not args.no_detail)
     return _write_blend(args, settings, "morph")
+
+
+def _read_curve(path: str) -> tuple[tuple[float, float], ...]:
+    """A curve file: JSON ``[[seconds, α], …]`` or ``{"points": [[seconds, α], …]}`` (two
+    or more points, times rising); the excerpt repeats under it when it is longer."""
+    document = json_input.load(path)
+    points = document["points"] if isinstance(document.value, dict) else document
+    curve = rebuild.curve_points(points)
+    try:
+        engine.BlendSettings(curve=curve)
+    except ValueError as error:
+        raise json_input.JsonInputError(points.path, points.where, str(error)) from None
+    return curve
 
 
 def _read_path(path: str) -> tuple[tuple[float, float], ...]:

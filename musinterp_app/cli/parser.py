@@ -129,6 +129,14 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("-o", "--output", required=True, help="WAV file to write")
         if name == "blend":
             _number(sub, "--alpha", limits.ALPHA, 0.5, "0 = all A … 1 = all B")
+        if name == "morph":
+            sub.add_argument(
+                "--curve",
+                metavar="JSON",
+                help="follow α over time instead of ramping across the excerpt: a JSON file "
+                "of [seconds, α] points, e.g. [[0, 0], [2, 1], [8, 0.3]] (the excerpt repeats "
+                "under a longer curve; a recorded performance's sidecar holds one)",
+            )
         if name == "pad":
             _number(sub, "--x", limits.PAD, 0.5, "0 = A (and C) … 1 = B (and D)")
             _number(sub, "--y", limits.PAD, 0.5, "0 = A and B … 1 = C and D")

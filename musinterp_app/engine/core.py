@@ -66,14 +66,24 @@ class Engine:
     def __init__(self, model: OnnxVAE) -> None:
         self.model = model
         self.tracks: dict[str, Track | None] = dict.fromkeys(SLOTS)  # C, D: the pad's
-        # The last even-steps map: (track A, track B, options it was measured for, α steps).
-        self._even_steps: tuple = (None, None, (), ())
+        # The last even-steps map: (track A, track B, options it was measured for, α steps),
+        # in a list that engines sharing these tracks share.
+        self._even_steps: list[tuple] = [(None, None, (), ())]
         self._even_steps_lock = threading.Lock()  # the decode and render workers both ask
         self._last_blend = _LastBlend()  # the display decodes a blend, its render reuses it
 
     @property
     def config(self) -> mel.MelConfig:
         return self.model.mel_config
+
+    def sharing_tracks(self, model: OnnxVAE) -> "Engine":
+        """This engine (the same tracks, even steps and last decode, not copies) decoding
+        with ``model``: the same weights in another session (see ``OnnxVAE.twin``)."""
+        shared = Engine(model)
+        shared.tracks = self.tracks
+        shared._even_steps, shared._even_steps_lock = self._even_steps, self._even_steps_lock
+        shared._last_blend = self._last_blend
+        return shared
 
     @property
     def ready(self) -> bool:
@@ -115,10 +125,11 @@ class Engine:
         return Blend.of(self.model, settings, [self.tracks[slot] for slot in settings.slots])
 
     def frames_of(self, settings: Settings) -> int:
-        """Frames of a blend (or pad blend): the shortest of its sources' excerpts."""
+        """Frames of a blend (or pad blend): the shortest of its sources' excerpts, or a
+        performance's length."""
         tracks = [self.tracks[slot] for slot in settings.slots]
-        if not all(tracks):
-            return self.blend(settings).frames  # says what is missing
+        if not all(tracks) or getattr(settings, "curve", ()):
+            return self.blend(settings).frames  # says what is missing; a performance's length
         return min(t.frames for t in tracks)
 
     def blend_latent(self, settings: Settings) -> np.ndarray:
@@ -358,7 +369,7 @@ class Engine:
         a, b = self.tracks["A"], self.tracks["B"]
         options = (plain.mode, plain.keep_detail, plain.steady_level, points)
         with self._even_steps_lock:  # a second worker waits for the first's map
-            known_a, known_b, known_options, steps = self._even_steps
+            known_a, known_b, known_options, steps = self._even_steps[0]
             if known_a is not a or known_b is not b or known_options != options:
                 cumulative = np.concatenate([[0.0], np.cumsum(self.step_sizes(plain, points))])
                 steps = ()
@@ -367,7 +378,7 @@ class Engine:
                     alphas = np.interp(knots, cumulative / cumulative[-1], knots)
                     alphas[0], alphas[-1] = 0.0, 1.0
                     steps = tuple(float(x) for x in alphas)
-                self._even_steps = (a, b, options, steps)
+                self._even_steps[0] = (a, b, options, steps)
         return replace(settings, steps=steps)
 
     # ----- export with its sidecar ----------------------------------------------------------

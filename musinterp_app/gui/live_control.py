@@ -8,11 +8,15 @@ heard while it was on; the renderer's applied α over that span is the
 performance (``BlendSettings.curve``) that *Export performance…* renders.
 """
 
+import threading
 from collections.abc import Callable
 
 from musinterp_app.audio import player as playback
 from musinterp_app.engine import BlendSettings, Engine
 from musinterp_app.engine.live import LivePlayback, LiveRenderer
+from musinterp_app.model.onnx_vae import OnnxVAE
+
+LIVE_DECODE_THREADS = 1  # live decodes on one core, the window's decodes on the rest
 
 
 class LiveControl:
@@ -24,6 +28,29 @@ class LiveControl:
         self.recording = False
         self._record_from: int | None = None  # output frame where recording began
         self.performance: BlendSettings | None = None  # the last one recorded
+        self.capture = False  # keep every chunk rendered (the benchmark reads them)
+        self._twin: tuple[OnnxVAE, OnnxVAE] | None = None  # a model, its one-thread twin
+        self._shared: tuple[Engine, Engine] | None = None  # an engine, it on the twin
+        self._lock = threading.Lock()
+
+    def engine_for(self, engine: Engine) -> Engine:
+        """``engine`` decoding on a one-thread twin of its model, so that the window's
+        decodes (which use both cores) cannot hold up the live renderer for long: built
+        once per engine (call on a worker)."""
+        with self._lock:
+            if self._twin is None or self._twin[0] is not engine.model:
+                self._twin = (engine.model, engine.model.twin(threads=LIVE_DECODE_THREADS))
+            if self._shared is None or self._shared[0] is not engine:
+                self._shared = (engine, engine.sharing_tracks(self._twin[1]))
+            return self._shared[1]
+
+    def decoding_engine(self, engine: Engine) -> Engine:
+        """The engine the window's decodes use: while the blend plays live, ``engine`` on
+        the one-thread twin (when built), leaving a core to the renderer; else ``engine``."""
+        shared = self._shared
+        if self.running and shared is not None and shared[0] is engine:
+            return shared[1]
+        return engine
 
     @property
     def renderer(self) -> LiveRenderer | None:
@@ -49,15 +76,16 @@ class LiveControl:
         feed = self.player.new_feed()
 
         def make_renderer() -> LiveRenderer:
+            live_engine = self.engine_for(engine)
             return LiveRenderer(
-                engine,
-                heard(engine, settings),
+                live_engine,
+                heard(live_engine, settings),
                 start_frame=start_frame,
                 loop=loop,
-                resting_iterations=iterations,
+                iterations=iterations,
             )
 
-        self.playback = LivePlayback(make_renderer, feed)
+        self.playback = LivePlayback(make_renderer, feed, capture=self.capture)
         self.playback.start()
         if self.recording:
             self._record_from = 0

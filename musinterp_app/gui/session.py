@@ -32,6 +32,9 @@ from musinterp_app.gui.workers import JobPool, Lane
 from musinterp_app.model.onnx_vae import OnnxVAE
 
 DRAG_DECODE_MS = 33  # ~30 Hz while the slider is dragged
+# While the blend plays live the sound comes first: the picture follows at ~10 Hz, leaving
+# the cores to the live renderer (at 30 Hz its 5-s decodes took a core and it dropped out).
+LIVE_DRAG_DECODE_MS = 100
 PLAY_FROM_S = 120.0  # "play from here" plays this much of the track at most
 SETTLE_MS = 300  # keyboard steps: render once the keys have been still this long
 CURSOR_MS = 33
@@ -376,7 +379,7 @@ class Session(QObject):
     def request_decode(self) -> None:
         if not self.ready:
             return
-        settings, blender = self.settings, self.engine
+        settings, blender = self.settings, self.live.decoding_engine(self.engine)
 
         def decode(_cancel, _progress):
             heard = self.heard(blender, settings)
@@ -600,6 +603,7 @@ class Session(QObject):
             iterations=self.render_options["iterations"],
         )
         self._start_playback(feed, "blend", 0.0)
+        self.decode_throttle.interval_ms = LIVE_DRAG_DECODE_MS
 
     def set_recording(self, on: bool) -> None:
         """*Record*: capture the α heard from now on, until it is switched off (or playback
@@ -614,6 +618,7 @@ class Session(QObject):
         self._play_when_ready = False
         before = self.live.performance
         self.live.stop()
+        self.decode_throttle.interval_ms = DRAG_DECODE_MS
         if self.live.performance is not before:
             self.performance_recorded.emit()
         self.player.stop()

@@ -12,6 +12,8 @@ dropped there when stale, so nothing outlives its request.
 """
 
 import contextlib
+import os
+import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -23,13 +25,28 @@ from musinterp_app.audio.cancel import Cancelled, CancelToken, Progress
 
 Work = Callable[[CancelToken, Progress], Any]
 
+# Jobs yield the cores to the window and to live playback's render thread: with the jobs at
+# normal priority, the spectrogram's decodes while the slider moved starved the live renderer
+# (12 dropouts in 60 s of motion; see live.dropouts_60s in docs/benchmark.md).
+JOB_NICENESS = 10
+
+
+def _lower_priority() -> None:
+    """Run this worker thread at ``JOB_NICENESS`` (Linux sets niceness per thread; elsewhere
+    the jobs keep the normal priority)."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), JOB_NICENESS)
+
 
 class JobPool:
     """The threads the window's jobs run on."""
 
     def __init__(self, max_workers: int = 4) -> None:
         self.max_workers = max_workers
-        self._executor = ThreadPoolExecutor(max_workers, thread_name_prefix="musinterp-job")
+        self._executor = ThreadPoolExecutor(
+            max_workers, thread_name_prefix="musinterp-job", initializer=_lower_priority
+        )
         self._running: set[Future] = set()
         self._lock = threading.Lock()
 

@@ -115,6 +115,17 @@ class OnnxVAE:
         )
         self._check_graphs()
 
+    def twin(self, *, threads: int) -> "OnnxVAE":
+        """The same model in new sessions running on ``threads`` threads (live playback
+        decodes on one, beside the window's decodes); ``ModelError`` if its files changed
+        since this one was loaded."""
+        twin = OnnxVAE(self.info.folder, threads=threads)
+        if twin.file_sha256 != self.file_sha256:
+            raise ModelError(
+                f"The model files in {self.info.folder} changed since they were loaded."
+            )
+        return twin
+
     def _check_graphs(self) -> None:
         inputs = {tensor.name: tensor.shape for tensor in self.encoder.get_inputs()}
         outputs = {tensor.name for tensor in self.encoder.get_outputs()}
