@@ -34,7 +34,7 @@ from musinterp_app import __version__, engine, limits, resources
 from musinterp_app.audio import io
 from musinterp_app.audio.io import AUDIO_SUFFIXES
 from musinterp_app.engine import BlendSettings
-from musinterp_app.gui import generate_dialog, listening_test
+from musinterp_app.gui import generate_dialog, listening_test, midi
 from musinterp_app.gui.controls import AlphaSlider, NumberBox
 from musinterp_app.gui.pad import PadPanel
 from musinterp_app.gui.session import SLOTS, Excerpt, Session, SessionState
@@ -134,6 +134,7 @@ class MainWindow(QMainWindow):
         self.settings = settings or QSettings()
         self.last_message: QMessageBox | None = None
         self.setAcceptDrops(False)
+        self.midi = midi.MidiControl(self.settings, self)
         self._build_widgets()
         self._build_menus()
         self._connect_session()
@@ -141,6 +142,12 @@ class MainWindow(QMainWindow):
         self._check_audio_device()
         self._update_enabled()
         self._update_title()
+        self.midi.moved.connect(self._midi_moved)
+        self.midi.learned.connect(
+            lambda target, words: self._show_status(f"{midi.TARGETS[target]} follows {words} now")
+        )
+        self.midi.state_changed.connect(self._show_midi)
+        QTimer.singleShot(0, self.midi.start)  # after the window is up
 
     # ----- building -------------------------------------------------------------------------
     def _build_widgets(self) -> None:
@@ -413,6 +420,11 @@ class MainWindow(QMainWindow):
         }
         tools_menu = self.menuBar().addMenu("&Tools")
         add(tools_menu, "listening_test", "&Listening test…", lambda: listening_test.open_for(self))
+        midi_menu = tools_menu.addMenu("&MIDI learn")
+        for target, words in midi.TARGETS.items():
+            text = f"Control {words} with the next knob moved…"
+            add(midi_menu, f"midi_{target}", text, lambda _=False, t=target: self.midi.learn(t))
+        add(midi_menu, "midi_forget", "Forget the controllers", self.midi.forget)
         help_menu = self.menuBar().addMenu("&Help")
         add(help_menu, "shortcuts", "&Keyboard shortcuts", self.show_shortcuts, "F1")
         add(help_menu, "about", "&About musinterp", self.about)
@@ -553,6 +565,9 @@ class MainWindow(QMainWindow):
     def cancel_all(self) -> None:
         """Cancel every background job (loading, rendering, exporting) and stop playback."""
         busy = self.session.cancel_all()
+        if self.midi.learning:
+            self.midi.learn("")
+            busy.append("MIDI learn")
         for slot in SLOTS:
             if slot in busy:
                 self._track_changed(slot)
@@ -908,7 +923,25 @@ class MainWindow(QMainWindow):
         folder = self.session.engine.model.info.folder.absolute()
         self.settings.setValue("model_folder", str(folder))
 
+    def _midi_moved(self, target: str, value: float) -> None:
+        """A bound MIDI control moved: α as if the slider had, or the pad's puck."""
+        if target == "alpha":
+            if self.slider.isEnabled():
+                self.slider.setValue(round(value * SLIDER_STEPS))
+        else:
+            self.pad.move_puck(**{target.removeprefix("pad_"): value})
+
+    def _show_midi(self) -> None:
+        words, sentence = self.midi.summary()
+        self.transport.midi_label.setText(words)
+        self.transport.midi_label.setToolTip(sentence)
+        if self.midi.learning:
+            self._show_status(
+                f"Move a knob on your MIDI controller: {sentence.lower()} (Esc: cancel)"
+            )
+
     def closeEvent(self, event: QCloseEvent) -> None:
+        self.midi.close()
         self.save_settings()
         self.session.close()
         super().closeEvent(event)

@@ -34,6 +34,7 @@ from musinterp_app.gui.workers import Lane
 CORNERS = {"A": (0.0, 0.0), "B": (1.0, 0.0), "C": (0.0, 1.0), "D": (1.0, 1.0)}
 PUCK_RADIUS_PX = 9
 DRAG_INTERVAL_MS = 33  # decode at most ~30 times a second while dragging
+KNOB_REST_MS = 300  # a knob that has not moved for this long has come to rest
 MIN_PATH_STEP = 0.01  # path points closer than this (in pad units) are not kept
 
 
@@ -204,6 +205,8 @@ class PadPanel(QWidget):
             lane.failed.connect(self._failed)
         self.surface.moved.connect(lambda *_: self._throttle.call())
         self.surface.released.connect(self._render)
+        # A knob (MIDI) moving the puck: decoded as it moves, rendered once it rests.
+        self._knob_rest = Throttle(KNOB_REST_MS, self._render, leading=False, parent=self)
         self.surface.path_drawn.connect(lambda _path: self.refresh())
 
         buttons = QHBoxLayout()
@@ -272,6 +275,13 @@ class PadPanel(QWidget):
         self.status.setText(
             f"Load {', '.join(missing)} to use the pad" if missing else "Drag the puck to blend"
         )
+
+    def move_puck(self, *, x: float | None = None, y: float | None = None) -> None:
+        """Move the puck (from a MIDI knob): ``x`` and/or ``y`` in 0 … 1."""
+        old_x, old_y = self.surface.position
+        self.surface.set_position(old_x if x is None else x, old_y if y is None else y)
+        self._throttle.call()
+        self._knob_rest.call()
 
     def _set_drawing(self, drawing: bool) -> None:
         self.surface.drawing = drawing

@@ -1,0 +1,173 @@
+"""MIDI control: a controller's knob or fader (a control change, CC) moves α or the pad's
+puck; *MIDI learn* binds the next CC that arrives, and the bindings are remembered.
+
+Ports are opened with mido on python-rtmidi, through ALSA's sequencer where the
+machine has one, else through a running JACK server. rtmidi calls back on its own
+thread; the message only crosses to the UI thread in a queued Qt signal. Every
+input port is listened to, and ports that appear later are picked up. Without a
+MIDI system the window says so in a word and everything else works.
+"""
+
+import contextlib
+import os
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QSettings, QTimer, Signal
+
+TARGETS = {"alpha": "α", "pad_x": "pad x", "pad_y": "pad y"}  # what a CC can move
+CC_MAX = 127
+PORT_SCAN_MS = 2000  # new ports (a controller plugged in) are opened within this
+
+
+def _apis() -> list[str]:
+    """rtmidi APIs worth trying here, in order: probing one that cannot work prints a C
+    library's complaint on the terminal, so only those whose system is there."""
+    if not sys.platform.startswith("linux"):
+        return [""]  # the platform's own (CoreMIDI, Windows MM)
+    apis = []
+    if Path("/dev/snd/seq").exists():
+        apis.append("LINUX_ALSA")
+    shm = Path("/dev/shm")
+    if shm.is_dir() and any(shm.glob(f"jack_*_{os.getuid()}_*")):  # a JACK server runs
+        apis.append("UNIX_JACK")
+    return apis
+
+
+def open_backend() -> tuple[object | None, str]:
+    """(a mido backend that lists ports, "") or (None, why MIDI is off, in a few words)."""
+    try:
+        import mido
+    except ImportError as error:
+        return None, f"mido is not installed ({error})"
+    apis = _apis()
+    if not apis:
+        return None, "no MIDI system (no ALSA sequencer, no JACK server)"
+    reasons = []
+    for api in apis:
+        name = "mido.backends.rtmidi" + (f"/{api}" if api else "")
+        try:
+            backend = mido.Backend(name, load=True)
+            backend.get_input_names()
+        except Exception as error:  # ImportError, rtmidi's SystemError
+            reasons.append(str(error).strip().splitlines()[0][:80] if str(error) else api)
+            continue
+        return backend, ""
+    return None, "MIDI cannot start (" + "; ".join(reasons) + ")"
+
+
+def describe(binding: tuple[int, int]) -> str:
+    channel, control = binding
+    return f"CC {control} (channel {channel + 1})"
+
+
+class MidiControl(QObject):
+    """Bindings of CCs to ``TARGETS`` and the ports they come in on.
+
+    ``moved(target, value)``: a bound CC moved (value 0 … 1); ``learned(target, words)``:
+    *MIDI learn* bound one; ``state_changed``: ports or bindings changed (see ``summary``).
+    """
+
+    moved = Signal(str, float)
+    learned = Signal(str, str)
+    state_changed = Signal()
+    _arrived = Signal(object)  # a message, from rtmidi's thread to this object's
+
+    def __init__(self, settings: QSettings, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.settings = settings
+        self.bindings: dict[tuple[int, int], str] = self._remembered()
+        self.learning = ""  # the target the next CC binds to ('' when not learning)
+        self.backend, self.problem = None, ""
+        self.ports: dict[str, object] = {}
+        self._arrived.connect(self.handle)
+        self._scan = QTimer(self, interval=PORT_SCAN_MS, timeout=self.open_ports)
+
+    def start(self) -> None:
+        """Find the MIDI system and listen to every input port (again every few seconds)."""
+        self.backend, self.problem = open_backend()
+        if self.backend is not None:
+            self.open_ports()
+            self._scan.start()
+        self.state_changed.emit()
+
+    def open_ports(self) -> None:
+        """Listen to the input ports there are now (and let go of those that are gone)."""
+        before = set(self.ports)
+        try:
+            names = self.backend.get_input_names()
+        except Exception as error:  # the MIDI system went away
+            self.problem = f"MIDI stopped ({error})"
+            self.close()
+            self.state_changed.emit()
+            return
+        for name in set(self.ports) - set(names):
+            with contextlib.suppress(Exception):
+                self.ports.pop(name).close()
+        for name in set(names) - set(self.ports):
+            with contextlib.suppress(Exception):  # a port that vanished meanwhile
+                # (no client_name: with one, JACK ports delivered nothing, python-rtmidi 1.5.8)
+                self.ports[name] = self.backend.open_input(name, callback=self._arrived.emit)
+        if set(self.ports) != before:
+            self.state_changed.emit()
+
+    def learn(self, target: str) -> None:
+        """Bind the next CC that arrives to ``target`` (one of ``TARGETS``; '' cancels)."""
+        if target and target not in TARGETS:
+            raise ValueError(f"MIDI can move {', '.join(TARGETS)}, not {target!r}")
+        self.learning = target
+        self.state_changed.emit()
+
+    def forget(self) -> None:
+        self.bindings.clear()
+        self._remember()
+        self.state_changed.emit()
+
+    def handle(self, message) -> None:
+        """A message that arrived (on the UI thread): learn it, or move what it is bound to."""
+        if getattr(message, "type", "") != "control_change":
+            return
+        key = (message.channel, message.control)
+        if self.learning:
+            target, self.learning = self.learning, ""
+            self.bindings = {k: t for k, t in self.bindings.items() if t != target}
+            self.bindings[key] = target
+            self._remember()
+            self.learned.emit(target, describe(key))
+            self.state_changed.emit()
+        target = self.bindings.get(key)
+        if target:
+            self.moved.emit(target, message.value / CC_MAX)
+
+    def summary(self) -> tuple[str, str]:
+        """A word or two for the transport row, and a sentence for its tooltip."""
+        if self.backend is None:
+            return "MIDI off", f"MIDI is off: {self.problem}. Everything else works."
+        if self.learning:
+            return "MIDI learn…", f"Move a knob to control {TARGETS[self.learning]}"
+        bound = ", ".join(f"{describe(k)} → {TARGETS[t]}" for k, t in sorted(self.bindings.items()))
+        ports = ", ".join(sorted(self.ports)) or "none yet"
+        words = f"MIDI: {len(self.bindings)} bound" if self.bindings else "MIDI"
+        return words, f"MIDI ports: {ports}. Bound: {bound or 'nothing (Tools → MIDI learn)'}."
+
+    def _remembered(self) -> dict[tuple[int, int], str]:
+        bindings = {}
+        for target in TARGETS:
+            value = str(self.settings.value(f"midi/{target}", ""))
+            with contextlib.suppress(ValueError):
+                channel, control = (int(part) for part in value.split(","))
+                if 0 <= channel < 16 and 0 <= control <= CC_MAX:
+                    bindings[(channel, control)] = target
+        return bindings
+
+    def _remember(self) -> None:
+        for target in TARGETS:
+            bound = [key for key, t in self.bindings.items() if t == target]
+            self.settings.setValue(f"midi/{target}", ",".join(map(str, bound[0])) if bound else "")
+
+    def close(self) -> None:
+        self._scan.stop()
+        for port in self.ports.values():
+            with contextlib.suppress(Exception):
+                port.close()
+        self.ports.clear()
