@@ -14,7 +14,6 @@ from collections.abc import Callable
 from musinterp_app.audio import player as playback
 from musinterp_app.engine import BlendSettings, Engine
 from musinterp_app.engine.live import LivePlayback, LiveRenderer
-from musinterp_app.model.onnx_vae import OnnxVAE
 
 LIVE_DECODE_THREADS = 1  # live decodes on one core, the window's decodes on the rest
 
@@ -29,27 +28,30 @@ class LiveControl:
         self._record_from: int | None = None  # output frame where recording began
         self.performance: BlendSettings | None = None  # the last one recorded
         self.capture = False  # keep every chunk rendered (the benchmark reads them)
-        self._twin: tuple[OnnxVAE, OnnxVAE] | None = None  # a model, its one-thread twin
-        self._shared: tuple[Engine, Engine] | None = None  # an engine, it on the twin
+        # One-thread twins of the model (the same weights in other sessions), one for the
+        # renderer and one for the window's decodes while it plays: a session shared by the
+        # two made the renderer wait for a decode running at the jobs' low priority.
+        self._twins: dict[str, tuple[Engine, Engine]] = {}  # use → (engine, it on a twin)
         self._lock = threading.Lock()
 
-    def engine_for(self, engine: Engine) -> Engine:
-        """``engine`` decoding on a one-thread twin of its model, so that the window's
-        decodes (which use both cores) cannot hold up the live renderer for long: built
-        once per engine (call on a worker)."""
+    def engine_for(self, engine: Engine, use: str = "render") -> Engine:
+        """``engine`` decoding on a one-thread twin of its model kept for ``use``
+        (``"render"`` or ``"display"``), built once per engine (call on a worker)."""
         with self._lock:
-            if self._twin is None or self._twin[0] is not engine.model:
-                self._twin = (engine.model, engine.model.twin(threads=LIVE_DECODE_THREADS))
-            if self._shared is None or self._shared[0] is not engine:
-                self._shared = (engine, engine.sharing_tracks(self._twin[1]))
-            return self._shared[1]
+            known = self._twins.get(use)
+            if known is None or known[0] is not engine:
+                previous = None if known is None else known[1].model
+                same_model = previous is not None and known[0].model is engine.model
+                twin = previous if same_model else engine.model.twin(threads=LIVE_DECODE_THREADS)
+                self._twins[use] = (engine, engine.sharing_tracks(twin))
+            return self._twins[use][1]
 
     def decoding_engine(self, engine: Engine) -> Engine:
-        """The engine the window's decodes use: while the blend plays live, ``engine`` on
-        the one-thread twin (when built), leaving a core to the renderer; else ``engine``."""
-        shared = self._shared
-        if self.running and shared is not None and shared[0] is engine:
-            return shared[1]
+        """The engine the window's decodes use: while the blend plays live, ``engine`` on a
+        one-thread twin of its own (when built), leaving a core to the renderer."""
+        known = self._twins.get("display")
+        if self.running and known is not None and known[0] is engine:
+            return known[1]
         return engine
 
     @property
@@ -77,6 +79,7 @@ class LiveControl:
 
         def make_renderer() -> LiveRenderer:
             live_engine = self.engine_for(engine)
+            self.engine_for(engine, "display")
             return LiveRenderer(
                 live_engine,
                 heard(live_engine, settings),

@@ -1,9 +1,9 @@
 """MIDI control: a controller's knob or fader (a control change, CC) moves α or the pad's
 puck; *MIDI learn* binds the next CC that arrives, and the bindings are remembered.
 
-Ports are opened with mido on python-rtmidi, through ALSA's sequencer where the
-machine has one, else through a running JACK server. rtmidi calls back on its own
-thread; the message only crosses to the UI thread in a queued Qt signal. Every
+Ports are opened with python-rtmidi (messages parsed with mido), through ALSA's
+sequencer where the machine has one, else through a running JACK server. rtmidi
+calls back on its own thread; the message only crosses to the UI thread in a queued Qt signal. Every
 input port is listened to, and ports that appear later are picked up. Without a
 MIDI system the window says so in a word and everything else works.
 """
@@ -20,39 +20,45 @@ CC_MAX = 127
 PORT_SCAN_MS = 2000  # new ports (a controller plugged in) are opened within this
 
 
-def _apis() -> list[str]:
+def _apis() -> list[int]:
     """rtmidi APIs worth trying here, in order: probing one that cannot work prints a C
     library's complaint on the terminal, so only those whose system is there."""
+    import rtmidi
+
     if not sys.platform.startswith("linux"):
-        return [""]  # the platform's own (CoreMIDI, Windows MM)
+        return [rtmidi.API_UNSPECIFIED]  # the platform's own (CoreMIDI, Windows MM)
     apis = []
     if Path("/dev/snd/seq").exists():
-        apis.append("LINUX_ALSA")
+        apis.append(rtmidi.API_LINUX_ALSA)
     shm = Path("/dev/shm")
     if shm.is_dir() and any(shm.glob(f"jack_*_{os.getuid()}_*")):  # a JACK server runs
-        apis.append("UNIX_JACK")
+        apis.append(rtmidi.API_UNIX_JACK)
     return apis
 
 
-def open_backend() -> tuple[object | None, str]:
-    """(a mido backend that lists ports, "") or (None, why MIDI is off, in a few words)."""
+def open_lister() -> tuple[object | None, str]:
+    """(an rtmidi input that lists the ports, "") or (None, why MIDI is off, in a few words).
+
+    Ports are listed with this one client: mido's ``get_input_names`` makes a new
+    client each time, which took 0.16 s (0.5 s on a busy machine) holding the GIL,
+    and stalled live playback every time it looked for new ports."""
     try:
-        import mido
+        import mido  # noqa: F401  (messages are parsed with it)
+        import rtmidi
     except ImportError as error:
-        return None, f"mido is not installed ({error})"
+        return None, f"MIDI support is not installed ({error})"
     apis = _apis()
     if not apis:
         return None, "no MIDI system (no ALSA sequencer, no JACK server)"
     reasons = []
     for api in apis:
-        name = "mido.backends.rtmidi" + (f"/{api}" if api else "")
         try:
-            backend = mido.Backend(name, load=True)
-            backend.get_input_names()
-        except Exception as error:  # ImportError, rtmidi's SystemError
-            reasons.append(str(error).strip().splitlines()[0][:80] if str(error) else api)
+            lister = rtmidi.MidiIn(rtapi=api, name="musinterp")
+            lister.get_ports()
+        except Exception as error:  # rtmidi's SystemError / RtMidiError
+            reasons.append(str(error).strip().splitlines()[0][:80] if str(error) else str(api))
             continue
-        return backend, ""
+        return lister, ""
     return None, "MIDI cannot start (" + "; ".join(reasons) + ")"
 
 
@@ -78,24 +84,26 @@ class MidiControl(QObject):
         self.settings = settings
         self.bindings: dict[tuple[int, int], str] = self._remembered()
         self.learning = ""  # the target the next CC binds to ('' when not learning)
-        self.backend, self.problem = None, ""
-        self.ports: dict[str, object] = {}
+        self.lister, self.problem = None, ""
+        self.ports: dict[str, object] = {}  # name → an rtmidi input listening to it
         self._arrived.connect(self.handle)
         self._scan = QTimer(self, interval=PORT_SCAN_MS, timeout=self.open_ports)
 
     def start(self) -> None:
         """Find the MIDI system and listen to every input port (again every few seconds)."""
-        self.backend, self.problem = open_backend()
-        if self.backend is not None:
+        self.lister, self.problem = open_lister()
+        if self.lister is not None:
             self.open_ports()
             self._scan.start()
         self.state_changed.emit()
 
     def open_ports(self) -> None:
         """Listen to the input ports there are now (and let go of those that are gone)."""
+        import rtmidi
+
         before = set(self.ports)
         try:
-            names = self.backend.get_input_names()
+            names = self.lister.get_ports()
         except Exception as error:  # the MIDI system went away
             self.problem = f"MIDI stopped ({error})"
             self.close()
@@ -103,13 +111,24 @@ class MidiControl(QObject):
             return
         for name in set(self.ports) - set(names):
             with contextlib.suppress(Exception):
-                self.ports.pop(name).close()
-        for name in set(names) - set(self.ports):
+                self.ports.pop(name).close_port()
+        for index, name in enumerate(names):
+            if name in self.ports:
+                continue
             with contextlib.suppress(Exception):  # a port that vanished meanwhile
-                # (no client_name: with one, JACK ports delivered nothing, python-rtmidi 1.5.8)
-                self.ports[name] = self.backend.open_input(name, callback=self._arrived.emit)
+                port = rtmidi.MidiIn(rtapi=self.lister.get_current_api(), name="musinterp")
+                port.open_port(index, name="control in")
+                port.set_callback(self._received)
+                self.ports[name] = port
         if set(self.ports) != before:
             self.state_changed.emit()
+
+    def _received(self, event: tuple, _data=None) -> None:
+        """rtmidi's callback (its thread): the message, parsed, to the UI thread."""
+        import mido
+
+        with contextlib.suppress(ValueError, TypeError):  # a message mido cannot read
+            self._arrived.emit(mido.Message.from_bytes(event[0]))
 
     def learn(self, target: str) -> None:
         """Bind the next CC that arrives to ``target`` (one of ``TARGETS``; '' cancels)."""
@@ -141,7 +160,7 @@ class MidiControl(QObject):
 
     def summary(self) -> tuple[str, str]:
         """A word or two for the transport row, and a sentence for its tooltip."""
-        if self.backend is None:
+        if self.lister is None:
             return "MIDI off", f"MIDI is off: {self.problem}. Everything else works."
         if self.learning:
             return "MIDI learn…", f"Move a knob to control {TARGETS[self.learning]}"
@@ -169,5 +188,5 @@ class MidiControl(QObject):
         self._scan.stop()
         for port in self.ports.values():
             with contextlib.suppress(Exception):
-                port.close()
+                port.close_port()
         self.ports.clear()

@@ -510,6 +510,8 @@ class Session(QObject):
             self._audio_device_failed(error)
         if self.audio_problem:
             return
+        if not isinstance(buffer, playback.LiveFeed):
+            self._stop_live()  # A, B, a morph or the pad: the live blend gives way
         try:
             self.player.play(buffer, start_s=at_s)
         except RuntimeError as error:
@@ -616,14 +618,18 @@ class Session(QObject):
     def stop(self) -> None:
         self.lanes["preview"].cancel()
         self._play_when_ready = False
+        self._stop_live()
+        self.player.stop()
+        self.idle_timer.start()
+        self._update_cursor()
+
+    def _stop_live(self) -> None:
+        """End live playback (what Record captured becomes the performance)."""
         before = self.live.performance
         self.live.stop()
         self.decode_throttle.interval_ms = DRAG_DECODE_MS
         if self.live.performance is not before:
             self.performance_recorded.emit()
-        self.player.stop()
-        self.idle_timer.start()
-        self._update_cursor()
 
     def toggle_play(self) -> None:
         if self.player.playing or self._play_when_ready:

@@ -6,6 +6,7 @@ import time
 
 import mido
 import pytest
+import rtmidi
 from PySide6.QtCore import QSettings
 from support.window import LOAD_TIMEOUT_MS, load_both
 
@@ -71,11 +72,12 @@ def test_without_a_midi_system_the_window_says_so_and_works(qtbot, tmp_path, mon
 
 
 def test_a_controller_on_a_real_port_moves_alpha(qtbot, window, clips):
-    qtbot.waitUntil(lambda: window.midi.backend is not None or window.midi.problem, timeout=5000)
-    if window.midi.backend is None:
+    qtbot.waitUntil(lambda: window.midi.lister is not None or window.midi.problem, timeout=5000)
+    if window.midi.lister is None:
         pytest.skip(f"no MIDI system here: {window.midi.problem}")
     load_both(qtbot, window, clips)
-    keyboard = window.midi.backend.open_output("test keyboard", virtual=True)
+    keyboard = rtmidi.MidiOut(rtapi=window.midi.lister.get_current_api())
+    keyboard.open_virtual_port("test keyboard")
     try:
         qtbot.waitUntil(
             lambda: any("test keyboard" in name for name in window.midi.ports),
@@ -85,7 +87,7 @@ def test_a_controller_on_a_real_port_moves_alpha(qtbot, window, clips):
         window.midi.learn("alpha")
 
         def turned_to(value: int) -> bool:  # a hand turns the knob until something moves
-            keyboard.send(cc(74, value))
+            keyboard.send_message(cc(74, value).bytes())
             qtbot.wait(50)
             return window.midi.bindings == {(0, 74): "alpha"} and window.slider.value() == round(
                 value / 127 * SLIDER_STEPS
@@ -95,7 +97,7 @@ def test_a_controller_on_a_real_port_moves_alpha(qtbot, window, clips):
         qtbot.waitUntil(lambda: turned_to(100), timeout=3000)
         assert "test keyboard" in window.transport.midi_label.toolTip()
     finally:
-        keyboard.close()
+        keyboard.close_port()
     time.sleep(0.1)
     window.midi.open_ports()  # the port went away: let go of it
     assert not any("test keyboard" in name for name in window.midi.ports)
