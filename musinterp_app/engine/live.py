@@ -36,7 +36,7 @@ from musinterp_app.engine.settings import BlendSettings
 
 # Measured on 2 cores (musinterp bench, live.*): see docs/benchmark.md.
 CHUNK_STRIDED_FRAMES = 2  # 2048 samples (62.5 ms) per chunk: latency grows with the chunk
-RAMP_FRAMES = 3  # a step of α is spread over 3 frames (23 ms): no click, little delay
+RAMP_FRAMES = 2  # a step of α is spread over 2 frames (16 ms): no click (live.join_jump_ratio)
 # While α moves, a chunk runs 8 Griffin-Lim iterations and 16 updates of the mel inverse:
 # the live output's SC against the blend of the α it applied, 5 s of a random walk, was
 # -14.83 dB against -14.92 with 16 and 32, the chunk 14.7 ms against 17.7 (one decode thread).
@@ -49,12 +49,17 @@ URGENT_S = 0.03  # "about to run dry": less than this waits in the feed
 # came within 0.18 / 0.11 / 0.02 dB of the export's at α = 0.3 / 0.5 / 0.8 (0.19 / 0.32 /
 # 0.13 dB with the same 32).
 RESTING_SHARE = 1.5
-LOOKAHEAD_S = 0.05  # audio kept ahead of the callback: a device block and a chunk's render
+# Audio kept ahead of the callback. A device block (1024 samples at 48 kHz) is 21.3 ms and
+# a chunk renders in ~22 ms (p95 ~37 ms) beside the window's work, so the render must start
+# with 2 blocks or more still waiting. In the window, 60 s of motion (docs/benchmark.md):
+# 45 ms: α → sound 83-96 ms, 3-12 dropouts; 55 ms: 93 ms, 1-2; 64 ms: 103-109 ms, 0-1.
+LOOKAHEAD_S = 0.064
 RESTING_DECODE_LATENT = 16  # latent frames decoded at once while α rests (0.5 s)
 # Latent frames decoded on each side of a chunk: the decoder's output there, against one
-# decode of the whole excerpt, differs by at most 0.34 dB with 6, 0.008 dB with 10 and
-# not at all from 12 on (13 windows of the examples' α = 0.4 blend).
-LIVE_MARGIN_LATENT = 12
+# decode of the whole excerpt, differs by at most 0.34 dB with 6, 0.05 dB with 8, 0.008 dB
+# with 10 and not at all from 12 on (13 windows of the examples' α = 0.4 blend); 8 saves a
+# quarter of each chunk's decode.
+LIVE_MARGIN_LATENT = 8
 
 
 @dataclass(frozen=True)

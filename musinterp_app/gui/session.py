@@ -161,7 +161,10 @@ class Session(QObject):
         self.undo_stack = QUndoStack(self)
         self._recorded = self.state()
         self.decode_throttle = Throttle(
-            DRAG_DECODE_MS, self.request_decode, busy=lambda: self.lanes["decode"].busy, parent=self
+            DRAG_DECODE_MS,
+            self.request_decode,
+            busy=lambda: self.lanes["decode"].busy,
+            parent=self,
         )
         self.settle_debounce = Throttle(SETTLE_MS, self.settle, leading=False, parent=self)
         self.cursor_timer = QTimer(self, interval=CURSOR_MS, timeout=self._update_cursor)
