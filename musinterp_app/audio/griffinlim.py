@@ -450,6 +450,22 @@ class GriffinLimStream:
         return samples
 
 
+def chunk_bounds(
+    n_frames: int, *, first_chunk_frames: int = 32, chunk_frames: int = 256
+) -> list[tuple[int, int]]:
+    """The frames ``(start, stop)`` of each chunk :func:`griffinlim_stream` yields: the
+    first ``first_chunk_frames`` long, each next ``CHUNK_GROWTH`` times the one before
+    up to ``chunk_frames``, a tail shorter than half the next chunk joined to the last."""
+    bounds, start, size = [], 0, first_chunk_frames
+    while start < n_frames:
+        stop = min(n_frames, start + size)
+        if n_frames - stop < size // 2:  # a short tail joins this chunk
+            stop = n_frames
+        bounds.append((start, stop))
+        start, size = stop, min(CHUNK_GROWTH * size, chunk_frames)
+    return bounds
+
+
 def griffinlim_stream(
     magnitude_frames: MagnitudeFrames,
     n_frames: int,
@@ -470,8 +486,7 @@ def griffinlim_stream(
     """Griffin-Lim in time order, chunk by chunk, so playback can start early
     (a :class:`GriffinLimStream` from the first frame to the last).
 
-    Chunks start at ``first_chunk_frames`` and grow ``CHUNK_GROWTH``-fold up to
-    ``chunk_frames``; a tail shorter than half the next chunk joins it.
+    The chunks are :func:`chunk_bounds`'s.
     ``magnitude_frames(start, stop)`` is only asked for the frames a chunk
     needs, so mel can be inverted lazily. ``phase_frames``
     (same calling convention) gives the starting phase of new frames (random
@@ -495,19 +510,17 @@ def griffinlim_stream(
         phase_frames=phase_frames,
         phase_gradient=phase_gradient,
     )
-    size = first_chunk_frames
-    while stream.start < n_frames:
+    bounds = chunk_bounds(
+        n_frames, first_chunk_frames=first_chunk_frames, chunk_frames=chunk_frames
+    )
+    for start, stop in bounds:
         if cancel is not None:
             cancel.raise_if_cancelled()
-        stop = min(n_frames, stream.start + size)
-        if n_frames - stop < size // 2:  # a short tail joins this chunk
-            stop = n_frames
-        first = stream.start == 0
+        first = start == 0
         iterations = (
             n_iter if not first or first_chunk_iterations is None else first_chunk_iterations
         )
         chunk = stream.chunk(stop, n_iter=iterations, cancel=cancel)
-        size = min(CHUNK_GROWTH * size, chunk_frames)
         if progress is not None:
             progress(stop, n_frames)
         yield chunk

@@ -251,6 +251,12 @@ def to_magnitude(
     return power_mel_to_magnitude(normalised_to_power(normalised, config), config, n_iter=n_iter)
 
 
+def first_chunk_frames(stride: int) -> int:
+    """Frames (at the strided hop) of a streamed render's first chunk: about 0.25 s or
+    more, so sound starts at once."""
+    return max(8, 32 // stride)
+
+
 def audio_stream(
     log_mel_frames: Callable[[int, int], np.ndarray],
     n_frames: int,
@@ -286,7 +292,7 @@ def audio_stream(
         strided_frames,
         n_fft=config.n_fft,
         hop_length=config.hop_length * stride,
-        first_chunk_frames=max(8, 32 // stride),  # about 0.25 s or more: sound starts at once
+        first_chunk_frames=first_chunk_frames(stride),
         progress=None if progress is None else strided_progress,
         **options,
     )
