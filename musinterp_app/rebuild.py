@@ -41,11 +41,17 @@ def path_points(node: Node) -> tuple[tuple[float, float], ...]:
     return points
 
 
-def curve_points(node: Node) -> tuple[tuple[float, float], ...]:
-    """A performance curve: ``[seconds, α]`` points (checked together by the settings)."""
-    points = node.points((limits.CURVE_S, limits.ALPHA))
+def curve_points(node: Node, kind: str = "blend") -> tuple[tuple[float, ...], ...]:
+    """A performance curve: ``[seconds, α]`` points, or ``[seconds, x, y]`` for the pad
+    (checked together by the settings)."""
+    if kind == "pad":
+        points = node.points((limits.CURVE_S, limits.PAD, limits.PAD), size=3)
+        example = "[seconds, x, y] points, e.g. [[0, 0, 0], [4, 1, 0.5]]"
+    else:
+        points = node.points((limits.CURVE_S, limits.ALPHA))
+        example = "[seconds, α] points, e.g. [[0, 0], [4, 1]]"
     if len(points) < 2:
-        node.fail("a curve of at least two [seconds, α] points, e.g. [[0, 0], [4, 1]]")
+        node.fail(f"a curve of at least two {example}")
     return points
 
 
@@ -63,7 +69,7 @@ def settings_from_record(blend: Node) -> Settings:
         "alpha": lambda node: node.number(limits.ALPHA),
         "morph": Node.flag,
         "steps": lambda node: tuple(step.number(limits.ALPHA) for step in node.items()),
-        "curve": lambda node: curve_points(node) if node.value != [] else (),
+        "curve": lambda node: curve_points(node, kind) if node.value != [] else (),
         "curve_start_s": lambda node: node.number(limits.CURVE_S),
     }
     kind_class = PadSettings if kind == "pad" else BlendSettings

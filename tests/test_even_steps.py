@@ -5,7 +5,6 @@ import pytest
 
 from musinterp_app import engine, resources
 from musinterp_app.engine import BlendSettings, Engine
-from musinterp_app.engine.settings import _frame_alpha
 
 MAX_STEP_RATIO = 1.15
 
@@ -39,7 +38,7 @@ def test_even_steps_keep_the_ends_and_the_order(examples):
 def test_a_morph_follows_the_even_steps(examples):
     settings = examples.even_steps(BlendSettings(morph=True))
     frames = examples.blend_frames
-    alpha = _frame_alpha(settings, frames)
+    alpha = settings.shares(frames)[1]  # B's share: α through the steps
     expected = np.interp(np.linspace(0, 1, frames), np.linspace(0, 1, 9), settings.steps)
     np.testing.assert_allclose(alpha, expected, atol=1e-6)
 

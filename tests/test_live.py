@@ -12,9 +12,9 @@ import soundfile as sf
 from support.commands import musinterp
 
 from musinterp_app import engine, resources
-from musinterp_app.audio import mel, stft
+from musinterp_app.audio import mel, stft, synth
 from musinterp_app.audio import player as playback
-from musinterp_app.engine import BlendSettings, Engine, ExportOptions, live
+from musinterp_app.engine import BlendSettings, Engine, ExportOptions, PadSettings, live
 
 HOP_S = 256 / 32768
 
@@ -27,12 +27,13 @@ def examples(shipped_model):
     return blender
 
 
-def render_live(renderer: live.LiveRenderer, moves: dict[int, float], chunks: int) -> np.ndarray:
-    """``chunks`` chunks, the control set to ``moves[k]`` before chunk ``k``."""
+def render_live(renderer: live.LiveRenderer, moves: dict, chunks: int) -> np.ndarray:
+    """``chunks`` chunks, the control(s) set to ``moves[k]`` (α, or an (x, y) tuple) before
+    chunk ``k``."""
     out = []
     for k in range(chunks):
         if k in moves:
-            renderer.target = moves[k]
+            renderer.target = moves[k] if isinstance(moves[k], tuple) else (moves[k],)
         out.append(renderer.next_chunk())
     return np.concatenate(out)
 
@@ -56,7 +57,7 @@ def test_a_jump_of_alpha_is_ramped_and_the_ramp_is_what_is_recorded(examples):
     assert np.all(applied[step_frame + live.RAMP_FRAMES :] == pytest.approx(0.9))
     # The performance holds the applied α (ramp included), not the control's jump.
     performance = renderer.performance()
-    frames = performance.curve_frames(HOP_S)
+    frames = engine.settings.curve_frames(performance, HOP_S)
     assert frames == renderer.done
     assert np.allclose(performance.shares(frames)[1], applied, atol=1e-6)
 
@@ -91,6 +92,34 @@ def test_joins_are_continuous_while_alpha_moves(examples):
         convergence_db(examples, performance, audio)
         < convergence_db(examples, performance, examples.render(performance)) + 2.0
     )
+
+
+def test_the_pad_plays_live_and_its_recorded_path_renders_again_to_the_same_bytes(
+    examples, shipped_model, tmp_path
+):
+    corners = examples.sharing_tracks(shipped_model)  # A and B, and C and D made here
+    for slot, root in {"C": 60, "D": 67}.items():
+        clip = synth.music_like(6.0, 32768, rng=np.random.default_rng(root), root_midi=root)
+        sf.write(tmp_path / f"{slot}.wav", clip, 32768)
+        track = engine.load_track(tmp_path / f"{slot}.wav", shipped_model, overview=False)
+        corners.tracks[slot] = track
+    renderer = live.LiveRenderer(corners, PadSettings(x=0.0, y=0.0))
+    audio = render_live(renderer, {3: (1.0, 0.0), 6: (0.5, 1.0)}, chunks=10)
+    assert renderer.applied.shape == (80, 2) and len(audio) == 80 * 256
+    step = 3 * live.CHUNK_STRIDED_FRAMES * engine.RENDER_STRIDE
+    assert renderer.applied[step - 1].tolist() == [0.0, 0.0]
+    assert renderer.applied[step + live.RAMP_FRAMES].tolist() == [1.0, 0.0]
+    performance = renderer.performance()
+    assert isinstance(performance, PadSettings) and len(performance.curve[0]) == 3
+    target = tmp_path / "pad.wav"
+    corners.export(target, performance, ExportOptions())
+    record = json.loads((tmp_path / "pad.musinterp.json").read_text())
+    assert record["blend"]["kind"] == "pad" and record["blend"]["curve"][-1][1:] == [0.5, 1.0]
+    result = musinterp("render", tmp_path / "pad.musinterp.json", "-o", tmp_path / "again.wav")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "again.wav").read_bytes() == target.read_bytes()
+    for slot in ("C", "D"):
+        corners.tracks[slot] = None
 
 
 def test_the_excerpt_repeats_under_a_looping_performance(examples):

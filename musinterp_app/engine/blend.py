@@ -12,12 +12,12 @@ latent_frames]`` (``[channels]`` for a global latent), audio float32 ``[samples]
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
 from musinterp_app.audio import levels, mel, stft
-from musinterp_app.engine.settings import BlendSettings, Settings
+from musinterp_app.engine.settings import Settings, curve_frames, frame_controls
 from musinterp_app.engine.tracks import Track
 from musinterp_app.model import latent
 from musinterp_app.model.onnx_vae import OnnxVAE
@@ -52,15 +52,15 @@ class Blend:
         is missing, or a morph or curve asked of a model without a temporal latent."""
         _check(model, settings, tracks)
         frames = min(t.frames for t in tracks)
-        if isinstance(settings, BlendSettings) and settings.curve:
+        if settings.curve:
             config = model.mel_config
             seconds_per_frame = config.hop_length / config.sample_rate
-            length = settings.curve_frames(seconds_per_frame)
+            length = curve_frames(settings, seconds_per_frame)
             reduction = model.info.time_reduction
             first = round(settings.curve_start_s / seconds_per_frame) // reduction * reduction
-            alpha = settings.shares(length)[1]
+            controls = frame_controls(settings, length)
             looped = first > 0 or length > frames
-            return cls._along(model, settings, tracks, alpha, first_frame=first, looped=looped)
+            return cls._along(model, settings, tracks, controls, first_frame=first, looped=looped)
         latent_frames = model.latent_frames(frames) if model.info.temporal else 0
         codes = [t.latent[:, :latent_frames] if latent_frames else t.latent for t in tracks]
         return cls(
@@ -76,39 +76,38 @@ class Blend:
     def along(
         cls,
         model: OnnxVAE,
-        settings: BlendSettings,
+        settings: Settings,
         tracks: list[Track | None],
-        alpha: np.ndarray,
+        controls: np.ndarray,
         *,
         first_frame: int,
     ) -> "Blend":
-        """A window of the repeating excerpt with the slider's α per frame (``[frames]``,
-        mapped through ``settings.steps``), from frame ``first_frame`` of the repeating
+        """A window of the repeating excerpt with the controls per frame (``[frames, k]``:
+        the slider's α, or the puck's x and y), from frame ``first_frame`` of the repeating
         timeline on (a multiple of the time reduction): what live playback renders."""
-        _check(model, replace(settings, morph=True), tracks)
-        alpha = settings.model_alpha(alpha)
-        return cls._along(model, settings, tracks, alpha, first_frame=first_frame, looped=True)
+        _check(model, settings, tracks, varying=True)
+        return cls._along(model, settings, tracks, controls, first_frame=first_frame, looped=True)
 
     @classmethod
     def _along(
         cls,
         model: OnnxVAE,
-        settings: BlendSettings,
+        settings: Settings,
         tracks: list[Track],
-        alpha: np.ndarray,
+        controls: np.ndarray,
         *,
         first_frame: int,
         looped: bool,
     ) -> "Blend":
-        """The blend with the model's α per frame (``[frames]``); latent frame ``l`` takes
-        the α of its first frame."""
+        """The blend with the controls per frame (``[frames, k]``); latent frame ``l`` takes
+        the controls of its first frame."""
         reduction = model.info.time_reduction
         period = min(t.frames for t in tracks) // reduction * reduction if looped else 0
         if first_frame % reduction or (looped and period == 0):
             raise ValueError("a looped blend needs an excerpt and a start on latent frames")
-        latent_alpha = alpha[::reduction]
+        latent_controls = controls[::reduction]
         first_latent = first_frame // reduction
-        index = np.arange(first_latent, first_latent + len(latent_alpha))
+        index = np.arange(first_latent, first_latent + len(latent_controls))
         if looped:
             index %= period // reduction
         codes = [t.latent[:, index] for t in tracks]
@@ -116,9 +115,9 @@ class Blend:
             model=model,
             settings=settings,
             tracks=tuple(tracks),
-            frames=len(alpha),
-            shares=np.stack([1 - alpha, alpha]).astype(np.float32),
-            latent=latent.blend(*codes, latent_alpha, settings.mode),
+            frames=len(controls),
+            shares=settings.shares_along(controls),
+            latent=settings.latent_along(codes, latent_controls),
             first_frame=first_frame,
             period=period,
         )
@@ -234,11 +233,14 @@ class Blend:
         return np.stack([middle + side, middle - side], axis=1).astype(np.float32)
 
 
-def _check(model: OnnxVAE, settings: Settings, tracks: list[Track | None]) -> None:
-    """``ValueError`` naming what a blend of ``tracks`` lacks."""
+def _check(
+    model: OnnxVAE, settings: Settings, tracks: list[Track | None], *, varying: bool = False
+) -> None:
+    """``ValueError`` naming what a blend of ``tracks`` lacks (``varying``: its controls
+    move over time, whatever the settings say)."""
     if not all(tracks):
         missing = "both tracks" if len(tracks) == 2 else "all four tracks (A, B, C, D)"
         raise ValueError(f"load {missing} first")
-    varying = settings.morph or bool(getattr(settings, "curve", ()))
+    varying = varying or settings.morph or bool(settings.curve)
     if varying and not model.info.temporal:
         raise ValueError("morphing over time needs a model with a temporal latent")

@@ -128,7 +128,7 @@ class Engine:
         """Frames of a blend (or pad blend): the shortest of its sources' excerpts, or a
         performance's length."""
         tracks = [self.tracks[slot] for slot in settings.slots]
-        if not all(tracks) or getattr(settings, "curve", ()):
+        if not all(tracks) or settings.curve:
             return self.blend(settings).frames  # says what is missing; a performance's length
         return min(t.frames for t in tracks)
 

@@ -32,7 +32,7 @@ from musinterp_app.audio.player import LiveFeed
 from musinterp_app.engine.blend import Blend
 from musinterp_app.engine.core import RENDER_SEED, RENDER_STRIDE, Engine
 from musinterp_app.engine.export import RENDER_ITERATIONS
-from musinterp_app.engine.settings import BlendSettings
+from musinterp_app.engine.settings import BlendSettings, Curve, Settings
 
 # Measured on 2 cores (musinterp bench, live.*): see docs/benchmark.md.
 CHUNK_STRIDED_FRAMES = 2  # 2048 samples (62.5 ms) per chunk: latency grows with the chunk
@@ -64,27 +64,29 @@ LIVE_MARGIN_LATENT = 8
 
 @dataclass(frozen=True)
 class Ramp:
-    """α moving linearly from ``start_alpha`` (at frame ``first_frame − 1``) to
-    ``target`` over ``RAMP_FRAMES`` frames, then holding it."""
+    """The controls moving linearly from ``start`` (their values at frame
+    ``first_frame − 1``) to ``target`` over ``RAMP_FRAMES`` frames, then holding it."""
 
     first_frame: int
-    start_alpha: float
-    target: float
+    start: tuple[float, ...]
+    target: tuple[float, ...]
 
     def at(self, frames: np.ndarray) -> np.ndarray:
-        """α at output ``frames`` ``[n]`` (from ``first_frame`` on)."""
-        progress = np.clip((frames - self.first_frame + 1) / RAMP_FRAMES, 0.0, 1.0)
-        return (self.start_alpha + (self.target - self.start_alpha) * progress).astype(np.float32)
+        """The controls at output ``frames`` ``[n]`` (from ``first_frame`` on), ``[n, k]``."""
+        progress = np.clip((frames - self.first_frame + 1) / RAMP_FRAMES, 0.0, 1.0)[:, None]
+        start, target = np.asarray(self.start), np.asarray(self.target)
+        return (start + (target - start) * progress).astype(np.float32)
 
 
 class LiveRenderer:
-    """A blend's audio chunk by chunk while its α changes (see the module docstring).
+    """A blend's audio chunk by chunk while its controls move (see the module docstring).
 
-    ``settings``: the options (mode, keep detail, steady level, even steps) and the
-    starting α; ``iterations``: the render quality chosen (an export's Griffin-Lim
-    iterations); ``start_frame``: where in the excerpt playback starts (rounded down
-    to a latent frame); ``loop``: repeat the excerpt, else end with it. ``target``
-    may be set from any thread; ``next_chunk`` runs on one thread only.
+    ``settings``: the blend's or the pad's options (mode, keep detail, steady level,
+    even steps) and where its controls start (α, or the puck's x and y);
+    ``iterations``: the render quality chosen (an export's Griffin-Lim iterations);
+    ``start_frame``: where in the excerpt playback starts (rounded down to a latent
+    frame); ``loop``: repeat the excerpt, else end with it. ``target`` (a tuple of
+    the controls) may be set from any thread; ``next_chunk`` runs on one thread only.
     """
 
     def __init__(
@@ -96,11 +98,12 @@ class LiveRenderer:
         loop: bool = True,
         iterations: int = RENDER_ITERATIONS,
     ) -> None:
-        self.model, self.settings = engine.model, replace(settings, morph=False, curve=())
+        self.model, self.settings = engine.model, _still(settings)
         self.resting_iterations = round(RESTING_SHARE * iterations)
         self.moving_iterations = min(MOVING_ITERATIONS, iterations)
-        self.tracks = [engine.tracks[slot] for slot in BlendSettings.slots]
-        Blend.along(self.model, self.settings, self.tracks, np.zeros(1), first_frame=0)  # check
+        self.tracks = [engine.tracks[slot] for slot in settings.slots]
+        controls = np.asarray([settings.controls], np.float32)
+        Blend.along(self.model, self.settings, self.tracks, controls, first_frame=0)  # a check
         self.config: mel.MelConfig = self.model.mel_config
         self.reduction = self.model.info.time_reduction
         self.stride = RENDER_STRIDE
@@ -110,12 +113,13 @@ class LiveRenderer:
         self.origin = start_frame // self.stride * self.stride % self.period
         self.origin -= self.origin % self.reduction
         self.loop = loop
-        self.target = settings.alpha  # the control's α, as the user last set it
-        self.alpha = np.zeros(0, np.float32)  # applied α of the frames handed out [frames]
-        self._ramp = Ramp(0, settings.alpha, settings.alpha)
-        self._planned = np.zeros(0, np.float32)  # α of the frames being rendered, from `done`
-        # While α rests: its value, the first strided frame and the magnitudes of a block.
-        self._resting: tuple[float, int, np.ndarray] | None = None
+        self.target = settings.controls  # the controls as the user last set them
+        # The controls applied to the frames handed out, [frames, k] (k: 1 for α, 2 for x, y).
+        self.applied = np.zeros((0, len(settings.controls)), np.float32)
+        self._ramp = Ramp(0, settings.controls, settings.controls)
+        self._planned = self.applied  # the controls of the frames being rendered, from `done`
+        # While the controls rest: their values, a block's first strided frame, its magnitudes.
+        self._resting: tuple[tuple[float, ...], int, np.ndarray] | None = None
         self._window: Blend | None = None  # the blend under the chunk being rendered
         self._chunk_stop = 0  # the frame after those the chunk being rendered hands out
         strided_end = None if loop else -(-(self.period - self.origin) // self.stride)
@@ -135,7 +139,12 @@ class LiveRenderer:
     @property
     def done(self) -> int:
         """Output frames handed out so far."""
-        return len(self.alpha)
+        return len(self.applied)
+
+    @property
+    def alpha(self) -> np.ndarray:
+        """The first control applied to each frame handed out (α of a blend), ``[frames]``."""
+        return self.applied[:, 0]
 
     @property
     def ended(self) -> bool:
@@ -150,9 +159,9 @@ class LiveRenderer:
         """The next ``CHUNK_STRIDED_FRAMES · stride · hop`` samples at the model's rate,
         rendered at the α the control has now (ramped from the last frame's); ``urgent``:
         the device is about to run dry, so fewer iterations."""
-        target, done = float(self.target), self.done
+        target, done = tuple(float(value) for value in self.target), self.done
         if target != self._ramp.target:
-            start = float(self.alpha[-1]) if done else target
+            start = tuple(float(value) for value in self.applied[-1]) if done else target
             self._ramp = Ramp(done, start, target)
             self.resting_since = done + RAMP_FRAMES
         strided_stop = self.griffin_lim.start + CHUNK_STRIDED_FRAMES
@@ -171,16 +180,16 @@ class LiveRenderer:
             fresh=True,
         )
         frames = len(samples) // self.config.hop_length
-        self.alpha = np.concatenate([self.alpha, self._planned[:frames]])
+        self.applied = np.concatenate([self.applied, self._planned[:frames]])
         return self.limiter.process(samples)
 
-    def _alpha_over(self, first: int, stop: int) -> np.ndarray:
-        """α of output frames ``[first, stop)``: as applied before ``done``, as planned
-        after it (held at the ends)."""
+    def _controls_over(self, first: int, stop: int) -> np.ndarray:
+        """The controls of output frames ``[first, stop)``, ``[n, k]``: as applied before
+        ``done``, as planned after it (held at the ends)."""
         frames = np.arange(first, stop)
-        known = np.concatenate([self.alpha, self._planned])
+        known = np.concatenate([self.applied, self._planned])
         if not len(known):
-            return np.full(len(frames), self.target, np.float32)
+            return np.tile(np.asarray(self.target, np.float32), (len(frames), 1))
         return known[np.clip(frames, 0, len(known) - 1)]
 
     def _blend_over(self, first: int, stop: int) -> Blend:
@@ -189,7 +198,7 @@ class LiveRenderer:
             self.model,
             self.settings,
             self.tracks,
-            self._alpha_over(first, stop),
+            self._controls_over(first, stop),
             first_frame=self.origin + first,
         )
 
@@ -211,17 +220,18 @@ class LiveRenderer:
     def _magnitude_frames(self, start: int, stop: int) -> np.ndarray:
         """Griffin-Lim's magnitudes of strided frames ``[start, stop)``: decoded at the α
         under them, or cut from a block decoded at one α while it rests."""
-        alpha = self._alpha_over(start * self.stride, stop * self.stride)
-        if np.all(alpha == alpha[0]) and self.done >= self.resting_since:
+        controls = self._controls_over(start * self.stride, stop * self.stride)
+        if np.all(controls == controls[0]) and self.done >= self.resting_since:
+            still = tuple(float(value) for value in controls[0])
             block = self._resting
             if (
                 block is None
-                or block[0] != alpha[0]
+                or block[0] != still
                 or not (block[1] <= start and stop <= block[1] + block[2].shape[1])
             ):
                 length = max(stop - start, RESTING_DECODE_LATENT * self.reduction // self.stride)
                 magnitudes = self._magnitudes(start, start + length)
-                self._resting = block = (float(alpha[0]), start, magnitudes)
+                self._resting = block = (still, start, magnitudes)
             return block[2][:, start - block[1] : stop - block[1]]
         return self._magnitudes(start, stop)
 
@@ -241,34 +251,35 @@ class LiveRenderer:
         phase = window.source_phase(stride=self.stride)
         return phase(offset // self.stride, offset // self.stride + stop - start)
 
-    def curve(
-        self, first_frame: int = 0, stop_frame: int | None = None
-    ) -> tuple[tuple[float, float], ...]:
-        """The α applied to output frames ``[first_frame, stop_frame)`` as (seconds, α)
-        points, the first at 0 s: only the points where the slope changes (what was
-        applied is linear between them), α rounded to 1e-6."""
-        alpha = np.round(self.alpha[first_frame:stop_frame].astype(np.float64), 6)
-        if len(alpha) < 2:
+    def curve(self, first_frame: int = 0, stop_frame: int | None = None) -> Curve:
+        """The controls applied to output frames ``[first_frame, stop_frame)`` as (seconds,
+        control, …) points, the first at 0 s: only the points where a slope changes (what
+        was applied is linear between them), the controls rounded to 1e-6."""
+        controls = np.round(self.applied[first_frame:stop_frame].astype(np.float64), 6)
+        if len(controls) < 2:
             raise ValueError("nothing was recorded yet")
-        slope = np.diff(alpha)
-        keep = np.ones(len(alpha), bool)
-        keep[1:-1] = np.abs(np.diff(slope)) > 1e-9
+        slope = np.diff(controls, axis=0)
+        keep = np.ones(len(controls), bool)
+        keep[1:-1] = np.any(np.abs(np.diff(slope, axis=0)) > 1e-9, axis=1)
         seconds_per_frame = self.config.hop_length / self.config.sample_rate
         times = np.flatnonzero(keep) * seconds_per_frame
-        return tuple((float(t), float(a)) for t, a in zip(times, alpha[keep], strict=True))
+        return tuple(
+            (float(t), *(float(value) for value in point))
+            for t, point in zip(times, controls[keep], strict=True)
+        )
 
-    def performance(self, first_frame: int = 0, stop_frame: int | None = None) -> BlendSettings:
+    def performance(self, first_frame: int = 0, stop_frame: int | None = None) -> Settings:
         """The settings that render what was heard of output frames ``[first_frame,
-        stop_frame)``: the applied α as a curve, from where it was in the excerpt."""
+        stop_frame)``: the applied controls as a curve, from where it was in the excerpt."""
         seconds_per_frame = self.config.hop_length / self.config.sample_rate
         start_s = round(self.excerpt_frame(first_frame) * seconds_per_frame, 6)
         curve = self.curve(first_frame, stop_frame)
         return replace(self.settings, curve=curve, curve_start_s=start_s)
 
-    def set_settings(self, settings: BlendSettings) -> None:
+    def set_settings(self, settings: Settings) -> None:
         """New options (mode, keep detail, steady level, even steps) from the next chunk
-        on; α stays the control's (call between chunks: the render thread does)."""
-        self.settings = replace(settings, alpha=self.settings.alpha, morph=False, curve=())
+        on; the controls stay the user's (call between chunks: the render thread does)."""
+        self.settings = _still(settings)
         self._resting = None
 
     def set_loop(self, on: bool) -> None:
@@ -287,7 +298,7 @@ class LivePlayback:
     """A :class:`LiveRenderer` on its own thread, feeding a :class:`LiveFeed`.
 
     ``make_renderer`` builds the renderer on that thread (even steps may need
-    measuring first). ``set_alpha`` may be called from any thread; ``stop`` ends
+    measuring first). ``set_target`` may be called from any thread; ``stop`` ends
     the thread. It renders whenever less than ``lookahead_s`` waits in the feed.
     """
 
@@ -306,7 +317,7 @@ class LivePlayback:
         self.renderer: LiveRenderer | None = None  # once the thread has built it
         self.error = ""  # why rendering stopped, if it failed
         self.render_seconds = 0.0  # compute spent in next_chunk
-        self._alpha: float | None = None  # the control's last α (None: not moved)
+        self._target: tuple[float, ...] | None = None  # the controls' last place (None: unmoved)
         self._changes: list[Callable[[LiveRenderer], None]] = []  # applied between chunks
         self._stopping = threading.Event()
         self._wake = threading.Event()
@@ -319,14 +330,15 @@ class LivePlayback:
     def running(self) -> bool:
         return self._thread.is_alive()
 
-    def set_alpha(self, alpha: float) -> None:
-        self._alpha = alpha  # read by the thread once it has built the renderer
+    def set_target(self, controls: tuple[float, ...]) -> None:
+        """Where the controls are now (α, or the puck's x and y)."""
+        self._target = controls  # read by the thread once it has built the renderer
         renderer = self.renderer
         if renderer is not None:
-            renderer.target = alpha
+            renderer.target = controls
         self._wake.set()
 
-    def set_settings(self, settings: BlendSettings) -> None:
+    def set_settings(self, settings: Settings) -> None:
         """New options from the next chunk on (see :meth:`LiveRenderer.set_settings`)."""
         self._changes.append(lambda renderer: renderer.set_settings(settings))
         self._wake.set()
@@ -354,8 +366,8 @@ class LivePlayback:
         try:
             renderer = self.make_renderer()
             self.renderer = renderer
-            if self._alpha is not None:  # the control moved while it was being built
-                renderer.target = self._alpha
+            if self._target is not None:  # the controls moved while it was being built
+                renderer.target = self._target
             while not self._stopping.is_set() and not renderer.ended:
                 while self._changes:
                     self._changes.pop(0)(renderer)
@@ -373,3 +385,11 @@ class LivePlayback:
         except Exception as error:  # shown by the window; the feed plays out what it has
             self.error = str(error) or type(error).__name__
             feed.write(np.zeros(0, np.float32), last=True)
+
+
+def _still(settings: Settings) -> Settings:
+    """``settings`` without what moves its controls by itself (a morph, a path, a curve):
+    live, the user moves them."""
+    if isinstance(settings, BlendSettings):
+        return replace(settings, morph=False, curve=())
+    return replace(settings, path=(), curve=())

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable
 
 from musinterp_app.audio import player as playback
-from musinterp_app.engine import BlendSettings, Engine
+from musinterp_app.engine import Engine, Settings
 from musinterp_app.engine.live import LivePlayback, LiveRenderer
 
 LIVE_DECODE_THREADS = 1  # live decodes on one core, the window's decodes on the rest
@@ -26,7 +26,7 @@ class LiveControl:
         self.playback: LivePlayback | None = None
         self.recording = False
         self._record_from: int | None = None  # output frame where recording began
-        self.performance: BlendSettings | None = None  # the last one recorded
+        self.performance: Settings | None = None  # the last one recorded
         self.capture = False  # keep every chunk rendered (the benchmark reads them)
         # One-thread twins of the model (the same weights in other sessions), one for the
         # renderer and one for the window's decodes while it plays: a session shared by the
@@ -65,9 +65,9 @@ class LiveControl:
     def start(
         self,
         engine: Engine,
-        settings: BlendSettings,
+        settings: Settings,
         *,
-        heard: Callable[[Engine, BlendSettings], BlendSettings],
+        heard: Callable[[Engine, Settings], Settings],
         start_frame: int,
         loop: bool,
         iterations: int,
@@ -94,11 +94,12 @@ class LiveControl:
             self._record_from = 0
         return feed
 
-    def set_alpha(self, alpha: float) -> None:
+    def set_target(self, *controls: float) -> None:
+        """Where the controls are now: α, or the puck's x and y."""
         if self.playback is not None:
-            self.playback.set_alpha(alpha)
+            self.playback.set_target(tuple(controls))
 
-    def set_settings(self, heard: BlendSettings) -> None:
+    def set_settings(self, heard: Settings) -> None:
         """New options (already through even steps) from the next chunk on."""
         if self.playback is not None:
             self.playback.set_settings(heard)

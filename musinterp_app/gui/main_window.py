@@ -100,6 +100,8 @@ SHORTCUTS = (  # (keys, what they do): Help → Keyboard shortcuts
     ("Page Up / Page Down, Home / End", "α by a quarter; α = 0 / 1"),
     ("Ctrl+O / Ctrl+Shift+O", "open track A / B"),
     ("Ctrl+E", "export what is heard (the blend, or the morph in morph mode)"),
+    ("R", "record a performance while the blend plays (again: stop recording)"),
+    ("Ctrl+Shift+E", "export the recorded performance"),
     ("Ctrl+Z / Ctrl+Shift+Z", "undo / redo a change of track, excerpt, α or mode"),
     ("Ctrl+Shift+X", "swap A ↔ B"),
     ("Esc", "cancel the work in progress and stop playback"),
@@ -147,7 +149,8 @@ class MainWindow(QMainWindow):
             lambda target, words: self._show_status(f"{midi.TARGETS[target]} follows {words} now")
         )
         self.midi.state_changed.connect(self._show_midi)
-        QTimer.singleShot(0, self.midi.start)  # after the window is up
+        if self.midi.bindings:  # a controller was bound before: listen (after the window is up)
+            QTimer.singleShot(0, self.midi.start)
 
     # ----- building -------------------------------------------------------------------------
     def _build_widgets(self) -> None:
@@ -321,7 +324,9 @@ class MainWindow(QMainWindow):
         )
         session.cancelled.connect(self.pad.cancelled)
         session.cancelled.connect(self.sync_controls.cancelled)
-        self.pad.rendered.connect(session.play_pad)
+        self.pad.rendered.connect(session.play_pad)  # a drawn path's morph
+        self.pad.play_live.connect(session.play_pad_live)
+        self.pad.puck_moved.connect(session.move_puck)
         self.pad.track_loaded.connect(self.sync_controls.track_changed)  # its tempo and key
         self.pad.blended.connect(self._show_pad_blend)
         self.sync_controls.described.connect(self._show_tempo_key)

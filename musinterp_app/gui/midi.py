@@ -85,12 +85,18 @@ class MidiControl(QObject):
         self.bindings: dict[tuple[int, int], str] = self._remembered()
         self.learning = ""  # the target the next CC binds to ('' when not learning)
         self.lister, self.problem = None, ""
+        self.started = False  # MIDI is opened once a binding exists or is being learnt
         self.ports: dict[str, object] = {}  # name → an rtmidi input listening to it
         self._arrived.connect(self.handle)
         self._scan = QTimer(self, interval=PORT_SCAN_MS, timeout=self.open_ports)
 
     def start(self) -> None:
-        """Find the MIDI system and listen to every input port (again every few seconds)."""
+        """Find the MIDI system and listen to every input port (again every few seconds).
+
+        Called when a binding is remembered or MIDI learn is asked for, not before: a
+        MIDI client of a JACK server maps the server's shared memory (100 MB of resident
+        memory here) and a window without a controller has no use for it."""
+        self.started = True
         self.lister, self.problem = open_lister()
         if self.lister is not None:
             self.open_ports()
@@ -134,6 +140,8 @@ class MidiControl(QObject):
         """Bind the next CC that arrives to ``target`` (one of ``TARGETS``; '' cancels)."""
         if target and target not in TARGETS:
             raise ValueError(f"MIDI can move {', '.join(TARGETS)}, not {target!r}")
+        if target and not self.started:
+            self.start()
         self.learning = target
         self.state_changed.emit()
 
@@ -160,6 +168,8 @@ class MidiControl(QObject):
 
     def summary(self) -> tuple[str, str]:
         """A word or two for the transport row, and a sentence for its tooltip."""
+        if not self.started:
+            return "", "MIDI: Tools → MIDI learn binds a controller's knob to α or the pad"
         if self.lister is None:
             return "MIDI off", f"MIDI is off: {self.problem}. Everything else works."
         if self.learning:

@@ -161,7 +161,9 @@ class PadPanel(QWidget):
     """
 
     blended = Signal(object)  # log-mel [n_mels, frames] of the puck's blend (decode only)
-    rendered = Signal(object)  # audio [samples] of the released position
+    play_live = Signal(object)  # PadSettings: the puck was let go (its blend plays live)
+    puck_moved = Signal(float, float)  # x, y: a live pad blend follows
+    rendered = Signal(object)  # audio [samples] of the drawn path's morph
     exported = Signal(object)  # Path of the written morph
     failed = Signal(str)
     track_loaded = Signal(str)  # "C" or "D": a corner track is in the engine now
@@ -195,7 +197,7 @@ class PadPanel(QWidget):
             DRAG_INTERVAL_MS, self._decode, busy=lambda: self.lanes["decode"].busy, parent=self
         )
         self.lanes["decode"].finished.connect(self._decoded)
-        self.lanes["render"].finished.connect(self.rendered.emit)
+        self.lanes["render"].finished.connect(self.rendered.emit)  # a drawn path's morph
         self.lanes["export"].finished.connect(self._exported)
         for slot in ("C", "D"):
             self.lanes[f"load {slot}"].finished.connect(
@@ -203,10 +205,11 @@ class PadPanel(QWidget):
             )
         for lane in self.lanes.values():
             lane.failed.connect(self._failed)
-        self.surface.moved.connect(lambda *_: self._throttle.call())
-        self.surface.released.connect(self._render)
-        # A knob (MIDI) moving the puck: decoded as it moves, rendered once it rests.
-        self._knob_rest = Throttle(KNOB_REST_MS, self._render, leading=False, parent=self)
+        self.surface.moved.connect(self._moved)
+        self.surface.released.connect(self._released)
+        self.surface.path_drawn.connect(lambda _path: self._render_path())
+        # A knob (MIDI) moving the puck: decoded as it moves, played once it rests.
+        self._knob_rest = Throttle(KNOB_REST_MS, self._released, leading=False, parent=self)
         self.surface.path_drawn.connect(lambda _path: self.refresh())
 
         buttons = QHBoxLayout()
@@ -280,8 +283,12 @@ class PadPanel(QWidget):
         """Move the puck (from a MIDI knob): ``x`` and/or ``y`` in 0 … 1."""
         old_x, old_y = self.surface.position
         self.surface.set_position(old_x if x is None else x, old_y if y is None else y)
-        self._throttle.call()
+        self._moved(*self.surface.position)
         self._knob_rest.call()
+
+    def _moved(self, x: float, y: float) -> None:
+        self._throttle.call()
+        self.puck_moved.emit(x, y)
 
     def _set_drawing(self, drawing: bool) -> None:
         self.surface.drawing = drawing
@@ -296,11 +303,18 @@ class PadPanel(QWidget):
         self.blended.emit(log_mel)
         self._throttle.ready()
 
-    def _render(self, *_position: float) -> None:
+    def _released(self, *_position: float) -> None:
+        """The puck was let go (or a knob rested): decode where it is, and play it live."""
         self._throttle.cancel()
+        if self.ready:
+            self._decode()
+            self.play_live.emit(self.settings())
+
+    def _render_path(self) -> None:
+        """A path was drawn: render the morph along it, to play (before any export)."""
         if not self.ready:
             return
-        blender, settings = self.engine_now(), self.settings()
+        blender, settings = self.engine_now(), self.settings(path=True)
         self.lanes["render"].submit(
             lambda cancel, progress: blender.render(settings, cancel=cancel, progress=progress)
         )

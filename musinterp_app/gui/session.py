@@ -335,7 +335,8 @@ class Session(QObject):
         if settings == self.settings:
             return
         self.settings = settings
-        self.live.set_alpha(alpha)  # heard within the live renderer's look-ahead
+        if self.playing == "blend":
+            self.live.set_target(alpha)  # heard within the live renderer's look-ahead
         self.open_audio()
         self.decode_throttle.call()
         if not dragging:
@@ -419,11 +420,13 @@ class Session(QObject):
         self.lanes["render"].submit(render)
         self.status.emit(f"Rendering the {self._what(settings)}…")
 
-    def heard(self, blender: Engine, settings: BlendSettings) -> BlendSettings:
+    def heard(self, blender: Engine, settings: engine.Settings) -> engine.Settings:
         """What the slider's settings sound as: with even steps (when on), α re-spaced
         so equal slider steps change the sound equally (measured once per pair of tracks,
-        on a worker: call it there)."""
-        return blender.even_steps(settings) if self.even_steps else settings
+        on a worker: call it there). The pad's settings sound as they are."""
+        if self.even_steps and isinstance(settings, BlendSettings):
+            return blender.even_steps(settings)
+        return settings
 
     @staticmethod
     def _what(settings: BlendSettings) -> str:
@@ -573,8 +576,35 @@ class Session(QObject):
             )
         )
 
+    def play_pad_live(self, settings: engine.PadSettings) -> None:
+        """Play the pad's blend live from where the blend plays (else from the start): the
+        puck moves it while it plays (:meth:`move_puck`)."""
+        if not self.ready or self.audio_problem:
+            return
+        if self.playing == "pad" and self.live.running:
+            self.move_puck(settings.x, settings.y)
+            return
+        hop_s = self.engine.config.hop_length / self.engine.config.sample_rate
+        at = round(self.excerpt_position_s() / hop_s) if self.playing else 0
+        self.stop()
+        feed = self.live.start(
+            self.engine,
+            settings,
+            heard=self.heard,
+            start_frame=at,
+            loop=self.loop,
+            iterations=self.render_options["iterations"],
+        )
+        self._start_playback(feed, "pad", 0.0)
+
+    def move_puck(self, x: float, y: float) -> None:
+        """The pad's puck moved: a pad blend playing live follows it."""
+        if self.playing == "pad":
+            self.live.set_target(x, y)
+
     def play_pad(self, audio: np.ndarray) -> None:
-        """Play the pad's rendered blend (model-rate samples), its cursor on the blend view."""
+        """Play the pad's rendered morph along a drawn path (model-rate samples), its cursor
+        on the blend view."""
         if not self.audio_problem:
             self.stop()
             self._start_playback(self.player.buffer_of(audio), "pad", 0.0)

@@ -7,12 +7,15 @@ import json
 
 import numpy as np
 import pytest
+import soundfile as sf
 from PySide6.QtCore import Qt
 from support.commands import musinterp
 from support.window import LOAD_TIMEOUT_MS, idle, load_both
 
-from musinterp_app.audio import mel
+from musinterp_app.audio import mel, synth
 from musinterp_app.audio import player as playback
+from musinterp_app.engine import live as live_module
+from musinterp_app.engine.settings import curve_frames
 from musinterp_app.gui.main_window import SLIDER_STEPS
 
 pytestmark = [
@@ -55,7 +58,7 @@ def test_slider_moves_never_restart_playback_or_move_the_playhead_back(qtbot, wi
     for before, after in itertools.pairwise(positions):
         wrapped = before > period_s - 0.5 and after < 0.5  # the loop's end: from the start
         assert after > before or wrapped, (before, after)
-    assert live.renderer.target == pytest.approx(window.session.settings.alpha)
+    assert live.renderer.target == (pytest.approx(window.session.settings.alpha),)
 
 
 def band_profile(audio: np.ndarray) -> np.ndarray:
@@ -130,7 +133,7 @@ def test_record_captures_the_applied_alpha_and_exports_what_was_heard(
     curve = np.asarray(performance.curve)
     assert curve[-1, 0] > 1.0  # seconds of it
     # The curve is what the renderer applied, ramps included (not the control's jumps).
-    frames = performance.curve_frames(256 / 32768)
+    frames = curve_frames(performance, 256 / 32768)
     applied = np.interp(np.arange(frames) * 256 / 32768, curve[:, 0], curve[:, 1])
     renderer = live.renderer
     first = np.flatnonzero(
@@ -140,7 +143,9 @@ def test_record_captures_the_applied_alpha_and_exports_what_was_heard(
         ]
     )
     assert len(first) >= 1
-    assert set(np.round(curve[:, 1], 3)) - set(np.round([0.2, *controls], 3))  # ramp points too
+    changes = np.flatnonzero(np.diff(curve[:, 1]) != 0)  # every change of α is a ramp
+    ramp_s = live_module.RAMP_FRAMES * 256 / 32768
+    assert len(changes) >= 4 and np.all(np.diff(curve[:, 0])[changes] >= ramp_s - 1e-9)
     window.slider.setSliderDown(False)
     window.session.stop()
     target = tmp_path / "performance.wav"
@@ -152,3 +157,28 @@ def test_record_captures_the_applied_alpha_and_exports_what_was_heard(
     result = musinterp("render", tmp_path / "performance.musinterp.json", "-o", again)
     assert result.returncode == 0, result.stderr
     assert again.read_bytes() == target.read_bytes()
+
+
+def test_the_pads_puck_plays_live_and_its_moves_are_recorded(qtbot, window, clips, tmp_path):
+    load_both(qtbot, window, clips)
+    for slot, root in {"C": 60, "D": 67}.items():
+        clip = synth.music_like(7.0, 32768, rng=np.random.default_rng(root), root_midi=root)
+        sf.write(tmp_path / f"{slot}.wav", clip, 32768)
+        with qtbot.waitSignal(window.pad.track_loaded, timeout=LOAD_TIMEOUT_MS):
+            window.pad.load(slot, tmp_path / f"{slot}.wav")
+    session, surface = window.session, window.pad.surface
+    surface.set_position(0.2, 0.2)
+    surface.released.emit(0.2, 0.2)  # the puck let go: its blend plays live
+    qtbot.waitUntil(lambda: session.live.renderer is not None, timeout=LOAD_TIMEOUT_MS)
+    assert session.playing == "pad" and session.live.renderer.target == (0.2, 0.2)
+    window.record_button.click()
+    for x, y in ((0.8, 0.2), (0.8, 0.9), (0.1, 0.5)):
+        surface.set_position(x, y)
+        surface.moved.emit(x, y)  # dragging: followed while it plays, never restarted
+        qtbot.wait(300)
+        assert session.live.renderer.target == (x, y)
+    window.record_button.click()
+    performance = session.live.performance
+    assert performance.curve[-1][1:] == (pytest.approx(0.1), pytest.approx(0.5))
+    assert {tuple(point[1:]) for point in performance.curve} >= {(0.8, 0.2), (0.8, 0.9)}
+    session.stop()

@@ -52,19 +52,34 @@ def load_corners(qtbot, panel, tmp_path):
     assert panel.surface.names["D"] == "D.wav"
 
 
-def test_dragging_to_a_corner_plays_that_track_exactly(qtbot, panel, tmp_path):
+def test_letting_go_of_the_puck_plays_it_live_and_a_drawn_path_plays_its_morph(
+    qtbot, panel, tmp_path
+):
     load_corners(qtbot, panel, tmp_path)
     surface = panel.surface
+    moves = []
+    panel.puck_moved.connect(lambda x, y: moves.append((x, y)))
     with qtbot.waitSignal(panel.blended, timeout=30_000) as decoded:
         QTest.mousePress(surface, Qt.MouseButton.LeftButton, pos=pixel(panel, 0.5, 0.5))
     assert decoded.args[0].shape[0] == 512
     QTest.mouseMove(surface, pixel(panel, 0.9, 0.1))
-    with qtbot.waitSignal(panel.rendered, timeout=60_000) as rendered:
+    with qtbot.waitSignal(panel.play_live, timeout=5_000) as released:
         QTest.mouseRelease(surface, Qt.MouseButton.LeftButton, pos=QPoint(surface.width(), 0))
     assert surface.position == (1.0, 0.0)  # clamped onto corner B
-    audio = rendered.args[0]
-    b = panel.engine_now().tracks["B"]
-    np.testing.assert_array_equal(audio, b.samples[: len(audio)])
+    settings = released.args[0]
+    assert (settings.x, settings.y, settings.mode) == (1.0, 0.0, "slerp") and not settings.path
+    assert moves[-1] == pytest.approx((0.9, 0.1), abs=0.01)  # a live pad blend follows these
+    with qtbot.waitSignal(panel.play_live, timeout=5_000) as rested:
+        panel.move_puck(y=0.75)  # a MIDI knob: followed at once, played once it rests
+        assert surface.position == (1.0, 0.75) and moves[-1] == (1.0, 0.75)
+    assert (rested.args[0].x, rested.args[0].y) == (1.0, 0.75)
+
+    panel.draw_box.setChecked(True)
+    with qtbot.waitSignal(panel.rendered, timeout=60_000) as rendered:
+        QTest.mousePress(surface, Qt.MouseButton.LeftButton, pos=pixel(panel, 0.0, 0.0))
+        QTest.mouseMove(surface, pixel(panel, 0.5, 0.5))
+        QTest.mouseRelease(surface, Qt.MouseButton.LeftButton, pos=pixel(panel, 1.0, 1.0))
+    assert len(rendered.args[0]) == 3 * 32768  # the path's morph, to play before any export
 
 
 def test_a_drawn_path_is_exported_as_a_morph_with_its_sidecar(qtbot, panel, tmp_path):

@@ -128,7 +128,7 @@ def test_options_start_nothing_with_play_on_release_but_a_playing_blend_follows_
     window.slider.setSliderDown(False)
     window.slider.sliderReleased.emit()
     qtbot.waitUntil(lambda: session.live.renderer is not None, timeout=LOAD_TIMEOUT_MS)
-    assert session.playing == "blend" and session.live.renderer.target == 0.3
+    assert session.playing == "blend" and session.live.renderer.target == (0.3,)
 
 
 # ----- 2: excerpts bounded by each track --------------------------------------------------------
@@ -192,7 +192,7 @@ def test_space_after_typing_alpha_uses_it_and_plays(qtbot, window, clips):
     type_into(qtbot, window.alpha_box, "0.3", key=Qt.Key.Key_Space)
     assert window.slider.value() == 300 and window.session.settings.alpha == 0.3
     qtbot.waitUntil(lambda: window.session.live.renderer is not None, timeout=LOAD_TIMEOUT_MS)
-    assert window.session.playing == "blend" and window.session.live.renderer.target == 0.3
+    assert window.session.playing == "blend" and window.session.live.renderer.target == (0.3,)
     qtbot.keyClick(window.alpha_box, Qt.Key.Key_Space)  # Space again: stop
     assert not window.session.player.playing
 
@@ -223,7 +223,7 @@ def test_slider_arrows_step_visibly_and_play_once_the_keys_rest(qtbot, window, c
     settle(qtbot, window)
     assert [settings.alpha for settings in starts] == [pytest.approx(0.69)]  # once, at rest
     qtbot.waitUntil(lambda: window.session.live.renderer is not None, timeout=LOAD_TIMEOUT_MS)
-    assert window.session.live.renderer.target == pytest.approx(0.69)
+    assert window.session.live.renderer.target == (pytest.approx(0.69),)
     qtbot.keyClick(window.slider, Qt.Key.Key_End)
     assert window.alpha_box.value() == 1.0
 
