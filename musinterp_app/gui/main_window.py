@@ -824,19 +824,10 @@ class MainWindow(QMainWindow):
             self.settings.setValue("export_type", chosen)
             self.export_to(path, sample_format=bits, performance=performance)
 
-    def export_to(
-        self,
-        path: str,
-        *,
-        morph: bool = False,
-        sample_format: str = "16",
-        performance: bool = False,
-    ) -> None:
+    def export_to(self, path: str, **options) -> None:
         """Render the blend (or morph, or the recorded performance) fully and write it, in
-        the background."""
-        self.session.export_to(
-            path, morph=morph, sample_format=sample_format, performance=performance
-        )
+        the background (``options``: those of ``Session.export_to``)."""
+        self.session.export_to(path, **options)
 
     # ----- model ------------------------------------------------------------------------------
     def load_model_dialog(self) -> None:
