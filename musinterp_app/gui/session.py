@@ -13,7 +13,6 @@ excerpt, the blend settings or the model re-renders the blend that is playing
 Changes that settle are recorded on an undo stack as :class:`SessionState` s.
 """
 
-import contextlib
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -22,24 +21,23 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from musinterp_app import engine, sidecar
-from musinterp_app.audio import io, mel
+from musinterp_app.audio import mel
 from musinterp_app.audio import player as playback
 from musinterp_app.engine import BlendSettings, Engine, Track
 from musinterp_app.gui import workers
 from musinterp_app.gui.live_control import LiveControl
+from musinterp_app.gui.session_playback import (
+    CURSOR_MS,
+    DRAG_DECODE_MS,
+    IDLE_RELEASE_MS,
+    SLOTS,
+    Playback,
+)
 from musinterp_app.gui.throttle import Throttle
 from musinterp_app.gui.workers import JobPool, Lane
 from musinterp_app.model.onnx_vae import OnnxVAE
 
-DRAG_DECODE_MS = 33  # ~30 Hz while the slider is dragged
-# While the blend plays live the sound comes first: the picture follows at ~10 Hz, leaving
-# the cores to the live renderer (at 30 Hz its 5-s decodes took a core and it dropped out).
-LIVE_DRAG_DECODE_MS = 100
-PLAY_FROM_S = 120.0  # "play from here" plays this much of the track at most
 SETTLE_MS = 300  # keyboard steps: render once the keys have been still this long
-CURSOR_MS = 33
-IDLE_RELEASE_MS = 60_000  # the output stream is closed after a minute of silence
-SLOTS = ("A", "B")
 
 
 @dataclass(frozen=True)
@@ -106,8 +104,9 @@ class _Change(QUndoCommand):
         self.session.apply_state(self.before)
 
 
-class Session(QObject):
-    """Two tracks, one blend, one player; see the module docstring."""
+class Session(Playback, QObject):
+    """Two tracks, one blend, one player; see the module docstring (what plays, and how:
+    :class:`~musinterp_app.gui.session_playback.Playback`)."""
 
     track_loading = Signal(str, str)  # slot, file name
     track_changed = Signal(str)  # slot: loaded, excerpt moved, swapped or re-encoded
@@ -455,270 +454,6 @@ class Session(QObject):
             self.playing in slots and not (same_file and self._whole_track)
         ):
             self.stop()
-
-    # ----- playback ----------------------------------------------------------------------------
-    def open_audio(self) -> None:
-        """Open the output stream in the background (silent until something plays), so that
-        the blend a slider release renders sounds as soon as its first chunk is ready."""
-        player = self.player
-        if self.ready and not player.stream_open and not self.audio_problem:
-            if not self._audio_opening:
-                self._audio_opening = True
-                self.pool.start(lambda: self._start_quietly(player))
-            if not player.playing:
-                self.idle_timer.start()
-
-    def _start_quietly(self, player: playback.Player) -> None:
-        """Open ``player``'s stream (on a worker); a failure is reported by the ``play``
-        that needs it."""
-        try:
-            with contextlib.suppress(RuntimeError):
-                player.start_stream()
-        finally:
-            self._audio_opening = False
-
-    def _release_idle_stream(self) -> None:
-        if not (self.player.playing or self._play_when_ready):
-            self.player.release()
-
-    def _new_player(self, sample_rate: int) -> playback.Player:
-        player = playback.Player(sample_rate)
-        player.loop, player.volume = self.loop, self.volume
-        return player
-
-    def set_render_option(self, name: str, value) -> None:
-        """A Render menu choice; a new quality re-renders the blend that is playing."""
-        changed = self.render_options.get(name) != value
-        self.render_options[name] = value
-        if name == "iterations" and changed and self.blend_buffer is not None:
-            self.blend_buffer = None  # rendered at the other quality
-            if self.playing == "blend":
-                self.request_render(play=True)
-
-    def set_loop(self, on: bool) -> None:
-        self.loop = self.player.loop = on
-        self.live.set_loop(on)
-
-    def set_volume(self, gain: float) -> None:
-        """Playback gain, 0 … 1 (exports are not affected)."""
-        self.volume = self.player.volume = gain
-
-    def _start_playback(
-        self,
-        buffer: playback.PlaybackBuffer | playback.LiveFeed,
-        source: str,
-        offset_s: float,
-        whole: bool = False,
-        at_s: float = 0.0,
-    ) -> None:
-        error = self.player.take_error()  # a device that died since the last check
-        if error:
-            self._audio_device_failed(error)
-        if self.audio_problem:
-            return
-        if not isinstance(buffer, playback.LiveFeed):
-            self._stop_live()  # A, B, a morph or the pad: the live blend gives way
-        try:
-            self.player.play(buffer, start_s=at_s)
-        except RuntimeError as error:
-            self.problem.emit("Cannot play", str(error))
-            return
-        self._set_playing(source, offset_s)
-        self._whole_track = whole
-        self.reported_dropouts = 0
-        self.cursor_timer.start()
-        self.playback_started.emit()
-
-    def _set_playing(self, source: str, offset_s: float = 0.0) -> None:
-        previous = self.playing
-        self.playing, self._playing_offset_s = source, offset_s
-        if previous and previous != source:
-            self.cursor.emit(previous, None)
-        if previous != source:
-            self.playing_changed.emit(source)
-
-    def excerpt_position_s(self) -> float:
-        """Where in the excerpt the blend or track playing now is (seconds; 0 when nothing
-        plays, or a whole track does)."""
-        live = self.live.position_s()
-        if live is not None:
-            return live
-        if self.playing in SLOTS and not self._whole_track and self.player.playing:
-            return self.player.position_s
-        return 0.0
-
-    def play_track(self, slot: str) -> None:
-        """Play a track's excerpt (resampled to the device off the UI thread), from where
-        the blend or the other track plays now."""
-        track, player = self.engine.tracks[slot], self.player
-        if track is not None and not self.audio_problem:
-            at_s = self.excerpt_position_s()  # A / B / blend switch at the same place
-            self._preview = (slot, track.start_s, False, at_s)
-            self.lanes["preview"].submit(lambda _cancel, _progress: player.buffer_of(track.samples))
-
-    def play_from(self, slot: str, start_s: float) -> None:
-        """Play the whole track in ``slot`` from ``start_s`` (``PLAY_FROM_S`` at most, read
-        off the UI thread), the cursor on its overview."""
-        track, player = self.engine.tracks[slot], self.player
-        if track is None or self.audio_problem:
-            return
-        rate = self.engine.config.sample_rate
-        self._preview = (slot, start_s, True, 0.0)
-        self.lanes["preview"].submit(
-            lambda cancel, _progress: player.buffer_of(
-                io.load(
-                    track.path,
-                    sample_rate=rate,
-                    offset_s=start_s,
-                    duration_s=min(PLAY_FROM_S, track.info.duration_s - start_s),
-                    cancel=cancel,
-                )
-            )
-        )
-
-    def play_pad_live(self, settings: engine.PadSettings) -> None:
-        """Play the pad's blend live from where the blend plays (else from the start): the
-        puck moves it while it plays (:meth:`move_puck`)."""
-        if not self.ready or self.audio_problem:
-            return
-        if self.playing == "pad" and self.live.running:
-            self.move_puck(settings.x, settings.y)
-            return
-        hop_s = self.engine.config.hop_length / self.engine.config.sample_rate
-        at = round(self.excerpt_position_s() / hop_s) if self.playing else 0
-        self.stop()
-        feed = self.live.start(
-            self.engine,
-            settings,
-            heard=self.heard,
-            start_frame=at,
-            loop=self.loop,
-            iterations=self.render_options["iterations"],
-        )
-        self._start_playback(feed, "pad", 0.0)
-
-    def move_puck(self, x: float, y: float) -> None:
-        """The pad's puck moved: a pad blend playing live follows it."""
-        if self.playing == "pad":
-            self.live.set_target(x, y)
-
-    def play_pad(self, audio: np.ndarray) -> None:
-        """Play the pad's rendered morph along a drawn path (model-rate samples), its cursor
-        on the blend view."""
-        if not self.audio_problem:
-            self.stop()
-            self._start_playback(self.player.buffer_of(audio), "pad", 0.0)
-
-    def _preview_ready(self, buffer: playback.PlaybackBuffer) -> None:
-        if self._preview is not None:
-            self._start_playback(buffer, *self._preview)
-
-    def play_blend(self, *, start_frame: int | None = None) -> None:
-        """Play the blend from excerpt frame ``start_frame`` (default: where A or B plays
-        now, else the start): live (α follows the slider while it plays), or a morph
-        rendered whole."""
-        if not self.ready or self.audio_problem:
-            return
-        if start_frame is None:  # from where A or B plays now, else from the start
-            hop_s = self.engine.config.hop_length / self.engine.config.sample_rate
-            start_frame = round(self.excerpt_position_s() / hop_s) if self.playing else 0
-        if self.settings.morph:
-            if self.blend_buffer is not None and self.blend_buffer[0] == self.settings:
-                self._start_playback(self.blend_buffer[1], "blend", 0.0)
-            else:
-                self.request_render(play=True)
-            return
-        self.stop()
-        feed = self.live.start(
-            self.engine,
-            self.settings,
-            heard=self.heard,
-            start_frame=start_frame,
-            loop=self.loop,
-            iterations=self.render_options["iterations"],
-        )
-        self._start_playback(feed, "blend", 0.0)
-        self.decode_throttle.interval_ms = LIVE_DRAG_DECODE_MS
-
-    def set_recording(self, on: bool) -> None:
-        """*Record*: capture the α heard from now on, until it is switched off (or playback
-        stops); then ``live.performance`` holds it (``performance_recorded``)."""
-        before = self.live.performance
-        self.live.set_recording(on)
-        if self.live.performance is not before:
-            self.performance_recorded.emit()
-
-    def stop(self) -> None:
-        self.lanes["preview"].cancel()
-        self._play_when_ready = False
-        self._stop_live()
-        self.player.stop()
-        self.idle_timer.start()
-        self._update_cursor()
-
-    def _stop_live(self) -> None:
-        """End live playback (what Record captured becomes the performance)."""
-        before = self.live.performance
-        self.live.stop()
-        self.decode_throttle.interval_ms = DRAG_DECODE_MS
-        if self.live.performance is not before:
-            self.performance_recorded.emit()
-
-    def toggle_play(self) -> None:
-        if self.player.playing or self._play_when_ready:
-            self.stop()
-        else:
-            self.play_blend()
-
-    def _update_cursor(self) -> None:
-        if not self.playing:
-            return
-        if self.player.dropouts != self.reported_dropouts:
-            self.reported_dropouts = self.player.dropouts
-            if self.reported_dropouts:
-                count = self.reported_dropouts
-                self.notice.emit(
-                    f"Playback had {count} dropout{'s' if count > 1 else ''}: the computer "
-                    "could not keep up (choose Render → Fast, or close other programs)."
-                )
-        if self.live.error:
-            self.problem.emit("Cannot play the blend", self.live.error)
-            self.stop()
-        if self.player.playing:
-            live_position = self.live.position_s()
-            if live_position is not None:
-                self.cursor.emit(self.playing, live_position)
-            else:
-                self.cursor.emit(self.playing, self._playing_offset_s + self.player.position_s)
-            self.level.emit(self._output_level_db())
-            return
-        self.cursor.emit(self.playing, None)
-        self.cursor_timer.stop()
-        self.idle_timer.start()
-        self._set_playing("")
-        error = self.player.take_error()
-        if error:
-            self._audio_device_failed(error)
-
-    def _output_level_db(self) -> float:
-        """RMS level (dBFS) of the ~30 ms of the playing buffer before the play position."""
-        buffer = self.player.buffer
-        if isinstance(buffer, playback.LiveFeed):
-            recent = buffer.recent(buffer.output_rate * CURSOR_MS // 1000)
-        else:
-            end = min(int(self.player.position_s * buffer.output_rate), buffer.filled)
-            recent = buffer.samples[max(0, end - buffer.output_rate * CURSOR_MS // 1000) : end]
-        power = float(np.mean(np.square(recent))) if len(recent) else 0.0
-        return 10 * np.log10(max(power * self.volume**2, 1e-10))
-
-    def _audio_device_failed(self, error: str) -> None:
-        """Playback is off until restart (PortAudio lists devices once, at start)."""
-        self.audio_problem = f"{error}; restart musinterp to play again"
-        self.problem.emit(
-            "Playback stopped",
-            f"Playback stopped: {error}.\n\nCheck the output device or sound server and "
-            "restart musinterp to play again. Export works without it.",
-        )
 
     # ----- export ------------------------------------------------------------------------------
     def export_to(
