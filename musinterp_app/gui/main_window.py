@@ -493,6 +493,7 @@ class MainWindow(QMainWindow):
         self.actions["swap"].setEnabled(any(session.tracks.values()))
         can_play = not session.audio_problem
         self.buttons["blend"].setEnabled(ready and can_play)
+        self.record_button.setEnabled(ready and can_play)  # Record captures what plays
         self.buttons["blend"].setText("▶ Morph" if morph else "▶ Blend")
         self._update_stop()
         for slot in SLOTS:
