@@ -149,6 +149,7 @@ class MainWindow(QMainWindow):
             lambda target, words: self._show_status(f"{midi.TARGETS[target]} follows {words} now")
         )
         self.midi.state_changed.connect(self._show_midi)
+        self._show_midi()
         if self.midi.bindings:  # a controller was bound before: listen (after the window is up)
             QTimer.singleShot(0, self.midi.start)
 
@@ -480,6 +481,7 @@ class MainWindow(QMainWindow):
         session.cursor.connect(self._move_cursor)
         session.level.connect(self.transport.show_level)
         session.performance_recorded.connect(self._update_enabled)
+        session.recording_changed.connect(self._show_recording)
         session.playing_changed.connect(self._show_playing)
         session.model_changed.connect(self._model_changed)
 
@@ -493,9 +495,9 @@ class MainWindow(QMainWindow):
         self.actions["swap"].setEnabled(any(session.tracks.values()))
         can_play = not session.audio_problem
         self.buttons["blend"].setEnabled(ready and can_play)
-        self.record_button.setEnabled(ready and can_play)  # Record captures what plays
-        self.buttons["blend"].setText("▶ Morph" if morph else "▶ Blend")
-        self._update_stop()
+        # Record captures what plays live (a morph is rendered whole: nothing to perform)
+        self.record_button.setEnabled(ready and can_play and not morph)
+        self._show_playing(session.playing)  # the play buttons' words (▶ Morph, ■ Blend …)
         for slot in SLOTS:
             self.buttons[slot].setEnabled(can_play and session.tracks[slot] is not None)
         for control in (self.slider, self.alpha_box):  # a morph ramps α itself
@@ -780,6 +782,13 @@ class MainWindow(QMainWindow):
         self._update_stop()
         if not source:
             self.transport.show_level(LEVEL_FLOOR_DB)
+
+    def _show_recording(self, on: bool) -> None:
+        """Record's button follows the session (Stop and Esc end a recording too)."""
+        blocked = self.record_button.blockSignals(True)
+        self.record_button.setChecked(on)
+        self.record_button.setText("● Recording" if on else "● Record")
+        self.record_button.blockSignals(blocked)
 
     def _view_of(self, source: str) -> SpectrogramView:
         return self.blend_view if source in ("blend", "pad") else self.panels[source].view

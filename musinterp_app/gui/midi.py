@@ -169,7 +169,7 @@ class MidiControl(QObject):
     def summary(self) -> tuple[str, str]:
         """A word or two for the transport row, and a sentence for its tooltip."""
         if not self.started:
-            return "", "MIDI: Tools → MIDI learn binds a controller's knob to α or the pad"
+            return "MIDI", "MIDI: Tools → MIDI learn binds a controller's knob to α or the pad"
         if self.lister is None:
             return "MIDI off", f"MIDI is off: {self.problem}. Everything else works."
         if self.learning:

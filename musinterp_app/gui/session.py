@@ -126,6 +126,7 @@ class Session(Playback, QObject):
     cancelled = Signal()  # Esc: every lane cancelled (panels reset what they were showing)
     playback_started = Signal()
     performance_recorded = Signal()  # live.performance holds what Record captured
+    recording_changed = Signal(bool)  # Record turned on or off (also by Stop and Esc)
 
     def __init__(self, model: OnnxVAE, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -539,6 +540,8 @@ class Session(Playback, QObject):
     def cancel_all(self) -> list[str]:
         """Cancel every background job and stop playback; the lanes that were busy."""
         busy = [name for name, lane in self.lanes.items() if lane.busy]
+        if self.playing:
+            busy.append("playback")
         for lane in self.lanes.values():
             lane.cancel()
         self.decode_throttle.cancel()

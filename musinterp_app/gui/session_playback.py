@@ -212,12 +212,27 @@ class Playback:
         self.decode_throttle.interval_ms = LIVE_DRAG_DECODE_MS
 
     def set_recording(self, on: bool) -> None:
-        """*Record*: capture the α heard from now on, until it is switched off (or playback
-        stops); then ``live.performance`` holds it (``performance_recorded``)."""
+        """*Record*: capture the controls heard from now on (starting the blend when nothing
+        plays), until it is switched off or playback stops; then ``live.performance`` holds
+        it (``performance_recorded``)."""
+        if on == self.live.recording:
+            return
+        if on and not self.live.running:
+            self.play_blend()  # recorded from its first frame
         before = self.live.performance
         self.live.set_recording(on)
-        if self.live.performance is not before:
-            self.performance_recorded.emit()
+        self.recording_changed.emit(on)
+        if on:
+            self.status.emit("Recording: move the slider; ● Record again to stop.")
+        elif self.live.performance is not before:
+            self._recorded_performance()
+
+    def _recorded_performance(self) -> None:
+        seconds = self.live.performance.curve[-1][0]
+        self.status.emit(
+            f"Recorded {seconds:.1f} s: File → Export performance… writes what you heard."
+        )
+        self.performance_recorded.emit()
 
     def stop(self) -> None:
         self.lanes["preview"].cancel()
@@ -228,12 +243,11 @@ class Playback:
         self._update_cursor()
 
     def _stop_live(self) -> None:
-        """End live playback (what Record captured becomes the performance)."""
-        before = self.live.performance
+        """End live playback; a recording ends with it (and becomes the performance)."""
+        if self.live.recording:
+            self.set_recording(False)
         self.live.stop()
         self.decode_throttle.interval_ms = DRAG_DECODE_MS
-        if self.live.performance is not before:
-            self.performance_recorded.emit()
 
     def toggle_play(self) -> None:
         if self.player.playing or self._play_when_ready:
@@ -266,6 +280,7 @@ class Playback:
         self.cursor.emit(self.playing, None)
         self.cursor_timer.stop()
         self.idle_timer.start()
+        self._stop_live()  # it played to its end (Loop off)
         self._set_playing("")
         error = self.player.take_error()
         if error:

@@ -182,3 +182,31 @@ def test_the_pads_puck_plays_live_and_its_moves_are_recorded(qtbot, window, clip
     assert performance.curve[-1][1:] == (pytest.approx(0.1), pytest.approx(0.5))
     assert {tuple(point[1:]) for point in performance.curve} >= {(0.8, 0.2), (0.8, 0.9)}
     session.stop()
+
+
+def test_record_starts_the_blend_and_stop_or_esc_end_the_recording(qtbot, window, clips):
+    load_both(qtbot, window, clips)
+    session = window.session
+    qtbot.waitUntil(lambda: idle(window), timeout=LOAD_TIMEOUT_MS)
+    window.record_button.click()  # nothing plays: Record starts the blend, recorded from 0
+    qtbot.waitUntil(lambda: session.live.renderer is not None, timeout=LOAD_TIMEOUT_MS)
+    assert session.playing == "blend" and window.buttons["blend"].text() == "■ Blend"
+    assert window.record_button.text() == "● Recording"
+    qtbot.wait(700)
+    window.buttons["stop"].click()  # Stop ends the recording: the take is kept
+    assert not window.record_button.isChecked() and not session.live.recording
+    assert session.live.performance is not None
+    assert (
+        "Recorded" in window.status_text.text()
+        and "Export performance" in window.status_text.text()
+    )
+    assert window.actions["export_performance"].isEnabled()
+    first_take = session.live.performance
+    qtbot.mouseClick(window.buttons["blend"], LEFT)  # playing again records nothing new
+    qtbot.waitUntil(lambda: session.live.renderer is not None, timeout=LOAD_TIMEOUT_MS)
+    window.record_button.click()
+    assert window.buttons["blend"].text() == "■ Blend"  # still says what plays
+    qtbot.wait(500)
+    window.cancel_all()  # Esc: stops the sound and the recording, and says so
+    assert window.status_text.text() == "Cancelled." and not window.record_button.isChecked()
+    assert session.live.performance is not first_take

@@ -72,7 +72,9 @@ def test_without_a_midi_system_the_window_says_so_and_works(qtbot, tmp_path, mon
 
 
 def test_a_controller_on_a_real_port_moves_alpha(qtbot, window, clips):
-    assert not window.midi.started and window.transport.midi_label.text() == ""  # not needed yet
+    assert (
+        not window.midi.started and window.transport.midi_label.text() == "MIDI"
+    )  # not opened yet
     window.midi.learn("alpha")  # opens MIDI
     window.midi.learn("")
     if window.midi.lister is None:
