@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -34,7 +34,7 @@ from musinterp_app import __version__, engine, limits, resources
 from musinterp_app.audio import io
 from musinterp_app.audio.io import AUDIO_SUFFIXES
 from musinterp_app.engine import BlendSettings
-from musinterp_app.gui import generate_dialog, listening_test, midi
+from musinterp_app.gui import menus, midi
 from musinterp_app.gui.controls import AlphaSlider, NumberBox
 from musinterp_app.gui.pad import PadPanel
 from musinterp_app.gui.session import SLOTS, Excerpt, Session, SessionState
@@ -58,31 +58,6 @@ VIEWS = {  # the views under the tracks, left to right (View menu)
     "difference": "Difference from the mix of A and B",
 }
 VOLUME = limits.Range(0.0, 1.0)  # playback gain
-# The Render menu: (setting, section title, (label, value) options, default).
-RENDER_CHOICES = (
-    (
-        "iterations",
-        "Quality (playback and export)",
-        (
-            ("Fast (8 iterations)", 8),
-            (f"Standard ({engine.RENDER_ITERATIONS} iterations)", engine.RENDER_ITERATIONS),
-            (f"Best ({2 * engine.RENDER_ITERATIONS} iterations)", 2 * engine.RENDER_ITERATIONS),
-        ),
-        engine.RENDER_ITERATIONS,
-    ),
-    (
-        "level",
-        "Export level",
-        (("As heard (never clipping)", "match"), ("Peak at −1 dBFS", "peak")),
-        "match",
-    ),
-    (
-        "rate",
-        "Export sample rate",
-        (("The model's (32768 Hz)", 0), ("44100 Hz", 44100), ("48000 Hz", 48000)),
-        0,
-    ),
-)
 # The export dialog's file types: (title, extension, sample format).
 EXPORT_TYPES = (
     ("WAV, 16-bit", ".wav", "16"),
@@ -354,111 +329,7 @@ class MainWindow(QMainWindow):
             self.panels[slot].tempo_key.setText(words)
 
     def _build_menus(self) -> None:
-        self.actions = {}
-
-        def add(menu, name, text, slot, shortcut=None):
-            action = QAction(text, self)
-            if shortcut:
-                action.setShortcut(QKeySequence(shortcut))
-            action.triggered.connect(slot)
-            menu.addAction(action)
-            self.actions[name] = action
-
-        file_menu = self.menuBar().addMenu("&File")
-        add(file_menu, "open_a", "Open track &A…", lambda: self.open_dialog("A"), "Ctrl+O")
-        add(file_menu, "open_b", "Open track &B…", lambda: self.open_dialog("B"), "Ctrl+Shift+O")
-        self.recent_menus = {}
-        for slot in SLOTS:
-            menu = file_menu.addMenu(f"Open &recent in {slot}")
-            menu.aboutToShow.connect(lambda s=slot: self._fill_recent_menu(s))
-            self.recent_menus[slot] = menu
-        add(file_menu, "examples", "Open e&xamples", self.open_examples)
-        add(file_menu, "generate", "&Generate…", lambda: generate_dialog.open_for(self))
-        file_menu.addSeparator()
-        add(file_menu, "export", "&Export blend…", self.export_dialog, "Ctrl+E")
-        add(
-            file_menu,
-            "export_performance",
-            "Export &performance…",
-            lambda: self.export_dialog(performance=True),
-            "Ctrl+Shift+E",
-        )
-        file_menu.addSeparator()
-        add(file_menu, "load_model", "Load &model…", self.load_model_dialog)
-        file_menu.addSeparator()
-        add(file_menu, "quit", "&Quit", self.close, QKeySequence.StandardKey.Quit)
-
-        edit_menu = self.menuBar().addMenu("&Edit")
-        stack = self.session.undo_stack
-        self.actions["undo"] = stack.createUndoAction(self, "&Undo")
-        self.actions["undo"].setShortcut(QKeySequence.StandardKey.Undo)
-        self.actions["redo"] = stack.createRedoAction(self, "&Redo")
-        self.actions["redo"].setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
-        edit_menu.addAction(self.actions["undo"])
-        edit_menu.addAction(self.actions["redo"])
-        edit_menu.addSeparator()
-        add(edit_menu, "swap", "&Swap A ↔ B", self.session.swap, "Ctrl+Shift+X")
-
-        view_menu = self.menuBar().addMenu("&View")
-        for name, title in VIEWS.items():
-            action = QAction(title, self, checkable=True)
-            action.setChecked(self.settings.value(f"view/{name}", name != "difference", type=bool))
-            action.toggled.connect(lambda on, n=name: self._show_view(n, on))
-            self.views[name].setVisible(action.isChecked())
-            view_menu.addAction(action)
-            self.actions[f"view_{name}"] = action
-        view_menu.addSeparator()
-        for name, dock in self.docks.items():
-            self.actions[f"view_{name}"] = dock.toggleViewAction()
-            view_menu.addAction(self.actions[f"view_{name}"])
-        view_menu.addSeparator()
-        auto = QAction("Automatic colour range", self, checkable=True, checked=True)
-        auto.setToolTip("Colours span what is shown; drag the colour bar's ends to set them")
-        auto.toggled.connect(self._auto_colours)
-        view_menu.addAction(auto)
-        self.actions["auto_colour"] = auto
-        self.colour_scale.adjusted.connect(lambda: auto.setChecked(False))
-
-        render_menu = self.menuBar().addMenu("&Render")
-        self.choices = {
-            name: self._add_choice_group(render_menu, name, title, options, default)
-            for name, title, options, default in RENDER_CHOICES
-        }
-        tools_menu = self.menuBar().addMenu("&Tools")
-        add(tools_menu, "listening_test", "&Listening test…", lambda: listening_test.open_for(self))
-        midi_menu = tools_menu.addMenu("&MIDI learn")
-        for target, words in midi.TARGETS.items():
-            text = f"Control {words} with the next knob moved…"
-            add(midi_menu, f"midi_{target}", text, lambda _=False, t=target: self.midi.learn(t))
-        add(midi_menu, "midi_forget", "Forget the controllers", self.midi.forget)
-        help_menu = self.menuBar().addMenu("&Help")
-        add(help_menu, "shortcuts", "&Keyboard shortcuts", self.show_shortcuts, "F1")
-        add(help_menu, "about", "&About musinterp", self.about)
-
-    def _add_choice_group(
-        self, menu, name: str, title: str, options: tuple, default
-    ) -> QActionGroup:
-        """A titled group of exclusive, checkable menu items, remembered in the settings
-        and handed to the session's render options."""
-        menu.addSection(title)
-        group = QActionGroup(self)
-        remembered = str(self.settings.value(f"render/{name}", default))
-        for label, value in options:
-            action = group.addAction(label)
-            action.setCheckable(True)
-            action.setData(value)
-            action.setChecked(str(value) == remembered)
-            menu.addAction(action)
-        if group.checkedAction() is None:  # a remembered value that is no longer offered
-            next(a for a in group.actions() if a.data() == default).setChecked(True)
-
-        def chosen(action: QAction) -> None:
-            self.settings.setValue(f"render/{name}", action.data())
-            self.session.set_render_option(name, action.data())
-
-        group.triggered.connect(chosen)
-        self.session.set_render_option(name, group.checkedAction().data())
-        return group
+        self.actions, self.recent_menus, self.choices = menus.build(self, VIEWS)
 
     def choice(self, name: str):
         """The value checked in one of the Render menu's groups."""

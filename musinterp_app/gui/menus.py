@@ -1,0 +1,148 @@
+"""The window's menu bar: File, Edit, View, Render, Tools and Help, built for a
+:class:`~musinterp_app.gui.main_window.MainWindow` (its actions call the window's and
+the session's methods; the window keeps the actions by name)."""
+
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+
+from musinterp_app import engine
+from musinterp_app.gui import generate_dialog, listening_test, midi
+
+# The Render menu: (setting, section title, (label, value) options, default).
+RENDER_CHOICES = (
+    (
+        "iterations",
+        "Quality (playback and export)",
+        (
+            ("Fast (8 iterations)", 8),
+            (f"Standard ({engine.RENDER_ITERATIONS} iterations)", engine.RENDER_ITERATIONS),
+            (f"Best ({2 * engine.RENDER_ITERATIONS} iterations)", 2 * engine.RENDER_ITERATIONS),
+        ),
+        engine.RENDER_ITERATIONS,
+    ),
+    (
+        "level",
+        "Export level",
+        (("As heard (never clipping)", "match"), ("Peak at −1 dBFS", "peak")),
+        "match",
+    ),
+    (
+        "rate",
+        "Export sample rate",
+        (("The model's (32768 Hz)", 0), ("44100 Hz", 44100), ("48000 Hz", 48000)),
+        0,
+    ),
+)
+
+
+def build(window, views: dict[str, str]) -> tuple[dict[str, QAction], dict, dict]:
+    """The menus of ``window`` (``views``: its views' names and titles, for the View
+    menu): its actions by name, the *Open recent* menus by slot and the Render menu's
+    choice groups (``QActionGroup``) by setting."""
+    actions: dict[str, QAction] = {}
+
+    def add(menu, name, text, slot, shortcut=None):
+        action = QAction(text, window)
+        if shortcut:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        actions[name] = action
+
+    bar = window.menuBar()
+    recent_menus = _file_menu(window, bar.addMenu("&File"), add)
+    _edit_menu(window, bar.addMenu("&Edit"), add, actions)
+    _view_menu(window, bar.addMenu("&View"), actions, views)
+    render_menu = bar.addMenu("&Render")
+    choices = {
+        name: _choice_group(window, render_menu, name, title, options, default)
+        for name, title, options, default in RENDER_CHOICES
+    }
+    tools_menu = bar.addMenu("&Tools")
+    add(tools_menu, "listening_test", "&Listening test…", lambda: listening_test.open_for(window))
+    midi_menu = tools_menu.addMenu("&MIDI learn")
+    for target, words in midi.TARGETS.items():
+        text = f"Control {words} with the next knob moved…"
+        add(midi_menu, f"midi_{target}", text, lambda _=False, t=target: window.midi.learn(t))
+    add(midi_menu, "midi_forget", "Forget the controllers", window.midi.forget)
+    help_menu = bar.addMenu("&Help")
+    add(help_menu, "shortcuts", "&Keyboard shortcuts", window.show_shortcuts, "F1")
+    add(help_menu, "about", "&About musinterp", window.about)
+    return actions, recent_menus, choices
+
+
+def _file_menu(window, file_menu, add) -> dict:
+    add(file_menu, "open_a", "Open track &A…", lambda: window.open_dialog("A"), "Ctrl+O")
+    add(file_menu, "open_b", "Open track &B…", lambda: window.open_dialog("B"), "Ctrl+Shift+O")
+    recent_menus = {}
+    for slot in ("A", "B"):
+        menu = file_menu.addMenu(f"Open &recent in {slot}")
+        menu.aboutToShow.connect(lambda s=slot: window._fill_recent_menu(s))
+        recent_menus[slot] = menu
+    add(file_menu, "examples", "Open e&xamples", window.open_examples)
+    add(file_menu, "generate", "&Generate…", lambda: generate_dialog.open_for(window))
+    file_menu.addSeparator()
+    add(file_menu, "export", "&Export blend…", window.export_dialog, "Ctrl+E")
+    performance = lambda: window.export_dialog(performance=True)  # noqa: E731
+    add(file_menu, "export_performance", "Export &performance…", performance, "Ctrl+Shift+E")
+    file_menu.addSeparator()
+    add(file_menu, "load_model", "Load &model…", window.load_model_dialog)
+    file_menu.addSeparator()
+    add(file_menu, "quit", "&Quit", window.close, QKeySequence.StandardKey.Quit)
+    return recent_menus
+
+
+def _edit_menu(window, edit_menu, add, actions: dict) -> None:
+    stack = window.session.undo_stack
+    actions["undo"] = stack.createUndoAction(window, "&Undo")
+    actions["undo"].setShortcut(QKeySequence.StandardKey.Undo)
+    actions["redo"] = stack.createRedoAction(window, "&Redo")
+    actions["redo"].setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+    edit_menu.addAction(actions["undo"])
+    edit_menu.addAction(actions["redo"])
+    edit_menu.addSeparator()
+    add(edit_menu, "swap", "&Swap A ↔ B", window.session.swap, "Ctrl+Shift+X")
+
+
+def _view_menu(window, view_menu, actions: dict, views: dict[str, str]) -> None:
+    for name, title in views.items():
+        action = QAction(title, window, checkable=True)
+        action.setChecked(window.settings.value(f"view/{name}", name != "difference", type=bool))
+        action.toggled.connect(lambda on, n=name: window._show_view(n, on))
+        window.views[name].setVisible(action.isChecked())
+        view_menu.addAction(action)
+        actions[f"view_{name}"] = action
+    view_menu.addSeparator()
+    for name, dock in window.docks.items():
+        actions[f"view_{name}"] = dock.toggleViewAction()
+        view_menu.addAction(actions[f"view_{name}"])
+    view_menu.addSeparator()
+    auto = QAction("Automatic colour range", window, checkable=True, checked=True)
+    auto.setToolTip("Colours span what is shown; drag the colour bar's ends to set them")
+    auto.toggled.connect(window._auto_colours)
+    view_menu.addAction(auto)
+    actions["auto_colour"] = auto
+    window.colour_scale.adjusted.connect(lambda: auto.setChecked(False))
+
+
+def _choice_group(window, menu, name: str, title: str, options: tuple, default) -> QActionGroup:
+    """A titled group of exclusive, checkable menu items, remembered in the window's
+    settings and handed to the session's render options."""
+    menu.addSection(title)
+    group = QActionGroup(window)
+    remembered = str(window.settings.value(f"render/{name}", default))
+    for label, value in options:
+        action = group.addAction(label)
+        action.setCheckable(True)
+        action.setData(value)
+        action.setChecked(str(value) == remembered)
+        menu.addAction(action)
+    if group.checkedAction() is None:  # a remembered value that is no longer offered
+        next(a for a in group.actions() if a.data() == default).setChecked(True)
+
+    def chosen(action: QAction) -> None:
+        window.settings.setValue(f"render/{name}", action.data())
+        window.session.set_render_option(name, action.data())
+
+    group.triggered.connect(chosen)
+    window.session.set_render_option(name, group.checkedAction().data())
+    return group
