@@ -14,11 +14,8 @@ from pathlib import Path
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QCheckBox,
-    QComboBox,
     QDockWidget,
     QFileDialog,
-    QGridLayout,
     QHBoxLayout,
     QLabel,
     QMainWindow,
@@ -35,7 +32,7 @@ from musinterp_app.audio import io
 from musinterp_app.audio.io import AUDIO_SUFFIXES
 from musinterp_app.engine import BlendSettings
 from musinterp_app.gui import menus, midi
-from musinterp_app.gui.controls import AlphaSlider, NumberBox
+from musinterp_app.gui.blend_controls import BlendControls
 from musinterp_app.gui.pad import PadPanel
 from musinterp_app.gui.session import SLOTS, Excerpt, Session, SessionState
 from musinterp_app.gui.spectrogram import ColourScale, SpectrogramView, add_difference_bar
@@ -162,53 +159,15 @@ class MainWindow(QMainWindow):
         for view in (*self.spectrograms, self.views["difference"]):
             view.hovered.connect(self.readout.setText)
 
-        self.slider = AlphaSlider(
-            SLIDER_STEPS,
-            step=round(ALPHA_STEP * SLIDER_STEPS),
-            fine=round(ALPHA_FINE_STEP * SLIDER_STEPS),
-        )
-        self.slider.setValue(SLIDER_STEPS // 2)
-        self.slider.setToolTip(
-            f"Blend from A (left) to B (right); arrow keys ± {ALPHA_STEP:g}, with Shift "
-            f"± {ALPHA_FINE_STEP:g}"
-        )
-        self.alpha_box = NumberBox(
-            "α", minimum=0.0, maximum=1.0, step=ALPHA_STEP, fine=ALPHA_FINE_STEP, decimals=2
-        )
-        self.alpha_box.setValue(0.5)
-        self.alpha_box.setToolTip("α: 0 is all A, 1 is all B")
+        self.blend_controls = BlendControls(SLIDER_STEPS, ALPHA_STEP, ALPHA_FINE_STEP)
+        controls = self.blend_controls
+        self.slider, self.alpha_box = controls.slider, controls.alpha_box
+        self.mode_box, self.morph_box = controls.mode_box, controls.morph_box
+        self.detail_box, self.duration_box = controls.detail_box, controls.duration_box
         self.slider.valueChanged.connect(self._slider_moved)
         self.slider.sliderReleased.connect(session.settle)
         self.alpha_box.valueChanged.connect(
             lambda value: self.slider.setValue(round(value * SLIDER_STEPS))
-        )
-
-        self.mode_box = QComboBox()
-        self.mode_box.addItem("Linear", "lerp")
-        self.mode_box.addItem("Spherical", "slerp")
-        self.mode_box.setToolTip("How latents are interpolated")
-        self.morph_box = QCheckBox("Morph over time")
-        self.morph_box.setToolTip(
-            "α ramps from A to B across the excerpt: a transition (the slider is not used)"
-        )
-        self.detail_box = QCheckBox("Keep detail")
-        self.detail_box.setChecked(True)
-        self.detail_box.setToolTip(
-            "Add back what the model misses of each track, weighted by "
-            "its share: α = 0 and 1 give the originals exactly"
-        )
-        self.duration_box = NumberBox(
-            "Excerpt",
-            minimum=engine.MIN_EXCERPT_S,
-            maximum=limits.MAX_EXCERPT_S,
-            step=0.5,
-            fine=0.1,
-            decimals=1,
-            suffix=" s",
-        )
-        self.duration_box.setValue(engine.DEFAULT_EXCERPT_S)
-        self.duration_box.setToolTip(
-            "Length of the excerpts that are blended (each is at most its whole track)"
         )
         self.mode_box.currentIndexChanged.connect(
             lambda: self._options_changed(mode=self.mode_box.currentData())
@@ -237,23 +196,6 @@ class MainWindow(QMainWindow):
         QShortcut(QKeySequence(Qt.Key.Key_Space), self, session.toggle_play)
         QShortcut(QKeySequence(Qt.Key.Key_R), self, self.record_button.toggle)
 
-        controls = QGridLayout()
-        controls.addWidget(QLabel("A"), 0, 0)
-        controls.addWidget(self.slider, 0, 1)
-        controls.addWidget(QLabel("B"), 0, 2)
-        controls.addWidget(QLabel("α"), 0, 3)
-        controls.addWidget(self.alpha_box, 0, 4)
-        options = QHBoxLayout()
-        for widget in (
-            QLabel("Interpolation:"),
-            self.mode_box,
-            self.morph_box,
-            self.detail_box,
-            QLabel("Excerpt:"),
-            self.duration_box,
-        ):
-            options.addWidget(widget)
-        options.addStretch(1)
         tracks = QHBoxLayout()
         tracks.addWidget(self.panels["A"], 1)
         tracks.addWidget(self.panels["B"], 1)
@@ -264,8 +206,7 @@ class MainWindow(QMainWindow):
         for name in VIEWS:
             views.addWidget(self.views[name], 2 if name in ("blend", "difference") else 1)
         layout.addLayout(views, 3)
-        layout.addLayout(controls)
-        layout.addLayout(options)
+        layout.addWidget(self.blend_controls)
         layout.addWidget(self.transport)
         self.setCentralWidget(central)
         self._build_docks()
