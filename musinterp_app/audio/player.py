@@ -125,7 +125,7 @@ class LiveFeed:
 
     def write(self, chunk: np.ndarray, *, last: bool = False) -> None:
         """Append ``chunk`` (source rate); call only when ``ahead_s`` leaves room for it."""
-        self.source_written += len(chunk)
+        source_samples = len(chunk)
         if self._resampler is not None:
             chunk = self._resampler.resample_chunk(np.asarray(chunk, np.float32), last=last)
         size = len(self.ring)
@@ -136,6 +136,7 @@ class LiveFeed:
         self.ring[at : at + first] = chunk[:first]
         self.ring[: len(chunk) - first] = chunk[first:]
         self.written += len(chunk)
+        self.source_written += source_samples  # after `written`: delay_samples stays right
         self.ended = last
 
     def recent(self, samples: int) -> np.ndarray:

@@ -137,7 +137,9 @@ class Blend:
         at = self.first_frame * self.config.hop_length + np.arange(
             first_sample, first_sample + length
         )
-        repeating = stft.read_padded(samples, 0, period)
+        repeating = samples[:period] if len(samples) >= period else None
+        if repeating is None:  # a source shorter than the excerpt: silence after it
+            repeating = stft.read_padded(samples, 0, period)
         return np.where(at >= 0, repeating[at % period], 0).astype(np.float32)
 
     @property

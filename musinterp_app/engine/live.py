@@ -19,6 +19,7 @@ where playback started; the repeating excerpt's frame under output frame
 ``f`` is ``(origin + f) % period``.
 """
 
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -107,11 +108,10 @@ class LiveRenderer:
         self.config: mel.MelConfig = self.model.mel_config
         self.reduction = self.model.info.time_reduction
         self.stride = RENDER_STRIDE
-        if self.stride % self.reduction and self.reduction % self.stride:
-            raise ValueError("the render stride and the model's time reduction must nest")
+        self._align = math.lcm(self.stride, self.reduction)  # where windows may begin
         self.period = min(t.frames for t in self.tracks) // self.reduction * self.reduction
-        self.origin = start_frame // self.stride * self.stride % self.period
-        self.origin -= self.origin % self.reduction
+        self.origin = start_frame % self.period
+        self.origin -= self.origin % math.lcm(self.stride, self.reduction)
         self.loop = loop
         self.target = settings.controls  # the controls as the user last set them
         # The controls applied to the frames handed out, [frames, k] (k: 1 for α, 2 for x, y).
@@ -186,11 +186,15 @@ class LiveRenderer:
     def _controls_over(self, first: int, stop: int) -> np.ndarray:
         """The controls of output frames ``[first, stop)``, ``[n, k]``: as applied before
         ``done``, as planned after it (held at the ends)."""
-        frames = np.arange(first, stop)
-        known = np.concatenate([self.applied, self._planned])
-        if not len(known):
-            return np.tile(np.asarray(self.target, np.float32), (len(frames), 1))
-        return known[np.clip(frames, 0, len(known) - 1)]
+        done, planned = self.done, self._planned
+        if not done + len(planned):
+            return np.tile(np.asarray(self.target, np.float32), (stop - first, 1))
+        frames = np.clip(np.arange(first, stop), 0, done + len(planned) - 1)
+        past = frames < done  # only the frames asked for are read: no copy of the history
+        out = np.empty((len(frames), self.applied.shape[1]), np.float32)
+        out[past] = self.applied[frames[past]]
+        out[~past] = planned[frames[~past] - done]
+        return out
 
     def _blend_over(self, first: int, stop: int) -> Blend:
         """The blend of output frames ``[first, stop)`` (``first`` on a latent frame)."""
@@ -213,7 +217,9 @@ class LiveRenderer:
             window.first_frame - self.origin + margin <= first
             and stop <= window.first_frame - self.origin + window.frames
         ):
-            window = self._blend_over(first - margin, stop)
+            lo = first - margin
+            lo -= lo % self._align  # on a latent frame and a strided one
+            window = self._blend_over(lo, stop)
             self._window = window
         return window, first - (window.first_frame - self.origin)
 
@@ -291,7 +297,7 @@ class LiveRenderer:
         else:
             start = self.griffin_lim.start * self.stride
             left = (self.period - self.excerpt_frame(start)) % self.period or self.period
-            self.griffin_lim.n_frames = (start + left) // self.stride
+            self.griffin_lim.n_frames = -(-(start + left) // self.stride)  # as when built
 
 
 class LivePlayback:
@@ -353,7 +359,7 @@ class LivePlayback:
         if renderer is None:
             return 0
         source = (feed.read + feed.delay_samples) * renderer.config.sample_rate / feed.output_rate
-        return min(renderer.done, int(source // renderer.config.hop_length))
+        return max(0, min(renderer.done, int(source // renderer.config.hop_length)))
 
     def stop(self) -> None:
         self._stopping.set()

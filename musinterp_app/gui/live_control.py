@@ -11,6 +11,7 @@ performance (``BlendSettings.curve``) that *Export performance…* renders.
 import threading
 from collections.abc import Callable
 
+from musinterp_app import limits
 from musinterp_app.audio import player as playback
 from musinterp_app.engine import Engine, Settings
 from musinterp_app.engine.live import LivePlayback, LiveRenderer
@@ -45,6 +46,11 @@ class LiveControl:
                 twin = previous if same_model else engine.model.twin(threads=LIVE_DECODE_THREADS)
                 self._twins[use] = (engine, engine.sharing_tracks(twin))
             return self._twins[use][1]
+
+    def release_models(self) -> None:
+        """Let go of the twins (another model is in use now; they are built again)."""
+        with self._lock:
+            self._twins.clear()
 
     def decoding_engine(self, engine: Engine) -> Engine:
         """The engine the window's decodes use: while the blend plays live, ``engine`` on a
@@ -122,13 +128,11 @@ class LiveControl:
     def position_s(self) -> float | None:
         """Where in the excerpt the sample playing now lies (seconds), None before the
         first chunk."""
-        renderer, feed = self.renderer, self.player.buffer
-        if renderer is None or not isinstance(feed, playback.LiveFeed):
+        renderer = self.renderer
+        if renderer is None or self.player.buffer is not self.playback.feed:
             return None
-        config = renderer.config
-        source = max(0.0, (feed.read + feed.delay_samples) * config.sample_rate / feed.output_rate)
-        frame = renderer.excerpt_frame(int(source // config.hop_length))
-        return frame * config.hop_length / config.sample_rate
+        frame = renderer.excerpt_frame(self.playback.heard_frames())
+        return frame * renderer.config.hop_length / renderer.config.sample_rate
 
     def excerpt_frame_now(self) -> int:
         """The excerpt frame playing now (0 when nothing renders)."""
@@ -140,7 +144,7 @@ class LiveControl:
 
     # ----- recording ---------------------------------------------------------------------------
     def set_recording(self, on: bool) -> None:
-        """Start recording at the next frame rendered, or stop and keep the performance."""
+        """Start recording at the frame heard now, or stop and keep the performance."""
         if on == self.recording:
             return
         self.recording = on
@@ -150,11 +154,15 @@ class LiveControl:
             self._finish_recording(self.playback)
 
     def _finish_recording(self, live: LivePlayback | None) -> None:
-        """Keep what was heard since recording began as the performance."""
+        """Keep what was heard since recording began as the performance: from a latent
+        frame (where a render of it can begin), ten minutes at most (what a curve holds)."""
         first, self._record_from = self._record_from, None
         renderer = None if live is None else live.renderer
         if renderer is None or first is None:
             return
-        stop = live.heard_frames()
+        first -= first % renderer.reduction
+        seconds_per_frame = renderer.config.hop_length / renderer.config.sample_rate
+        longest = int(limits.CURVE_S.high / seconds_per_frame)
+        stop = min(live.heard_frames(), first + longest)
         if stop - first >= 2:
             self.performance = renderer.performance(first, stop)

@@ -200,3 +200,4 @@ class MidiControl(QObject):
             with contextlib.suppress(Exception):
                 port.close_port()
         self.ports.clear()
+        self.lister = None  # its client too (on JACK, 100 MB of the server's memory)

@@ -351,11 +351,15 @@ class Session(Playback, QObject):
             return
         self.settings = settings
         self.open_audio()
-        if self.live.running:
+        renderer = self.live.renderer
+        if self.playing == "blend" and self.live.running:
             if settings.morph:  # a morph is rendered whole: it replaces the live blend
                 self.request_render(play=True)
             else:
                 self._send_live_settings(settings)
+        elif self.playing == "pad" and renderer is not None:  # the pad takes the options too
+            options = {name: getattr(settings, name) for name in ("mode", "keep_detail")}
+            self.live.set_settings(replace(renderer.settings, **options))
         self.settle(autoplay=False)
 
     def settle(self, *, autoplay: bool = True) -> None:
@@ -508,6 +512,7 @@ class Session(Playback, QObject):
         self.stop()
         self.player.close()
         self.player = self.live.player = self._new_player(switched.config.sample_rate)
+        self.live.release_models()
         self.adopt(switched)
         self.open_audio()
         self.model_changed.emit()

@@ -181,6 +181,9 @@ def test_the_pads_puck_plays_live_and_its_moves_are_recorded(qtbot, window, clip
     performance = session.live.performance
     assert performance.curve[-1][1:] == (pytest.approx(0.1), pytest.approx(0.5))
     assert {tuple(point[1:]) for point in performance.curve} >= {(0.8, 0.2), (0.8, 0.9)}
+    window.detail_box.click()  # an option changed while the pad plays: the pad takes it
+    qtbot.waitUntil(lambda: not session.live.renderer.settings.keep_detail, timeout=5000)
+    assert session.playing == "pad" and session.live.running and not session.live.error
     session.stop()
 
 
