@@ -102,7 +102,6 @@ class LiveFeed:
         self.read = 0
         self.source_written = 0  # samples at the source rate given to ``write``
         self.ended = False  # the writer wrote its last samples
-        self.complete = False  # for the player: a live feed only ends when ``ended``
         self._resampler = (
             soxr.ResampleStream(source_rate, output_rate, 1, dtype="float32", quality="HQ")
             if source_rate != output_rate

@@ -220,11 +220,16 @@ def morph(args: argparse.Namespace) -> int:
     return _write_blend(args, settings, "morph")
 
 
-def _read_curve(path: str) -> tuple[tuple[float, float], ...]:
-    """A curve file: JSON ``[[seconds, α], …]`` or ``{"points": [[seconds, α], …]}`` (two
-    or more points, times rising); the excerpt repeats under it when it is longer."""
+def _points_of(path: str) -> json_input.Node:
+    """The points of a JSON points file: ``[[…], …]`` or ``{"points": [[…], …]}``."""
     document = json_input.load(path)
-    points = document["points"] if isinstance(document.value, dict) else document
+    return document["points"] if isinstance(document.value, dict) else document
+
+
+def _read_curve(path: str) -> tuple[tuple[float, float], ...]:
+    """A curve file (see :func:`_points_of`) of ``[seconds, α]`` points (two or more,
+    times rising); the excerpt repeats under it when it is longer."""
+    points = _points_of(path)
     curve = rebuild.curve_points(points)
     try:
         engine.BlendSettings(curve=curve)
@@ -236,9 +241,7 @@ def _read_curve(path: str) -> tuple[tuple[float, float], ...]:
 def _read_path(path: str) -> tuple[tuple[float, float], ...]:
     """A pad path file: JSON ``[[x, y], …]`` or ``{"points": [[x, y], …]}`` (at least two
     points on the pad), spread evenly over the excerpt."""
-    document = json_input.load(path)
-    points = document["points"] if isinstance(document.value, dict) else document
-    return rebuild.path_points(points)
+    return rebuild.path_points(_points_of(path))
 
 
 def pad(args: argparse.Namespace) -> int:
@@ -381,6 +384,7 @@ def plain_text(markdown: str) -> str:
 
 def bench(args: argparse.Namespace) -> int:
     from musinterp_app import bench as benchmarks
+    from musinterp_app import bench_table
 
     results = benchmarks.run_all(
         quick=args.quick, model_dir=Path(args.model) if args.model else None
@@ -388,5 +392,5 @@ def bench(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(results, indent=2))
     else:
-        print(benchmarks.format_table(results))
+        print(bench_table.format_table(results))
     return 0

@@ -134,14 +134,6 @@ class LiveControl:
         frame = renderer.excerpt_frame(self.playback.heard_frames())
         return frame * renderer.config.hop_length / renderer.config.sample_rate
 
-    def excerpt_frame_now(self) -> int:
-        """The excerpt frame playing now (0 when nothing renders)."""
-        seconds = self.position_s()
-        if seconds is None:
-            return 0
-        renderer = self.renderer
-        return round(seconds * renderer.config.sample_rate / renderer.config.hop_length)
-
     # ----- recording ---------------------------------------------------------------------------
     def set_recording(self, on: bool) -> None:
         """Start recording at the frame heard now, or stop and keep the performance."""

@@ -7,8 +7,6 @@ The window remembers the session (tracks, excerpts, α, options, model) and
 recent files in its settings, and restores them on the next start.
 """
 
-import html
-import re
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
@@ -27,19 +25,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from musinterp_app import __version__, engine, limits, resources
-from musinterp_app.audio import io
+from musinterp_app import resources
 from musinterp_app.audio.io import AUDIO_SUFFIXES
 from musinterp_app.engine import BlendSettings
-from musinterp_app.gui import menus, midi
+from musinterp_app.gui import export_dialog, menus, midi, window_memory
 from musinterp_app.gui.blend_controls import BlendControls
+from musinterp_app.gui.messages import plain_audio_problem, plain_message
 from musinterp_app.gui.pad import PadPanel
-from musinterp_app.gui.session import SLOTS, Excerpt, Session, SessionState
+from musinterp_app.gui.session import SLOTS, Session
 from musinterp_app.gui.spectrogram import ColourScale, SpectrogramView, add_difference_bar
 from musinterp_app.gui.sync_controls import SyncControls
 from musinterp_app.gui.track_panel import TrackPanel
 from musinterp_app.gui.transport_bar import LEVEL_FLOOR_DB, TransportBar
-from musinterp_app.model import evaluation, latent
 from musinterp_app.model.onnx_vae import OnnxVAE
 
 AUDIO_FILTER = f"Audio files, not M4A/AAC (*{' *'.join(sorted(AUDIO_SUFFIXES))});;All files (*)"
@@ -54,49 +51,6 @@ VIEWS = {  # the views under the tracks, left to right (View menu)
     "B": "B excerpt",
     "difference": "Difference from the mix of A and B",
 }
-VOLUME = limits.Range(0.0, 1.0)  # playback gain
-# The export dialog's file types: (title, extension, sample format).
-EXPORT_TYPES = (
-    ("WAV, 16-bit", ".wav", "16"),
-    ("WAV, 24-bit", ".wav", "24"),
-    ("WAV, 32-bit float", ".wav", "float"),
-    ("FLAC, 16-bit", ".flac", "16"),
-    ("FLAC, 24-bit", ".flac", "24"),
-    ("Ogg Vorbis", ".ogg", "16"),
-)
-
-
-SHORTCUTS = (  # (keys, what they do): Help → Keyboard shortcuts
-    ("Space", "play or stop the blend (also after typing a number)"),
-    ("← / →", f"α − / + {ALPHA_STEP:g} on the slider (with Shift: {ALPHA_FINE_STEP:g})"),
-    ("Page Up / Page Down, Home / End", "α by a quarter; α = 0 / 1"),
-    ("Ctrl+O / Ctrl+Shift+O", "open track A / B"),
-    ("Ctrl+E", "export what is heard (the blend, or the morph in morph mode)"),
-    ("R", "record a performance while the blend plays (again: stop recording)"),
-    ("Ctrl+Shift+E", "export the recorded performance"),
-    ("Ctrl+Z / Ctrl+Shift+Z", "undo / redo a change of track, excerpt, α or mode"),
-    ("Ctrl+Shift+X", "swap A ↔ B"),
-    ("Esc", "cancel the work in progress and stop playback"),
-    ("F1", "this list"),
-)
-_RAW_DETAIL = re.compile(r"\s*\(([^()]{40,})\)(\.?)$")  # a library's long words at a line's end
-
-
-def plain_message(message: str) -> tuple[str, str]:
-    """``message`` split into what a person reads first and its details ('' when none):
-    a long parenthesised library message at the end of the first line goes to the details."""
-    first, _, rest = message.partition("\n")
-    match = _RAW_DETAIL.search(first)
-    if match is None:
-        return message, ""
-    return first[: match.start()] + match.group(2) + ("\n" + rest if rest else ""), match.group(1)
-
-
-def plain_audio_problem(reason: str) -> str:
-    """PortAudio's reason for no playback, in a musician's words."""
-    if reason.startswith("no audio output device"):
-        return "no sound output was found (no sound card, or no sound server running)"
-    return reason
 
 
 class MainWindow(QMainWindow):
@@ -116,48 +70,17 @@ class MainWindow(QMainWindow):
         self._check_audio_device()
         self._update_enabled()
         self._update_title()
-        self.midi.moved.connect(self._midi_moved)
-        self.midi.learned.connect(
-            lambda target, words: self._show_status(f"{midi.TARGETS[target]} follows {words} now")
-        )
-        self.midi.state_changed.connect(self._show_midi)
-        self._show_midi()
-        if self.midi.bindings:  # a controller was bound before: listen (after the window is up)
-            QTimer.singleShot(0, self.midi.start)
+        midi.connect_window(self)
 
     # ----- building -------------------------------------------------------------------------
     def _build_widgets(self) -> None:
         session = self.session
-        self.panels = {slot: TrackPanel(slot) for slot in SLOTS}
+        self._build_views()
         for slot, panel in self.panels.items():
             panel.file_dropped.connect(lambda path, s=slot: self.load(s, path))
             panel.open_requested.connect(lambda s=slot: self.open_dialog(s))
             panel.excerpt_moved.connect(lambda start, s=slot: session.move_excerpt(s, start))
             panel.play_from.connect(lambda start, s=slot: session.play_from(s, start))
-
-        self.views = {
-            "A": SpectrogramView("A excerpt", empty_text="A's excerpt"),
-            "blend": SpectrogramView(
-                "Blend", empty_text="The blend of A and B appears here\nonce both are loaded"
-            ),
-            "B": SpectrogramView("B excerpt", empty_text="B's excerpt"),
-            "difference": SpectrogramView(
-                DIFFERENCE_TITLE, empty_text="What the model changes\nappears here"
-            ),
-        }
-        self.blend_view = self.views["blend"]
-        config = session.engine.config
-        for view in self.views.values():
-            if view is not self.blend_view:
-                view.setXLink(self.blend_view)  # one time axis for all
-        self.spectrograms = [panel.view for panel in self.panels.values()] + [
-            self.views[name] for name in ("A", "blend", "B")
-        ]
-        self.colour_scale = ColourScale(self.blend_view, self.spectrograms, config)
-        add_difference_bar(self.views["difference"], config)
-        self.readout = QLabel()
-        for view in (*self.spectrograms, self.views["difference"]):
-            view.hovered.connect(self.readout.setText)
 
         self.blend_controls = BlendControls(SLIDER_STEPS, ALPHA_STEP, ALPHA_FINE_STEP)
         controls = self.blend_controls
@@ -182,17 +105,9 @@ class MainWindow(QMainWindow):
         self.buttons = self.transport.buttons
         self.loop_box, self.autoplay_box = self.transport.loop_box, self.transport.autoplay_box
         self.record_button = self.transport.record_button
-        self.volume_slider, self.level_meter = (
-            self.transport.volume_slider,
-            self.transport.level_meter,
-        )
-        for name in ("A", "B", "blend"):
-            self.buttons[name].clicked.connect(lambda _on, n=name: self._play_button(n))
-        self.buttons["stop"].clicked.connect(session.stop)
-        self.loop_box.toggled.connect(session.set_loop)
-        self.autoplay_box.toggled.connect(lambda on: setattr(session, "autoplay", on))
-        self.record_button.toggled.connect(session.set_recording)
-        self.volume_slider.valueChanged.connect(lambda value: session.set_volume(value / 100))
+        self.volume_slider = self.transport.volume_slider
+        self.level_meter = self.transport.level_meter
+        self.transport.connect_to(session, self._play_button)
         QShortcut(QKeySequence(Qt.Key.Key_Space), self, session.toggle_play)
         QShortcut(QKeySequence(Qt.Key.Key_R), self, self.record_button.toggle)
 
@@ -210,7 +125,37 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.transport)
         self.setCentralWidget(central)
         self._build_docks()
+        self._build_status_bar()
 
+    def _build_views(self) -> None:
+        """The track panels and the spectrogram views, on one time axis and colour scale."""
+        self.panels = {slot: TrackPanel(slot) for slot in SLOTS}
+        self.views = {
+            "A": SpectrogramView("A excerpt", empty_text="A's excerpt"),
+            "blend": SpectrogramView(
+                "Blend", empty_text="The blend of A and B appears here\nonce both are loaded"
+            ),
+            "B": SpectrogramView("B excerpt", empty_text="B's excerpt"),
+            "difference": SpectrogramView(
+                DIFFERENCE_TITLE, empty_text="What the model changes\nappears here"
+            ),
+        }
+        self.blend_view = self.views["blend"]
+        config = self.session.engine.config
+        for view in self.views.values():
+            if view is not self.blend_view:
+                view.setXLink(self.blend_view)  # one time axis for all
+        self.spectrograms = [panel.view for panel in self.panels.values()] + [
+            self.views[name] for name in ("A", "blend", "B")
+        ]
+        self.colour_scale = ColourScale(self.blend_view, self.spectrograms, config)
+        add_difference_bar(self.views["difference"], config)
+        self.readout = QLabel()
+        for view in (*self.spectrograms, self.views["difference"]):
+            view.hovered.connect(self.readout.setText)
+
+    def _build_status_bar(self) -> None:
+        """What is happening, the hovered point's readout, progress and Cancel (Esc)."""
         self.status_text = QLabel()
         self.notice_timer = QTimer(
             self, interval=NOTICE_MS, singleShot=True, timeout=self._clear_notice
@@ -404,11 +349,7 @@ class MainWindow(QMainWindow):
         self.progress.setValue(done)
 
     def show_shortcuts(self) -> None:
-        rows = "".join(
-            f"<tr><td><b>{html.escape(keys)}</b>&nbsp;&nbsp;</td><td>{html.escape(what)}</td></tr>"
-            for keys, what in SHORTCUTS
-        )
-        self._show_box("Keyboard shortcuts", f"<table>{rows}</table>")
+        self._show_box("Keyboard shortcuts", menus.shortcuts_text(ALPHA_STEP, ALPHA_FINE_STEP))
 
     def _show_box(self, title: str, text: str) -> None:
         """An information box that does not block the window (Help's boxes)."""
@@ -611,40 +552,11 @@ class MainWindow(QMainWindow):
     # ----- export -----------------------------------------------------------------------------
     def export_name(self, *, performance: bool = False) -> str:
         """A file name that says what the export holds (without extension)."""
-        a, b = (Path(t.name).stem if t else slot for slot, t in self.session.tracks.items())
-        settings = self.session.settings
-        if performance:
-            return f"performance {a} {b}"
-        if settings.morph:
-            return f"morph {a} to {b}"
-        return f"blend {a} {b} α{settings.alpha:.2f}"
+        return export_dialog.export_name(self.session, performance=performance)
 
     def export_dialog(self, *, performance: bool = False) -> None:
         """Choose a file and export the blend (or morph), or the recorded performance."""
-        morph = self.session.settings.morph and not performance
-        title = "Export the morph A → B" if morph else "Export the blend"
-        folder = self.settings.value("last_export_folder", str(Path.home()))
-        filters = {f"{title} (*{suffix})": (suffix, bits) for title, suffix, bits in EXPORT_TYPES}
-        remembered = str(self.settings.value("export_type", next(iter(filters))))
-        suggested = (
-            self.export_name(performance=performance) + filters.get(remembered, (".wav",))[0]
-        )
-        path, chosen = QFileDialog.getSaveFileName(
-            self,
-            "Export the performance" if performance else title,
-            str(Path(folder) / suggested),
-            ";;".join(filters),
-            remembered if remembered in filters else next(iter(filters)),
-        )
-        if path:
-            suffix, bits = filters.get(chosen, (".wav", "16"))
-            if Path(path).suffix.lower() not in io.OUTPUT_FORMATS:
-                path += suffix  # a name the user typed without a known extension
-            elif Path(path).suffix.lower() != suffix:
-                bits = "16"  # the typed extension wins; its format's common sample size
-            self.settings.setValue("last_export_folder", str(Path(path).absolute().parent))
-            self.settings.setValue("export_type", chosen)
-            self.export_to(path, sample_format=bits, performance=performance)
+        export_dialog.ask_and_export(self, performance=performance)
 
     def export_to(self, path: str, **options) -> None:
         """Render the blend (or morph, or the recorded performance) fully and write it, in
@@ -669,94 +581,16 @@ class MainWindow(QMainWindow):
         self._update_enabled()
 
     def about(self) -> None:
-        info = self.session.engine.model.info
-        summary = evaluation.load_summary(info.folder)
-        measured = (
-            "<p>" + "<br>".join(html.escape(line) for line in evaluation.plain_words(summary))
-            if summary
-            else ""
-        )
-        self._show_box(
-            "About musinterp",
-            f"<b>musinterp {__version__}</b>: blend two pieces of music through a VAE's "
-            f"latent space.<p>Model <b>{html.escape(info.folder.name)}</b> "
-            f"({info.architecture}, {info.parameters_text}, "
-            f"{info.latent_channels}-channel latent"
-            f"{f', {info.time_reduction}× time reduction' if info.temporal else ''})<br>"
-            f"Features: {info.mel.n_mels} mel bands at {info.mel.sample_rate} Hz<br>"
-            f"Trained on: {info.training_data}<br>Folder: {info.folder}</p>{measured}",
-        )
+        self._show_box("About musinterp", menus.about_text(self.session.engine.model.info))
 
     # ----- settings and closing ---------------------------------------------------------------
     def _restore_settings(self) -> None:
         """The window's options, and the last session's tracks (those whose files exist)."""
-        geometry = self.settings.value("geometry")
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-        else:
-            self.resize(1200, 820)
-        self.loop_box.setChecked(self.settings.value("loop", False, type=bool))
-        self.volume_slider.setValue(round(100 * self._remembered_number("volume", VOLUME, 1.0)))
-        self.autoplay_box.setChecked(self.settings.value("play_on_release", True, type=bool))
-        mode = self.settings.value("mode", latent.DEFAULT_MODE)
-        settings = BlendSettings(
-            alpha=self._remembered_number("alpha", limits.ALPHA, 0.5),
-            mode=mode if mode in latent.MODES else latent.DEFAULT_MODE,
-            morph=self.settings.value("morph", False, type=bool),
-            keep_detail=self.settings.value("keep_detail", True, type=bool),
-        )
-        excerpt_s = self._remembered_number("excerpt_s", limits.EXCERPT_S, engine.DEFAULT_EXCERPT_S)
-        tracks = []
-        for slot in SLOTS:
-            path = str(self.settings.value(f"session/{slot}", ""))
-            start_s = self._remembered_number(f"session/{slot}_start_s", limits.START_S, 0.0)
-            tracks.append(Excerpt(path, start_s) if path and Path(path).is_file() else None)
-        self.session.settings, self.session.excerpt_s = settings, excerpt_s
-        self._show_settings()
-        self.session.apply_state(SessionState(tuple(tracks), excerpt_s, settings))
-
-    def _remembered_number(self, key: str, allowed: limits.Range, default: float) -> float:
-        """A number from the settings file, or ``default`` when it holds anything else
-        (a hand-edited or damaged file must not start the window with a wild value)."""
-        try:
-            return allowed.parse(str(self.settings.value(key, default)))
-        except limits.OptionError:
-            return default
+        window_memory.restore(self)
 
     def save_settings(self) -> None:
         """Remember the window and the session for the next start."""
-        state = self.session.state()
-        self.settings.setValue("geometry", self.saveGeometry())
-        self.settings.setValue("alpha", state.settings.alpha)
-        self.settings.setValue("mode", state.settings.mode)
-        self.settings.setValue("morph", state.settings.morph)
-        self.settings.setValue("keep_detail", state.settings.keep_detail)
-        self.settings.setValue("excerpt_s", state.excerpt_s)
-        self.settings.setValue("loop", self.loop_box.isChecked())
-        self.settings.setValue("volume", self.session.volume)
-        self.settings.setValue("play_on_release", self.autoplay_box.isChecked())
-        for slot, excerpt in zip(SLOTS, state.tracks, strict=True):
-            self.settings.setValue(f"session/{slot}", excerpt.path if excerpt else "")
-            self.settings.setValue(f"session/{slot}_start_s", excerpt.start_s if excerpt else 0.0)
-        folder = self.session.engine.model.info.folder.absolute()
-        self.settings.setValue("model_folder", str(folder))
-
-    def _midi_moved(self, target: str, value: float) -> None:
-        """A bound MIDI control moved: α as if the slider had, or the pad's puck."""
-        if target == "alpha":
-            if self.slider.isEnabled():
-                self.slider.setValue(round(value * SLIDER_STEPS))
-        else:
-            self.pad.move_puck(**{target.removeprefix("pad_"): value})
-
-    def _show_midi(self) -> None:
-        words, sentence = self.midi.summary()
-        self.transport.midi_label.setText(words)
-        self.transport.midi_label.setToolTip(sentence)
-        if self.midi.learning:
-            self._show_status(
-                f"Move a knob on your MIDI controller: {sentence.lower()} (Esc: cancel)"
-            )
+        window_memory.save(self)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.midi.close()

@@ -1,11 +1,16 @@
-"""The window's menu bar: File, Edit, View, Render, Tools and Help, built for a
+"""The window's menu bar: File, Edit, View, Render, Tools and Help (and what Help shows),
+built for a
 :class:`~musinterp_app.gui.main_window.MainWindow` (its actions call the window's and
 the session's methods; the window keeps the actions by name)."""
 
+import html
+
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 
-from musinterp_app import engine
+from musinterp_app import __version__, engine
 from musinterp_app.gui import generate_dialog, listening_test, midi
+from musinterp_app.model import evaluation
+from musinterp_app.model.onnx_vae import ModelInfo
 
 # The Render menu: (setting, section title, (label, value) options, default).
 RENDER_CHOICES = (
@@ -146,3 +151,44 @@ def _choice_group(window, menu, name: str, title: str, options: tuple, default) 
     group.triggered.connect(chosen)
     window.session.set_render_option(name, group.checkedAction().data())
     return group
+
+
+def shortcuts_text(step: float, fine: float) -> str:
+    """Help → Keyboard shortcuts as an HTML table (``step``, ``fine``: α's arrow-key steps)."""
+    shortcuts = (  # (keys, what they do)
+        ("Space", "play or stop the blend (also after typing a number)"),
+        ("← / →", f"α − / + {step:g} on the slider (with Shift: {fine:g})"),
+        ("Page Up / Page Down, Home / End", "α by a quarter; α = 0 / 1"),
+        ("Ctrl+O / Ctrl+Shift+O", "open track A / B"),
+        ("Ctrl+E", "export what is heard (the blend, or the morph in morph mode)"),
+        ("R", "record a performance while the blend plays (again: stop recording)"),
+        ("Ctrl+Shift+E", "export the recorded performance"),
+        ("Ctrl+Z / Ctrl+Shift+Z", "undo / redo a change of track, excerpt, α or mode"),
+        ("Ctrl+Shift+X", "swap A ↔ B"),
+        ("Esc", "cancel the work in progress and stop playback"),
+        ("F1", "this list"),
+    )
+    rows = "".join(
+        f"<tr><td><b>{html.escape(keys)}</b>&nbsp;&nbsp;</td><td>{html.escape(what)}</td></tr>"
+        for keys, what in shortcuts
+    )
+    return f"<table>{rows}</table>"
+
+
+def about_text(info: ModelInfo) -> str:
+    """Help → About: the version, the model and its measured quality in words (HTML)."""
+    summary = evaluation.load_summary(info.folder)
+    measured = (
+        "<p>" + "<br>".join(html.escape(line) for line in evaluation.plain_words(summary))
+        if summary
+        else ""
+    )
+    return (
+        f"<b>musinterp {__version__}</b>: blend two pieces of music through a VAE's "
+        f"latent space.<p>Model <b>{html.escape(info.folder.name)}</b> "
+        f"({info.architecture}, {info.parameters_text}, "
+        f"{info.latent_channels}-channel latent"
+        f"{f', {info.time_reduction}× time reduction' if info.temporal else ''})<br>"
+        f"Features: {info.mel.n_mels} mel bands at {info.mel.sample_rate} Hz<br>"
+        f"Trained on: {info.training_data}<br>Folder: {info.folder}</p>{measured}"
+    )

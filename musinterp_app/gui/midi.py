@@ -201,3 +201,35 @@ class MidiControl(QObject):
                 port.close_port()
         self.ports.clear()
         self.lister = None  # its client too (on JACK, 100 MB of the server's memory)
+
+
+def connect_window(window) -> None:
+    """``window.midi`` wired to the window: a bound knob moves α (as the slider would) or the
+    pad's puck, the transport row says what MIDI does, and MIDI opens at once (after the
+    window is up) when a controller was bound before."""
+    control = window.midi
+
+    def moved(target: str, value: float) -> None:
+        if target == "alpha":
+            if window.slider.isEnabled():
+                window.slider.setValue(round(value * window.slider.maximum()))
+        else:
+            window.pad.move_puck(**{target.removeprefix("pad_"): value})
+
+    def show() -> None:
+        words, sentence = control.summary()
+        window.transport.midi_label.setText(words)
+        window.transport.midi_label.setToolTip(sentence)
+        if control.learning:
+            window._show_status(
+                f"Move a knob on your MIDI controller: {sentence.lower()} (Esc: cancel)"
+            )
+
+    control.moved.connect(moved)
+    control.learned.connect(
+        lambda target, words: window._show_status(f"{TARGETS[target]} follows {words} now")
+    )
+    control.state_changed.connect(show)
+    show()
+    if control.bindings:
+        QTimer.singleShot(0, control.start)

@@ -451,7 +451,7 @@ class Session(Playback, QObject):
         """What ``slots`` sound like changed: re-render a playing blend, stop a playing track
         (a whole track played from somewhere goes on when only its excerpt moved)."""
         if self.playing == "blend":
-            at = self.live.excerpt_frame_now()
+            at = self._frame_playing()
             self.stop()
             if self.ready and not self.audio_problem:
                 self.play_blend(start_frame=at)

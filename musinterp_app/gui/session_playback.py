@@ -118,6 +118,13 @@ class Playback:
             return self.player.position_s
         return 0.0
 
+    def _frame_playing(self) -> int:
+        """The excerpt frame playing now (0 when nothing plays): where a switch starts."""
+        if not self.playing:
+            return 0
+        config = self.engine.config
+        return round(self.excerpt_position_s() * config.sample_rate / config.hop_length)
+
     def play_track(self, slot: str) -> None:
         """Play a track's excerpt (resampled to the device off the UI thread), from where
         the blend or the other track plays now."""
@@ -155,8 +162,7 @@ class Playback:
         if self.playing == "pad" and self.live.running:
             self.move_puck(settings.x, settings.y)
             return
-        hop_s = self.engine.config.hop_length / self.engine.config.sample_rate
-        at = round(self.excerpt_position_s() / hop_s) if self.playing else 0
+        at = self._frame_playing()
         self.stop()
         feed = self.live.start(
             self.engine,
@@ -191,8 +197,7 @@ class Playback:
         if not self.ready or self.audio_problem:
             return
         if start_frame is None:  # from where A or B plays now, else from the start
-            hop_s = self.engine.config.hop_length / self.engine.config.sample_rate
-            start_frame = round(self.excerpt_position_s() / hop_s) if self.playing else 0
+            start_frame = self._frame_playing()
         if self.settings.morph:
             if self.blend_buffer is not None and self.blend_buffer[0] == self.settings:
                 self._start_playback(self.blend_buffer[1], "blend", 0.0)

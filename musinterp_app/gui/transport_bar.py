@@ -1,6 +1,8 @@
 """The transport row under the controls: ▶ A, ▶ B, ▶ Blend, ■ Stop, Loop, Play on
-release, ● Record, volume and the output level. Widgets only: the window connects
-them to its session."""
+release, ● Record, volume and the output level: widgets, and :meth:`TransportBar.connect_to`
+to hand them to a session."""
+
+from collections.abc import Callable
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -73,6 +75,17 @@ class TransportBar(QWidget):
         row.addWidget(self.volume_slider)
         row.addWidget(QLabel("Level"))
         row.addWidget(self.level_meter)
+
+    def connect_to(self, session, play: Callable[[str], None]) -> None:
+        """Each control to ``session``'s method; a play button calls ``play(name)`` (the
+        window decides between starting and stopping)."""
+        for name in ("A", "B", "blend"):
+            self.buttons[name].clicked.connect(lambda _on, n=name: play(n))
+        self.buttons["stop"].clicked.connect(session.stop)
+        self.loop_box.toggled.connect(session.set_loop)
+        self.autoplay_box.toggled.connect(lambda on: setattr(session, "autoplay", on))
+        self.record_button.toggled.connect(session.set_recording)
+        self.volume_slider.valueChanged.connect(lambda value: session.set_volume(value / 100))
 
     def show_level(self, db: float) -> None:
         self.level_meter.setValue(max(LEVEL_FLOOR_DB, int(db)))
