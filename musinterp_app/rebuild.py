@@ -85,8 +85,10 @@ def settings_from_record(blend: Node) -> Settings:
 
 
 def export_options(render: Node) -> ExportOptions:
-    """The render options a sidecar's ``render`` entry records."""
-    rate = render["output_rate"]
+    """The render options a sidecar's ``render`` entry records (the rate it was written at;
+    what lies above the model's band carried only where it says so: older sidecars did not)."""
+    rate = render["rate"]
+    high_band = render.get("high_band")
     return ExportOptions(
         n_iter=render["n_iter"].integer(limits.ITERATIONS),
         level=render["level"].choice(EXPORT_LEVELS),
@@ -94,6 +96,7 @@ def export_options(render: Node) -> ExportOptions:
         sample_format=render["sample_format"].choice(io.SAMPLE_FORMATS),
         fade_ms=render["fade_ms"].number(limits.FADE_MS),
         mono=render["mono"].flag(),
+        high_band=high_band is not None and high_band.flag(),
     )
 
 

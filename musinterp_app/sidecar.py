@@ -1,4 +1,5 @@
-"""``NAME.musinterp.json`` beside every export: how it was made, so it can be made again.
+"""``NAME.wav.musinterp.json`` beside every export (``NAME.flac.musinterp.json`` …): how it was
+made, so it can be made again.
 
 The record (built by ``Engine.export_record``) names the app version, the model
 folder and the sha256 of both ONNX files, each source file with its sha256 and
@@ -25,9 +26,10 @@ class SidecarError(ValueError):
 
 
 def path_for(audio_path: str | os.PathLike) -> Path:
-    """``song.wav`` → ``song.musinterp.json`` (same folder)."""
+    """``song.wav`` → ``song.wav.musinterp.json`` (same folder): one sidecar per file, so
+    WAV, FLAC and Ogg exports of one blend keep their own."""
     audio_path = Path(audio_path)
-    return audio_path.with_name(audio_path.stem + SUFFIX)
+    return audio_path.with_name(audio_path.name + SUFFIX)
 
 
 def sha256(path: str | os.PathLike) -> str:

@@ -316,20 +316,20 @@ def test_a_failed_export_leaves_the_folder_as_it_was(blender, tmp_path):
     settings, options = BlendSettings(alpha=0.3), engine.ExportOptions()
     (tmp_path / "taken.wav").mkdir()  # the audio cannot be written over a folder
     old_record = '{"written": "by an earlier export"}\n'
-    (tmp_path / "taken.musinterp.json").write_text(old_record)
+    (tmp_path / "taken.wav.musinterp.json").write_text(old_record)
     with pytest.raises(base_files.OutputPathError, match=r"taken\.wav.*it is a folder"):
         blender.export(tmp_path / "taken.wav", settings, options)  # refused before any work
-    assert (tmp_path / "taken.musinterp.json").read_text() == old_record  # put back
-    (tmp_path / "blocked.musinterp.json").mkdir()  # the sidecar cannot be written
+    assert (tmp_path / "taken.wav.musinterp.json").read_text() == old_record  # put back
+    (tmp_path / "blocked.wav.musinterp.json").mkdir()  # the sidecar cannot be written
     with pytest.raises(
-        base_files.OutputPathError, match=r"blocked\.musinterp\.json.*it is a folder"
+        base_files.OutputPathError, match=r"blocked\.wav\.musinterp\.json.*it is a folder"
     ):
         blender.export(tmp_path / "blocked.wav", settings, options)
     assert not (tmp_path / "blocked.wav").exists()  # so no audio either
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "blocked.musinterp.json",
-        "taken.musinterp.json",
+        "blocked.wav.musinterp.json",
         "taken.wav",
+        "taken.wav.musinterp.json",
     ]
 
 
@@ -337,7 +337,7 @@ def test_an_export_whose_last_rename_fails_puts_the_old_sidecar_back(
     blender, tmp_path, monkeypatch
 ):
     (tmp_path / "song.wav").write_bytes(b"the old audio")
-    old_record = tmp_path / "song.musinterp.json"
+    old_record = tmp_path / "song.wav.musinterp.json"
     old_record.write_text('{"written": "by an earlier export"}\n')
     old_record.chmod(0o640)
 
@@ -357,7 +357,7 @@ def test_an_export_whose_last_rename_fails_puts_the_old_sidecar_back(
     assert old_record.read_text() == '{"written": "by an earlier export"}\n'
     assert old_record.stat().st_mode & 0o777 == 0o640
     assert (tmp_path / "song.wav").read_bytes() == b"the old audio"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["song.musinterp.json", "song.wav"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["song.wav", "song.wav.musinterp.json"]
 
 
 def test_an_export_names_its_sources_as_they_were_when_read(shipped_model, tmp_path):

@@ -113,9 +113,9 @@ def test_the_pad_plays_live_and_its_recorded_path_renders_again_to_the_same_byte
     assert isinstance(performance, PadSettings) and len(performance.curve[0]) == 3
     target = tmp_path / "pad.wav"
     corners.export(target, performance, ExportOptions())
-    record = json.loads((tmp_path / "pad.musinterp.json").read_text())
+    record = json.loads((tmp_path / "pad.wav.musinterp.json").read_text())
     assert record["blend"]["kind"] == "pad" and record["blend"]["curve"][-1][1:] == [0.5, 1.0]
-    result = musinterp("render", tmp_path / "pad.musinterp.json", "-o", tmp_path / "again.wav")
+    result = musinterp("render", tmp_path / "pad.wav.musinterp.json", "-o", tmp_path / "again.wav")
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "again.wav").read_bytes() == target.read_bytes()
     for slot in ("C", "D"):
@@ -154,12 +154,12 @@ def test_a_recorded_performance_exports_and_renders_again_to_the_same_bytes(exam
     performance = renderer.performance(8, renderer.done - 8)
     target = tmp_path / "performance.wav"
     examples.export(target, performance, ExportOptions())
-    record = json.loads((tmp_path / "performance.musinterp.json").read_text())
+    record = json.loads((tmp_path / "performance.wav.musinterp.json").read_text())
     assert record["blend"]["curve"][0] == [0.0, pytest.approx(0.3)]
     assert record["blend"]["curve_start_s"] == pytest.approx(8 * HOP_S)
     assert sf.info(target).frames == (renderer.done - 16) * 256
     again = tmp_path / "again.wav"
-    result = musinterp("render", tmp_path / "performance.musinterp.json", "-o", again)
+    result = musinterp("render", tmp_path / "performance.wav.musinterp.json", "-o", again)
     assert result.returncode == 0, result.stderr
     assert again.read_bytes() == target.read_bytes()
 
@@ -171,7 +171,7 @@ def test_a_curve_from_the_command_line_renders_what_it_says(tmp_path):
     result = musinterp("morph", a, b, "--curve", curve, "-o", tmp_path / "c.wav")
     assert result.returncode == 0, result.stderr
     assert sf.info(tmp_path / "c.wav").duration == pytest.approx(7.0, abs=0.01)  # loops
-    record = json.loads((tmp_path / "c.musinterp.json").read_text())
+    record = json.loads((tmp_path / "c.wav.musinterp.json").read_text())
     assert record["blend"]["curve"] == [[0, 0], [1.5, 1], [7, 0.5]]
     curve.write_text("[[0, 0], [2, 1], [1, 0.5]]")
     refused = musinterp("morph", a, b, "--curve", curve, "-o", tmp_path / "d.wav")

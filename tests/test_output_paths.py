@@ -24,9 +24,9 @@ def folder(tmp_path_factory):
     (root / "model.wav").symlink_to(default_model_dir() / "decoder.onnx")
     (root / "device.wav").symlink_to("/dev/null")
     (root / "folder.wav").mkdir()
-    (root / "taken.musinterp.json").mkdir()  # the sidecar's name is a folder
+    (root / "taken.wav.musinterp.json").mkdir()  # the sidecar's name is a folder
     (root / "path.json").write_text("[[0, 0], [1, 1]]")
-    (root / "p.musinterp.json").write_text("[[0, 0], [1, 1]]")
+    (root / "p.wav.musinterp.json").write_text("[[0, 0], [1, 1]]")
     (root / "not-a-folder").write_text("a file where a folder should be")
     return root
 
@@ -66,12 +66,12 @@ def test_every_refused_output_is_one_line_before_any_work_and_nothing_changes(fo
     others = [
         (["reconstruct", a, "-o", a], "which this uses as input"),
         (["generate", "--seconds", "1", "-o", folder / "model.wav"], "which this uses as input"),
-        (["blend", a, b, "-o", folder / "taken.wav"], "taken.musinterp.json” in"),
-        (["pad", a, b, a, b, "--path", folder / "p.musinterp.json", "-o", folder / "p.wav"],
+        (["blend", a, b, "-o", folder / "taken.wav"], "taken.wav.musinterp.json” in"),
+        (["pad", a, b, a, b, "--path", folder / "p.wav.musinterp.json", "-o", folder / "p.wav"],
          "which this uses as input"),
         (["pad", a, b, a, b, "--path", folder / "path.json", "-o", folder / "path.json"],
          "the name has “.json”"),
-        (["render", folder / "p.musinterp.json", "-o", folder / "p.wav"], "which this uses"),
+        (["render", folder / "p.wav.musinterp.json", "-o", folder / "p.wav"], "which this uses"),
     ]  # fmt: skip
     commands += [command for command, _ in others]
     results = musinterp_each(*commands)

@@ -1,4 +1,4 @@
-"""Reproducible exports: every export has NAME.musinterp.json; ``musinterp render`` makes
+"""Reproducible exports: every export has NAME.wav.musinterp.json; ``musinterp render`` makes
 the same bytes again, and refuses, naming it, a source or model file that changed."""
 
 import json
@@ -44,7 +44,7 @@ def test_a_synced_blend_is_made_again_bit_identically(sources, tmp_path):
         "blend", sources["a"], sources["b"], "-o", out, "--alpha", "0.3", "--sync", "tempo,key",
         "--duration", "4", "--rate", "44100", "--bits", "24", "--key-b", "F major",
     )  # fmt: skip
-    record = json.loads((tmp_path / "blend.musinterp.json").read_text())
+    record = json.loads((tmp_path / "blend.wav.musinterp.json").read_text())
     assert record["format_version"] == sidecar.FORMAT_VERSION
     assert record["model"]["folder"] == default_model_dir().name
     assert record["model"]["encoder.onnx"] == sidecar.sha256(default_model_dir() / "encoder.onnx")
@@ -57,9 +57,9 @@ def test_a_synced_blend_is_made_again_bit_identically(sources, tmp_path):
     assert record["render"]["sample_format"] == "24"
 
     again = tmp_path / "again.wav"
-    run_ok("render", tmp_path / "blend.musinterp.json", "-o", again)
+    run_ok("render", tmp_path / "blend.wav.musinterp.json", "-o", again)
     assert again.read_bytes() == out.read_bytes()
-    assert (tmp_path / "again.musinterp.json").is_file()
+    assert (tmp_path / "again.wav.musinterp.json").is_file()
 
 
 def test_a_pad_path_morph_is_made_again_bit_identically(sources, tmp_path):
@@ -67,17 +67,17 @@ def test_a_pad_path_morph_is_made_again_bit_identically(sources, tmp_path):
     out = tmp_path / "pad.wav"
     corners = [sources[slot] for slot in "abcd"]
     run_ok("pad", *corners, "--path", tmp_path / "path.json", "-o", out, "--duration", "4")
-    record = json.loads((tmp_path / "pad.musinterp.json").read_text())
+    record = json.loads((tmp_path / "pad.wav.musinterp.json").read_text())
     assert record["blend"]["kind"] == "pad"
     assert record["blend"]["path"] == [[0, 0], [1, 0.2], [0.4, 1]]
     assert sorted(record["sources"]) == ["A", "B", "C", "D"]
-    run_ok("render", tmp_path / "pad.musinterp.json", "-o", tmp_path / "again.wav")
+    run_ok("render", tmp_path / "pad.wav.musinterp.json", "-o", tmp_path / "again.wav")
     assert (tmp_path / "again.wav").read_bytes() == out.read_bytes()
 
 
 def test_a_sidecar_of_another_renderer_is_made_again_with_a_note(sources, tmp_path):
     run_ok("blend", sources["a"], sources["b"], "-o", tmp_path / "x.wav", "--duration", "3")
-    record_path = tmp_path / "x.musinterp.json"
+    record_path = tmp_path / "x.wav.musinterp.json"
     record = json.loads(record_path.read_text())
     assert record["render"]["renderer"] == engine.RENDERER_VERSION
     del record["render"]["renderer"]  # as the first renderer wrote them
@@ -94,7 +94,7 @@ def test_a_changed_source_is_refused_by_name(sources, tmp_path):
     audio, rate = sf.read(changed, dtype="float32")
     audio[1000] += 0.01
     sf.write(changed, audio, rate)
-    result = musinterp("render", tmp_path / "x.musinterp.json", "-o", tmp_path / "y.wav")
+    result = musinterp("render", tmp_path / "x.wav.musinterp.json", "-o", tmp_path / "y.wav")
     assert result.returncode == 1
     assert "source B" in result.stderr and str(changed) in result.stderr
     assert "has changed" in result.stderr
@@ -110,7 +110,7 @@ def test_a_changed_model_is_refused_by_name(sources, tmp_path):
     )  # fmt: skip
     with open(model / "decoder.onnx", "ab") as handle:
         handle.write(b"\0")
-    result = musinterp("render", tmp_path / "x.musinterp.json", "-o", tmp_path / "y.wav")
+    result = musinterp("render", tmp_path / "x.wav.musinterp.json", "-o", tmp_path / "y.wav")
     assert result.returncode == 1
     assert "decoder.onnx" in result.stderr and "has changed" in result.stderr
     assert not (tmp_path / "y.wav").exists()
@@ -118,7 +118,7 @@ def test_a_changed_model_is_refused_by_name(sources, tmp_path):
 
 def test_an_edited_excerpt_is_refused_instead_of_silently_changed(sources, tmp_path):
     run_ok("blend", sources["a"], sources["b"], "-o", tmp_path / "x.wav")
-    record_path = tmp_path / "x.musinterp.json"
+    record_path = tmp_path / "x.wav.musinterp.json"
     record = json.loads(record_path.read_text())
     record["sources"]["A"]["start_s"] = 1000.0  # past the end of the 6-s file
     record_path.write_text(json.dumps(record))

@@ -77,11 +77,12 @@ def stft_frames(
 
 
 def read_padded(samples: np.ndarray, first_sample: int, length: int) -> np.ndarray:
-    """``samples[first_sample : first_sample + length]`` as float32, zeros outside the clip."""
-    piece = np.zeros(length, np.float32)
-    lo, hi = max(0, first_sample), min(len(samples), first_sample + length)
+    """``samples[..., first_sample : first_sample + length]`` (``[samples]`` or ``[channels,
+    samples]``) as float32, zeros outside the clip."""
+    piece = np.zeros((*samples.shape[:-1], length), np.float32)
+    lo, hi = max(0, first_sample), min(samples.shape[-1], first_sample + length)
     if hi > lo:
-        piece[lo - first_sample : hi - first_sample] = samples[lo:hi]
+        piece[..., lo - first_sample : hi - first_sample] = samples[..., lo:hi]
     return piece
 
 

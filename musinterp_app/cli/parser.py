@@ -190,7 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
             "--rate",
             limits.OUTPUT_RATE_HZ,
             None,
-            "output sample rate, e.g. 44100 or 48000 (default: the model's)",
+            "output sample rate in Hz, e.g. 44100 or 48000 (default: the sources', the "
+            "higher when they differ)",
         )
         _number(sub, "--fade-ms", limits.FADE_MS, engine.DEFAULT_FADE_MS, "fade at both ends")
         sub.add_argument(

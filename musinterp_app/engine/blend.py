@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import soxr
 
 from musinterp_app.audio import levels, mel, stft
 from musinterp_app.engine.settings import Settings, curve_frames, frame_controls
@@ -128,23 +129,32 @@ class Blend:
             return window
         return (self.first_frame + np.arange(window.start, window.stop)) % self.period
 
-    def _read(self, samples: np.ndarray, first_sample: int, length: int) -> np.ndarray:
-        """``length`` samples of a source from the blend's sample ``first_sample`` on:
-        the excerpt repeating when the blend loops, silence before its start."""
+    def _read(
+        self, samples: np.ndarray, first_sample: int, length: int, rate: int | None = None
+    ) -> np.ndarray:
+        """``length`` samples (the last axis) of a source from the blend's sample
+        ``first_sample`` on, at ``rate`` (default the model's): the excerpt repeating when
+        the blend loops, silence before its start."""
         if not self.period:
             return stft.read_padded(samples, first_sample, length)
-        period = self.period * self.config.hop_length
-        at = self.first_frame * self.config.hop_length + np.arange(
+        scale = (rate or self.config.sample_rate) / self.config.sample_rate
+        period = round(self.period * self.config.hop_length * scale)
+        at = round(self.first_frame * self.config.hop_length * scale) + np.arange(
             first_sample, first_sample + length
         )
-        repeating = samples[:period] if len(samples) >= period else None
+        repeating = samples[..., :period] if samples.shape[-1] >= period else None
         if repeating is None:  # a source shorter than the excerpt: silence after it
             repeating = stft.read_padded(samples, 0, period)
-        return np.where(at >= 0, repeating[at % period], 0).astype(np.float32)
+        return np.where(at >= 0, repeating[..., at % period], 0).astype(np.float32)
 
     @property
     def config(self) -> mel.MelConfig:
         return self.model.mel_config
+
+    @property
+    def source_rate(self) -> int:
+        """The sources' sample rate (the highest, when they differ): what exports default to."""
+        return max(t.info.sample_rate for t in self.tracks)
 
     def mel(self, start: int = 0, stop: int | None = None) -> np.ndarray:
         """The blended log-mel of frames ``[start, stop)``, ``[n_mels, stop − start]``.
@@ -189,13 +199,16 @@ class Blend:
             return self.tracks[int(np.argmax(self.shares))]
         return None
 
-    def _per_sample(self, first_sample: int, length: int) -> np.ndarray:
-        """The shares at samples ``[first_sample, first_sample + length)``: ``[n]`` when they
-        are constant, else interpolated from the frames ``[n, length]``."""
+    def _per_sample(self, first_sample: int, length: int, rate: int | None = None) -> np.ndarray:
+        """The shares at samples ``[first_sample, first_sample + length)`` at ``rate``
+        (default the model's): ``[n]`` when they are constant, else interpolated from the
+        frames ``[n, length]``."""
         if self.shares.ndim == 1:
             return self.shares
-        hop = self.config.hop_length
-        at_frames = np.arange(first_sample, first_sample + length) / hop
+        samples_per_frame = self.config.hop_length * (rate or self.config.sample_rate)
+        at_frames = np.arange(first_sample, first_sample + length) * (
+            self.config.sample_rate / samples_per_frame
+        )
         frames = np.arange(self.frames)
         return np.stack([np.interp(at_frames, frames, share) for share in self.shares])
 
@@ -233,6 +246,34 @@ class Blend:
             if track.side is not None:
                 side += weight * self._read(track.side, 0, len(middle))
         return np.stack([middle + side, middle - side], axis=1).astype(np.float32)
+
+    def high_band(self, parts: list[np.ndarray], rate: int) -> np.ndarray:
+        """What lies above the model's band, mixed by the shares' square roots (per sample
+        when morphing):
+        ``parts`` holds each source's ``[channels, samples]`` at ``rate`` (see
+        :func:`above_model_band`); returns ``[channels, samples]`` for the blend's length,
+        with as many channels as the widest part (a mono part goes to every channel)."""
+        length = round(self.frames * self.config.hop_length * rate / self.config.sample_rate)
+        channels = max(part.shape[0] for part in parts)
+        # Equal-power weights: the sources' high bands are unrelated noise-like content, so
+        # √share keeps the blend's level at the share-weighted mean of theirs (linear
+        # weights would dip 3 dB at α = 0.5); a source alone still comes back whole.
+        weights = np.sqrt(np.maximum(self._per_sample(0, length, rate), 0.0))
+        mixed = np.zeros((channels, length), np.float32)
+        for part, weight in zip(parts, weights, strict=True):
+            mixed += weight * self._read(part, 0, length, rate)
+        return mixed
+
+
+def above_model_band(audio: np.ndarray, rate: int, model_rate: int) -> np.ndarray:
+    """What a trip through the model's rate takes away from ``audio`` ``[channels, samples]``
+    at ``rate``: the audio minus itself resampled down (as tracks are loaded) and up again
+    (as exports are written), so a source alone comes back whole: ``[channels, samples]``."""
+    down = soxr.resample(audio.T, rate, model_rate, quality="HQ")
+    up = soxr.resample(down, model_rate, rate, quality="VHQ")
+    heard = np.zeros_like(audio)
+    heard[:, : min(len(up), audio.shape[1])] = up[: audio.shape[1]].T
+    return (audio - heard).astype(np.float32)
 
 
 def _check(

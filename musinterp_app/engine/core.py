@@ -17,11 +17,12 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
+import soxr
 
 from musinterp_app import __version__, files, limits, sidecar
 from musinterp_app.audio import analysis, levels, mel, stretch
 from musinterp_app.audio.cancel import CancelToken, Progress
-from musinterp_app.engine.blend import Blend
+from musinterp_app.engine.blend import Blend, above_model_band
 from musinterp_app.engine.caches import DECODE_BLOCK_FRAMES, _DecodedBlocks, _LastBlend
 from musinterp_app.engine.export import (
     MODEL_FILES,
@@ -33,7 +34,7 @@ from musinterp_app.engine.export import (
 )
 from musinterp_app.engine.settings import SLOTS, BlendSettings, PadSettings, Settings
 from musinterp_app.engine.sync import _ESTIMATES
-from musinterp_app.engine.tracks import Track, align_track, with_excerpt
+from musinterp_app.engine.tracks import Track, align_track, excerpt_audio, with_excerpt
 from musinterp_app.model import prior
 from musinterp_app.model.onnx_vae import OnnxVAE
 
@@ -406,6 +407,9 @@ class Engine:
         audio = np.concatenate(list(chunks))
         if self.stereo and not options.mono:
             audio = blend.stereo_image(audio)
+        rate = options.output_rate or blend.source_rate
+        audio = self._at_rate(blend, audio, rate, options, cancel)
+        options = replace(options, output_rate=rate)
         record = self._export_record(blend, options, channels=audio.ndim)
         record_path = sidecar.path_for(path)
         previous = _read_previous(record_path)  # put back if the audio cannot take its place
@@ -419,9 +423,8 @@ class Engine:
             return export_audio(
                 path,
                 audio,
-                self.config.sample_rate,
+                rate,
                 level=options.level,
-                output_rate=options.output_rate,
                 sample_format=options.sample_format,
                 fade_ms=options.fade_ms,
                 before_replace=write_record,
@@ -434,6 +437,33 @@ class Engine:
                     else:  # with the permissions it had (write_atomically keeps them)
                         files.write_atomically(record_path, previous)
             raise
+
+    def _at_rate(
+        self,
+        blend: Blend,
+        audio: np.ndarray,
+        rate: int,
+        options: "ExportOptions",
+        cancel: CancelToken | None,
+    ) -> np.ndarray:
+        """A render ``[samples]`` or ``[samples, 2]`` at the model's rate resampled to ``rate``
+        (soxr, very high quality); above the model's band, with ``options.high_band``, the
+        sources' own content mixed by their shares (what the model cannot make)."""
+        model_rate = self.config.sample_rate
+        if rate == model_rate:
+            return audio
+        audio = soxr.resample(audio, model_rate, rate, quality="VHQ").astype(np.float32)
+        if rate < model_rate or not options.high_band:
+            return audio
+        parts = [
+            above_model_band(excerpt_audio(t, rate, cancel=cancel), rate, model_rate)
+            for t in blend.tracks
+        ]
+        high = blend.high_band(parts, rate)  # [channels, samples]; stereo if a source is
+        high = high.mean(axis=0) if audio.ndim == 1 else high.T
+        length = min(len(audio), len(high))
+        audio[:length] += high[:length]
+        return audio
 
     def _check_output(self, path: str | Path, blend: Blend) -> Path:
         """``path`` if an export of ``blend`` may be written there (see
@@ -476,7 +506,7 @@ class Engine:
                 "renderer": RENDERER_VERSION,
                 "first_chunk_iterations": FIRST_CHUNK_ITERATIONS,
                 "seed": RENDER_SEED,
-                "rate": options.output_rate or self.config.sample_rate,
+                "rate": options.output_rate,
                 "channels": channels,
             },
         }

@@ -51,7 +51,7 @@ def export_audio(
     ``level``: ``"match"`` keeps the level that was heard (only scaled down if
     it would clip), ``"peak"`` normalises the loudest sample to −1 dBFS.
     ``output_rate``: resample (soxr, very high quality) to this rate; default
-    the model's. ``fade_ms``: raised-cosine fades at both ends (0: none).
+    ``sample_rate``. ``fade_ms``: raised-cosine fades at both ends (0: none).
     """
     if level not in EXPORT_LEVELS:
         raise ValueError(f"level must be one of {', '.join(EXPORT_LEVELS)}, not {level!r}")
@@ -77,10 +77,11 @@ class ExportOptions:
 
     n_iter: int = RENDER_ITERATIONS
     level: str = "match"
-    output_rate: int | None = None  # None: the model's rate
+    output_rate: int | None = None  # None: the sources' (the highest of their rates)
     sample_format: str = "16"
     fade_ms: float = DEFAULT_FADE_MS
     mono: bool = False
+    high_band: bool = True  # above the model's band, the sources' own content, by their shares
 
 
 def check_export_path(path: str | Path, inputs: tuple[str | Path, ...]) -> Path:

@@ -277,33 +277,77 @@ def align_track(
     and side together), cut so its first downbeat meets the reference's, and
     re-analysed. Its start and length stay those of the excerpt."""
     rate = model.mel_config.sample_rate
+    piece, heard_s = fitted_excerpt(track, alignment, rate, mid_side=True, cancel=cancel)
+    stereo = track.side is not None
+    fields = _excerpt_fields(model, piece[0], piece[1] if stereo else None, track.duration_s)
+    note = ""
+    if heard_s < track.duration_s - 0.1:  # the file ran out: the rest is silence
+        note = (
+            f"“{track.name}” runs out {heard_s:.1f} s into its fitted "
+            f"{track.duration_s:.1f}-s excerpt (it plays ×{alignment.speed:.2f} as fast); "
+            "the rest is silence: choose an earlier start or a shorter excerpt"
+        )
+    fingerprint = _fingerprint(track.path, track)
+    return replace(track, **fields, **fingerprint, alignment=alignment, note=note)
+
+
+def excerpt_audio(
+    track: Track, sample_rate: int, *, cancel: CancelToken | None = None
+) -> np.ndarray:
+    """The excerpt as the blend hears it, at ``sample_rate``, read again from the file:
+    ``[channels, samples]`` (left and right, or mono), fitted as the track's alignment
+    says. (Exports use it to carry what lies above the model's band.)"""
+    if track.alignment is not None:
+        return fitted_excerpt(track, track.alignment, sample_rate, cancel=cancel)[0]
+    stereo = track.side is not None
+    raw = io.load(
+        track.path,
+        sample_rate=sample_rate,
+        offset_s=track.start_s,
+        duration_s=track.duration_s,
+        min_duration_s=MIN_TRACK_S,
+        cancel=cancel,
+        channels=2 if stereo else 1,
+    )
+    piece = np.zeros((raw.shape[1] if stereo else 1, round(track.duration_s * sample_rate)))
+    kept = raw.T[:, : piece.shape[1]] if stereo else raw[None, : piece.shape[1]]
+    piece[:, : kept.shape[1]] = kept
+    return piece.astype(np.float32)
+
+
+def fitted_excerpt(
+    track: Track,
+    alignment: stretch.Alignment,
+    sample_rate: int,
+    *,
+    mid_side: bool = False,
+    cancel: CancelToken | None = None,
+) -> tuple[np.ndarray, float]:
+    """The track's excerpt read from its file at ``sample_rate`` (as much as the speed change
+    needs), stretched and pitch-shifted by Rubber Band (all channels together) and cut so its
+    first downbeat meets the reference's: ``[channels, samples]`` (left and right, or with
+    ``mid_side`` the middle and the sides (L − R) / 2; or mono), silence-padded to the
+    excerpt's length, and the seconds of it the file filled."""
     needed_s = (track.duration_s + alignment.skip_s) * alignment.speed + 0.1
     limits.check_excerpt_memory(needed_s)
     stereo = track.side is not None
     raw = io.load(
         track.path,
-        sample_rate=rate,
+        sample_rate=sample_rate,
         offset_s=track.start_s,
         duration_s=needed_s,
         min_duration_s=MIN_TRACK_S,
         cancel=cancel,
         channels=2 if stereo else 1,
     )
-    channels = [raw.mean(axis=1), 0.5 * (raw[:, 0] - raw[:, 1])] if stereo else [raw]
+    channels = raw.T if stereo else raw[None]
+    if stereo and mid_side:
+        channels = np.stack([raw.mean(axis=1), 0.5 * (raw[:, 0] - raw[:, 1])])
     fitted = stretch.stretch(
-        np.stack(channels), rate, speed=alignment.speed, semitones=alignment.semitones
+        channels, sample_rate, speed=alignment.speed, semitones=alignment.semitones
     )
-    first, length = round(alignment.skip_s * rate), round(track.duration_s * rate)
-    piece = np.zeros((len(channels), length), np.float32)
+    first, length = round(alignment.skip_s * sample_rate), round(track.duration_s * sample_rate)
+    piece = np.zeros((fitted.shape[0], length), np.float32)
     kept = fitted[:, first : first + length]
     piece[:, : kept.shape[1]] = kept
-    fields = _excerpt_fields(model, piece[0], piece[1] if stereo else None, track.duration_s)
-    note = ""
-    if kept.shape[1] < length - rate // 10:  # the file ran out: the rest is silence
-        note = (
-            f"“{track.name}” runs out {kept.shape[1] / rate:.1f} s into its fitted "
-            f"{track.duration_s:.1f}-s excerpt (it plays ×{alignment.speed:.2f} as fast); "
-            "the rest is silence: choose an earlier start or a shorter excerpt"
-        )
-    fingerprint = _fingerprint(track.path, track)
-    return replace(track, **fields, **fingerprint, alignment=alignment, note=note)
+    return piece, kept.shape[1] / sample_rate

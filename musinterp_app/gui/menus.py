@@ -33,7 +33,13 @@ RENDER_CHOICES = (
     (
         "rate",
         "Export sample rate",
-        (("The model's (32768 Hz)", 0), ("44100 Hz", 44100), ("48000 Hz", 48000)),
+        (
+            ("The sources' rate", 0),
+            ("44100 Hz", 44100),
+            ("48000 Hz", 48000),
+            ("96000 Hz", 96000),
+            ("The model's (no sound above 16.4 kHz)", -1),
+        ),
         0,
     ),
 )

@@ -481,7 +481,7 @@ class Session(Playback, QObject):
         options = engine.ExportOptions(
             n_iter=self.render_options["iterations"],
             level=self.render_options["level"],
-            output_rate=self.render_options["rate"] or None,
+            output_rate=self.export_rate(),
             sample_format=sample_format,
         )
 
@@ -491,6 +491,17 @@ class Session(Playback, QObject):
 
         self.status.emit(f"Exporting the {self._what(settings)} to {Path(path).name}…")
         self.lanes["export"].submit(work)
+
+    def export_rate(self) -> int:
+        """The rate exports are written at (Hz): the Render menu's choice, where 0 means the
+        sources' (the highest of A's and B's) and −1 the model's."""
+        chosen = int(self.render_options["rate"])
+        if chosen == -1:
+            return self.engine.config.sample_rate
+        if chosen == 0:
+            loaded = [t.info.sample_rate for t in self.tracks.values() if t is not None]
+            return max(loaded, default=self.engine.config.sample_rate)
+        return chosen
 
     def _exported(self, path) -> None:
         self.work_ended.emit()

@@ -29,8 +29,9 @@ weights stay bit-identical: latents, the prior and even steps keep working.
 The discriminator learns alone for ``discriminator_warmup_steps`` first.
 Checkpoints hold both networks, both optimisers and every random generator, so
 ``--resume`` continues exactly. ``best.pt`` is the validation with the most
-band-to-band detail whose log-mel MAE stays within ``MAE_GUARD`` of the start's (the
-start itself until a validation beats it).
+band-to-band detail whose log-mel MAE stays within ``MAE_GUARD`` of the start's and whose
+spectral convergence is no worse than the start's (the start itself until a validation
+beats it): sharper, but not at the cost of the partials Griffin-Lim must match.
 One process (stage 2 is short; DDP is stage 1's).
 """
 
@@ -73,6 +74,7 @@ LOG_FIELDS = [
     "val_mae_db",
     "val_detail_ratio",
     "val_frame_detail_ratio",
+    "val_convergence_db",
     "val_interpolation_share",
 ]
 
@@ -137,8 +139,8 @@ def validation_scores(
     model: torch.nn.Module, segments: np.ndarray, config: mel.MelConfig
 ) -> dict[str, float]:
     """Medians over ``segments`` ``[N, n_mels, frames]``: log-mel MAE (dB), band and frame
-    detail ratios of the decodes, and the interpolation share at α = 0.5 (slerp) of
-    neighbouring pairs."""
+    detail ratios and the mel magnitudes' spectral convergence (dB) of the decodes, and the
+    interpolation share at α = 0.5 (slerp) of neighbouring pairs."""
     with torch.no_grad():
         latents = [model.encode(torch.from_numpy(s[None]))[0] for s in segments]
         decoded = np.concatenate([model.decode(z).numpy() for z in latents])
@@ -165,6 +167,7 @@ def validation_scores(
         "val_frame_detail_ratio": float(
             np.median(metrics.detail_ratio(decoded, segments, config, axis="frames"))
         ),
+        "val_convergence_db": float(np.median(metrics.convergence_db(decoded, segments, config))),
         "val_interpolation_share": float(np.median(shares)),
     }
 
@@ -369,7 +372,9 @@ def train_adversarial(
             with open(run / "log.csv", "a", newline="") as log_file:
                 csv.DictWriter(log_file, fieldnames=LOG_FIELDS).writerow(row)
             bar.set_postfix(mae=f"{scores['val_mae_db']:.2f}", detail=f"{row['val_detail_ratio']}")
-            guarded = scores["val_mae_db"] <= MAE_GUARD * start_scores["val_mae_db"]
+            guarded = scores["val_mae_db"] <= MAE_GUARD * start_scores["val_mae_db"] and scores[
+                "val_convergence_db"
+            ] <= start_scores.get("val_convergence_db", np.inf)
             score = min(scores["val_detail_ratio"], 1.0)
             if guarded and score > best_score:
                 best_score = score

@@ -17,6 +17,23 @@ def mae_db(prediction: np.ndarray, target: np.ndarray, config: MelConfig) -> np.
     return error.mean(axis=(-2, -1)) * config.norm_scale_db
 
 
+def convergence_db(prediction: np.ndarray, target: np.ndarray, config: MelConfig) -> np.ndarray:
+    """Spectral convergence in dB of the linear mel magnitudes, at the best gain, per example
+    ``[batch]``: the loud partials' error, which is what Griffin-Lim has to match (a
+    quick stand-in, during training, for the SC after Griffin-Lim that ``evaluate`` measures)."""
+    floor = config.floor_normalised
+
+    def magnitude(mel: np.ndarray) -> np.ndarray:
+        decibels = np.maximum(mel, floor) * config.norm_scale_db + config.norm_offset_db
+        return np.power(10.0, np.minimum(decibels, 40.0) / 20.0, dtype=np.float64)
+
+    estimate, truth = magnitude(prediction), magnitude(target)
+    axes = (-2, -1)
+    gain = (estimate * truth).sum(axis=axes) / np.maximum((estimate**2).sum(axis=axes), 1e-20)
+    error = np.linalg.norm(gain[..., None, None] * estimate - truth, axis=axes)
+    return 20 * np.log10(error / np.maximum(np.linalg.norm(truth, axis=axes), 1e-12) + 1e-12)
+
+
 def mean_spectrum(segments: np.ndarray) -> np.ndarray:
     """The trivial baseline: every frame replaced by its clip's mean spectrum (same shape)."""
     return np.broadcast_to(segments.mean(axis=-1, keepdims=True), segments.shape)

@@ -151,10 +151,10 @@ def test_record_captures_the_applied_alpha_and_exports_what_was_heard(
     target = tmp_path / "performance.wav"
     with qtbot.waitSignal(window.session.exported, timeout=LOAD_TIMEOUT_MS):
         window.export_to(str(target), performance=True)
-    record = json.loads((tmp_path / "performance.musinterp.json").read_text())
+    record = json.loads((tmp_path / "performance.wav.musinterp.json").read_text())
     assert record["blend"]["curve"] == [list(point) for point in performance.curve]
     again = tmp_path / "again.wav"
-    result = musinterp("render", tmp_path / "performance.musinterp.json", "-o", again)
+    result = musinterp("render", tmp_path / "performance.wav.musinterp.json", "-o", again)
     assert result.returncode == 0, result.stderr
     assert again.read_bytes() == target.read_bytes()
 

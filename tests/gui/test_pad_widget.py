@@ -101,7 +101,7 @@ def test_a_drawn_path_is_exported_as_a_morph_with_its_sidecar(qtbot, panel, tmp_
         panel.export_to(tmp_path / "morph.wav")
     audio, rate = sf.read(tmp_path / "morph.wav")
     assert len(audio) == 3 * rate
-    record = json.loads((tmp_path / "morph.musinterp.json").read_text())
+    record = json.loads((tmp_path / "morph.wav.musinterp.json").read_text())
     assert record["blend"]["kind"] == "pad" and len(record["blend"]["path"]) == len(path)
     assert record["blend"]["mode"] == "slerp"  # the window's options
 

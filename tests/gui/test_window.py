@@ -134,8 +134,8 @@ def test_export_writes_a_normalised_wav(qtbot, window, clips, tmp_path):
     audio, rate = sf.read(target, dtype="float32")
     assert rate == 32768 and len(audio) == 640 * 256
     assert 20 * np.log10(np.abs(audio).max()) == pytest.approx(-1.0, abs=0.05)
-    assert sorted(p.name for p in target.parent.iterdir()) == ["blend.musinterp.json", "blend.wav"]
-    record = json.loads((target.parent / "blend.musinterp.json").read_text())
+    assert sorted(p.name for p in target.parent.iterdir()) == ["blend.wav", "blend.wav.musinterp.json"]
+    record = json.loads((target.parent / "blend.wav.musinterp.json").read_text())
     assert record["render"]["level"] == "peak" and len(record["blend"]["steps"]) > 2  # even steps
 
 

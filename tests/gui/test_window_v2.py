@@ -254,7 +254,7 @@ def test_morph_mode_disables_alpha_and_names_what_it_makes(qtbot, window, clips,
     with qtbot.waitSignal(window.session.exported, timeout=LOAD_TIMEOUT_MS):
         window.export_to(str(target))  # what Ctrl+E's dialog does with the suggested name
     assert window.status_text.text() == (
-        f"Exported {target} (and {target.stem}.musinterp.json: how it was made)"
+        f"Exported {target} (and {target.name}.musinterp.json: how it was made)"
     )
     morph = window.session.engine.render(window.session.settings, n_iter=0)
     assert window.session.settings.morph and len(sf.read(target)[0]) == len(morph)

@@ -1,0 +1,81 @@
+"""Exports at the sources' rate, with the sources' own content above the model's band."""
+
+import numpy as np
+import pytest
+import scipy.signal
+import soundfile as sf
+
+from musinterp_app import engine
+from musinterp_app.audio import synth
+from musinterp_app.engine import BlendSettings, Engine, ExportOptions
+
+RATE = 48000
+HIGH_HZ = (17000.0, 23000.0)  # above the model's band (16 384 Hz)
+
+
+def band_level_db(audio: np.ndarray, rate: int, band: tuple[float, float]) -> float:
+    """Mean power in ``band`` (Hz) of ``[samples]`` or ``[samples, channels]``, in dB."""
+    mono = audio.mean(axis=1) if audio.ndim == 2 else audio
+    frequencies, power = scipy.signal.welch(mono, rate, nperseg=4096)
+    inside = (frequencies >= band[0]) & (frequencies <= band[1])
+    return float(10 * np.log10(power[inside].mean() + 1e-30))
+
+
+def with_air(seconds: float, seed: int, air_db: float) -> np.ndarray:
+    """A music-like clip at 48 kHz with noise between 17 and 23 kHz at ``air_db`` (rms)."""
+    rng = np.random.default_rng(seed)
+    clip = synth.music_like(seconds, RATE, rng=rng, root_midi=45 + seed)
+    sos = scipy.signal.butter(8, HIGH_HZ, btype="bandpass", fs=RATE, output="sos")
+    air = scipy.signal.sosfilt(sos, rng.standard_normal(len(clip)))
+    air *= 10 ** (air_db / 20) / np.sqrt(np.mean(air**2))
+    return (0.5 * clip + air).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def sources(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("airy")
+    paths = {}
+    for slot, seed, air_db in (("A", 1, -30.0), ("B", 2, -40.0)):
+        paths[slot] = folder / f"{slot}.wav"
+        sf.write(paths[slot], with_air(6.0, seed, air_db), RATE)
+    return paths
+
+
+@pytest.fixture(scope="module")
+def blender(shipped_model, sources):
+    result = Engine(shipped_model)
+    for slot, path in sources.items():
+        result.set_track(slot, engine.load_track(path, shipped_model, overview=False))
+    return result
+
+
+def test_an_export_is_written_at_the_sources_rate_with_their_air(blender, sources, tmp_path):
+    out = blender.export(tmp_path / "half.wav", BlendSettings(alpha=0.5), ExportOptions())
+    audio, rate = sf.read(out)
+    assert rate == RATE
+    levels = {slot: band_level_db(sf.read(p)[0], RATE, HIGH_HZ) for slot, p in sources.items()}
+    expected = 10 * np.log10(0.5 * 10 ** (levels["A"] / 10) + 0.5 * 10 ** (levels["B"] / 10))
+    assert band_level_db(audio, RATE, HIGH_HZ) == pytest.approx(expected, abs=1.5)
+
+    plain = ExportOptions(high_band=False)
+    dull, _ = sf.read(blender.export(tmp_path / "dull.wav", BlendSettings(alpha=0.5), plain))
+    assert band_level_db(dull, RATE, HIGH_HZ) < expected - 30  # nothing above 16.4 kHz
+
+
+def test_a_source_alone_comes_back_whole_at_its_rate(blender, sources, tmp_path):
+    exact = BlendSettings(alpha=0.0, keep_detail=True)
+    options = ExportOptions(fade_ms=0, level="match")
+    audio, rate = sf.read(blender.export(tmp_path / "a.wav", exact, options))
+    original, _ = sf.read(sources["A"])
+    middle = slice(RATE // 2, len(audio) - RATE // 2)  # away from the resamplers' edges
+    error = audio[middle] - original[middle]
+    assert rate == RATE
+    assert 20 * np.log10(np.std(error) / np.std(original[middle])) < -40
+
+
+def test_the_model_rate_and_the_record_of_the_rate(blender, tmp_path):
+    options = ExportOptions(output_rate=32768)
+    out = blender.export(tmp_path / "model.wav", BlendSettings(alpha=0.5), options)
+    assert sf.info(out).samplerate == 32768
+    record = (tmp_path / "model.wav.musinterp.json").read_text()
+    assert '"rate": 32768' in record
