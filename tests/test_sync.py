@@ -64,7 +64,10 @@ def test_overrides_replace_the_estimates_and_undo_restores_the_track(pair):
     fit = halved.tracks["B"].alignment
     assert fit.tempo.bpm == pytest.approx(60.5)
     assert fit.key.name == "F major" and fit.semitones == -5
-    assert fit.speed == pytest.approx(pair.estimates("A")[0].bpm / 60.5 / 2, rel=1e-6)  # folded
+    # given by hand, so matched as given (not folded by octaves: ÷2 takes effect)
+    assert fit.speed == pytest.approx(pair.estimates("A")[0].bpm / 60.5, rel=1e-6)
+    estimated = pair.synced(("tempo",)).tracks["B"].alignment  # an estimate is folded
+    assert 2**-0.5 <= estimated.speed <= 2**0.5
     undone = halved.synced(())
     assert undone.tracks["B"].alignment is None
     np.testing.assert_array_equal(undone.tracks["B"].samples, pair.tracks["B"].samples)
@@ -73,6 +76,8 @@ def test_overrides_replace_the_estimates_and_undo_restores_the_track(pair):
 def test_a_wrong_tempo_override_is_refused(pair):
     with pytest.raises(ValueError, match="tempo"):
         pair.synced(("tempo",), tempo_bpm={"B": 1000.0})
+    with pytest.raises(ValueError, match="beyond ×0.25 … ×4: halve or double"):
+        pair.synced(("tempo",), tempo_bpm={"B": 21.0})  # within range, but a ×5 stretch
 
 
 def test_a_model_switch_keeps_the_fit_and_a_moved_excerpt_drops_it(pair, shipped_model):

@@ -35,6 +35,9 @@ _NOTE_NUMBERS = {name.lower(): number for number, name in enumerate(PITCH_NAMES)
 }  # fmt: skip
 
 QUIET_DBFS = -60.0  # RMS below which a clip has no beat and no key (its estimates: found)
+MIN_CONFIDENCE = 1e-3  # of a clip loud enough to estimate, however unclear (0: too quiet)
+CLEAR_BEAT = 0.2  # tempo confidence from which the window calls a beat clear
+CLEAR_KEY = 0.6  # key confidence (a correlation) from which it calls a key clear
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,11 @@ class Tempo:
     def label(self) -> str:
         """The tempo in BPM, or words saying there is none."""
         return f"{self.bpm:.1f} BPM" if self.found else "no beat (too quiet)"
+
+    @property
+    def clear(self) -> bool:
+        """Whether the beat is clear enough to trust the tempo (else it is shown as unclear)."""
+        return self.confidence >= CLEAR_BEAT
 
     @property
     def beat_s(self) -> float:
@@ -105,6 +113,11 @@ class Key:
     def label(self) -> str:
         """The key's name, or words saying there is none."""
         return self.name if self.found else "no key (too quiet)"
+
+    @property
+    def clear(self) -> bool:
+        """Whether the chroma fits the key well enough to trust it."""
+        return self.confidence >= CLEAR_KEY
 
     def relative(self) -> "Key":
         """The relative minor of a major key, or the relative major of a minor one."""
@@ -189,7 +202,7 @@ def estimate_tempo(samples: np.ndarray, sample_rate: int) -> Tempo:
     envelope, frame_rate = onset_envelope(samples, sample_rate)
     if len(envelope) < 2 * frame_rate * 60 / MIN_BPM:
         raise ValueError("the clip is too short to estimate a tempo (at least 2 s are needed)")
-    if _too_quiet(samples):
+    if too_quiet(samples):
         return Tempo(PREFERRED_BPM, 0.0, 0.0, 0.0)
     acf = _autocorrelation(envelope)
     shortest = frame_rate * 60 / MAX_BPM
@@ -213,7 +226,7 @@ def estimate_tempo(samples: np.ndarray, sample_rate: int) -> Tempo:
         bpm=60 * frame_rate / lag,
         first_beat_s=first_beat / frame_rate,
         first_downbeat_s=downbeat / frame_rate,
-        confidence=max(0.0, confidence),
+        confidence=max(MIN_CONFIDENCE, confidence),  # 0 is kept for "too quiet"
     )
 
 
@@ -234,7 +247,7 @@ def chroma(samples: np.ndarray, sample_rate: int) -> np.ndarray:
     return total / max(total.sum(), 1e-12)
 
 
-def _too_quiet(samples: np.ndarray) -> bool:
+def too_quiet(samples: np.ndarray) -> bool:
     """The clip's RMS is below ``QUIET_DBFS``: no beat or key can be told from it."""
     rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))) if len(samples) else 0.0
     return 20 * np.log10(max(rms, 1e-12)) < QUIET_DBFS
@@ -244,13 +257,18 @@ def estimate_key(samples: np.ndarray, sample_rate: int) -> Key:
     """The best-correlated of the 24 major and minor keys for a clip ``[samples]``; a clip
     quieter than ``QUIET_DBFS`` (silence, room tone, dither) gets confidence 0
     (``Key.found`` is False): its chroma is noise, and a key from it would be a guess."""
-    if _too_quiet(samples):
+    if too_quiet(samples):
         return Key(0, False, 0.0)
-    energy = chroma(samples, sample_rate)
+    return best_key(chroma(samples, sample_rate))
+
+
+def best_key(energy: np.ndarray) -> Key:
+    """The major or minor key whose Krumhansl–Kessler profile correlates best with a
+    chroma vector ``[12]`` (C first); the correlation is its confidence."""
     best = Key(0, False, -2.0)
     for minor, profile in ((False, MAJOR_PROFILE), (True, MINOR_PROFILE)):
         for tonic in range(12):
             score = float(np.corrcoef(energy, np.roll(profile, tonic))[0, 1])
             if score > best.confidence:
                 best = Key(tonic, minor, score)
-    return best
+    return replace(best, confidence=max(MIN_CONFIDENCE, best.confidence))

@@ -93,13 +93,21 @@ class Alignment:
 
 
 def plan(
-    sync: tuple[str, ...], tempo: Tempo, key: Key, reference_tempo: Tempo, reference_key: Key
+    sync: tuple[str, ...],
+    tempo: Tempo,
+    key: Key,
+    reference_tempo: Tempo,
+    reference_key: Key,
+    *,
+    fold: bool = True,
 ) -> Alignment:
     """How to fit a track with ``tempo`` and ``key`` to the reference's.
 
-    Tempo: the speed change is folded by octaves into ×0.71 … ×1.41, so a track
-    estimated at double or half the reference's tempo is not stretched twice as
-    far (its beats still fall on the reference's beats); then the start is cut
+    Tempo: with ``fold``, the speed change is folded by octaves into ×0.71 … ×1.41,
+    so a track estimated at double or half the reference's tempo is not stretched
+    twice as far (its beats still fall on the reference's beats); without it (a
+    tempo given by hand: ×2 means twice as fast) the stretch is the ratio itself,
+    within ×0.25 … ×4 (``ValueError`` beyond). Then the start is cut
     so its first downbeat lands on one of the reference's (modulo one of the
     reference's bars). Key: the smallest shift onto the reference's key (see
     ``Key.semitones_to``). Neither when either track has none (too quiet: ``found``).
@@ -110,7 +118,13 @@ def plan(
     speed, skip_s = 1.0, 0.0
     if "tempo" in sync and tempo.found and reference_tempo.found:  # else nothing to match
         speed = reference_tempo.bpm / tempo.bpm
-        speed *= 2.0 ** -np.round(np.log2(speed))
+        if fold:
+            speed *= 2.0 ** -np.round(np.log2(speed))
+        elif not 1 / MAX_SPEED <= speed <= MAX_SPEED:
+            raise ValueError(
+                f"matching {tempo.bpm:.1f} BPM to {reference_tempo.bpm:.1f} BPM needs a "
+                f"×{speed:.2f} stretch, beyond ×0.25 … ×4: halve or double one of the tempos"
+            )
         bar_s = reference_tempo.beat_s * BEATS_PER_BAR
         skip_s = float((tempo.first_downbeat_s / speed - reference_tempo.first_downbeat_s) % bar_s)
     pitched = key.found and reference_key.found  # no key in one of them: nothing to match

@@ -6,7 +6,10 @@ decaying envelopes, a bass line, and noise-burst percussion.
 
 import numpy as np
 
-_SCALE = np.array([0, 2, 4, 5, 7, 9, 11])  # major scale, semitones
+_SCALES = {  # semitones from the tonic
+    False: np.array([0, 2, 4, 5, 7, 9, 11]),  # major
+    True: np.array([0, 2, 3, 5, 7, 8, 10]),  # natural minor
+}
 
 
 def _note_hz(midi_note: float) -> float:
@@ -20,8 +23,14 @@ def music_like(
     rng: np.random.Generator,
     tempo_bpm: float = 120.0,
     root_midi: int = 57,
+    minor: bool = False,
+    cadences: bool = False,
 ) -> np.ndarray:
-    """A mono clip, float32 ``[round(duration_s * sample_rate)]`` peaking near -3 dBFS."""
+    """A mono clip, float32 ``[round(duration_s * sample_rate)]`` peaking near -3 dBFS, in the
+    major (or ``minor``: natural minor) key of ``root_midi`` at ``tempo_bpm``. Chords are
+    drawn from every degree of the scale, or with ``cadences`` from the four that state a
+    key (I, IV, V, vi: each bar starts on the tonic and its third chord is the dominant)."""
+    scale = _SCALES[minor]
     n_samples = round(duration_s * sample_rate)
     time_s = np.arange(n_samples) / sample_rate
     out = np.zeros(n_samples)
@@ -33,8 +42,10 @@ def music_like(
         t = time_s[start:stop] - time_s[start]
         if beat % 2 == 0:  # a new chord every two beats
             degree = rng.integers(0, 7)
+            if cadences:
+                degree = (0, rng.choice((3, 5)), 4, rng.choice((0, 3)))[beat // 2 % 4]
             chord = [
-                root_midi + _SCALE[(degree + k) % 7] + 12 * ((degree + k) // 7) for k in (0, 2, 4)
+                root_midi + scale[(degree + k) % 7] + 12 * ((degree + k) // 7) for k in (0, 2, 4)
             ]
         envelope = np.exp(-t / (0.6 * beat_s))
         for midi in chord:

@@ -319,7 +319,8 @@ class Engine:
         exactly as loaded, so α = 0 is still A itself, and the slider stays a
         decode-only move) with its first downbeat on A's, and shifted by the
         smallest interval onto A's key. ``tempo_bpm`` and ``keys`` replace a slot's
-        estimate (a double or half tempo, the relative key). Built like
+        estimate (a typed tempo, ×2 or ÷2, another key); a tempo given by hand is
+        matched as given, not folded by octaves. Built like
         :meth:`with_model`: this engine is left as it is."""
         tempo_bpm, keys = tempo_bpm or {}, keys or {}
         for bpm in tempo_bpm.values():
@@ -335,7 +336,8 @@ class Engine:
         reference = used("A") if sync else None
         for slot, track in self.tracks.items():
             if track is not None and slot != "A" and reference is not None:
-                fit = stretch.plan(sync, *used(slot), *reference)
+                given = slot in tempo_bpm or "A" in tempo_bpm  # ×2 means ×2: not folded
+                fit = stretch.plan(sync, *used(slot), *reference, fold=not given)
                 track = align_track(track, self.model, fit, cancel=cancel)
             elif track is not None and track.alignment is not None:
                 track = with_excerpt(

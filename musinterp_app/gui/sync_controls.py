@@ -1,9 +1,11 @@
-"""Tempo and key alignment in the window: two toggles, each track's BPM and key, overrides.
+"""Tempo and key alignment in the window: two toggles; each track's BPM and key, typed or
+chosen over the estimate, with how sure the estimate is.
 
 The estimates come from ``Engine.estimates`` and the fitting from
 ``Engine.synced`` (B, C and D fitted to A), both on lanes. A wrong estimate is
-corrected by hand: ×2 / ÷2 for a tempo counted twice too fast or too slow, and
-the relative key (C major ↔ A minor). The owner swaps in the synced engine
+corrected by hand: a typed tempo, ×2 / ÷2 for a tempo counted twice too fast or
+too slow (matched as given: ×2 stretches twice as far), a key chosen from the
+list, or the relative key (C major ↔ A minor). The owner swaps in the synced engine
 through ``on_synced`` (as it does for a model switch).
 
 Estimates and what was given by hand belong to a track's *content* (its file
@@ -17,8 +19,17 @@ swap may come meanwhile).
 from collections.abc import Callable
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QCheckBox, QGridLayout, QLabel, QPushButton, QWidget
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QGridLayout,
+    QLabel,
+    QPushButton,
+    QWidget,
+)
 
+from musinterp_app import limits
 from musinterp_app.audio.analysis import Key, Tempo
 from musinterp_app.audio.cancel import CancelToken
 from musinterp_app.engine import SLOTS, Content, Engine, Track
@@ -61,29 +72,58 @@ class SyncControls(QWidget):
         layout = QGridLayout(self)
         layout.addWidget(self.tempo_box, 0, 0)
         layout.addWidget(self.key_box, 0, 1)
-        self.readouts: dict[str, QLabel] = {}
+        self.readouts: dict[str, QLabel] = {}  # each slot's name and how sure its estimate is
+        self.tempo_fields: dict[str, QDoubleSpinBox] = {}
+        self.key_fields: dict[str, QComboBox] = {}
         self.buttons: dict[str, dict[str, QPushButton]] = {}
         for row, slot in enumerate(SLOTS, start=1):
             self.readouts[slot] = QLabel(f"{slot}: –", self)
-            layout.addWidget(self.readouts[slot], row, 0)
+            self.tempo_fields[slot] = self._tempo_field(slot)
+            self.key_fields[slot] = self._key_field(slot)
             self.buttons[slot] = {
                 "double": QPushButton("×2", self, clicked=lambda _=0, s=slot: self.scale(s, 2.0)),
                 "half": QPushButton("÷2", self, clicked=lambda _=0, s=slot: self.scale(s, 0.5)),
                 "relative": QPushButton(
-                    "Relative key", self, clicked=lambda _=0, s=slot: self.relative(s)
+                    "Relative", self, clicked=lambda _=0, s=slot: self.relative(s)
                 ),
             }
-            for column, button in enumerate(self.buttons[slot].values(), start=1):
-                button.setToolTip(
-                    {
-                        1: "the tempo is twice what was estimated",
-                        2: "the tempo is half what was estimated",
-                        3: "the key is the relative major or minor of the estimate",
-                    }[column]
-                )
-                layout.addWidget(button, row, column)
-        layout.addWidget(self.status, len(SLOTS) + 1, 0, 1, 4)
+            tips = {
+                "double": "the tempo is twice what it says: B is stretched twice as far",
+                "half": "the tempo is half what it says",
+                "relative": "the key is the relative major or minor of what it says",
+            }
+            row_widgets = (
+                self.readouts[slot],
+                self.tempo_fields[slot],
+                self.buttons[slot]["double"],
+                self.buttons[slot]["half"],
+                self.key_fields[slot],
+                self.buttons[slot]["relative"],
+            )
+            for name, button in self.buttons[slot].items():
+                button.setToolTip(tips[name])
+            for column, widget in enumerate(row_widgets):
+                layout.addWidget(widget, row, column)
+        self.status.setWordWrap(True)  # a long fit report wraps instead of widening the window
+        layout.addWidget(self.status, len(SLOTS) + 1, 0, 1, 6)
         self._show()
+
+    def _tempo_field(self, slot: str) -> QDoubleSpinBox:
+        """``slot``'s tempo, typed over the estimate (Enter or leaving the field applies it)."""
+        field = QDoubleSpinBox(self, decimals=1, suffix=" BPM", keyboardTracking=False)
+        field.setRange(limits.TEMPO_BPM.low, limits.TEMPO_BPM.high)
+        field.setToolTip("type the tempo if the estimate is wrong")
+        field.editingFinished.connect(lambda s=slot: self.give_tempo(s, field.value()))
+        return field
+
+    def _key_field(self, slot: str) -> QComboBox:
+        """``slot``'s key, chosen over the estimate."""
+        field = QComboBox(self)
+        for index in range(24):  # C major … B major, then C minor … B minor
+            field.addItem(Key(index % 12, index >= 12).name)
+        field.setToolTip("choose the key if the estimate is wrong")
+        field.activated.connect(lambda i, s=slot: self.give_key(s, Key(i % 12, i >= 12)))
+        return field
 
     @property
     def sync(self) -> tuple[str, ...]:
@@ -144,19 +184,31 @@ class SyncControls(QWidget):
 
     def scale(self, slot: str, factor: float) -> None:
         """Count ``slot``'s tempo ``factor`` times as fast (×2 or ÷2), then sync again."""
-        content = self.loaded().get(slot)
-        if content in self.estimates:
-            self.tempo_bpm[content] = self.current(slot)[0].bpm * factor
-            self._show()
-            self.apply()
+        if self.loaded().get(slot) in self.estimates:
+            self.give_tempo(slot, self.current(slot)[0].bpm * factor)
 
     def relative(self, slot: str) -> None:
         """Take ``slot``'s key to be the relative major/minor of what it is now."""
+        if self.loaded().get(slot) in self.estimates:
+            self.give_key(slot, self.current(slot)[1].relative())
+
+    def give_tempo(self, slot: str, bpm: float) -> None:
+        """``slot``'s tempo is ``bpm`` (typed, or ×2 / ÷2), not the estimate: sync again."""
         content = self.loaded().get(slot)
-        if content in self.estimates:
-            self.keys[content] = self.current(slot)[1].relative()
-            self._show()
-            self.apply()
+        if content not in self.estimates or abs(bpm - self.current(slot)[0].bpm) < 0.05:
+            return
+        self.tempo_bpm[content] = min(max(bpm, limits.TEMPO_BPM.low), limits.TEMPO_BPM.high)
+        self._show()
+        self.apply()
+
+    def give_key(self, slot: str, key: Key) -> None:
+        """``slot``'s key is ``key``, not the estimate: sync again."""
+        content = self.loaded().get(slot)
+        if content not in self.estimates or key.name == self.current(slot)[1].name:
+            return
+        self.keys[content] = key
+        self._show()
+        self.apply()
 
     def current(self, slot: str) -> tuple[Tempo, Key]:
         """The tempo and key used for ``slot``: the estimate unless given by hand."""
@@ -229,8 +281,9 @@ class SyncControls(QWidget):
         for slot in SLOTS:
             content = loaded.get(slot)
             known = content in self.estimates
-            for button in self.buttons[slot].values():
-                button.setEnabled(known)
+            for widget in (*self.buttons[slot].values(), self.tempo_fields[slot]):
+                widget.setEnabled(known)
+            self.key_fields[slot].setEnabled(known)
             if not known:
                 words = self.problems.get(content, "")
                 self.readouts[slot].setText(f"{slot}: {words or '–'}")
@@ -239,10 +292,21 @@ class SyncControls(QWidget):
                 continue
             tempo, key = self.current(slot)
             given = " (given)" if content in self.tempo_bpm or content in self.keys else ""
-            words = f"{tempo.label} · {key.label}{given}"
-            self.readouts[slot].setText(f"{slot}: {words}")
-            self.described.emit(slot, words)
-            self.readouts[slot].setToolTip(f"beat clarity {tempo.confidence:.2f} (0 … 1)")
+            self.tempo_fields[slot].setValue(tempo.bpm)
+            self.key_fields[slot].setCurrentIndex(12 * key.minor + key.tonic)
+            self.readouts[slot].setText(f"{slot}: {self._sureness(content, tempo, key)}")
+            self.readouts[slot].setToolTip(
+                f"beat clarity {tempo.confidence:.2f}, key fit {key.confidence:.2f} (0 … 1)"
+            )
+            self.described.emit(slot, f"{tempo.label} · {key.label}{given}")
+
+    def _sureness(self, content: Content, tempo: Tempo, key: Key) -> str:
+        """How far to trust ``content``'s tempo and key, in a word or two each."""
+        if not tempo.found:
+            return tempo.label
+        beat = "given" if content in self.tempo_bpm else "clear" if tempo.clear else "unclear"
+        tonality = "given" if content in self.keys else "clear" if key.clear else "unclear"
+        return f"tempo {beat}, key {tonality}"
 
 
 def _estimate_each(

@@ -217,6 +217,20 @@ def _fit_prior(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sync_study(args: argparse.Namespace) -> int:
+    from musinterp_app.training import sync_study
+
+    result = sync_study.study(
+        [Path(p) for p in args.audio],
+        [Path(p) for p in args.modules],
+        generated=args.generated,
+        tracks=args.tracks,
+    )
+    sync_study.write(result, Path(args.output))
+    print(sync_study.markdown(result))
+    return 0
+
+
 def _a_file(text: str) -> str:
     """An argparse ``type=`` for a file to read: refused at once when it is missing or
     no file at all (a pipe would block the command)."""
@@ -365,6 +379,28 @@ def build_parser() -> argparse.ArgumentParser:
         help="training clips to fit on (10 … 100000)",
     )
     fit.set_defaults(handler=_fit_prior)
+
+    sync = commands.add_parser(
+        "sync-study", help="how accurate and steady the window's tempo and key estimates are"
+    )
+    sync.add_argument("--audio", nargs="*", default=[], metavar="DIR", help="real music")
+    sync.add_argument(
+        "--modules", nargs="*", default=[], metavar="DIR", help="tracker modules (.mod, .xm)"
+    )
+    sync.add_argument(
+        "--generated",
+        type=limits.bounded(Range(0, 10_000, integer=True)),
+        default=48,
+        help="generated clips of known tempo and key",
+    )
+    sync.add_argument(
+        "--tracks",
+        type=limits.bounded(Range(1, 100_000, integer=True)),
+        default=120,
+        help="at most this many real tracks",
+    )
+    sync.add_argument("-o", "--output", required=True, metavar="REPORT_DIR")
+    sync.set_defaults(handler=_sync_study)
     return parser
 
 

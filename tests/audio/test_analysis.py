@@ -59,6 +59,15 @@ def test_silence_has_no_beat_or_key_and_matching_leaves_it_alone(recwarn):
     assert stretch.plan(("key",), tempo, d_major, tempo, c_major).semitones == -2  # both found
 
 
+def test_a_loud_clip_without_a_beat_is_unclear_not_too_quiet():
+    """Steady loud noise has no periodic onsets: its tempo is a guess, said as one."""
+    noise = 0.3 * np.random.default_rng(3).standard_normal(6 * RATE).astype(np.float32)
+    tempo = analysis.estimate_tempo(noise, RATE)
+    assert tempo.found and not tempo.clear and tempo.label.endswith("BPM")
+    beat = known_clip(120.0, 0, False, RATE, duration_s=6.0)
+    assert analysis.estimate_tempo(beat.samples, RATE).clear
+
+
 def test_a_clip_too_short_for_a_tempo_is_refused():
     with pytest.raises(ValueError, match="too short"):
         analysis.estimate_tempo(np.zeros(RATE // 2, np.float32), RATE)

@@ -50,13 +50,14 @@ def controls(qtbot, unestimated):
     return unestimated
 
 
-def test_readouts_show_each_tracks_tempo_and_key(qtbot, controls):
-    bpm = float(controls.readouts["A"].text().split()[1])
-    assert bpm == pytest.approx(100.0, rel=0.02)
-    assert controls.readouts["A"].text().endswith("BPM · C major")
-    assert "D minor" in controls.readouts["B"].text()
+def test_fields_show_each_tracks_tempo_and_key_and_how_sure(qtbot, controls):
+    assert controls.tempo_fields["A"].value() == pytest.approx(100.0, rel=0.02)
+    assert controls.key_fields["A"].currentText() == "C major"
+    assert controls.key_fields["B"].currentText() == "D minor"
+    assert controls.readouts["A"].text() == "A: tempo clear, key clear"
     assert controls.readouts["C"].text() == "C: –"
     assert not controls.buttons["C"]["double"].isEnabled()
+    assert not controls.tempo_fields["C"].isEnabled()
     with qtbot.waitSignal(controls.described, check_params_cb=lambda slot, _w: slot == "B") as told:
         controls.refresh()
     assert told.args[1].endswith("BPM · D minor")
@@ -71,14 +72,15 @@ def test_match_tempo_then_half_then_undo(qtbot, controls):
 
     with qtbot.waitSignal(controls.synced, timeout=60_000):
         controls.buttons["B"]["half"].click()
-    assert "(given)" in controls.readouts["B"].text()
-    assert controls.holder["engine"].tracks["B"].alignment.tempo.bpm == pytest.approx(
-        60.5, rel=0.02
-    )
+    assert controls.readouts["B"].text().startswith("B: tempo given")
+    fit = controls.holder["engine"].tracks["B"].alignment
+    assert fit.tempo.bpm == pytest.approx(60.5, rel=0.02)
+    assert fit.speed == pytest.approx(100 / 60.5, rel=0.03)  # ÷2 takes effect: not folded
 
     with qtbot.waitSignal(controls.synced, timeout=60_000):
         controls.buttons["A"]["relative"].click()
-    assert "A minor (given)" in controls.readouts["A"].text()
+    assert controls.key_fields["A"].currentText() == "A minor"
+    assert controls.readouts["A"].text().endswith("key given")
 
     with qtbot.waitSignal(controls.synced, timeout=60_000):
         controls.tempo_box.setChecked(False)
@@ -99,8 +101,8 @@ def test_a_new_track_is_fitted_again_while_matching_is_on(qtbot, controls, tmp_p
         controls.track_changed("B")
     fit = controls.holder["engine"].tracks["B"].alignment
     assert fit.key.name == "G major" and fit.semitones == 5  # G → C, the estimate again
-    qtbot.waitUntil(lambda: "G major" in controls.readouts["B"].text(), timeout=30_000)
-    assert "(given)" not in controls.readouts["B"].text()
+    qtbot.waitUntil(lambda: controls.key_fields["B"].currentText() == "G major", timeout=30_000)
+    assert "given" not in controls.readouts["B"].text()
 
 
 def test_an_estimate_stops_between_tracks_when_cancelled(shipped_model, tmp_path):
@@ -139,8 +141,8 @@ def test_a_swap_while_estimating_files_each_estimate_under_its_track(
         controls.track_changed(slot)
     with qtbot.waitSignal(controls.lanes["estimate"].finished, timeout=30_000):
         gate.set()
-    assert controls.readouts["A"].text().endswith("BPM · D minor")
-    assert controls.readouts["B"].text().endswith("BPM · C major")
+    assert controls.key_fields["A"].currentText() == "D minor"
+    assert controls.key_fields["B"].currentText() == "C major"
 
 
 def test_a_new_track_is_estimated_once_while_matching_is_on(qtbot, controls, tmp_path, monkeypatch):
@@ -162,7 +164,7 @@ def test_a_new_track_is_estimated_once_while_matching_is_on(qtbot, controls, tmp
     with qtbot.waitSignals([controls.synced, controls.lanes["estimate"].finished], timeout=60_000):
         controls.track_changed("B")
     assert len(calls) == 1
-    assert "G major" in controls.readouts["B"].text()
+    assert controls.key_fields["B"].currentText() == "G major"
 
 
 def test_the_estimate_cache_keeps_the_excerpts_read_most_recently(
@@ -184,3 +186,23 @@ def test_the_estimate_cache_keeps_the_excerpts_read_most_recently(
         blender.estimates("B")
         blender.estimates("A")
     assert len(estimated) == 1 + newer
+
+
+def test_a_typed_tempo_and_a_chosen_key_are_matched_as_given(qtbot, controls):
+    with qtbot.waitSignal(controls.synced, timeout=60_000):
+        controls.tempo_box.setChecked(True)
+    controls.tempo_fields["B"].setValue(200.0)
+    with qtbot.waitSignal(controls.synced, timeout=60_000):
+        controls.tempo_fields["B"].editingFinished.emit()  # as Enter does
+    fit = controls.holder["engine"].tracks["B"].alignment
+    assert fit.tempo.bpm == pytest.approx(200.0) and fit.speed == pytest.approx(0.5, rel=0.03)
+
+    with qtbot.waitSignal(controls.synced, timeout=60_000):
+        controls.key_box.setChecked(True)
+    field = controls.key_fields["B"]
+    with qtbot.waitSignal(controls.synced, timeout=60_000):
+        field.setCurrentIndex(field.findText("E major"))
+        field.activated.emit(field.currentIndex())  # as a choice from the list does
+    fit = controls.holder["engine"].tracks["B"].alignment
+    assert fit.key.name == "E major" and fit.semitones == -4  # E → C
+    assert controls.readouts["B"].text() == "B: tempo given, key given"
