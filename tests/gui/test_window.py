@@ -132,9 +132,10 @@ def test_export_writes_a_normalised_wav(qtbot, window, clips, tmp_path):
     qtbot.waitUntil(target.exists, timeout=LOAD_TIMEOUT_MS)
     qtbot.waitUntil(lambda: idle(window), timeout=LOAD_TIMEOUT_MS)
     audio, rate = sf.read(target, dtype="float32")
-    assert rate == 32768 and len(audio) == 640 * 256
+    assert rate == 44100 and len(audio) == round(640 * 256 * 44100 / 32768)  # the sources'
     assert 20 * np.log10(np.abs(audio).max()) == pytest.approx(-1.0, abs=0.05)
-    assert sorted(p.name for p in target.parent.iterdir()) == ["blend.wav", "blend.wav.musinterp.json"]
+    written = sorted(p.name for p in target.parent.iterdir())
+    assert written == ["blend.wav", "blend.wav.musinterp.json"]
     record = json.loads((target.parent / "blend.wav.musinterp.json").read_text())
     assert record["render"]["level"] == "peak" and len(record["blend"]["steps"]) > 2  # even steps
 
