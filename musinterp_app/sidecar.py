@@ -42,20 +42,28 @@ def sha256(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
-def check_file(path: str | os.PathLike, expected_sha256: str, what: str) -> None:
-    """Refuse, naming it, a file that is missing or whose bytes changed since the export."""
+def check_file(
+    path: str | os.PathLike,
+    expected_sha256: str,
+    what: str,
+    *,
+    recorded_at: str = "the export",
+    consequence: str = "so the export cannot be made again as it was",
+) -> None:
+    """Refuse, naming it, a file that is missing or whose bytes changed since it was
+    recorded (at ``recorded_at``: an export, a saved session)."""
     path = Path(path)
     try:
         actual = sha256(path)
     except OSError:
         raise SidecarError(
-            f"{what} “{path}” is missing or unreadable: put it back where it was at the "
-            "export, or re-export"
+            f"{what} “{path}” is missing or unreadable: put it back where it was at "
+            f"{recorded_at}, or {'re-export' if recorded_at == 'the export' else 'load it again'}"
         ) from None
     if actual != expected_sha256:
         raise SidecarError(
-            f"{what} “{path}” has changed since the export (its sha256 differs), so the "
-            "export cannot be made again as it was"
+            f"{what} “{path}” has changed since {recorded_at} (its sha256 differs), "
+            f"{consequence}"
         )
 
 

@@ -8,7 +8,7 @@ import html
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 
 from musinterp_app import __version__, engine
-from musinterp_app.gui import generate_dialog, listening_test, midi
+from musinterp_app.gui import generate_dialog, listening_test, midi, window_memory
 from musinterp_app.model import evaluation
 from musinterp_app.model.onnx_vae import ModelInfo
 
@@ -90,6 +90,11 @@ def _file_menu(window, file_menu, add) -> dict:
         menu.aboutToShow.connect(lambda s=slot: window._fill_recent_menu(s))
         recent_menus[slot] = menu
     add(file_menu, "examples", "Open e&xamples", window.open_examples)
+    file_menu.addSeparator()
+    add(file_menu, "open_session", "Open sess&ion…", lambda: window_memory.ask_and_open(window))
+    add(file_menu, "save_session", "&Save session…", lambda: window_memory.ask_and_save(window),
+        QKeySequence.StandardKey.Save)  # fmt: skip
+    file_menu.addSeparator()
     add(file_menu, "generate", "&Generate…", lambda: generate_dialog.open_for(window))
     file_menu.addSeparator()
     add(file_menu, "export", "&Export blend…", window.export_dialog, "Ctrl+E")

@@ -17,6 +17,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPalette, QPen
 from PySide6.QtWidgets import (
     QCheckBox,
+    QDoubleSpinBox,
     QFileDialog,
     QHBoxLayout,
     QLabel,
@@ -25,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from musinterp_app import engine
+from musinterp_app import engine, sidecar
 from musinterp_app.audio import io
 from musinterp_app.engine import BlendSettings, Engine, ExportOptions, PadSettings, Track
 from musinterp_app.gui.throttle import Throttle
@@ -189,6 +190,7 @@ class PadPanel(QWidget):
             slot: QPushButton(f"Load {slot}…", self, clicked=lambda _=False, s=slot: self._ask(s))
             for slot in ("C", "D")
         }
+        self.start_fields = {slot: self._start_field(slot) for slot in ("C", "D")}
         self.export_button = QPushButton("Export path morph…", self, enabled=False)
         self.export_button.clicked.connect(self._ask_export)
         self.status = QLabel("Load C and D (A and B are the window's tracks)", self)
@@ -213,8 +215,10 @@ class PadPanel(QWidget):
         self.surface.path_drawn.connect(lambda _path: self.refresh())
 
         buttons = QHBoxLayout()
-        for button in (*self.load_buttons.values(), self.export_button):
-            buttons.addWidget(button)
+        for slot in ("C", "D"):
+            buttons.addWidget(self.load_buttons[slot])
+            buttons.addWidget(self.start_fields[slot])
+        buttons.addWidget(self.export_button)
         layout = QVBoxLayout(self)
         layout.addWidget(self.surface, 1)
         layout.addWidget(self.draw_box)
@@ -238,8 +242,19 @@ class PadPanel(QWidget):
             steady_level=options.steady_level,
         )
 
-    def load(self, slot: str, path: str | Path) -> None:
-        """Load a file into corner C or D (in the background); A and B are the window's."""
+    def _start_field(self, slot: str) -> QDoubleSpinBox:
+        """Where corner ``slot``'s excerpt starts in its file (seconds), as A's and B's can."""
+        field = QDoubleSpinBox(
+            self, decimals=1, suffix=" s", prefix="from ", keyboardTracking=False, enabled=False
+        )
+        field.setRange(0.0, 0.0)
+        field.setToolTip(f"where {slot}'s excerpt starts in its file")
+        field.editingFinished.connect(lambda s=slot: self._move_excerpt(s, field.value()))
+        return field
+
+    def load(self, slot: str, path: str | Path, *, start_s: float = 0.0) -> None:
+        """Load a file into corner C or D from ``start_s`` (in the background); A and B are
+        the window's."""
         blender = self.engine_now()
         model = blender.model
         duration_s = next(
@@ -247,11 +262,25 @@ class PadPanel(QWidget):
             engine.DEFAULT_EXCERPT_S,
         )
         self.status.setText(f"Loading {Path(path).name} into {slot}…")
+        options = {"start_s": start_s, "duration_s": duration_s, "overview": False}
+
+        def work(cancel, _progress):
+            return model, engine.load_track(path, model, cancel=cancel, **options)
+
+        self.lanes[f"load {slot}"].submit(work)
+
+    def _move_excerpt(self, slot: str, start_s: float) -> None:
+        """Analyse another excerpt of corner ``slot``'s file."""
+        blender = self.engine_now()
+        track, model = blender.tracks[slot], blender.model
+        if track is None or abs(track.start_s - start_s) < 0.05:
+            return
+        self.status.setText(f"Analysing the new excerpt of {slot}…")
         self.lanes[f"load {slot}"].submit(
             lambda cancel, progress: (
                 model,
-                engine.load_track(
-                    path, model, duration_s=duration_s, cancel=cancel, overview=False
+                engine.with_excerpt(
+                    track, model, start_s=start_s, duration_s=track.duration_s, cancel=cancel
                 ),
             )
         )
@@ -273,6 +302,12 @@ class PadPanel(QWidget):
         """Show the corners' names and what is missing (after any track changed)."""
         tracks = self.engine_now().tracks
         self.surface.set_names({s: t.name if t else "" for s, t in tracks.items() if s in CORNERS})
+        for slot, field in self.start_fields.items():
+            track = tracks[slot]
+            field.setEnabled(track is not None)
+            if track is not None:
+                field.setRange(0.0, engine.latest_start_s(track.info))
+                field.setValue(track.start_s)
         missing = [slot for slot in CORNERS if tracks[slot] is None]
         self.export_button.setEnabled(not missing and len(self.surface.path) > 1)
         self.status.setText(
@@ -331,7 +366,7 @@ class PadPanel(QWidget):
         )
 
     def _exported(self, path: Path) -> None:
-        self.status.setText(f"Exported {path.name} (and {path.stem}.musinterp.json)")
+        self.status.setText(f"Exported {path.name} (and {sidecar.path_for(path).name})")
         self.exported.emit(path)
 
     def _failed(self, message: str) -> None:

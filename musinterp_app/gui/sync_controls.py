@@ -59,6 +59,9 @@ class SyncControls(QWidget):
         self.keys: dict[Content, Key] = {}
         self.seen: dict[str, Content | None] = {}  # each slot's content at its last change
         self._estimating: set[Content] = set()  # what the running estimate job covers
+        # A saved session's hand-given values, by slot, until that slot's track is loaded:
+        # slot → (file, excerpt start, tempo or None, key or None)
+        self._restoring: dict[str, tuple[str, float, float | None, Key | None]] = {}
         self.lanes = lanes(("estimate", "sync"), self)  # the session's: Esc cancels them
         self.lanes["estimate"].finished.connect(self._estimated)
         self.lanes["sync"].finished.connect(self._synced)
@@ -162,10 +165,55 @@ class SyncControls(QWidget):
             )
         self._show()
 
+    def given(self) -> tuple[dict[str, float], dict[str, Key]]:
+        """The tempos and keys given by hand, by slot (what a session file keeps)."""
+        loaded = self.loaded()
+        tempos = {s: self.tempo_bpm[c] for s, c in loaded.items() if c in self.tempo_bpm}
+        return tempos, {s: self.keys[c] for s, c in loaded.items() if c in self.keys}
+
+    def restore(
+        self,
+        match: tuple[str, ...],
+        tracks: dict[str, tuple[str, float]],
+        tempo_bpm: dict[str, float],
+        keys: dict[str, Key],
+    ) -> None:
+        """A saved session's matching: the toggles at once, and what was given by hand for
+        each slot as soon as the track it was given for (``tracks``: file and excerpt
+        start by slot) is loaded there."""
+        self._restoring = {
+            slot: (*tracks[slot], tempo_bpm.get(slot), keys.get(slot))
+            for slot in set(tempo_bpm) | set(keys)
+            if slot in tracks
+        }
+        for box, name in ((self.tempo_box, "tempo"), (self.key_box, "key")):
+            box.blockSignals(True)  # one fit below, not one per toggle
+            box.setChecked(name in match)
+            box.blockSignals(False)
+        for slot in SLOTS:
+            self._take_restored(slot)
+        self._show()
+        self.apply()
+
+    def _take_restored(self, slot: str) -> None:
+        """Give ``slot`` the session's hand-given values if its saved track is loaded there."""
+        track = self.engine_now().tracks[slot]
+        waiting = self._restoring.get(slot)
+        if track is None or waiting is None:
+            return
+        path, start_s, bpm, key = waiting
+        if str(track.path) == path and abs(track.start_s - start_s) < 1e-3:
+            del self._restoring[slot]
+            if bpm is not None:
+                self.tempo_bpm[track.content] = bpm
+            if key is not None:
+                self.keys[track.content] = key
+
     def track_changed(self, slot: str) -> None:
         """A track was loaded, moved, swapped, re-encoded or fitted: estimate it if its
         content is new, and fit again while matching is on when it is new or not fitted as
         the toggles say (B, C, D are fitted to A)."""
+        self._take_restored(slot)
         track = self.engine_now().tracks[slot]
         content = None if track is None else track.content
         new = self.seen.get(slot) != content

@@ -1,17 +1,26 @@
-"""What the window remembers in its settings file between runs: its size, the options,
-α, the excerpt length and the tracks with their excerpts (restored only when the files
-still exist; a damaged or hand-edited value falls back to its default)."""
+"""What the window remembers between runs, and its session files.
 
+The window's own options (size, loop, volume, play on release) live in its settings
+file. Everything that shapes the sound is a session (:mod:`session_file`): the window
+writes ``last.musinterp-session.json`` beside its settings when it closes and opens
+it at the next start, where a track whose file is gone is left out and a damaged
+file is set aside with a word; *File → Save session / Open session* keep others,
+and opening one refuses, in a sentence, sources that changed since it was saved.
+"""
+
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QFileDialog
 
-from musinterp_app import engine, limits
-from musinterp_app.engine import BlendSettings
+from musinterp_app import json_input, limits, sidecar
+from musinterp_app.gui import session_file
 from musinterp_app.gui.session import SLOTS, Excerpt, SessionState
-from musinterp_app.model import latent
+from musinterp_app.gui.session_file import SavedSession, SavedTrack
 
 VOLUME = limits.Range(0.0, 1.0)  # playback gain
+CORNER_SLOTS = ("C", "D")
 
 
 def remembered_number(
@@ -25,8 +34,13 @@ def remembered_number(
         return default
 
 
+def last_session_path(settings: QSettings) -> Path:
+    """Where the window keeps the session it comes back to: beside its settings file."""
+    return Path(settings.fileName()).with_name(session_file.LAST_SESSION)
+
+
 def restore(window) -> None:
-    """``window``'s options, and the last session's tracks (those whose files exist)."""
+    """``window``'s options, and the last session (its tracks whose files still exist)."""
     settings = window.settings
     geometry = settings.value("geometry")
     if geometry is not None:
@@ -37,39 +51,144 @@ def restore(window) -> None:
     volume = remembered_number(settings, "volume", VOLUME, 1.0)
     window.volume_slider.setValue(round(100 * volume))
     window.autoplay_box.setChecked(settings.value("play_on_release", True, type=bool))
-    mode = settings.value("mode", latent.DEFAULT_MODE)
-    blend = BlendSettings(
-        alpha=remembered_number(settings, "alpha", limits.ALPHA, 0.5),
-        mode=mode if mode in latent.MODES else latent.DEFAULT_MODE,
-        morph=settings.value("morph", False, type=bool),
-        keep_detail=settings.value("keep_detail", True, type=bool),
-    )
-    excerpt_s = remembered_number(settings, "excerpt_s", limits.EXCERPT_S, engine.DEFAULT_EXCERPT_S)
-    tracks = []
-    for slot in SLOTS:
-        path = str(settings.value(f"session/{slot}", ""))
-        start_s = remembered_number(settings, f"session/{slot}_start_s", limits.START_S, 0.0)
-        tracks.append(Excerpt(path, start_s) if path and Path(path).is_file() else None)
-    session = window.session
-    session.settings, session.excerpt_s = blend, excerpt_s
-    window._show_settings()
-    session.apply_state(SessionState(tuple(tracks), excerpt_s, blend))
+    window._show_settings()  # the widgets show the session's defaults until one is restored
+    path = last_session_path(settings)
+    if not path.is_file():
+        return
+    try:
+        saved = session_file.read(path)
+    except (json_input.JsonInputError, session_file.SessionError) as error:
+        window.session.notice.emit(f"The last session was not restored: {error}")
+        return
+    present = {s: t for s, t in saved.tracks.items() if Path(t.path).is_file()}
+    apply(window, replace(saved, tracks=present))
 
 
 def save(window) -> None:
-    """Remember ``window`` and its session for the next start."""
+    """Remember ``window``'s options and its session for the next start."""
     settings, session = window.settings, window.session
-    state = session.state()
     settings.setValue("geometry", window.saveGeometry())
-    settings.setValue("alpha", state.settings.alpha)
-    settings.setValue("mode", state.settings.mode)
-    settings.setValue("morph", state.settings.morph)
-    settings.setValue("keep_detail", state.settings.keep_detail)
-    settings.setValue("excerpt_s", state.excerpt_s)
     settings.setValue("loop", window.loop_box.isChecked())
     settings.setValue("volume", session.volume)
     settings.setValue("play_on_release", window.autoplay_box.isChecked())
-    for slot, excerpt in zip(SLOTS, state.tracks, strict=True):
-        settings.setValue(f"session/{slot}", excerpt.path if excerpt else "")
-        settings.setValue(f"session/{slot}_start_s", excerpt.start_s if excerpt else 0.0)
     settings.setValue("model_folder", str(session.engine.model.info.folder.absolute()))
+    settings.sync()
+    try:
+        session_file.write(last_session_path(settings), capture(window))
+    except sidecar.SidecarError as error:  # a read-only settings folder: said, not fatal
+        window.session.notice.emit(f"The session could not be kept for the next start: {error}")
+
+
+def capture(window) -> SavedSession:
+    """Everything in ``window`` that shapes the sound, as a session file keeps it."""
+    session = window.session
+    tracks = {
+        slot: SavedTrack(str(track.path), track.source_sha256, round(track.start_s, 3))
+        for slot, track in session.engine.tracks.items()
+        if track is not None
+    }
+    tempo_bpm, keys = window.sync_controls.given()
+    return SavedSession(
+        model_folder=str(session.engine.model.info.folder.absolute()),
+        tracks=tracks,
+        excerpt_s=session.excerpt_s,
+        blend=session.settings,
+        match=window.sync_controls.sync,
+        tempo_bpm=tempo_bpm,
+        keys=keys,
+        pad_position=window.pad.surface.position,
+        pad_path=window.pad.surface.path,
+        panels={name: not dock.isHidden() for name, dock in window.docks.items()},
+        render=dict(session.render_options),
+    )
+
+
+def apply(window, saved: SavedSession) -> None:
+    """Make ``window`` sound as ``saved`` says: options at once, tracks in the background
+    (after a model switch, when the session was made with another model)."""
+    session = window.session
+    folder = Path(saved.model_folder)
+    current = session.engine.model.info.folder
+    if folder.resolve() != current.resolve() and (folder / "encoder.onnx").is_file():
+
+        def then() -> None:
+            session.model_changed.disconnect(then)
+            _apply_now(window, saved)
+
+        session.model_changed.connect(then)
+        window.load_model(str(folder))
+        return
+    _apply_now(window, saved)
+
+
+def _apply_now(window, saved: SavedSession) -> None:
+    session = window.session
+    for name, value in saved.render.items():
+        for action in window.choices[name].actions():
+            if action.data() == value and not action.isChecked():
+                action.trigger()
+    pair = tuple(
+        Excerpt(track.path, track.start_s) if (track := saved.tracks.get(slot)) else None
+        for slot in SLOTS
+    )
+    session.settings, session.excerpt_s = saved.blend, saved.excerpt_s
+    window._show_settings()
+    session.apply_state(SessionState(pair, saved.excerpt_s, saved.blend))
+    for slot in CORNER_SLOTS:
+        if slot in saved.tracks:
+            window.pad.load(slot, saved.tracks[slot].path, start_s=saved.tracks[slot].start_s)
+    window.pad.surface.set_position(*saved.pad_position)
+    window.pad.surface.path = saved.pad_path
+    window.pad.refresh()
+    where = {slot: (track.path, track.start_s) for slot, track in saved.tracks.items()}
+    window.sync_controls.restore(saved.match, where, saved.tempo_bpm, saved.keys)
+    for name, shown in saved.panels.items():
+        window.docks[name].setVisible(shown)
+
+
+SESSION_FILTER = f"musinterp sessions (*{session_file.SUFFIX})"
+
+
+def ask_and_save(window) -> None:
+    """File → Save session…: ask for a name (beside the sources at first) and write it."""
+    folder = window.settings.value("last_session_folder", "") or str(_sources_folder(window))
+    path, _ = QFileDialog.getSaveFileName(window, "Save the session", folder, SESSION_FILTER)
+    if not path:
+        return
+    if not path.endswith(session_file.SUFFIX):
+        path = str(Path(path).with_suffix("")) + session_file.SUFFIX
+    try:
+        written = session_file.write(path, capture(window))
+    except sidecar.SidecarError as error:
+        window._warn("Cannot save the session", str(error))
+        return
+    window.settings.setValue("last_session_folder", str(written.absolute().parent))
+    window.session.status.emit(f"Saved the session in {written.name}")
+
+
+def ask_and_open(window) -> None:
+    """File → Open session…: ask for a file, then :func:`open_session`."""
+    folder = window.settings.value("last_session_folder", "") or str(_sources_folder(window))
+    path, _ = QFileDialog.getOpenFileName(window, "Open a session", folder, SESSION_FILTER)
+    if path:
+        open_session(window, path)
+
+
+def open_session(window, path: str | Path) -> None:
+    """Read ``path`` and check its sources' sha256 in the background, then make the window
+    sound as it says; a file that cannot be used is refused in a sentence, and the window
+    keeps what it had."""
+    lane = getattr(window, "_session_lane", None)
+    if lane is None:
+        lane = window.session.new_lanes(("open",), window, prefix="session")["open"]
+        lane.finished.connect(lambda saved: apply(window, saved))
+        lane.failed.connect(lambda message: window._warn("Cannot open the session", message))
+        window._session_lane = lane
+    window.settings.setValue("last_session_folder", str(Path(path).absolute().parent))
+    window.session.status.emit(f"Opening the session {Path(path).name}…")
+    lane.submit(lambda _cancel, _progress: session_file.checked(path))
+
+
+def _sources_folder(window) -> Path:
+    loaded = [t for t in window.session.tracks.values() if t is not None]
+    return loaded[0].path.parent if loaded else Path.home()

@@ -1,11 +1,15 @@
-"""A musician's workflow in the real window: exports a DAW takes as they are."""
+"""A musician's workflow in the real window: exports a DAW takes as they are, sessions that
+come back whole."""
 
+import numpy as np
 import pytest
 import soundfile as sf
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QLineEdit
-from support.window import LOAD_TIMEOUT_MS, load_both
+from support.window import LOAD_TIMEOUT_MS, idle, load_both, make_window
 
+from musinterp_app.engine import BlendSettings
+from musinterp_app.gui import session_file, window_memory
 from musinterp_app.gui.export_dialog import ExportDialog
 
 pytestmark = pytest.mark.gui
@@ -49,3 +53,88 @@ def test_the_export_dialog_starts_beside_the_sources_at_their_rate(qtbot, window
     assert window.settings.value("export_type") == "FLAC, 16-bit (*.flac)"  # what was written
     assert (clips[0].parent / "second.flac.musinterp.json").is_file()
     assert (clips[0].parent / "first.wav.musinterp.json").is_file()  # each keeps its own
+
+
+def make_shown_window(qtbot, model, settings_file):
+    win = make_window(model, settings_file)
+    win.autoplay_box.setChecked(False)
+    qtbot.addWidget(win)
+    win.show()
+    return win
+
+
+def test_everything_that_shapes_the_sound_comes_back_on_the_next_start(
+    qtbot, shipped_model, clips, tmp_path
+):
+    settings_file = tmp_path / "settings.ini"
+    first = make_shown_window(qtbot, shipped_model, settings_file)
+    load_both(qtbot, first, clips)
+    first.alpha_box.setValue(0.3)
+    first.mode_box.setCurrentIndex(first.mode_box.findData("lerp"))
+    for slot, start_s in (("C", 1.0), ("D", 0.0)):
+        with qtbot.waitSignal(first.pad.track_loaded, timeout=LOAD_TIMEOUT_MS):
+            first.pad.load(slot, clips[1 if slot == "C" else 0], start_s=start_s)
+    first.pad.surface.set_position(0.2, 0.7)
+    first.pad.surface.path = ((0.0, 0.0), (1.0, 1.0))
+    first.docks["sync"].show()
+    sync = first.sync_controls
+    qtbot.waitUntil(lambda: sync.tempo_fields["B"].isEnabled(), timeout=LOAD_TIMEOUT_MS)
+    with qtbot.waitSignal(sync.synced, timeout=LOAD_TIMEOUT_MS):
+        sync.tempo_box.setChecked(True)
+    with qtbot.waitSignal(sync.synced, timeout=LOAD_TIMEOUT_MS):
+        sync.give_tempo("B", 70.0)
+    next(a for a in first.choices["rate"].actions() if a.data() == 48000).trigger()
+    qtbot.waitUntil(lambda: idle(first), timeout=LOAD_TIMEOUT_MS)
+    first.close()
+
+    second = make_shown_window(qtbot, shipped_model, settings_file)
+
+    def back() -> bool:  # a fit replaces the engine: read its tracks afresh
+        tracks = second.session.engine.tracks
+        fitted = tracks["B"] is not None and tracks["B"].alignment is not None
+        return fitted and all(tracks[s] is not None for s in "ABCD") and idle(second)
+
+    qtbot.waitUntil(back, timeout=LOAD_TIMEOUT_MS)
+    tracks = second.session.engine.tracks
+    settings = second.session.settings
+    assert (settings.alpha, settings.mode) == (0.3, "lerp")
+    assert tracks["C"].path == clips[1] and tracks["C"].start_s == 1.0
+    assert second.pad.start_fields["C"].value() == 1.0
+    assert second.pad.surface.position == (0.2, 0.7)
+    assert second.pad.surface.path == ((0.0, 0.0), (1.0, 1.0))
+    assert not second.docks["sync"].isHidden() and second.docks["pad"].isHidden()
+    assert second.sync_controls.tempo_box.isChecked()
+    assert tracks["B"].alignment.tempo.bpm == pytest.approx(70.0)  # given by hand, kept
+    assert second.session.export_rate() == 48000
+    second.close()
+
+
+def test_a_saved_session_opens_and_a_changed_source_is_refused_in_a_sentence(
+    qtbot, window, clips, tmp_path
+):
+    load_both(qtbot, window, clips)
+    window.alpha_box.setValue(0.8)
+    saved = tmp_path / "song.musinterp-session.json"
+    session_file.write(saved, window_memory.capture(window))
+    window.alpha_box.setValue(0.1)
+    window_memory.open_session(window, saved)
+    qtbot.waitUntil(lambda: window.session.settings.alpha == 0.8, timeout=LOAD_TIMEOUT_MS)
+
+    window.alpha_box.setValue(0.1)
+    sf.write(clips[1], np.zeros(44100, np.float32), 44100)  # B is another sound now
+    window_memory.open_session(window, saved)
+    qtbot.waitUntil(lambda: window.last_message is not None, timeout=LOAD_TIMEOUT_MS)
+    text = window.last_message.text()
+    assert "Track B" in text and "has changed since the session's saving" in text
+    assert window.session.settings.alpha == 0.1  # the window kept what it had
+
+
+@pytest.mark.parametrize(
+    "content", ["{", '{"format": "musinterp session", "format_version": 1}', "[]", "null"]
+)
+def test_a_damaged_last_session_starts_empty_with_a_word(qtbot, shipped_model, tmp_path, content):
+    (tmp_path / "last.musinterp-session.json").write_text(content)
+    win = make_shown_window(qtbot, shipped_model, tmp_path / "settings.ini")
+    assert win.session.settings == BlendSettings()
+    assert "The last session was not restored" in win.status_text.text()
+    win.close()
