@@ -37,9 +37,10 @@ class Range:
     def describe(self) -> str:
         """The range in words, e.g. ``"0 … 1"`` or ``"more than 0 and at most 600 s"``."""
         unit = f" {self.unit}" if self.unit else ""
+        low, high = (f"{v:d}" if self.integer else f"{v:g}" for v in (self.low, self.high))
         if self.above_low:
-            return f"more than {self.low:g} and at most {self.high:g}{unit}"
-        return f"{self.low:g} … {self.high:g}{unit}"
+            return f"more than {low} and at most {high}{unit}"
+        return f"{low} … {high}{unit}"
 
     def parse(self, text: str) -> float | int:
         """``text`` as a number in range; ``OptionError`` (without the option's name) if not.

@@ -150,8 +150,10 @@ def test_reconstruct_through_the_model(tmp_path):
 def test_info_prints_the_model_facts():
     result = musinterp("info")
     assert result.returncode == 0, result.stderr
-    assert "architecture   hybrid" in result.stdout
-    assert "trained on" in result.stdout
+    assert "learnt from     asc-music" in result.stdout
+    assert "hears           sound up to 16.4 kHz in 512 pitch bands" in result.stdout
+    assert "hybrid" not in result.stdout  # the network's kind: only with --details
+    assert "technically     hybrid network" in musinterp("info", "--details").stdout
     # the evaluation, in plain words (from the model folder's evaluation.json)
     assert "of the original's band-to-band detail" in result.stdout
     assert "reshaped by the model rather than crossfaded" in result.stdout

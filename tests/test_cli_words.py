@@ -55,7 +55,7 @@ def test_blend_shows_progress_on_a_terminal_and_nothing_when_piped(tmp_path):
 def test_info_is_plain_text_and_names_the_model_by_its_folder():
     result = musinterp("info")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("model “default” (id ")
+    assert result.stdout.startswith("The model “default” (in ")
     assert "#" not in result.stdout and "|" not in result.stdout and "**" not in result.stdout
     assert "musinterp info --details" in result.stdout
     details = musinterp("info", "--details").stdout

@@ -112,10 +112,25 @@ def test_the_command_writes_the_length_asked_and_repeats_with_the_seed(tmp_path)
             "4", "-o", path,
         )  # fmt: skip
         assert result.returncode == 0, result.stderr
-        assert "3.00 s generated" in result.stdout
+        assert "3.00 s made by the model “default” from seed 3" in result.stdout
     audio, rate = sf.read(paths[0], dtype="float32")
     assert len(audio) == 3 * rate and np.abs(audio).max() > 0.5  # peak-normalised, not silent
     assert paths[0].read_bytes() == paths[1].read_bytes()
+
+
+def test_without_a_name_or_seed_it_picks_a_fresh_name_and_says_the_seed(tmp_path):
+    (tmp_path / "taken.wav").write_bytes(b"")
+    names = []
+    for _ in range(2):
+        result = musinterp("generate", "--seconds", "1", "--iterations", "2", cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        seed = int(result.stdout.split("--seed ")[1].split(")")[0])
+        names.append(result.stdout.split()[1].rstrip(":"))
+        assert names[-1].endswith(f"generated-{seed}.wav") and 0 <= seed < 2**32
+    assert names[0] != names[1]  # a new seed, a new file: nothing written over
+    assert sorted(p.name for p in tmp_path.iterdir())[-1] == "taken.wav"
+    help_text = musinterp("generate", "-h").stdout
+    assert "0 … 4294967295" in help_text and "e+09" not in help_text
 
 
 @pytest.mark.parametrize("option", [("--temperature", "9"), ("--prior", "pink")])

@@ -3,6 +3,7 @@ each a thin call into the engine (:mod:`musinterp_app.engine`)."""
 
 import argparse
 import json
+import secrets
 import sys
 from pathlib import Path
 
@@ -130,7 +131,11 @@ def _check_start(path: str, start_s: float, option: str) -> None:
         )
 
 
-def _blend_engine(args: argparse.Namespace, slots: tuple[str, ...] = ("A", "B")) -> engine.Engine:
+def _blend_engine(
+    args: argparse.Namespace, slots: tuple[str, ...] = ("A", "B")
+) -> tuple[engine.Engine, list[str]]:
+    """The engine with the requested tracks (fitted with ``--sync``) and, for the end of the
+    output, what was estimated and fitted (one line per track)."""
     blender = engine.Engine(_load_model(args.model))
     requests = [(s, getattr(args, s.lower()), getattr(args, f"start_{s.lower()}")) for s in slots]
     for slot, path, start in requests:  # both checked before anything is said or decoded
@@ -147,11 +152,11 @@ def _blend_engine(args: argparse.Namespace, slots: tuple[str, ...] = ("A", "B"))
     for slot, track in blender.tracks.items():  # a request that did not fit its file
         if track is not None and track.note:
             print(f"{slot}: {track.note}", file=sys.stderr)
-    return _synced(blender, args) if args.sync else blender
+    return _synced(blender, args) if args.sync else (blender, [])
 
 
-def _synced(blender: engine.Engine, args: argparse.Namespace) -> engine.Engine:
-    """``--sync``: B (C, D) fitted to A's tempo and/or key; says what was estimated and done."""
+def _synced(blender: engine.Engine, args: argparse.Namespace) -> tuple[engine.Engine, list[str]]:
+    """``--sync``: B (C, D) fitted to A's tempo and/or key, and what was estimated and done."""
     slots = [slot for slot, track in blender.tracks.items() if track is not None]
     tempo_bpm = {s: getattr(args, f"tempo_{s.lower()}") for s in slots}
     keys = {s: getattr(args, f"key_{s.lower()}") for s in slots}
@@ -160,18 +165,20 @@ def _synced(blender: engine.Engine, args: argparse.Namespace) -> engine.Engine:
         tempo_bpm={s: bpm for s, bpm in tempo_bpm.items() if bpm is not None},
         keys={s: key for s, key in keys.items() if key is not None},
     )
+    lines = []
     for slot in slots:
         tempo, key = synced.estimates(slot)
         given = " (given)" if tempo_bpm[slot] is not None or keys[slot] is not None else ""
-        line = f"{slot}: {tempo.label} (clarity {tempo.confidence:.2f}), {key.label}{given}"
+        sure = "clear" if tempo.clear else "unclear"
+        line = f"{slot}: {tempo.label} (beat {sure}), {key.label}{given}"
         fit = synced.tracks[slot].alignment
         if fit is not None:
             line += f"; fitted to A: ×{fit.speed:.3f} speed, {fit.semitones:+d} semitones"
             line += f", first downbeat moved by {fit.skip_s:.2f} s"
             if synced.tracks[slot].note:
                 line += f"\n{slot}: {synced.tracks[slot].note}"
-        print(line, file=sys.stderr)
-    return synced
+        lines.append(line)
+    return synced, lines
 
 
 def _export_options(args: argparse.Namespace) -> engine.ExportOptions:
@@ -186,7 +193,7 @@ def _export_options(args: argparse.Namespace) -> engine.ExportOptions:
 
 
 def _write_blend(args: argparse.Namespace, settings: engine.Settings, what: str) -> int:
-    blender = _blend_engine(args, settings.slots)
+    blender, sync_report = _blend_engine(args, settings.slots)
     if isinstance(settings, engine.BlendSettings) and args.even_steps:
         settings = blender.even_steps(settings)
     written = blender.export(
@@ -200,6 +207,8 @@ def _write_blend(args: argparse.Namespace, settings: engine.Settings, what: str)
         f"wrote {written}: {what} of {sources}, {seconds:.2f} s; "
         f"how it was made: {sidecar.path_for(written).name}"
     )
+    for line in sync_report:  # what the fit did, after what was written
+        print(line)
     return 0
 
 
@@ -279,7 +288,9 @@ def render(args: argparse.Namespace) -> int:
 def generate(args: argparse.Namespace) -> int:
     blender = engine.Engine(_load_model(args.model))
     model_files = _model_files(blender.model)
-    files.check_output(args.output, suffixes=tuple(io.OUTPUT_FORMATS), inputs=model_files)
+    seed = secrets.randbelow(limits.SEED.high + 1) if args.seed is None else args.seed
+    output = args.output or _fresh_name(Path.cwd(), f"generated-{seed}", ".wav")
+    files.check_output(output, suffixes=tuple(io.OUTPUT_FORMATS), inputs=model_files)
     source = blender.latent_prior()
     if not source.fitted:
         print(
@@ -290,20 +301,29 @@ def generate(args: argparse.Namespace) -> int:
     audio = blender.generate(
         args.seconds,
         temperature=args.temperature,
-        seed=args.seed,
+        seed=seed,
         kind=args.prior,
         n_iter=args.iterations,
         progress=_progress_printer("generating"),
     )
     engine.export_audio(
-        args.output, audio, blender.config.sample_rate, level="peak", sample_format=args.bits
+        output, audio, blender.config.sample_rate, level="peak", sample_format=args.bits
     )
     print(
-        f"wrote {args.output}: {len(audio) / blender.config.sample_rate:.2f} s generated by "
-        f"model {blender.model.info.model_id} ({args.prior} prior, temperature "
-        f"{args.temperature:g}, seed {args.seed})"
+        f"wrote {output}: {len(audio) / blender.config.sample_rate:.2f} s made by the model "
+        f"“{blender.model.info.folder.name}” from seed {seed} (the same seed makes the same "
+        f"music: --seed {seed})"
     )
     return 0
+
+
+def _fresh_name(folder: Path, stem: str, suffix: str) -> Path:
+    """``folder/stem+suffix``, or ``stem-2``, ``stem-3`` … : a name no file has yet."""
+    candidate, number = folder / f"{stem}{suffix}", 1
+    while candidate.exists():
+        number += 1
+        candidate = folder / f"{stem}-{number}{suffix}"
+    return candidate
 
 
 def survey(args: argparse.Namespace) -> int:
@@ -319,25 +339,31 @@ def survey(args: argparse.Namespace) -> int:
 
 def info(args: argparse.Namespace) -> int:
     model = _load_model(args.model)
-    facts = model.info
-    print(f"model “{facts.folder.name}” (id {facts.model_id}) in {facts.folder}")
-    print(f"  architecture   {facts.architecture} ({facts.parameters_text})")
+    facts, mel_facts = model.info, model.info.mel
+    print(f"The model “{facts.folder.name}” (in {facts.folder})")
+    print(f"  learnt from     {facts.training_data}")
+    print(
+        f"  hears           sound up to {mel_facts.fmax_hz / 1000:.1f} kHz in "
+        f"{mel_facts.n_mels} pitch bands, "
+        f"{mel_facts.sample_rate / mel_facts.hop_length:.0f} snapshots a second"
+    )
     if facts.temporal:
-        rate = facts.mel.sample_rate / facts.mel.hop_length / facts.time_reduction
+        step_ms = 1000 * mel_facts.hop_length * facts.time_reduction / mel_facts.sample_rate
         print(
-            f"  latent         {facts.latent_channels} channels per latent frame, "
-            f"{rate:.0f} latent frames/s (time ÷ {facts.time_reduction})"
+            f"  remembers       {facts.latent_channels} numbers for every {step_ms:.0f} ms of "
+            "music: a blend moves between two pieces' numbers"
         )
     else:
         print(
-            f"  latent         one {facts.latent_channels}-d vector per "
-            f"{facts.mel.segment_seconds:.1f}-s excerpt"
+            f"  remembers       {facts.latent_channels} numbers for a whole "
+            f"{mel_facts.segment_seconds:.1f}-s excerpt"
         )
-    print(
-        f"  features       {facts.mel.n_mels} mel bands, {facts.mel.sample_rate} Hz, "
-        f"n_fft {facts.mel.n_fft}, hop {facts.mel.hop_length}"
-    )
-    print(f"  trained on     {facts.training_data}")
+    if args.details:
+        print(
+            f"  technically     {facts.architecture} network, {facts.parameters_text}; "
+            f"mel features at {mel_facts.sample_rate} Hz, n_fft {mel_facts.n_fft}, hop "
+            f"{mel_facts.hop_length}; latent time ÷ {facts.time_reduction}; id {facts.model_id}"
+        )
     summary = evaluation.load_summary(facts.folder)
     if summary is not None:
         print("\n" + "\n".join(evaluation.plain_words(summary)))

@@ -90,6 +90,9 @@ def _add_bits_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+OUTPUT_HELP = "audio file to write: .wav, .flac or .ogg"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = limits.OneLineParser(
         prog="musinterp",
@@ -108,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
         "reconstruct", help="encode and decode a clip with the model, back to audio"
     )
     rec.add_argument("input", help=f"audio file ({io.FORMAT_NAMES})")
-    rec.add_argument("-o", "--output", required=True, help="WAV file to write")
+    rec.add_argument("-o", "--output", required=True, help=OUTPUT_HELP)
     _add_model_option(rec)
     rec.add_argument("--no-model", action="store_true", help="skip the VAE: mel → audio only")
     _number(rec, "--start", limits.START_S, 0.0, "excerpt start")
@@ -118,15 +121,17 @@ def build_parser() -> argparse.ArgumentParser:
     rec.set_defaults(handler=reconstruct)
 
     for name, help_text in [
-        ("blend", "blend two clips at one α and write a WAV"),
-        ("morph", "morph from A to B over the excerpt and write a WAV"),
+        ("blend", "blend two clips at one α and write an audio file"),
+        ("morph", "morph from A to B over the excerpt and write an audio file"),
         ("pad", "blend four clips on the corners of an XY pad (A B top, C D bottom)"),
     ]:
         slots = ("A", "B", "C", "D") if name == "pad" else ("A", "B")
         sub = commands.add_parser(name, help=help_text)
         for slot, words in zip(slots, ("first", "second", "third", "fourth"), strict=False):
             sub.add_argument(slot.lower(), metavar=slot, help=f"{words} audio file")
-        sub.add_argument("-o", "--output", required=True, help="WAV file to write")
+        sub.add_argument(
+            "-o", "--output", required=True, help=f"{OUTPUT_HELP}; how it was made goes beside it"
+        )
         if name == "blend":
             _number(sub, "--alpha", limits.ALPHA, 0.5, "0 = all A … 1 = all B")
         if name == "morph":
@@ -211,10 +216,22 @@ def build_parser() -> argparse.ArgumentParser:
     again.set_defaults(handler=render)
 
     gen = commands.add_parser("generate", help="make new music from the model's latent prior")
-    gen.add_argument("-o", "--output", required=True, help="audio file to write")
+    gen.add_argument(
+        "-o",
+        "--output",
+        help="audio file to write (default: generated-SEED.wav here, never over a file)",
+    )
     _number(gen, "--seconds", limits.EXCERPT_S, 10.0, "length")
-    _number(gen, "--temperature", limits.TEMPERATURE, engine.GENERATE_TEMPERATURE, "spread")
-    _number(gen, "--seed", limits.SEED, 0, "the same seed gives the same music")
+    _number(
+        gen,
+        "--temperature",
+        limits.TEMPERATURE,
+        engine.GENERATE_TEMPERATURE,
+        "how adventurous: lower is closer to the model's usual sound",
+    )
+    _number(
+        gen, "--seed", limits.SEED, None, "the same seed gives the same music (default: a new one)"
+    )
     gen.add_argument(
         "--prior",
         choices=prior.KINDS,

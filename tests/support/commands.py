@@ -50,8 +50,8 @@ def child_env(**extra: str) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": path, "QT_QPA_PLATFORM": "offscreen", **extra}
 
 
-def musinterp(*args, timeout=300, ordinary_user=False) -> subprocess.CompletedProcess:
-    """``musinterp ARGS…``; its exit status, stdout and stderr (text)."""
+def musinterp(*args, timeout=300, ordinary_user=False, cwd=None) -> subprocess.CompletedProcess:
+    """``musinterp ARGS…`` (run in ``cwd``); its exit status, stdout and stderr (text)."""
     entry = ["-c", AS_ORDINARY_USER] if ordinary_user else ["-m", "musinterp_app"]
     return subprocess.run(
         [sys.executable, *entry, *map(str, args)],
@@ -60,6 +60,7 @@ def musinterp(*args, timeout=300, ordinary_user=False) -> subprocess.CompletedPr
         timeout=timeout,
         check=False,
         env=child_env(),
+        cwd=cwd,
     )
 
 
