@@ -62,8 +62,7 @@ def check_file(
         ) from None
     if actual != expected_sha256:
         raise SidecarError(
-            f"{what} “{path}” has changed since {recorded_at} (its sha256 differs), "
-            f"{consequence}"
+            f"{what} “{path}” has changed since {recorded_at} (its sha256 differs), {consequence}"
         )
 
 

@@ -1,13 +1,22 @@
 """Tempo, beat phase and key of an excerpt, with numpy and scipy only.
 
 Tempo: an onset-strength envelope (half-wave rectified log-mel flux) is
-autocorrelated; the strongest lag between 60 and 180 BPM, weighted by a mild
-log-normal preference for 120 BPM, is refined over a fine grid by the
+autocorrelated; the lag between 60 and 180 BPM whose autocorrelation, plus half
+that at twice the lag (the beat's pair), is strongest under a log-normal
+preference for 120 BPM (0.7 octave wide) is refined over a fine grid by the
 autocorrelation at its first multiples (so a 5-s excerpt gives a tempo to a
 fraction of a frame). The beat phase is the offset whose comb of beats collects
 the most onset strength; the first downbeat is the beat, among the first four,
 whose every fourth beat is the most accented. Key: a chroma vector from the STFT
-correlated with the Krumhansl–Kessler major and minor profiles in all 12 keys.
+(square-rooted magnitudes, so a few loud partials do not outvote the harmony, plus
+the bass's own chroma at half weight: the bass dwells on the tonic) correlated
+with Albrecht and Shanahan's major and minor profiles in all 12 keys.
+
+Both choices were measured (``musinterp-train sync-study``, docs/measurements/
+sync-study.md) against the previous ones and librosa's: 8-s windows of one steady
+section of real music agree on the tempo in 85 % of tracks (was 78 %; librosa 78 %)
+and on the key or its relative in 43 % (was 30 %; librosa 24 %), with accuracy on
+clips of known tempo and key as good or better.
 
 Audio is mono float32 ``[samples]``; times are in seconds from the excerpt's start.
 """
@@ -22,14 +31,20 @@ from musinterp_app.audio import mel, stft
 
 MIN_BPM = 60.0
 MAX_BPM = 180.0
-PREFERRED_BPM = 120.0  # centre of the tempo preference (one octave wide), as librosa's
+PREFERRED_BPM = 120.0  # centre of the tempo preference, as librosa's
+PREFERENCE_OCTAVES = 0.7  # its width (a standard deviation, in octaves)
 BEATS_PER_BAR = 4
 ONSET_HOP_S = 1 / 128  # onset envelope: 128 frames per second
 CHROMA_FMIN_HZ, CHROMA_FMAX_HZ = 55.0, 2000.0
 PITCH_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
-# Krumhansl & Kessler (1982) probe-tone ratings, tonic first.
-MAJOR_PROFILE = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
-MINOR_PROFILE = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
+BASS_FMIN_HZ, BASS_FMAX_HZ, BASS_WEIGHT = 30.0, 250.0, 0.5
+# Albrecht & Shanahan (2013) pitch-class distributions of major and minor pieces, tonic first.
+MAJOR_PROFILE = np.array(
+    [0.238, 0.006, 0.111, 0.006, 0.137, 0.094, 0.016, 0.214, 0.009, 0.080, 0.008, 0.081]
+)
+MINOR_PROFILE = np.array(
+    [0.220, 0.006, 0.104, 0.123, 0.019, 0.103, 0.012, 0.214, 0.062, 0.022, 0.061, 0.052]
+)
 _NOTE_NUMBERS = {name.lower(): number for number, name in enumerate(PITCH_NAMES)} | {
     "db": 1, "d#": 3, "gb": 6, "g#": 8, "a#": 10,
 }  # fmt: skip
@@ -208,8 +223,9 @@ def estimate_tempo(samples: np.ndarray, sample_rate: int) -> Tempo:
     shortest = frame_rate * 60 / MAX_BPM
     longest = frame_rate * 60 / MIN_BPM
     lags = np.arange(np.floor(shortest), np.ceil(longest) + 1)
-    preference = np.exp(-0.5 * np.log2(frame_rate * 60 / lags / PREFERRED_BPM) ** 2)
-    coarse = lags[np.argmax(np.maximum(acf[lags.astype(int)], 0) * preference)]
+    octaves = np.log2(frame_rate * 60 / lags / PREFERRED_BPM) / PREFERENCE_OCTAVES
+    paired = acf[lags.astype(int)] + 0.5 * np.interp(2 * lags, np.arange(len(acf)), acf)
+    coarse = lags[np.argmax(np.maximum(paired, 0) * np.exp(-0.5 * octaves**2))]
     fine = np.linspace(max(shortest, 0.96 * coarse), min(longest, 1.04 * coarse), 801)
     lag = float(fine[np.argmax(_comb_score(acf, fine, 0.75 * len(acf)))])
     # beat phase: the offset whose comb of beats collects the most onset strength
@@ -231,19 +247,21 @@ def estimate_tempo(samples: np.ndarray, sample_rate: int) -> Tempo:
 
 
 def chroma(samples: np.ndarray, sample_rate: int) -> np.ndarray:
-    """Pitch-class energy ``[12]`` (C first) of a clip: each frame's STFT magnitude
-    between 55 Hz and 2 kHz folded onto the 12 pitch classes, frames normalised to
-    their maximum, summed, then normalised to sum 1."""
+    """Pitch-class weight ``[12]`` (C first, summing to 1) of a clip: the square roots of
+    the STFT magnitudes between 55 Hz and 2 kHz folded onto the 12 pitch classes, plus
+    at ``BASS_WEIGHT`` the same between 30 and 250 Hz (each part normalised first)."""
     n_fft = 1 << int(np.ceil(np.log2(sample_rate / 4)))  # ≈ 4 Hz resolution
-    magnitude = stft.magnitude(samples, n_fft=n_fft, hop_length=n_fft // 4)
+    magnitude = np.sqrt(stft.magnitude(samples, n_fft=n_fft, hop_length=n_fft // 4))
     frequencies = np.arange(magnitude.shape[0]) * sample_rate / n_fft
-    used = (frequencies >= CHROMA_FMIN_HZ) & (frequencies <= CHROMA_FMAX_HZ)
-    pitch_class = np.round(12 * np.log2(frequencies[used] / 440.0) + 69).astype(int) % 12
-    folding = np.zeros((12, int(used.sum())))
-    folding[pitch_class, np.arange(folding.shape[1])] = 1.0
-    frames = folding @ magnitude[used]
-    frames /= np.maximum(frames.max(axis=0, keepdims=True), 1e-9)
-    total = frames.sum(axis=1)
+    total = np.zeros(12)
+    for low, high, weight in (
+        (CHROMA_FMIN_HZ, CHROMA_FMAX_HZ, 1.0),
+        (BASS_FMIN_HZ, BASS_FMAX_HZ, BASS_WEIGHT),
+    ):
+        used = (frequencies >= low) & (frequencies <= high)
+        pitch_class = np.round(12 * np.log2(frequencies[used] / 440.0) + 69).astype(int) % 12
+        part = np.bincount(pitch_class, weights=magnitude[used].sum(axis=1), minlength=12)
+        total += weight * part / max(part.sum(), 1e-12)
     return total / max(total.sum(), 1e-12)
 
 
@@ -263,7 +281,7 @@ def estimate_key(samples: np.ndarray, sample_rate: int) -> Key:
 
 
 def best_key(energy: np.ndarray) -> Key:
-    """The major or minor key whose Krumhansl–Kessler profile correlates best with a
+    """The major or minor key whose Albrecht–Shanahan profile correlates best with a
     chroma vector ``[12]`` (C first); the correlation is its confidence."""
     best = Key(0, False, -2.0)
     for minor, profile in ((False, MAJOR_PROFILE), (True, MINOR_PROFILE)):
