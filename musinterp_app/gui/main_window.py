@@ -12,7 +12,6 @@ from pathlib import Path
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QDockWidget,
     QFileDialog,
     QHBoxLayout,
     QLabel,
@@ -28,13 +27,11 @@ from PySide6.QtWidgets import (
 from musinterp_app import resources
 from musinterp_app.audio.io import AUDIO_SUFFIXES
 from musinterp_app.engine import BlendSettings
-from musinterp_app.gui import export_dialog, menus, midi, window_memory
+from musinterp_app.gui import export_dialog, menus, midi, side_panels, window_memory
 from musinterp_app.gui.blend_controls import BlendControls
 from musinterp_app.gui.messages import plain_audio_problem, plain_message
-from musinterp_app.gui.pad import PadPanel
 from musinterp_app.gui.session import SLOTS, Session
 from musinterp_app.gui.spectrogram import ColourScale, SpectrogramView, add_difference_bar
-from musinterp_app.gui.sync_controls import SyncControls
 from musinterp_app.gui.track_panel import TrackPanel
 from musinterp_app.gui.transport_bar import LEVEL_FLOOR_DB, TransportBar
 from musinterp_app.model.onnx_vae import OnnxVAE
@@ -110,6 +107,8 @@ class MainWindow(QMainWindow):
         self.transport.connect_to(session, self._play_button)
         QShortcut(QKeySequence(Qt.Key.Key_Space), self, session.toggle_play)
         QShortcut(QKeySequence(Qt.Key.Key_R), self, self.record_button.toggle)
+        for key, name in ((Qt.Key.Key_A, "A"), (Qt.Key.Key_B, "B"), (Qt.Key.Key_N, "blend")):
+            QShortcut(QKeySequence(key), self, lambda n=name: self.buttons[n].click())
 
         tracks = QHBoxLayout()
         tracks.addWidget(self.panels["A"], 1)
@@ -171,48 +170,8 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.cancel_button)
 
     def _build_docks(self) -> None:
-        """Tempo and key matching, and the four-corner pad: docks shown from the View menu."""
-        session = self.session
-        self.sync_controls = SyncControls(
-            lambda: session.engine,
-            lambda names, parent: session.new_lanes(names, parent, prefix="sync"),
-            session.adopt,
-        )
-        self.pad = PadPanel(
-            lambda: session.engine,
-            lambda names, parent: session.new_lanes(names, parent, prefix="pad"),
-            session.set_corner,
-            lambda: session.settings,
-        )
-        session.cancelled.connect(self.pad.cancelled)
-        session.cancelled.connect(self.sync_controls.cancelled)
-        self.pad.rendered.connect(session.play_pad)  # a drawn path's morph
-        self.pad.play_live.connect(session.play_pad_live)
-        self.pad.puck_moved.connect(session.move_puck)
-        self.pad.track_loaded.connect(self.sync_controls.track_changed)  # its tempo and key
-        self.pad.blended.connect(self._show_pad_blend)
-        self.sync_controls.described.connect(self._show_tempo_key)
-        self.docks = {}
-        for name, title, widget in [
-            ("sync", "Tempo and key", self.sync_controls),
-            ("pad", "Four-corner pad", self.pad),
-        ]:
-            dock = QDockWidget(title, self, objectName=name)
-            dock.setWidget(widget)
-            self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
-            dock.hide()
-            self.docks[name] = dock
-
-    def _show_pad_blend(self, log_mel) -> None:
-        """The puck's blend, live while it is dragged, in the blend view."""
-        config = self.session.engine.config
-        self.blend_view.show_mel(log_mel, config, config.hop_length / config.sample_rate)
-        self.blend_view.setTitle("Four-corner pad blend", color="#dddddd", size="10pt")
-        self.blend_drawn.emit()
-
-    def _show_tempo_key(self, slot: str, words: str) -> None:
-        if slot in self.panels:  # C and D live on the pad
-            self.panels[slot].tempo_key.setText(words)
+        """Tempo and key matching, and the four-corner pad (:mod:`side_panels`)."""
+        side_panels.build(self)
 
     def _build_menus(self) -> None:
         self.actions, self.recent_menus, self.choices = menus.build(self, VIEWS)
@@ -240,6 +199,7 @@ class MainWindow(QMainWindow):
         session.performance_recorded.connect(self._update_enabled)
         session.recording_changed.connect(self._show_recording)
         session.playing_changed.connect(self._show_playing)
+        session.playing_changed.connect(lambda _source: side_panels.show_slider_blend(self))
         session.model_changed.connect(self._model_changed)
 
     # ----- state helpers ----------------------------------------------------------------------
@@ -467,6 +427,7 @@ class MainWindow(QMainWindow):
 
     def _blend_decoded(self) -> None:
         session = self.session
+        self.showing_pad = False
         config = session.engine.config
         self.blend_view.show_mel(
             session.blended_mel, config, config.hop_length / config.sample_rate
@@ -543,11 +504,19 @@ class MainWindow(QMainWindow):
         self.record_button.setText("● Recording" if on else "● Record")
         self.record_button.blockSignals(blocked)
 
-    def _view_of(self, source: str) -> SpectrogramView:
-        return self.blend_view if source in ("blend", "pad") else self.panels[source].view
-
     def _move_cursor(self, source: str, seconds) -> None:
-        self._view_of(source).set_cursor(seconds)
+        """The playhead in every view of what plays: a track's whole file and its excerpt
+        (``seconds`` into the file), or the blend and the excerpts it is made of
+        (``seconds`` into the blend); ``None`` hides them."""
+        if source in ("blend", "pad"):
+            for view in (self.blend_view, self.views["A"], self.views["B"]):
+                view.set_cursor(seconds)
+            return
+        self.panels[source].view.set_cursor(seconds)
+        track = self.session.tracks.get(source)
+        inside = seconds is not None and track is not None
+        inside = inside and track.start_s <= seconds <= track.start_s + track.duration_s
+        self.views[source].set_cursor(seconds - track.start_s if inside else None)
 
     # ----- export -----------------------------------------------------------------------------
     def export_name(self, *, performance: bool = False) -> str:
@@ -595,5 +564,6 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         self.midi.close()
         self.save_settings()
+        self.pad.cancelled()  # nothing of the pad's starts once the session is closed
         self.session.close()
         super().closeEvent(event)

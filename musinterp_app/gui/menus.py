@@ -168,6 +168,7 @@ def shortcuts_text(step: float, fine: float) -> str:
     """Help → Keyboard shortcuts as an HTML table (``step``, ``fine``: α's arrow-key steps)."""
     shortcuts = (  # (keys, what they do)
         ("Space", "play or stop the blend (also after typing a number)"),
+        ("A / B / N", "play A / B / the blend (again: stop), from the same place"),
         ("← / →", f"α − / + {step:g} on the slider (with Shift: {fine:g})"),
         ("Page Up / Page Down, Home / End", "α by a quarter; α = 0 / 1"),
         ("Ctrl+O / Ctrl+Shift+O", "open track A / B"),
@@ -180,10 +181,11 @@ def shortcuts_text(step: float, fine: float) -> str:
         ("F1", "this list"),
     )
     rows = "".join(
-        f"<tr><td><b>{html.escape(keys)}</b>&nbsp;&nbsp;</td><td>{html.escape(what)}</td></tr>"
+        f"<tr><td style='padding: 3px 18px 3px 0'><b>{html.escape(keys)}</b></td>"
+        f"<td style='padding: 3px 0'>{html.escape(what)}</td></tr>"
         for keys, what in shortcuts
     )
-    return f"<table>{rows}</table>"
+    return f"<table cellspacing='0'>{rows}</table>"
 
 
 def about_text(info: ModelInfo) -> str:

@@ -295,7 +295,10 @@ class PadPanel(QWidget):
         self.track_loaded.emit(slot)
 
     def cancelled(self) -> None:
-        """Esc cancelled the pad's jobs (they are the session's): show where things are."""
+        """Esc cancelled the pad's jobs (they are the session's): nothing waits to start
+        either (a knob's rest, a throttled decode); show where things are."""
+        self._throttle.cancel()
+        self._knob_rest.cancel()
         self.refresh()
 
     def refresh(self) -> None:

@@ -34,13 +34,13 @@ class TransportBar(QWidget):
         for name in ("A", "B", "blend"):
             self.buttons[name].setCheckable(True)
         self.buttons["A"].setToolTip(
-            "Play A's excerpt from where the blend plays (click again to stop)"
+            "Play A's excerpt from where the blend plays (key A; again: stop)"
         )
         self.buttons["B"].setToolTip(
-            "Play B's excerpt from where the blend plays (click again to stop)"
+            "Play B's excerpt from where the blend plays (key B; again: stop)"
         )
         self.buttons["blend"].setToolTip(
-            "Play the blend (Space): it follows the slider while it plays"
+            "Play the blend (Space or N): it follows the slider while it plays"
         )
         self.loop_box = QCheckBox("Loop")
         self.autoplay_box = QCheckBox("Play on release")

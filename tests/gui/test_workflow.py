@@ -4,7 +4,7 @@ come back whole."""
 import numpy as np
 import pytest
 import soundfile as sf
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QLineEdit
 from support.window import LOAD_TIMEOUT_MS, idle, load_both, make_window
 
@@ -138,3 +138,41 @@ def test_a_damaged_last_session_starts_empty_with_a_word(qtbot, shipped_model, t
     assert win.session.settings == BlendSettings()
     assert "The last session was not restored" in win.status_text.text()
     win.close()
+
+
+def test_keys_play_a_b_and_the_blend_with_a_playhead_in_every_view_of_it(qtbot, window, clips):
+    if window.session.audio_problem:
+        pytest.skip(f"no audio output here: {window.session.audio_problem}")
+    load_both(qtbot, window, clips)
+    excerpt, blend = window.views["A"], window.blend_view
+    qtbot.keyClick(window, Qt.Key.Key_A)
+    qtbot.waitUntil(lambda: window.session.playing == "A", timeout=LOAD_TIMEOUT_MS)
+    qtbot.waitUntil(excerpt.cursor.isVisible, timeout=LOAD_TIMEOUT_MS)
+    assert window.panels["A"].view.cursor.isVisible()  # the whole file's view too
+    assert 0 <= excerpt.cursor.value() <= window.session.tracks["A"].duration_s
+    assert not blend.cursor.isVisible()
+    qtbot.keyClick(window, Qt.Key.Key_N)
+    qtbot.waitUntil(lambda: window.session.playing == "blend", timeout=LOAD_TIMEOUT_MS)
+    qtbot.waitUntil(blend.cursor.isVisible, timeout=LOAD_TIMEOUT_MS)
+    qtbot.waitUntil(window.views["B"].cursor.isVisible, timeout=LOAD_TIMEOUT_MS)
+    assert not window.panels["A"].view.cursor.isVisible()
+    qtbot.keyClick(window, Qt.Key.Key_B)
+    qtbot.waitUntil(lambda: window.session.playing == "B", timeout=LOAD_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: not blend.cursor.isVisible(), timeout=LOAD_TIMEOUT_MS)
+    qtbot.keyClick(window, Qt.Key.Key_B)  # again: stop
+    qtbot.waitUntil(lambda: window.session.playing == "", timeout=LOAD_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: not window.views["B"].cursor.isVisible(), timeout=LOAD_TIMEOUT_MS)
+
+
+def test_the_blend_view_leaves_the_pad_when_the_pad_closes(qtbot, window, clips):
+    load_both(qtbot, window, clips)
+    window.docks["pad"].show()
+    for slot in ("C", "D"):
+        with qtbot.waitSignal(window.pad.track_loaded, timeout=LOAD_TIMEOUT_MS):
+            window.pad.load(slot, clips[0], start_s=0.5)
+    with qtbot.waitSignal(window.pad.blended, timeout=LOAD_TIMEOUT_MS):
+        window.pad.move_puck(x=0.3, y=0.6)
+    assert window.blend_view.plotItem.titleLabel.text == "Four-corner pad blend"
+    assert window.session.engine.tracks["C"].start_s == 0.5  # C's excerpt as asked
+    window.docks["pad"].hide()
+    assert window.blend_view.plotItem.titleLabel.text.startswith("Blend α = 0.50")
