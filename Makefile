@@ -19,7 +19,7 @@ HYBRID_STEPS ?= 12000
 # The report's design takes about 1.1 s a step on 2 cores: 800 steps are 15 minutes.
 CONV2D_STEPS ?= 800
 
-.PHONY: run test lint screenshot bundle train-default train-v3 scaling system-deps clean
+.PHONY: run test lint screenshot bundle train-default train-v3 scaling sync-study system-deps clean
 
 run: $(VENV)/.runtime
 	$(BIN)/musinterp
@@ -98,6 +98,15 @@ train-v3: $(VENV)/.dev
 		--commands "make train-v3 (STAGE2_STEPS=$(STAGE2_STEPS))"
 	$(BIN)/musinterp-train evaluate build/models/v3 --data $(CACHE) \
 		--baseline resources/models/default
+
+# How far the window's tempo and key can be trusted (docs/measurements/sync-study.md): the
+# default training music for steadiness, tracker modules (which state their tempo) for accuracy.
+SYNC_PACKAGES := tecnoballz-data
+sync-study: $(VENV)/.dev
+	.ci/system-deps.sh $(MUSIC_PACKAGES) $(SYNC_PACKAGES) $(TRAIN_TOOLS)
+	.ci/stage-default-music.sh $(MUSIC)
+	$(BIN)/musinterp-train sync-study --audio $(MUSIC)/* -o docs/measurements \
+		--modules /usr/share/games/tecnoballz/musics /usr/share/games/frozen-bubble/snd
 
 # The scaling plan's CPU measurements (README, Training at scale): peak memory against corpus
 # size, prepare speed, segments/s and bytes read per step for 1 and 2 gloo processes.
