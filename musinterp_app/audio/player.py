@@ -162,16 +162,55 @@ class LiveFeed:
         return count
 
 
-def output_rate_for(sample_rate: int) -> int:
-    """``sample_rate`` if the default output device takes it, else the device's own rate."""
+@dataclass(frozen=True)
+class OutputDevice:
+    """An output device PortAudio offers: its name (with the host API's: "ALSA", "JACK"…),
+    its index now, and its own rate."""
+
+    name: str
+    index: int
+    default_rate: int
+
+
+def output_devices() -> list[OutputDevice]:
+    """Every device that can play (none where PortAudio or a device is missing)."""
+    if sounddevice is None:
+        return []
+    try:
+        apis = sounddevice.query_hostapis()
+        devices = sounddevice.query_devices()
+    except Exception:
+        return []
+    return [
+        OutputDevice(
+            f"{device['name']} ({apis[device['hostapi']]['name']})",
+            index,
+            int(device["default_samplerate"]),
+        )
+        for index, device in enumerate(devices)
+        if device["max_output_channels"] > 0
+    ]
+
+
+def device_index(name: str | None) -> int | None:
+    """The index now of the device called ``name`` (indices change between runs; names
+    stay), or None (the default device) when there is no such device or no name."""
+    return next((d.index for d in output_devices() if d.name == name), None) if name else None
+
+
+def output_rate_for(sample_rate: int, device: int | None = None) -> int:
+    """``sample_rate`` if the output device (default: the system's) takes it, else the
+    device's own rate."""
     if sounddevice is None:
         return sample_rate
     try:
-        sounddevice.check_output_settings(samplerate=sample_rate, channels=1, dtype="float32")
+        sounddevice.check_output_settings(
+            device=device, samplerate=sample_rate, channels=1, dtype="float32"
+        )
         return sample_rate
     except Exception:
         try:
-            return int(sounddevice.query_devices(kind="output")["default_samplerate"])
+            return int(sounddevice.query_devices(device, "output")["default_samplerate"])
         except Exception:
             return sample_rate
 
@@ -200,9 +239,12 @@ class Player:
     the device's rate (``output_rate``).
     """
 
-    def __init__(self, sample_rate: int, *, block_size: int = 1024) -> None:
+    def __init__(
+        self, sample_rate: int, *, block_size: int = 1024, device: int | None = None
+    ) -> None:
         self.sample_rate = sample_rate
-        self.output_rate = output_rate_for(sample_rate)
+        self.device = device  # PortAudio's index; None: the system's default output
+        self.output_rate = output_rate_for(sample_rate, device)
         self.block_size = block_size
         self._stream = None
         self._cue: _Cue | None = None  # None: silence
@@ -295,6 +337,12 @@ class Player:
             self.dropouts += 1
 
     @property
+    def latency_s(self) -> float | None:
+        """The output latency PortAudio reports for the open stream (seconds), else None."""
+        stream = self._stream
+        return None if stream is None else float(stream.latency)
+
+    @property
     def stream_open(self) -> bool:
         """The stream is open: a ``play`` now sounds at the next device block."""
         return self._stream is not None
@@ -317,6 +365,7 @@ class Player:
                 raise RuntimeError(reason)
             try:
                 stream = sounddevice.OutputStream(
+                    device=self.device,
                     samplerate=self.output_rate,
                     channels=1,
                     dtype="float32",

@@ -8,6 +8,7 @@ import html
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 
 from musinterp_app import __version__, engine
+from musinterp_app.audio import player as playback
 from musinterp_app.gui import generate_dialog, listening_test, midi, window_memory
 from musinterp_app.model import evaluation
 from musinterp_app.model.onnx_vae import ModelInfo
@@ -68,6 +69,7 @@ def build(window, views: dict[str, str]) -> tuple[dict[str, QAction], dict, dict
         name: _choice_group(window, render_menu, name, title, options, default)
         for name, title, options, default in RENDER_CHOICES
     }
+    _audio_menu(window, bar.addMenu("&Audio"))
     tools_menu = bar.addMenu("&Tools")
     add(tools_menu, "listening_test", "&Listening test…", lambda: listening_test.open_for(window))
     midi_menu = tools_menu.addMenu("&MIDI learn")
@@ -138,6 +140,45 @@ def _view_menu(window, view_menu, actions: dict, views: dict[str, str]) -> None:
     view_menu.addAction(auto)
     actions["auto_colour"] = auto
     window.colour_scale.adjusted.connect(lambda: auto.setChecked(False))
+
+
+BUFFER_SIZES = (256, 512, 1024, 2048, 4096)  # samples per block the device asks for
+
+
+def _audio_menu(window, menu) -> None:
+    """Audio → the output device and its buffer size (remembered; the latency is said)."""
+    devices = menu.addMenu("Output &device")
+    buffers = menu.addMenu("&Buffer size")
+
+    def use(device: str | None, block_size: int) -> None:
+        window.settings.setValue("audio/device", device or "")
+        window.settings.setValue("audio/block_size", block_size)
+        window.session.set_output(device, block_size)
+        window.session.status.emit(f"Playing through {window.session.output_words()}.")
+
+    def fill_devices() -> None:
+        devices.clear()
+        current = window.session.output[0]
+        choices = [(None, "The system's default")]
+        choices += [(d.name, d.name) for d in playback.output_devices()]
+        for name, label in choices:
+            action = devices.addAction(label, lambda n=name: use(n, window.session.output[1]))
+            action.setCheckable(True)
+            action.setChecked(name == current)
+
+    def fill_buffers() -> None:
+        buffers.clear()
+        current = window.session.output[1]
+        rate = window.session.player.output_rate
+        for size in BUFFER_SIZES:
+            label = f"{size} samples ({1000 * size / rate:.0f} ms)"
+            action = buffers.addAction(label, lambda s=size: use(window.session.output[0], s))
+            action.setCheckable(True)
+            action.setChecked(size == current)
+
+    devices.aboutToShow.connect(fill_devices)  # devices come and go: listed when opened
+    buffers.aboutToShow.connect(fill_buffers)
+    window.audio_menus = {"device": devices, "buffer": buffers}
 
 
 def _choice_group(window, menu, name: str, title: str, options: tuple, default) -> QActionGroup:

@@ -139,6 +139,7 @@ class Session(Playback, QObject):
             for name in ("A", "B", "decode", "render", "preview", "export", "model")
         }
         self.loop, self.volume = False, 1.0
+        self.output: tuple[str | None, int] = (None, 1024)  # device name, buffer (samples)
         self.player = self._new_player(model.mel_config.sample_rate)
         self.live = LiveControl(self.player)  # the blend played live (α follows the slider)
         self.audio_problem = playback.unavailable_reason()  # '' when playback works

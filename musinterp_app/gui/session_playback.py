@@ -53,9 +53,33 @@ class Playback:
             self.player.release()
 
     def _new_player(self, sample_rate: int) -> playback.Player:
-        player = playback.Player(sample_rate)
+        device, block_size = self.output
+        player = playback.Player(
+            sample_rate, block_size=block_size, device=playback.device_index(device)
+        )
         player.loop, player.volume = self.loop, self.volume
         return player
+
+    def set_output(self, device: str | None, block_size: int) -> None:
+        """Play through the output device called ``device`` (None: the system's default)
+        with ``block_size``-sample buffers: what plays stops, the next play uses them."""
+        if (device, block_size) == self.output:
+            return
+        self.stop()
+        self.player.close()
+        self.output = (device, block_size)
+        self.player = self.live.player = self._new_player(self.engine.config.sample_rate)
+        self.audio_problem = playback.unavailable_reason()
+        self.open_audio()
+
+    def output_words(self) -> str:
+        """The output in a sentence: the device, its buffer and the latency (once open)."""
+        device, block_size = self.output
+        player = self.player
+        buffer_ms = 1000 * block_size / player.output_rate
+        words = f"{device or 'the default output'}, {block_size}-sample buffer ({buffer_ms:.0f} ms)"
+        latency = player.latency_s
+        return words + (f", {1000 * latency:.0f} ms to the speakers" if latency else "")
 
     def set_render_option(self, name: str, value) -> None:
         """A Render menu choice; a new quality re-renders the blend that is playing."""

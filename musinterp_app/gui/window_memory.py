@@ -20,6 +20,7 @@ from musinterp_app.gui.session import SLOTS, Excerpt, SessionState
 from musinterp_app.gui.session_file import SavedSession, SavedTrack
 
 VOLUME = limits.Range(0.0, 1.0)  # playback gain
+BLOCK_SIZE = limits.Range(64, 16384, integer=True)  # the output's buffer, in samples
 CORNER_SLOTS = ("C", "D")
 
 
@@ -51,6 +52,9 @@ def restore(window) -> None:
     volume = remembered_number(settings, "volume", VOLUME, 1.0)
     window.volume_slider.setValue(round(100 * volume))
     window.autoplay_box.setChecked(settings.value("play_on_release", True, type=bool))
+    device = str(settings.value("audio/device", "")) or None
+    block_size = remembered_number(settings, "audio/block_size", BLOCK_SIZE, 1024)
+    window.session.set_output(device, int(block_size))
     window._show_settings()  # the widgets show the session's defaults until one is restored
     path = last_session_path(settings)
     if not path.is_file():

@@ -176,3 +176,31 @@ def test_the_blend_view_leaves_the_pad_when_the_pad_closes(qtbot, window, clips)
     assert window.session.engine.tracks["C"].start_s == 0.5  # C's excerpt as asked
     window.docks["pad"].hide()
     assert window.blend_view.plotItem.titleLabel.text.startswith("Blend α = 0.50")
+
+
+def test_the_output_device_and_buffer_are_chosen_remembered_and_said(
+    qtbot, shipped_model, tmp_path
+):
+    first = make_shown_window(qtbot, shipped_model, tmp_path / "settings.ini")
+    menus = first.audio_menus
+    menus["device"].aboutToShow.emit()
+    labels = [a.text() for a in menus["device"].actions()]
+    assert labels[0] == "The system's default"
+    if first.session.audio_problem:
+        first.close()
+        pytest.skip(f"no audio output here: {first.session.audio_problem}")
+    assert len(labels) > 1  # the devices PortAudio offers (JACK's here)
+    menus["device"].actions()[1].trigger()
+    menus["buffer"].aboutToShow.emit()
+    bigger = next(a for a in menus["buffer"].actions() if a.text().startswith("2048 samples"))
+    bigger.trigger()
+    assert first.session.output == (labels[1], 2048)
+    assert first.session.player.block_size == 2048
+    assert first.session.player.device is not None
+    first.session.player.start_stream()
+    words = first.session.output_words()
+    assert words.startswith(f"{labels[1]}, 2048-sample buffer") and "ms to the speakers" in words
+    first.close()
+    second = make_shown_window(qtbot, shipped_model, tmp_path / "settings.ini")
+    assert second.session.output == (labels[1], 2048)  # remembered
+    second.close()
