@@ -235,7 +235,10 @@ def estimate_tempo(samples: np.ndarray, sample_rate: int) -> Tempo:
     strength = np.where(beats < len(envelope), np.interp(beats, positions, envelope), 0.0)
     first_beat = float(offsets[np.argmax(strength.sum(axis=1))])
     beat_strength = strength[np.argmax(strength.sum(axis=1))]
-    accents = [beat_strength[k::BEATS_PER_BAR].mean() for k in range(BEATS_PER_BAR)]
+    accents = [  # a clip of fewer than four beats: the missing ones have no accent
+        beat_strength[k::BEATS_PER_BAR].mean() if k < len(beat_strength) else 0.0
+        for k in range(BEATS_PER_BAR)
+    ]
     downbeat = first_beat + lag * int(np.argmax(accents))
     confidence = float(np.interp(lag, np.arange(len(acf)), acf))
     return Tempo(

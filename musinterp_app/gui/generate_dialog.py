@@ -7,6 +7,7 @@ generation runs on a worker (:meth:`Engine.generate`), is written to a WAV in
 loading that file into the slot like any other.
 """
 
+import secrets
 from pathlib import Path
 
 from PySide6.QtCore import QStandardPaths, Signal
@@ -43,7 +44,16 @@ class GenerateDialog(QDialog):
 
     generated = Signal(str, str)  # slot, path of the written file
 
-    def __init__(self, model: OnnxVAE, folder: str | Path, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        model: OnnxVAE,
+        folder: str | Path,
+        parent: QWidget | None = None,
+        *,
+        loaded: dict[str, str] | None = None,
+    ) -> None:
+        """``loaded``: the name of the file in each slot that holds one: the dialog starts on
+        an empty slot, and says what a chosen full slot's track would give way to."""
         super().__init__(parent)
         self.setWindowTitle("Generate")
         self.model = model
@@ -65,15 +75,21 @@ class GenerateDialog(QDialog):
         self.temperature.setValue(engine.GENERATE_TEMPERATURE)
         self.seed = QSpinBox()
         self.seed.setRange(0, 2**31 - 1)  # a QSpinBox holds a C int; SEED allows more
+        self.seed.setValue(secrets.randbelow(2**31))  # new music each time unless chosen
         self.kind = QComboBox()
         for kind in prior.KINDS:
             self.kind.addItem(PRIOR_TITLES[kind], kind)
         self.kind.setCurrentIndex(prior.KINDS.index(prior.DEFAULT_KIND))
         self.slots = QButtonGroup(self)
         slot_row = QHBoxLayout()
+        loaded = loaded or {}
+        empty = next((slot for slot in ("A", "B") if slot not in loaded), "A")
         for slot in ("A", "B"):
             button = QRadioButton(slot)
-            button.setChecked(slot == "A")
+            button.setChecked(slot == empty)
+            if slot in loaded:  # choosing it replaces that track: said before, not after
+                button.setText(f"{slot} (instead of {loaded[slot]})")
+            button.setProperty("slot", slot)
             self.slots.addButton(button)
             slot_row.addWidget(button)
         form.addRow("Length", self.seconds)
@@ -95,7 +111,7 @@ class GenerateDialog(QDialog):
 
     @property
     def slot(self) -> str:
-        return self.slots.checkedButton().text()
+        return self.slots.checkedButton().property("slot")
 
     def generate(self) -> None:
         """Start the generation on the worker (a new request replaces a running one)."""
@@ -148,7 +164,8 @@ def open_for(window) -> GenerateDialog:
     (``generate_folder``), by default the app's data folder."""
     default = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
     folder = window.settings.value("generate_folder") or str(Path(default) / "generated")
-    dialog = GenerateDialog(window.session.engine.model, folder, parent=window)
+    loaded = {slot: t.name for slot, t in window.session.tracks.items() if t is not None}
+    dialog = GenerateDialog(window.session.engine.model, folder, parent=window, loaded=loaded)
     dialog.generated.connect(window.load)
     dialog.show()
     return dialog

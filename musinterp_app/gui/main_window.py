@@ -29,6 +29,7 @@ from musinterp_app.audio.io import AUDIO_SUFFIXES
 from musinterp_app.engine import BlendSettings
 from musinterp_app.gui import export_dialog, menus, midi, side_panels, window_memory
 from musinterp_app.gui.blend_controls import BlendControls
+from musinterp_app.gui.drag_out import DragOut
 from musinterp_app.gui.messages import plain_audio_problem, plain_message
 from musinterp_app.gui.session import SLOTS, Session
 from musinterp_app.gui.spectrogram import ColourScale, SpectrogramView, add_difference_bar
@@ -125,6 +126,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
         self._build_docks()
         self._build_status_bar()
+        self.drag_out = DragOut(self)  # the blend view and the excerpts, dragged out
 
     def _build_views(self) -> None:
         """The track panels and the spectrogram views, on one time axis and colour scale."""
@@ -565,5 +567,6 @@ class MainWindow(QMainWindow):
         self.midi.close()
         self.save_settings()
         self.pad.cancelled()  # nothing of the pad's starts once the session is closed
+        self.drag_out.close()
         self.session.close()
         super().closeEvent(event)

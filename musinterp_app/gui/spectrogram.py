@@ -8,8 +8,9 @@ own diverging scale in ± dB. Hovering a view reads out time, frequency and leve
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QFontMetrics
+from PySide6.QtWidgets import QApplication
 
 from musinterp_app.audio import mel
 
@@ -48,6 +49,8 @@ class SpectrogramView(pg.PlotWidget):
     """One spectrogram image with optional excerpt region and play cursor."""
 
     hovered = Signal(str)  # "1.23 s · 440 Hz · −23 dB" under the mouse ('' when off the image)
+    drag_hover = Signal(str)  # drag_source: the mouse came over a view whose sound can be dragged
+    drag_started = Signal(str)  # drag_source: the mouse dragged it (see gui.drag_out)
 
     def __init__(self, title: str = "", parent=None, *, empty_text: str = "") -> None:
         self.mel_axis = MelAxis()
@@ -72,7 +75,28 @@ class SpectrogramView(pg.PlotWidget):
         self.shown: tuple[np.ndarray, mel.MelConfig, float, bool] | None = None
         self.scene().sigMouseMoved.connect(self._mouse_moved)
         self.setMinimumHeight(150)
+        self.drag_source = ""  # what dragging this view hands over ('' : nothing)
+        self._press = None  # where the left button went down, for a drag
         self.show_empty()
+
+    def enterEvent(self, event) -> None:
+        if self.drag_source:
+            self.drag_hover.emit(self.drag_source)
+        super().enterEvent(event)
+
+    def mousePressEvent(self, event) -> None:
+        left = event.button() == Qt.MouseButton.LeftButton
+        self._press = event.position() if left and self.drag_source else None
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event) -> None:
+        if self._press is not None and event.buttons() & Qt.MouseButton.LeftButton:
+            moved = (event.position() - self._press).manhattanLength()
+            if moved >= QApplication.startDragDistance():
+                self._press = None
+                self.drag_started.emit(self.drag_source)
+                return
+        super().mouseMoveEvent(event)
 
     def show_empty(self) -> None:
         """Nothing to show yet: no axes (they would read −400…400), only the inviting text."""

@@ -76,6 +76,7 @@ class SyncControls(QWidget):
         layout.addWidget(self.tempo_box, 0, 0)
         layout.addWidget(self.key_box, 0, 1)
         self.readouts: dict[str, QLabel] = {}  # each slot's name and how sure its estimate is
+        self.words: dict[str, str] = {}  # each slot's tempo and key in words, as `described`
         self.tempo_fields: dict[str, QDoubleSpinBox] = {}
         self.key_fields: dict[str, QComboBox] = {}
         self.buttons: dict[str, dict[str, QPushButton]] = {}
@@ -336,6 +337,7 @@ class SyncControls(QWidget):
                 words = self.problems.get(content, "")
                 self.readouts[slot].setText(f"{slot}: {words or '–'}")
                 self.readouts[slot].setToolTip("")
+                self.words[slot] = words
                 self.described.emit(slot, words)
                 continue
             tempo, key = self.current(slot)
@@ -346,7 +348,8 @@ class SyncControls(QWidget):
             self.readouts[slot].setToolTip(
                 f"beat clarity {tempo.confidence:.2f}, key fit {key.confidence:.2f} (0 … 1)"
             )
-            self.described.emit(slot, f"{tempo.label} · {key.label}{given}")
+            self.words[slot] = f"{tempo.label} · {key.label}{given}"
+            self.described.emit(slot, self.words[slot])
 
     def _sureness(self, content: Content, tempo: Tempo, key: Key) -> str:
         """How far to trust ``content``'s tempo and key, in a word or two each."""

@@ -37,7 +37,7 @@ def test_export_follows_the_render_menu_and_the_chosen_type(loaded_window, qtbot
 def test_an_export_as_heard_keeps_the_level_of_the_blend(loaded_window, qtbot, tmp_path):
     window = loaded_window
     _choose(window, "level", "match")
-    _choose(window, "rate", 0)
+    _choose(window, "rate", -1)  # the model's, to compare with the render
     target = tmp_path / "blend.wav"
     with qtbot.waitSignal(window.session.lanes["export"].finished, timeout=120_000):
         window.export_to(str(target))

@@ -2,7 +2,7 @@
 
 import pytest
 from PySide6.QtCore import Qt
-from support.window import LOAD_TIMEOUT_MS, load_both
+from support.window import LOAD_TIMEOUT_MS, drop, load_both
 
 from musinterp_app.gui.generate_dialog import GenerateDialog
 from musinterp_app.gui.listening_test import ListeningTestDialog
@@ -34,3 +34,18 @@ def test_tools_listening_test_starts_with_the_loaded_tracks(qtbot, window, clips
     assert dialog is not None and dialog.isVisible()
     assert dialog.tracks == [str(path) for path in clips]
     assert dialog.folder == tmp_path / "survey"
+
+
+def test_generate_starts_on_an_empty_slot_and_says_what_a_full_one_gives_up(qtbot, window, clips):
+    drop(window.panels["A"], clips[0])
+    qtbot.waitUntil(lambda: window.session.tracks["A"] is not None, timeout=LOAD_TIMEOUT_MS)
+    window.actions["generate"].trigger()
+    dialog = window.findChild(GenerateDialog)
+    a, b = dialog.slots.buttons()
+    assert dialog.slot == "B" and b.isChecked()  # the empty one, not A's track
+    assert a.text() == f"A (instead of {clips[0].name})"
+    seeds = {dialog.seed.value()}
+    dialog.close()
+    window.actions["generate"].trigger()
+    seeds.add(window.findChildren(GenerateDialog)[-1].seed.value())
+    assert len(seeds) == 2  # a new seed each time (both seeds are in the file names)

@@ -5,9 +5,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QDrag
 from PySide6.QtWidgets import QApplication, QLineEdit
 from support.window import LOAD_TIMEOUT_MS, idle, load_both, make_window
 
+from musinterp_app import sidecar
 from musinterp_app.engine import BlendSettings
 from musinterp_app.gui import session_file, window_memory
 from musinterp_app.gui.export_dialog import ExportDialog
@@ -204,3 +206,34 @@ def test_the_output_device_and_buffer_are_chosen_remembered_and_said(
     second = make_shown_window(qtbot, shipped_model, tmp_path / "settings.ini")
     assert second.session.output == (labels[1], 2048)  # remembered
     second.close()
+
+
+def test_dragging_the_blend_out_hands_over_a_file_rendered_ahead(qtbot, window, clips, monkeypatch):
+    load_both(qtbot, window, clips)
+    handed = []
+    monkeypatch.setattr(QDrag, "exec", lambda drag, *_a: handed.append(drag.mimeData().urls()) or 1)
+    drag_out, view = window.drag_out, window.blend_view
+    view.drag_started.emit("blend")  # a drag before anything was rendered: said, not blocked
+    assert "Preparing the file to drag" in window.status_text.text() and not handed
+    qtbot.waitUntil(lambda: drag_out.file_for("blend") is not None, timeout=LOAD_TIMEOUT_MS)
+    path = drag_out.file_for("blend")
+    assert path.name == f"{window.export_name()}.wav"
+    assert sf.info(path).samplerate == 44100 and sf.info(path).subtype == "PCM_24"
+    assert sidecar.path_for(path).is_file()
+    view.drag_started.emit("blend")
+    assert [u.toLocalFile() for u in handed[0]] == [str(path)]
+
+    window.alpha_box.setValue(0.2)  # the sound changed: the old file no longer matches
+    assert drag_out.file_for("blend") is None
+    view.drag_hover.emit("blend")
+    qtbot.waitUntil(lambda: drag_out.file_for("blend") is not None, timeout=LOAD_TIMEOUT_MS)
+    assert not path.exists()  # the old one was removed
+    window.views["A"].drag_hover.emit("A")
+    qtbot.waitUntil(lambda: drag_out.file_for("A") is not None, timeout=LOAD_TIMEOUT_MS)
+    excerpt, rate = sf.read(drag_out.file_for("A"))
+    original, _ = sf.read(clips[0])
+    assert rate == 44100 and len(excerpt) == 5 * 44100
+    assert np.abs(excerpt[4410:-4410] - original[4410 : 5 * 44100 - 4410]).max() < 1e-3  # A itself
+    folder = drag_out.folder
+    window.close()
+    assert not folder.exists()  # nothing left behind
