@@ -38,7 +38,7 @@ bundle: $(VENV)/.dev
 	$(BIN)/python -m pip install -q -e ".[bundle]"
 	$(BIN)/pyinstaller --noconfirm --clean --distpath build/dist --workpath build/pyinstaller build.spec
 	du -sh build/dist/musinterp
-	QT_QPA_PLATFORM=offscreen build/dist/musinterp/musinterp --self-test
+	.ci/check-bundle.sh build/dist/musinterp/musinterp
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check musinterp_app tests

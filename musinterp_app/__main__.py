@@ -11,7 +11,10 @@ import sys
 def main(argv: list[str] | None = None) -> int:
     """Run ``musinterp`` with ``argv`` (default: this process's arguments); the exit status."""
     args = sys.argv[1:] if argv is None else argv
-    from musinterp_app import allocator, cli
+    from musinterp_app import allocator, child, cli
+
+    if args[:1] == [child.CHILD_FLAG]:  # the benchmark's child, in a bundle (see child.py)
+        return child.run_child(args[1:])
 
     allocator.limit_arenas()
 

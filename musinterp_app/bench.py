@@ -26,6 +26,7 @@ from musinterp_app import engine, resources
 from musinterp_app.audio import mel, stft, synth
 from musinterp_app.audio.griffinlim import chunk_bounds, griffinlim
 from musinterp_app.audio.parallel import THREADS_VARIABLE, WORKERS
+from musinterp_app.child import python_command
 from musinterp_app.model.onnx_vae import ModelError, OnnxVAE
 
 N_ITER = 32
@@ -119,7 +120,7 @@ def _phase_only_in_child(threads: int, repeats: int) -> dict[str, float]:
         f"print(json.dumps(bench.phase_only_s(repeats={repeats})))"
     )
     done = subprocess.run(
-        [sys.executable, "-c", code],
+        python_command("-c", code),
         capture_output=True,
         text=True,
         timeout=900,
@@ -399,7 +400,7 @@ def first_render_chunk_s(model_dir: str) -> float:
 def _cold_first_chunk_in_child(model_dir: Path) -> float:
     code = f"from musinterp_app import bench; print(bench.first_render_chunk_s({str(model_dir)!r}))"
     done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True
+        python_command("-c", code), capture_output=True, text=True, timeout=300, check=True
     )
     return float(done.stdout.strip().splitlines()[-1])
 
@@ -448,7 +449,7 @@ def run_all(*, quick: bool = False, model_dir: Path | None = None) -> dict[str, 
 def bench_app() -> dict[str, float]:
     """The window's numbers, measured in a separate process (this one stays Qt-free)."""
     measured = subprocess.run(
-        [sys.executable, "-m", "musinterp_app.bench_window"],
+        python_command("-m", "musinterp_app.bench_window"),
         capture_output=True,
         text=True,
         timeout=900,

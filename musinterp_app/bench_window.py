@@ -29,6 +29,7 @@ from PySide6.QtWidgets import QApplication
 
 from musinterp_app import allocator, bench_live, resources
 from musinterp_app.audio import player as playback
+from musinterp_app.child import python_command
 from musinterp_app.gui.main_window import SLIDER_STEPS, MainWindow
 from musinterp_app.model.onnx_vae import OnnxVAE
 
@@ -51,7 +52,7 @@ def startup_s() -> float:
     """Seconds from starting ``python -m musinterp_app`` until the window is shown."""
     started = time.perf_counter()
     process = subprocess.Popen(
-        [sys.executable, "-m", "musinterp_app", "--exit-when-shown"],
+        python_command("-m", "musinterp_app", "--exit-when-shown"),
         stdout=subprocess.PIPE,
         text=True,
         env={**os.environ, "QT_QPA_PLATFORM": os.environ.get("QT_QPA_PLATFORM", "offscreen")},
@@ -158,7 +159,7 @@ def _clip(folder: Path, name: str, seconds: float, seed: int) -> Path:
         f" root_midi={45 + seed}, tempo_bpm={80.0 + 10 * seed})\n"
         f"sf.write({str(path)!r}, np.stack([clip, clip], axis=1), 44100, subtype='PCM_16')\n"
     )
-    subprocess.run([sys.executable, "-c", code], check=True)
+    subprocess.run(python_command("-c", code), check=True)
     return path
 
 
@@ -202,7 +203,7 @@ def loaded_rss_mb(paths: list[Path]) -> float:
         "print(bench_window.rss_after_loading(sys.argv[1:]))\n"
     )
     child = subprocess.run(
-        [sys.executable, "-c", code, *map(str, paths)],
+        python_command("-c", code, *map(str, paths)),
         capture_output=True,
         text=True,
         check=True,

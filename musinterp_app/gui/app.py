@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from musinterp_app import __version__, resources
 from musinterp_app.gui.crash_log import CrashLog
-from musinterp_app.gui.main_window import MainWindow
+from musinterp_app.gui.main_window import NOTE, MainWindow
 from musinterp_app.model.onnx_vae import ModelError, OnnxVAE
 
 EXIT_WHEN_SHOWN = "--exit-when-shown"
@@ -48,7 +48,7 @@ def run_gui(args: list[str]) -> int:
     CrashLog(window).install()
     window.show()
     if note:
-        window.status_text.setText(f"ⓘ {note}")
+        window.status_text.setText(NOTE + note)
     if EXIT_WHEN_SHOWN in args:  # for measuring start-up time (musinterp bench)
         QTimer.singleShot(0, lambda: (print("shown", flush=True), window.close(), app.quit()))
     files = [arg for arg in args if not arg.startswith("--")]

@@ -41,7 +41,8 @@ AUDIO_FILTER = f"Audio files, not M4A/AAC (*{' *'.join(sorted(AUDIO_SUFFIXES))})
 SLIDER_STEPS = 1000
 ALPHA_STEP, ALPHA_FINE_STEP = 0.05, 0.01  # arrow keys, and with Shift
 RECENT_FILES = 8
-NOTICE_MS = 10_000  # a remark (ⓘ) or a refused value (⚠) stays this long in the status bar
+NOTICE_MS = 10_000  # a remark or a refused value (⚠) stays this long in the status bar
+NOTE = "Note: "  # a remark's start (words: "ⓘ" is missing from common fonts and showed a box)
 DIFFERENCE_TITLE = "Difference: blend − (1−α)·A − α·B, in dB"
 VIEWS = {  # the views under the tracks, left to right (View menu)
     "A": "A excerpt",
@@ -192,7 +193,7 @@ class MainWindow(QMainWindow):
         session.blend_decoded.connect(self._blend_decoded)
         session.settings_changed.connect(self._show_settings)
         session.status.connect(self._show_status)
-        session.notice.connect(lambda text: self._show_status(f"ⓘ {text}"))
+        session.notice.connect(lambda text: self._show_status(NOTE + text))
         session.problem.connect(self._warn)
         session.progress.connect(self._show_progress)
         session.work_ended.connect(self._hide_progress)
@@ -254,13 +255,13 @@ class MainWindow(QMainWindow):
 
     def _show_status(self, message: str) -> None:
         self.status_text.setText(message)
-        if message.startswith(("ⓘ", "⚠")):  # a remark, not a state: it does not stay
+        if message.startswith((NOTE, "⚠")):  # a remark, not a state: it does not stay
             self.notice_timer.start()
 
     def _clear_notice(self) -> None:
         text = self.status_text.text()
         box_open = self.last_message is not None and self.last_message.isVisible()
-        if text.startswith(("ⓘ", "⚠")) and not box_open:  # a message box's stays till closed
+        if text.startswith((NOTE, "⚠")) and not box_open:  # a message box's stays till closed
             self.status_text.setText(self._idle_text())
 
     def _warn(self, title: str, message: str) -> None:
