@@ -19,7 +19,7 @@ HYBRID_STEPS ?= 12000
 # The report's design takes about 1.1 s a step on 2 cores: 800 steps are 15 minutes.
 CONV2D_STEPS ?= 800
 
-.PHONY: run test lint screenshot bundle train-default train-v3 scaling sync-study system-deps clean
+.PHONY: run test lint layout screenshot bundle train-default train-v3 scaling sync-study system-deps clean
 
 run: $(VENV)/.runtime
 	$(BIN)/musinterp
@@ -39,6 +39,14 @@ bundle: $(VENV)/.dev
 	$(BIN)/pyinstaller --noconfirm --clean --distpath build/dist --workpath build/pyinstaller build.spec
 	du -sh build/dist/musinterp
 	.ci/check-bundle.sh build/dist/musinterp/musinterp
+
+# The window at three screen sizes with its side panels shut and open (Xvfb): what fits,
+# what grows, what is cut; PNGs in build/layout/.
+layout: $(VENV)/.dev
+	mkdir -p build/layout
+	for size in 1024x700 1366x768 1920x1080; do \
+		xvfb-run -a -s "-screen 0 $${size}x24" $(BIN)/python .ci/layout.py $$size build/layout/$$size; \
+	done
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check musinterp_app tests

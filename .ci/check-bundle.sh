@@ -2,7 +2,7 @@
 # Run every musinterp command with a bundle made by `make bundle` (its path: $1), under the
 # JACK dummy device and offscreen Qt, so a command that fails only when frozen fails here.
 set -eu
-app=${1:?usage: check-bundle.sh build/dist/musinterp/musinterp}
+app=$(realpath "${1:?usage: check-bundle.sh build/dist/musinterp/musinterp}")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 a=resources/examples/example-a-slow-low.ogg

@@ -438,7 +438,7 @@ class MainWindow(QMainWindow):
         seconds = config.frames_to_seconds(session.blended_mel.shape[1])
         title = f"{self._blend_title(session.decoded_settings)} · {seconds:.1f} s"
         if seconds < session.excerpt_s - 0.05:  # a track is shorter than the excerpt asked
-            title += " (the shorter track's length)"
+            title += " (the shorter track)"
         self.blend_view.setTitle(title, color="#dddddd", size="10pt")
         self._show_difference()
         if not self.slider.isSliderDown():  # refitting repaints every view: not per drag step
@@ -474,9 +474,9 @@ class MainWindow(QMainWindow):
 
     @staticmethod
     def _blend_title(settings: BlendSettings) -> str:
-        what = "Morph A → B" if settings.morph else f"Blend α = {settings.alpha:.2f}"
-        mode = "spherical" if settings.mode == "slerp" else "linear"
-        return f"{what} ({mode}{', keep detail' if settings.keep_detail else ''})"
+        """What the blend view shows (its options are the controls' right under it: a
+        longer title set the view's minimum width past a small window's)."""
+        return "Morph A → B" if settings.morph else f"Blend α = {settings.alpha:.2f}"
 
     # ----- playback ---------------------------------------------------------------------------
     def _play_button(self, name: str) -> None:

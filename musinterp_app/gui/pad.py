@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QDoubleSpinBox,
     QFileDialog,
-    QHBoxLayout,
+    QGridLayout,
     QLabel,
     QPushButton,
     QVBoxLayout,
@@ -214,11 +214,11 @@ class PadPanel(QWidget):
         self._knob_rest = Throttle(KNOB_REST_MS, self._released, leading=False, parent=self)
         self.surface.path_drawn.connect(lambda _path: self.refresh())
 
-        buttons = QHBoxLayout()
-        for slot in ("C", "D"):
-            buttons.addWidget(self.load_buttons[slot])
-            buttons.addWidget(self.start_fields[slot])
-        buttons.addWidget(self.export_button)
+        buttons = QGridLayout()  # C's and D's rows, then the export: narrow enough for a dock
+        for row, slot in enumerate(("C", "D")):
+            buttons.addWidget(self.load_buttons[slot], row, 0)
+            buttons.addWidget(self.start_fields[slot], row, 1)
+        buttons.addWidget(self.export_button, 2, 0, 1, 2)
         layout = QVBoxLayout(self)
         layout.addWidget(self.surface, 1)
         layout.addWidget(self.draw_box)

@@ -4,12 +4,16 @@ the blend view shows the pad's blend while the puck moves and the slider's again
 pad is closed or the slider's blend plays."""
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDockWidget
+from PySide6.QtWidgets import QDockWidget, QFrame, QScrollArea
 
 from musinterp_app.gui.pad import PadPanel
 from musinterp_app.gui.sync_controls import SyncControls
 
 PANELS = (("sync", "Tempo and key"), ("pad", "Four-corner pad"))
+# What a panel keeps when the window is small: beside the window's own minimum (764 px) it
+# fits a 1024 × 700 screen; a panel wider or taller than this scrolls.
+PANEL_MIN_WIDTH_PX = 240
+PANEL_MIN_HEIGHT_PX = 160
 
 
 def build(window) -> None:
@@ -40,12 +44,22 @@ def build(window) -> None:
     widgets = {"sync": window.sync_controls, "pad": window.pad}
     for name, title in PANELS:
         dock = QDockWidget(title, window, objectName=name)
-        dock.setWidget(widgets[name])
+        dock.setWidget(_scrolling(widgets[name]))
         window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
         dock.hide()
         window.docks[name] = dock
     window.showing_pad = False  # the blend view shows the pad's blend, not the slider's
     window.docks["pad"].visibilityChanged.connect(lambda _shown: show_slider_blend(window))
+
+
+def _scrolling(panel) -> QScrollArea:
+    """``panel`` in a scroll area: a narrow or short window keeps its size when the panel
+    opens (the panel scrolls instead of pushing the window wider than the screen)."""
+    area = QScrollArea(widgetResizable=True, frameShape=QFrame.Shape.NoFrame)
+    area.setWidget(panel)
+    area.setMinimumWidth(PANEL_MIN_WIDTH_PX)
+    area.setMinimumHeight(PANEL_MIN_HEIGHT_PX)
+    return area
 
 
 def show_pad_blend(window, log_mel) -> None:

@@ -190,6 +190,11 @@ class ColourScale(QObject):
         for view in views:
             view.scale = self
         self.bar.axis.setTicks([db_ticks(config, 20), db_ticks(config, 10, labelled=False)])
+        # Room for its longest label however narrow the view gets (a squeezed bar cut them).
+        label_px = QFontMetrics(bar_view.font()).horizontalAdvance(f"{int(config.floor_db)} dB")
+        self.bar.axis.setWidth(label_px + 14)
+        self.bar.setMinimumWidth(label_px + 14 + 12 + 6)
+        bar_view.getPlotItem().layout.setColumnMinimumWidth(5, label_px + 14 + 12 + 6)
         self.bar.sigLevelsChangeFinished.connect(self._dragged)
 
     def levels(self) -> tuple[float, float]:

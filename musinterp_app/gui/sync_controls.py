@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QGridLayout,
+    QHBoxLayout,
     QLabel,
     QPushButton,
     QWidget,
@@ -73,8 +74,11 @@ class SyncControls(QWidget):
         self.key_box.setToolTip("Shift B (C, D) by the smallest interval onto A's key")
         self.status = QLabel("", self)
         layout = QGridLayout(self)
-        layout.addWidget(self.tempo_box, 0, 0)
-        layout.addWidget(self.key_box, 0, 1)
+        toggles = QHBoxLayout()  # on their own: the fields' columns stay as narrow as they are
+        toggles.addWidget(self.tempo_box)
+        toggles.addWidget(self.key_box)
+        toggles.addStretch(1)
+        layout.addLayout(toggles, 0, 0, 1, 5)
         self.readouts: dict[str, QLabel] = {}  # each slot's name and how sure its estimate is
         self.words: dict[str, str] = {}  # each slot's tempo and key in words, as `described`
         self.tempo_fields: dict[str, QDoubleSpinBox] = {}
@@ -87,29 +91,28 @@ class SyncControls(QWidget):
             self.buttons[slot] = {
                 "double": QPushButton("×2", self, clicked=lambda _=0, s=slot: self.scale(s, 2.0)),
                 "half": QPushButton("÷2", self, clicked=lambda _=0, s=slot: self.scale(s, 0.5)),
-                "relative": QPushButton(
-                    "Relative", self, clicked=lambda _=0, s=slot: self.relative(s)
-                ),
+                "relative": QPushButton("Rel.", self, clicked=lambda _=0, s=slot: self.relative(s)),
             }
             tips = {
                 "double": "the tempo is twice what it says: B is stretched twice as far",
                 "half": "the tempo is half what it says",
                 "relative": "the key is the relative major or minor of what it says",
             }
-            row_widgets = (
-                self.readouts[slot],
+            fields = (
                 self.tempo_fields[slot],
                 self.buttons[slot]["double"],
                 self.buttons[slot]["half"],
                 self.key_fields[slot],
                 self.buttons[slot]["relative"],
-            )
+            )  # under the slot's name and how sure it is: narrow enough for a side panel
             for name, button in self.buttons[slot].items():
                 button.setToolTip(tips[name])
-            for column, widget in enumerate(row_widgets):
-                layout.addWidget(widget, row, column)
+                button.setFixedWidth(button.fontMetrics().horizontalAdvance(button.text()) + 20)
+            layout.addWidget(self.readouts[slot], 2 * row - 1, 0, 1, len(fields))
+            for column, widget in enumerate(fields):
+                layout.addWidget(widget, 2 * row, column)
         self.status.setWordWrap(True)  # a long fit report wraps instead of widening the window
-        layout.addWidget(self.status, len(SLOTS) + 1, 0, 1, 6)
+        layout.addWidget(self.status, 2 * len(SLOTS) + 1, 0, 1, 5)
         self._show()
 
     def _tempo_field(self, slot: str) -> QDoubleSpinBox:

@@ -71,6 +71,9 @@ class TrackPanel(QFrame):
         self.start_box.setEnabled(False)
         self.start_box.valueChanged.connect(self._start_typed)
         self.open_button = QPushButton("Open…")
+        self.open_button.setFixedWidth(
+            self.open_button.fontMetrics().horizontalAdvance("Open…") + 28
+        )
         self.open_button.setToolTip(f"Choose the file for track {slot}")
         self.open_button.clicked.connect(self.open_requested)
         text = QVBoxLayout()
@@ -87,6 +90,8 @@ class TrackPanel(QFrame):
         self.view = SpectrogramView(
             empty_text="Drop an audio file here\nor click Open…\n\n(File → Open examples loads two)"
         )
+        self.view.setLabel("bottom", "")  # seconds in the ticks: the label's room went to
+        # the image (in a small window the label was cut by the strip under it)
         self.view.setToolTip(
             "Click: put the excerpt here · drag the excerpt to move it · double-click: play "
             "from here · wheel: zoom · drag elsewhere: pan"

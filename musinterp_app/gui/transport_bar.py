@@ -4,14 +4,16 @@ to hand them to a session."""
 
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QHBoxLayout,
     QLabel,
+    QLayout,
     QProgressBar,
     QPushButton,
     QSlider,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -33,6 +35,10 @@ class TransportBar(QWidget):
         }
         for name in ("A", "B", "blend"):
             self.buttons[name].setCheckable(True)
+        widest = {"A": "■ A", "B": "■ B", "blend": "■ Morph", "stop": "■ Stop"}
+        for name, button in self.buttons.items():  # as wide as their words: a style's 80 px
+            words = button.fontMetrics().horizontalAdvance(widest[name])  # each made the row
+            button.setFixedWidth(words + 28)  # too wide for a small window with side panels
         self.buttons["A"].setToolTip(
             "Play A's excerpt from where the blend plays (key A; again: stop)"
         )
@@ -63,18 +69,51 @@ class TransportBar(QWidget):
         self.midi_label = QLabel()
         self.midi_label.setToolTip("MIDI: Tools → MIDI learn maps a controller to α")
 
-        row = QHBoxLayout(self)
-        row.setContentsMargins(0, 0, 0, 0)
+        self.volume_slider.setMinimumWidth(70)
+        self.level_meter.setMinimumWidth(60)
+        self.output = QWidget()  # MIDI, volume and level: beside the buttons, or under them
+        output_row = QHBoxLayout(self.output)
+        output_row.setContentsMargins(0, 0, 0, 0)
+        for widget in (self.midi_label, QLabel("Volume"), self.volume_slider, QLabel("Level")):
+            output_row.addWidget(widget)
+        output_row.addWidget(self.level_meter)
+        rows = QVBoxLayout(self)
+        rows.setContentsMargins(0, 0, 0, 0)
+        rows.setSizeConstraint(QLayout.SizeConstraint.SetNoConstraint)  # see minimumSizeHint
+        self.first_row, self.second_row = QHBoxLayout(), QHBoxLayout()
         for name in ("A", "B", "blend", "stop"):
-            row.addWidget(self.buttons[name])
+            self.first_row.addWidget(self.buttons[name])
         for widget in (self.loop_box, self.autoplay_box, self.record_button):
-            row.addWidget(widget)
-        row.addStretch(1)
-        row.addWidget(self.midi_label)
-        row.addWidget(QLabel("Volume"))
-        row.addWidget(self.volume_slider)
-        row.addWidget(QLabel("Level"))
-        row.addWidget(self.level_meter)
+            self.first_row.addWidget(widget)
+        self.first_row.addStretch(1)
+        self.first_row.addWidget(self.output)
+        self.second_row.addStretch(1)
+        rows.addLayout(self.first_row)
+        rows.addLayout(self.second_row)
+        self.compact = False
+
+    def minimumSizeHint(self) -> QSize:
+        """Narrow enough for the output controls under the buttons: the window may be as
+        narrow as that; :meth:`resizeEvent` puts them there when there is no room beside."""
+        buttons = self.first_row.minimumSize()
+        if not self.compact:
+            buttons.setWidth(buttons.width() - self.output.minimumSizeHint().width())
+        height = buttons.height()
+        if self.compact:
+            height += self.first_row.spacing() + self.output.minimumSizeHint().height()
+        return QSize(max(buttons.width(), self.output.minimumSizeHint().width()), height)
+
+    def resizeEvent(self, event) -> None:
+        """The output controls beside the buttons when they fit, else on a row of their own."""
+        beside = self.first_row.minimumSize().width()
+        if not self.compact:
+            beside -= self.output.minimumSizeHint().width()
+        compact = event.size().width() < beside + self.output.minimumSizeHint().width() + 16
+        if compact != self.compact:
+            self.compact = compact
+            (self.second_row if compact else self.first_row).addWidget(self.output)
+            self.updateGeometry()
+        super().resizeEvent(event)
 
     def connect_to(self, session, play: Callable[[str], None]) -> None:
         """Each control to ``session``'s method; a play button calls ``play(name)`` (the
