@@ -35,9 +35,11 @@ def cut_texts(window) -> list[str]:
 
 def bars_drawn(window) -> bool:
     bar = window.colour_scale.bar
-    return bar.isVisible() and bar.boundingRect().width() > 4 and bar.mapRectToScene(
-        bar.boundingRect()
-    ).right() <= window.blend_view.width() + 1
+    return (
+        bar.isVisible()
+        and bar.boundingRect().width() > 4
+        and bar.mapRectToScene(bar.boundingRect()).right() <= window.blend_view.width() + 1
+    )
 
 
 def main(size: str, name: str) -> int:
