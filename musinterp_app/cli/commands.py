@@ -112,7 +112,7 @@ def reconstruct(args: argparse.Namespace) -> int:
         n_fft=config.n_fft,
         hop_length=config.hop_length,
     )
-    source = "the mel round trip" if model is None else f"model {model.info.model_id}"
+    source = "the mel round trip" if model is None else f"the model “{model.info.folder.name}”"
     print(
         f"wrote {args.output} ({len(audio) / config.sample_rate:.2f} s through {source}; "
         f"spectral convergence {quality:.1f} dB)"
