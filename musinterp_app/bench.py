@@ -15,12 +15,14 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import scipy.fft
+import soundfile as sf
 
 from musinterp_app import engine, resources
 from musinterp_app.audio import mel, stft, synth
@@ -405,6 +407,35 @@ def _cold_first_chunk_in_child(model_dir: Path) -> float:
     return float(done.stdout.strip().splitlines()[-1])
 
 
+def bench_high_band(model_dir: Path) -> dict[str, float]:
+    """The highs of an export at 48 kHz against its sources': two 48-kHz clips with air
+    (17–23 kHz) 10 dB apart, blended at α = 0.5 and exported at their rate; the export's
+    level in that band minus the share-weighted mean of the sources' (dB; 0 = as bright as
+    its sources), with the sources' highs carried and without (the model's band only,
+    upsampled: the cheapest way to a 48-kHz file)."""
+    rate, band = 48000, (17000.0, 23000.0)
+    model = OnnxVAE(model_dir)
+    blender = engine.Engine(model)
+    levels = []
+    with tempfile.TemporaryDirectory() as folder:
+        for slot, (seed, air_db) in zip("AB", ((1, -30.0), (2, -40.0)), strict=True):
+            rng = np.random.default_rng(seed)
+            clip = 0.5 * synth.music_like(6.0, rate, rng=rng, root_midi=45 + seed)
+            clip = clip + synth.air(len(clip), rate, rng=rng, level_db=air_db)
+            sf.write(Path(folder) / f"{slot}.wav", clip, rate)
+            levels.append(10 ** (synth.band_level_db(clip, rate, band) / 10))
+            blender.set_track(slot, engine.load_track(Path(folder) / f"{slot}.wav", model))
+        expected_db = 10 * np.log10(np.mean(levels))
+        gaps = {}
+        for name, carried in (("high_band_gap_db", True), ("high_band_gap_plain_db", False)):
+            options = engine.ExportOptions(high_band=carried)
+            path = blender.export(Path(folder) / f"{name}.wav", engine.BlendSettings(), options)
+            audio, written_rate = sf.read(path)
+            level = synth.band_level_db(audio, written_rate, band)
+            gaps[f"export.{name}"] = round(float(level - expected_db), 2)
+    return gaps
+
+
 def bench_model(model_dir: Path, *, quick: bool = False) -> dict[str, float]:
     """Encode and decode time of a 5-s clip with onnxruntime (milliseconds)."""
     model = OnnxVAE(model_dir)
@@ -439,6 +470,7 @@ def run_all(*, quick: bool = False, model_dir: Path | None = None) -> dict[str, 
     try:
         results.update(bench_model(folder, quick=quick))
         results.update(bench_render(folder, quick=quick))
+        results.update(bench_high_band(folder))
     except ModelError as error:
         print(f"model and render keys skipped: {error}", file=sys.stderr)
     if not quick:

@@ -52,6 +52,18 @@ DESCRIPTIONS: dict[str, tuple[str, str, str, Callable[[dict, float], bool] | Non
         "",
         None,
     ),
+    "export.high_band_gap_db": (
+        "dB",
+        "a 48-kHz export's level above 16.4 kHz − its sources' (share-weighted)",
+        "within ±1.5",
+        lambda _r, v: abs(v) <= 1.5,
+    ),
+    "export.high_band_gap_plain_db": (
+        "dB",
+        "the same without the sources' highs (the model's band upsampled)",
+        "",
+        None,
+    ),
     "render.blend5s_floor_ratio": (
         "×",
         "render ÷ floor, measured in turns",

@@ -18,6 +18,8 @@ def python_command(*args: str) -> list[str]:
     """The command line that runs ``args`` (``"-c", CODE, …`` or ``"-m", MODULE, …``) in a
     child Python process of this app."""
     if getattr(sys, "frozen", False):
+        if args[:2] == ("-m", "musinterp_app"):  # the app itself: the bundle's executable is it
+            return [sys.executable, *args[2:]]
         return [sys.executable, CHILD_FLAG, *args]
     return [sys.executable, *args]
 

@@ -14,6 +14,7 @@ def test_an_install_runs_children_with_python(monkeypatch):
 def test_a_bundle_runs_children_through_its_own_executable(monkeypatch):
     monkeypatch.setattr(sys, "frozen", True, raising=False)
     assert child.python_command("-m", "x") == [sys.executable, child.CHILD_FLAG, "-m", "x"]
+    assert child.python_command("-m", "musinterp_app", "--version") == [sys.executable, "--version"]
 
 
 def test_the_entry_point_runs_code_and_modules_given_with_the_child_flag():

@@ -143,7 +143,7 @@ def test_reconstruct_through_the_model(tmp_path):
     sf.write(tmp_path / "in.wav", synth.music_like(3.0, 32768, rng=np.random.default_rng(4)), 32768)
     result = musinterp("reconstruct", tmp_path / "in.wav", "-o", tmp_path / "out.wav")
     assert result.returncode == 0, result.stderr
-    assert "through model" in result.stdout
+    assert "through the model “default”" in result.stdout
     assert sf.info(tmp_path / "out.wav").frames == 3 * 32768
 
 

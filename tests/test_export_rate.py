@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-import scipy.signal
 import soundfile as sf
 
 from musinterp_app import engine
@@ -14,21 +13,14 @@ HIGH_HZ = (17000.0, 23000.0)  # above the model's band (16 384 Hz)
 
 
 def band_level_db(audio: np.ndarray, rate: int, band: tuple[float, float]) -> float:
-    """Mean power in ``band`` (Hz) of ``[samples]`` or ``[samples, channels]``, in dB."""
-    mono = audio.mean(axis=1) if audio.ndim == 2 else audio
-    frequencies, power = scipy.signal.welch(mono, rate, nperseg=4096)
-    inside = (frequencies >= band[0]) & (frequencies <= band[1])
-    return float(10 * np.log10(power[inside].mean() + 1e-30))
+    return synth.band_level_db(audio, rate, band)
 
 
 def with_air(seconds: float, seed: int, air_db: float) -> np.ndarray:
     """A music-like clip at 48 kHz with noise between 17 and 23 kHz at ``air_db`` (rms)."""
     rng = np.random.default_rng(seed)
     clip = synth.music_like(seconds, RATE, rng=rng, root_midi=45 + seed)
-    sos = scipy.signal.butter(8, HIGH_HZ, btype="bandpass", fs=RATE, output="sos")
-    air = scipy.signal.sosfilt(sos, rng.standard_normal(len(clip)))
-    air *= 10 ** (air_db / 20) / np.sqrt(np.mean(air**2))
-    return (0.5 * clip + air).astype(np.float32)
+    return (0.5 * clip + synth.air(len(clip), RATE, rng=rng, level_db=air_db)).astype(np.float32)
 
 
 @pytest.fixture(scope="module")

@@ -63,6 +63,29 @@ def music_like(
     return (out * (0.7 / peak)).astype(np.float32)
 
 
+def air(
+    length: int, sample_rate: int, *, rng: np.random.Generator, level_db: float,
+    band_hz: tuple[float, float] = (17000.0, 23000.0),
+) -> np.ndarray:  # fmt: skip
+    """Noise between ``band_hz`` (the "air" above the model's 16.4 kHz) at ``level_db`` RMS,
+    float32 ``[length]``: what a recording at 44.1 / 48 kHz holds that the model cannot."""
+    import scipy.signal
+
+    sos = scipy.signal.butter(8, band_hz, btype="bandpass", fs=sample_rate, output="sos")
+    noise = scipy.signal.sosfilt(sos, rng.standard_normal(length))
+    return (noise * (10 ** (level_db / 20) / np.sqrt(np.mean(noise**2)))).astype(np.float32)
+
+
+def band_level_db(audio: np.ndarray, sample_rate: int, band_hz: tuple[float, float]) -> float:
+    """Mean power (dB) in ``band_hz`` of ``[samples]`` or ``[samples, channels]`` (Welch)."""
+    import scipy.signal
+
+    mono = audio.mean(axis=1) if audio.ndim == 2 else audio
+    frequencies, power = scipy.signal.welch(mono, sample_rate, nperseg=4096)
+    inside = (frequencies >= band_hz[0]) & (frequencies <= band_hz[1])
+    return float(10 * np.log10(power[inside].mean() + 1e-30))
+
+
 EXAMPLES = {
     "example-a-slow-low.ogg": {"tempo_bpm": 84.0, "root_midi": 45, "seed": 11},
     "example-b-fast-high.ogg": {"tempo_bpm": 150.0, "root_midi": 64, "seed": 12},
