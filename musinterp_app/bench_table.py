@@ -176,3 +176,14 @@ def format_table(results: dict[str, float]) -> str:
         met = "" if check is None else ("yes" if check(results, value) else "NO")
         lines.append(f"{key:36s} {value:>10g} {unit:5s} {target:18s} {met:4s} {what}")
     return "\n".join(lines)
+
+
+def markdown_table(results: dict[str, float]) -> str:
+    """The results as a Markdown table (``docs/measurements/benchmark-latest.md`` is one):
+    made from the measured keys, never retyped."""
+    lines = ["| key | measured | target | met | what |", "| --- | --- | --- | --- | --- |"]
+    for key, value in results.items():
+        unit, what, target, check = DESCRIPTIONS.get(key, ("", "", "", None))
+        met = "" if check is None else ("yes" if check(results, value) else "**no**")
+        lines.append(f"| `{key}` | {value:g} {unit} | {target} | {met} | {what} |")
+    return "\n".join(lines)

@@ -256,3 +256,18 @@ def test_an_unreadable_file_is_one_line_and_no_output(shared_folder):
 
 def test_a_path_that_is_no_file_is_one_line_and_no_output(not_files, tmp_path):
     assert_each_refused(not_files, NOT_A_FILE_MESSAGES, tmp_path, timeout=60)  # a hang fails
+
+
+def test_bench_writes_saved_results_as_the_docs_table(tmp_path):
+    saved = tmp_path / "bench.json"
+    saved.write_text('{"export.high_band_gap_db": -2.5, "app.rss_mb": 480}')
+    result = musinterp("bench", "--table-of", saved, "--markdown")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "| key | measured | target | met | what |"
+    assert lines[2].startswith("| `export.high_band_gap_db` | -2.5 dB | within ±1.5 | **no** |")
+    assert lines[3].startswith("| `app.rss_mb` | 480 MB | ≤ 600 | yes |")
+    saved.write_text('{"app.rss_mb": "lots"}')
+    refused = musinterp("bench", "--table-of", saved, "--markdown")
+    assert refused.returncode == 1 and len(refused.stderr.strip().splitlines()) == 1
+    assert "app.rss_mb" in refused.stderr and "expected a finite number" in refused.stderr

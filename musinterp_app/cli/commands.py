@@ -412,11 +412,17 @@ def bench(args: argparse.Namespace) -> int:
     from musinterp_app import bench as benchmarks
     from musinterp_app import bench_table
 
-    results = benchmarks.run_all(
-        quick=args.quick, model_dir=Path(args.model) if args.model else None
-    )
+    if args.table_of:  # results measured before: only written out again
+        results = json_input.load(args.table_of).entries()
+        results = {key: node.number() for key, node in results.items()}
+    else:
+        results = benchmarks.run_all(
+            quick=args.quick, model_dir=Path(args.model) if args.model else None
+        )
     if args.json:
         print(json.dumps(results, indent=2))
+    elif args.markdown:
+        print(bench_table.markdown_table(results))
     else:
         print(bench_table.format_table(results))
     return 0

@@ -268,6 +268,14 @@ def build_parser() -> argparse.ArgumentParser:
     ben = commands.add_parser("bench", help="measure speed and quality")
     ben.add_argument("--json", action="store_true", help="print one JSON object")
     ben.add_argument(
+        "--markdown", action="store_true", help="print a Markdown table (what docs/ shows)"
+    )
+    ben.add_argument(
+        "--table-of",
+        metavar="JSON",
+        help="write out results saved by --json instead of measuring again",
+    )
+    ben.add_argument(
         "--quick", action="store_true", help="fewer repeats and curve points, no window (for tests)"
     )
     _add_model_option(ben)
