@@ -113,6 +113,7 @@ class SyncControls(QWidget):
                 layout.addWidget(widget, 2 * row, column)
         self.status.setWordWrap(True)  # a long fit report wraps instead of widening the window
         layout.addWidget(self.status, 2 * len(SLOTS) + 1, 0, 1, 5)
+        layout.setRowStretch(2 * len(SLOTS) + 2, 1)  # a tall panel keeps its rows together
         self._show()
 
     def _tempo_field(self, slot: str) -> QDoubleSpinBox:
