@@ -90,7 +90,7 @@ def a_sidecar_record() -> dict:
                   "keep_detail": True, "steady_level": True, "steps": [0.0, 0.5, 1.0]},
         "sync": {},
         "render": {"n_iter": 32, "level": "match", "output_rate": None, "sample_format": "16",
-                   "fade_ms": 5.0, "mono": False, "renderer": 3},
+                   "fade_ms": 5.0, "mono": False, "renderer": 3, "rate": 32768},
     }  # fmt: skip
 
 
