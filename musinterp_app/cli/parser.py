@@ -107,6 +107,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
+    _add_reconstruct(commands)
+    _add_blend_commands(commands)
+    _add_render(commands)
+    _add_generate(commands)
+    _add_survey(commands)
+    _add_info(commands)
+    _add_bench(commands)
+    return parser
+
+
+def _add_reconstruct(commands) -> None:
+    """``reconstruct``: a clip through the model (or only the mel round trip)."""
     rec = commands.add_parser(
         "reconstruct", help="encode and decode a clip with the model, back to audio"
     )
@@ -120,6 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_bits_option(rec)
     rec.set_defaults(handler=reconstruct)
 
+
+def _add_blend_commands(commands) -> None:
+    """``blend, morph and pad``: their sources, settings, sync and export options."""
     for name, help_text in [
         ("blend", "blend two clips at one α and write an audio file"),
         ("morph", "morph from A to B over the excerpt and write an audio file"),
@@ -176,37 +191,45 @@ def build_parser() -> argparse.ArgumentParser:
             help="do not add back the detail the model misses (pure model output)",
         )
         _add_model_option(sub)
-        _number(
-            sub,
-            "--iterations",
-            limits.ITERATIONS,
-            engine.RENDER_ITERATIONS,
-            "Griffin-Lim iterations from the sources' phase (more: slower, a little cleaner)",
-        )
-        sub.add_argument(
-            "--level",
-            choices=engine.EXPORT_LEVELS,
-            default="match",
-            help="match: the level you would hear (limited so it never clips); "
-            "peak: loudest sample at -1 dBFS",
-        )
-        _number(
-            sub,
-            "--rate",
-            limits.OUTPUT_RATE_HZ,
-            None,
-            "output sample rate in Hz, e.g. 44100 or 48000 (default: the sources', the "
-            "higher when they differ)",
-        )
-        _number(sub, "--fade-ms", limits.FADE_MS, engine.DEFAULT_FADE_MS, "fade at both ends")
-        sub.add_argument(
-            "--mono",
-            action="store_true",
-            help="write one channel even when a source is stereo",
-        )
-        _add_bits_option(sub)
+        _add_export_options(sub)
         sub.set_defaults(handler={"blend": blend, "morph": morph, "pad": pad}[name])
 
+
+def _add_export_options(sub) -> None:
+    """How an export is rendered and written: quality, level, rate, fades, channels, format."""
+    _number(
+        sub,
+        "--iterations",
+        limits.ITERATIONS,
+        engine.RENDER_ITERATIONS,
+        "Griffin-Lim iterations from the sources' phase (more: slower, a little cleaner)",
+    )
+    sub.add_argument(
+        "--level",
+        choices=engine.EXPORT_LEVELS,
+        default="match",
+        help="match: the level you would hear (limited so it never clips); "
+        "peak: loudest sample at -1 dBFS",
+    )
+    _number(
+        sub,
+        "--rate",
+        limits.OUTPUT_RATE_HZ,
+        None,
+        "output sample rate in Hz, e.g. 44100 or 48000 (default: the sources', the "
+        "higher when they differ)",
+    )
+    _number(sub, "--fade-ms", limits.FADE_MS, engine.DEFAULT_FADE_MS, "fade at both ends")
+    sub.add_argument(
+        "--mono",
+        action="store_true",
+        help="write one channel even when a source is stereo",
+    )
+    _add_bits_option(sub)
+
+
+def _add_render(commands) -> None:
+    """``render``: an export made again from its sidecar."""
     again = commands.add_parser(
         "render", help="make an export again from its NAME.musinterp.json (same bytes)"
     )
@@ -215,6 +238,9 @@ def build_parser() -> argparse.ArgumentParser:
     again.add_argument("--model", metavar="DIR", help="the model folder, if it has moved")
     again.set_defaults(handler=render)
 
+
+def _add_generate(commands) -> None:
+    """``generate``: new music from the latent prior."""
     gen = commands.add_parser("generate", help="make new music from the model's latent prior")
     gen.add_argument(
         "-o",
@@ -244,6 +270,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_bits_option(gen)
     gen.set_defaults(handler=generate)
 
+
+def _add_survey(commands) -> None:
+    """``survey``: the listening test (its window) or its summary."""
     sur = commands.add_parser(
         "survey", help="a blind listening test on your own tracks (opens a window)"
     )
@@ -258,6 +287,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sur.set_defaults(handler=survey)
 
+
+def _add_info(commands) -> None:
+    """``info``: what a model is."""
     inf = commands.add_parser("info", help="what a model is and how well it does")
     _add_model_option(inf)
     inf.add_argument(
@@ -265,6 +297,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     inf.set_defaults(handler=info)
 
+
+def _add_bench(commands) -> None:
+    """``bench``: speed and quality on this machine."""
     ben = commands.add_parser("bench", help="measure speed and quality")
     ben.add_argument("--json", action="store_true", help="print one JSON object")
     ben.add_argument(
@@ -280,4 +315,3 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_model_option(ben)
     ben.set_defaults(handler=bench)
-    return parser
