@@ -214,6 +214,7 @@ def shortcuts_text(step: float, fine: float) -> str:
         ("Page Up / Page Down, Home / End", "α by a quarter; α = 0 / 1"),
         ("Ctrl+O / Ctrl+Shift+O", "open track A / B"),
         ("Ctrl+E", "export what is heard (the blend, or the morph in morph mode)"),
+        ("Ctrl+S", "save the session (everything that shapes the sound) under a name"),
         ("R", "record a performance while the blend plays (again: stop recording)"),
         ("Ctrl+Shift+E", "export the recorded performance"),
         ("Ctrl+Z / Ctrl+Shift+Z", "undo / redo a change of track, excerpt, α or mode"),

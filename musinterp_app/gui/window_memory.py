@@ -20,6 +20,7 @@ from musinterp_app.gui.session import SLOTS, Excerpt, SessionState
 from musinterp_app.gui.session_file import SavedSession, SavedTrack
 
 VOLUME = limits.Range(0.0, 1.0)  # playback gain
+TITLE_BAR_PX = 32  # what a window manager's title bar takes of the screen's height
 BLOCK_SIZE = limits.Range(64, 16384, integer=True)  # the output's buffer, in samples
 CORNER_SLOTS = ("C", "D")
 
@@ -46,8 +47,9 @@ def restore(window) -> None:
     geometry = settings.value("geometry")
     if geometry is not None:
         window.restoreGeometry(geometry)
-    else:
-        window.resize(1200, 820)
+    else:  # a first start: 1200 × 820, or the screen's room when it is smaller
+        room = window.screen().availableGeometry()
+        window.resize(min(1200, room.width()), min(820, room.height() - TITLE_BAR_PX))
     window.loop_box.setChecked(settings.value("loop", False, type=bool))
     volume = remembered_number(settings, "volume", VOLUME, 1.0)
     window.volume_slider.setValue(round(100 * volume))
@@ -87,7 +89,7 @@ def capture(window) -> SavedSession:
     """Everything in ``window`` that shapes the sound, as a session file keeps it."""
     session = window.session
     tracks = {
-        slot: SavedTrack(str(track.path), track.source_sha256, round(track.start_s, 3))
+        slot: SavedTrack(str(track.path.resolve()), track.source_sha256, round(track.start_s, 3))
         for slot, track in session.engine.tracks.items()
         if track is not None
     }
