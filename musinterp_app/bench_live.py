@@ -103,17 +103,27 @@ def measure(window, wait_until: Callable, slider_steps: int) -> dict[str, float]
     window.loop_box.setChecked(False)
     session.live.capture = False
 
+    spans = {"moving": (motion_first, motion_stop), "resting": (rest_first, rest_stop)}
+    return _keys(session.engine, live, latencies, int(dropouts), int(starved), realtime, spans)
+
+
+def _keys(
+    blender, live, latencies: list[float], dropouts: int, starved: int, realtime: float,
+    spans: dict[str, tuple[int, int]],
+) -> dict[str, float]:  # fmt: skip
+    """The ``live.*`` keys from what :func:`measure` played: ``spans`` are the rendered frames
+    ``(first, stop)`` while the slider moved and while it rested."""
+    renderer, config = live.renderer, live.renderer.config
     audio = np.concatenate(live.captured)
-    blender = session.engine
-    moving = _convergence(blender, renderer, audio, motion_first, motion_stop)
-    resting = _convergence(blender, renderer, audio, rest_first, rest_stop)
-    joins = _join_positions(live.captured, renderer, motion_first, motion_stop)
+    moving = _convergence(blender, renderer, audio, *spans["moving"])
+    resting = _convergence(blender, renderer, audio, *spans["resting"])
+    joins = _join_positions(live.captured, renderer, *spans["moving"])
     jump_ratio, dip_db, dip_random_db = _join_measures(audio, joins, config.sample_rate)
     return {
         "live.alpha_to_sound_ms": round(float(np.median(latencies)), 1),
         "live.alpha_to_sound_p95_ms": round(float(np.percentile(latencies, 95)), 1),
-        "live.dropouts_60s": int(dropouts),
-        "live.starved_60s": int(starved),
+        "live.dropouts_60s": dropouts,
+        "live.starved_60s": starved,
         "live.join_jump_ratio": round(jump_ratio, 3),
         "live.join_dip_db": round(dip_db, 2),
         "live.join_dip_random_db": round(dip_random_db, 2),

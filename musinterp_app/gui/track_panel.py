@@ -106,25 +106,30 @@ class TrackPanel(QFrame):
         self.view.addItem(self.region)
         self.view.scene().sigMouseClicked.connect(self._clicked)
 
-        self.strip = pg.PlotWidget(background="#1e1e1e")
-        self.strip.setMaximumHeight(36)
-        self.strip.hideAxis("bottom")
-        self.strip.getAxis("left").setWidth(self.view.getAxis("left").width())
-        self.strip.getAxis("left").setTicks([[]])
-        self.strip.setMouseEnabled(x=False, y=False)
-        self.strip.setMenuEnabled(False)
-        self.strip.hideButtons()
-        self.strip.setXLink(self.view)
-        self.level_curve = self.strip.plot(
-            pen=pg.mkPen("#9a9a9a"), fillLevel=STRIP_FLOOR_DB, brush=(150, 150, 150, 90)
-        )
-        self.strip.setToolTip("Loudness of the whole track")
+        self.strip, self.level_curve = self._loudness_strip()
 
         layout = QVBoxLayout(self)
         layout.addLayout(header)
         layout.addWidget(self.view, 1)
         layout.addWidget(self.strip)
         self.show_empty()
+
+    def _loudness_strip(self) -> tuple[pg.PlotWidget, pg.PlotDataItem]:
+        """The strip under the view: the whole track's loudness, on the view's time axis."""
+        strip = pg.PlotWidget(background="#1e1e1e")
+        strip.setMaximumHeight(36)
+        strip.hideAxis("bottom")
+        strip.getAxis("left").setWidth(self.view.getAxis("left").width())
+        strip.getAxis("left").setTicks([[]])
+        strip.setMouseEnabled(x=False, y=False)
+        strip.setMenuEnabled(False)
+        strip.hideButtons()
+        strip.setXLink(self.view)
+        curve = strip.plot(
+            pen=pg.mkPen("#9a9a9a"), fillLevel=STRIP_FLOOR_DB, brush=(150, 150, 150, 90)
+        )
+        strip.setToolTip("Loudness of the whole track")
+        return strip, curve
 
     def set_busy(self, message: str) -> None:
         self.details.setText(message)
