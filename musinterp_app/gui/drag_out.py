@@ -82,12 +82,7 @@ class DragOut(QObject):
             return
         session = self.window.session
         blender = session.engine
-        options = engine.ExportOptions(
-            n_iter=session.render_options["iterations"],
-            level=session.render_options["level"],
-            output_rate=session.export_rate(),
-            sample_format=DRAG_FORMAT,
-        )
+        options = session.export_options(DRAG_FORMAT)
         folder = self.folder / f"{source}-{next(self._numbers)}"
         self.pending[source] = key
 

@@ -479,12 +479,7 @@ class Session(Playback, QObject):
         if performance:
             settings = self.live.performance
         blender = self.engine
-        options = engine.ExportOptions(
-            n_iter=self.render_options["iterations"],
-            level=self.render_options["level"],
-            output_rate=self.export_rate(),
-            sample_format=sample_format,
-        )
+        options = self.export_options(sample_format)
 
         def work(cancel, progress):  # the audio and its NAME.musinterp.json
             heard = self.heard(blender, settings)
@@ -492,6 +487,16 @@ class Session(Playback, QObject):
 
         self.status.emit(f"Exporting the {self._what(settings)} to {Path(path).name}…")
         self.lanes["export"].submit(work)
+
+    def export_options(self, sample_format: str) -> engine.ExportOptions:
+        """How an export from the window is rendered: the Render menu's quality, level and
+        rate, and ``sample_format``."""
+        return engine.ExportOptions(
+            n_iter=self.render_options["iterations"],
+            level=self.render_options["level"],
+            output_rate=self.export_rate(),
+            sample_format=sample_format,
+        )
 
     def export_rate(self) -> int:
         """The rate exports are written at (Hz): the Render menu's choice, where 0 means the
