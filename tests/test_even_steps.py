@@ -2,8 +2,9 @@
 
 import numpy as np
 import pytest
+from support.engines import engine_with
 
-from musinterp_app import engine, resources
+from musinterp_app import resources
 from musinterp_app.engine import BlendSettings, Engine
 
 MAX_STEP_RATIO = 1.15
@@ -11,11 +12,8 @@ MAX_STEP_RATIO = 1.15
 
 @pytest.fixture(scope="module")
 def examples(shipped_model):
-    blender = Engine(shipped_model)
     paths = sorted(resources.examples_dir().glob("*.ogg"))
-    for slot, path in zip(("A", "B"), paths, strict=False):
-        blender.set_track(slot, engine.load_track(path, shipped_model, overview=False))
-    return blender
+    return engine_with(shipped_model, dict(zip("AB", paths, strict=False)), overview=False)
 
 
 @pytest.mark.parametrize("mode", ["lerp", "slerp"])

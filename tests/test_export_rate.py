@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 import soundfile as sf
+from support.engines import engine_with
 
-from musinterp_app import engine
 from musinterp_app.audio import synth
-from musinterp_app.engine import BlendSettings, Engine, ExportOptions
+from musinterp_app.engine import BlendSettings, ExportOptions
 
 RATE = 48000
 HIGH_HZ = (17000.0, 23000.0)  # above the model's band (16 384 Hz)
@@ -35,10 +35,7 @@ def sources(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def blender(shipped_model, sources):
-    result = Engine(shipped_model)
-    for slot, path in sources.items():
-        result.set_track(slot, engine.load_track(path, shipped_model, overview=False))
-    return result
+    return engine_with(shipped_model, sources, overview=False)
 
 
 def test_an_export_is_written_at_the_sources_rate_with_their_air(blender, sources, tmp_path):

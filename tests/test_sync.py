@@ -3,12 +3,12 @@
 import librosa
 import numpy as np
 import pytest
-import soundfile as sf
+from support.engines import engine_with
 from support.music import known_clip
 
 from musinterp_app import engine
 from musinterp_app.audio import analysis
-from musinterp_app.engine import BlendSettings, Engine
+from musinterp_app.engine import BlendSettings
 
 RATE = 32768
 
@@ -16,16 +16,15 @@ RATE = 32768
 @pytest.fixture(scope="module")
 def pair(shipped_model, tmp_path_factory):
     """A at 100 BPM in C major, B at 121 BPM in D minor (21 % apart)."""
+    clips = {
+        slot: known_clip(bpm, tonic, minor, RATE, duration_s=10.0, lead_in_s=lead_in).samples
+        for slot, (bpm, tonic, minor, lead_in) in {
+            "A": (100.0, 0, False, 0.2),
+            "B": (121.0, 2, True, 0.35),
+        }.items()
+    }
     folder = tmp_path_factory.mktemp("sync")
-    blender = Engine(shipped_model)
-    for slot, (bpm, tonic, minor, lead_in) in {
-        "A": (100.0, 0, False, 0.2),
-        "B": (121.0, 2, True, 0.35),
-    }.items():
-        clip = known_clip(bpm, tonic, minor, RATE, duration_s=10.0, lead_in_s=lead_in)
-        sf.write(folder / f"{slot}.wav", clip.samples, RATE)
-        blender.set_track(slot, engine.load_track(folder / f"{slot}.wav", shipped_model))
-    return blender
+    return engine_with(shipped_model, clips, folder=folder, rate=RATE)
 
 
 def test_tempo_sync_puts_the_blend_on_as_tempo_with_clearer_beats(pair):
@@ -97,11 +96,11 @@ def test_a_model_switch_keeps_the_fit_and_a_moved_excerpt_drops_it(pair, shipped
 def test_a_fitted_track_that_runs_out_of_file_says_so(shipped_model, tmp_path):
     """B, slower than A, is read ×1.25 as fast: a 6-s file cannot fill a 5-s excerpt after
     its downbeat is moved; the silence that remains is said, not hidden."""
-    blender = Engine(shipped_model)
-    for slot, bpm in (("A", 100.0), ("B", 80.0)):
-        clip = known_clip(bpm, 0, False, RATE, duration_s=6.0, lead_in_s=0.3)
-        sf.write(tmp_path / f"{slot}.wav", clip.samples, RATE)
-        blender.set_track(slot, engine.load_track(tmp_path / f"{slot}.wav", shipped_model))
+    clips = {
+        slot: known_clip(bpm, 0, False, RATE, duration_s=6.0, lead_in_s=0.3).samples
+        for slot, bpm in (("A", 100.0), ("B", 80.0))
+    }
+    blender = engine_with(shipped_model, clips, folder=tmp_path, rate=RATE)
     b = blender.synced(("tempo",)).tracks["B"]
     heard_s = np.flatnonzero(np.abs(b.samples) > 1e-4)[-1] / RATE
     assert heard_s < b.duration_s - 1.0  # the situation this test builds

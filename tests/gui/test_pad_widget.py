@@ -7,10 +7,10 @@ import pytest
 import soundfile as sf
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
+from support.engines import engine_with
 
-from musinterp_app import engine
 from musinterp_app.audio import synth
-from musinterp_app.engine import BlendSettings, Engine
+from musinterp_app.engine import BlendSettings
 from musinterp_app.gui.pad import PadPanel
 from musinterp_app.gui.workers import JobPool, new_lanes
 
@@ -19,12 +19,14 @@ pytestmark = pytest.mark.gui
 
 @pytest.fixture
 def panel(qtbot, shipped_model, tmp_path):
-    blender = Engine(shipped_model)
-    for slot, root in {"A": 45, "B": 52, "C": 60, "D": 67}.items():
+    for slot, root in {"C": 60, "D": 67}.items():  # loaded by the tests, from files
         clip = synth.music_like(3.0, 32768, rng=np.random.default_rng(root), root_midi=root)
         sf.write(tmp_path / f"{slot}.wav", clip, 32768)
-    for slot in ("A", "B"):
-        blender.set_track(slot, engine.load_track(tmp_path / f"{slot}.wav", shipped_model))
+    clips = {
+        slot: synth.music_like(3.0, 32768, rng=np.random.default_rng(root), root_midi=root)
+        for slot, root in {"A": 45, "B": 52}.items()
+    }
+    blender = engine_with(shipped_model, clips, folder=tmp_path)
     pool = JobPool()
     widget = PadPanel(
         lambda: blender,

@@ -7,6 +7,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import soundfile as sf
+from support.engines import engine_with
 from support.music import known_clip
 
 from musinterp_app import engine
@@ -25,11 +26,11 @@ RATE = 32768
 def unestimated(qtbot, shipped_model, tmp_path):
     """The controls with A (100 BPM, C major) and B (121 BPM, D minor) loaded, nothing
     estimated yet."""
-    holder = {"engine": Engine(shipped_model)}
-    for slot, (bpm, tonic, minor) in {"A": (100.0, 0, False), "B": (121.0, 2, True)}.items():
-        clip = known_clip(bpm, tonic, minor, RATE, duration_s=6.0, lead_in_s=0.2)
-        sf.write(tmp_path / f"{slot}.wav", clip.samples, RATE)
-        holder["engine"].set_track(slot, engine.load_track(tmp_path / f"{slot}.wav", shipped_model))
+    clips = {
+        slot: known_clip(bpm, tonic, minor, RATE, duration_s=6.0, lead_in_s=0.2).samples
+        for slot, (bpm, tonic, minor) in {"A": (100.0, 0, False), "B": (121.0, 2, True)}.items()
+    }
+    holder = {"engine": engine_with(shipped_model, clips, folder=tmp_path, rate=RATE)}
     pool = JobPool()
     widget = SyncControls(
         lambda: holder["engine"],
@@ -106,11 +107,8 @@ def test_a_new_track_is_fitted_again_while_matching_is_on(qtbot, controls, tmp_p
 
 
 def test_an_estimate_stops_between_tracks_when_cancelled(shipped_model, tmp_path):
-    blender = Engine(shipped_model)
-    for slot in ("A", "B"):
-        clip = synth.music_like(2.0, 32768, rng=np.random.default_rng(1), root_midi=60)
-        sf.write(tmp_path / f"{slot}.wav", clip, 32768)
-        blender.set_track(slot, engine.load_track(tmp_path / f"{slot}.wav", shipped_model))
+    clip = synth.music_like(2.0, RATE, rng=np.random.default_rng(1), root_midi=60)
+    blender = engine_with(shipped_model, {"A": clip, "B": clip}, folder=tmp_path, rate=RATE)
     token, asked = CancelToken(), []
 
     def estimates_of(track):
