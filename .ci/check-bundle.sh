@@ -19,7 +19,7 @@ run pad "$a" "$b" "$b" "$a" -o "$work/p.wav" --x 0.2 --y 0.7
 run render "$work/b.wav.musinterp.json" -o "$work/again.wav"
 cmp "$work/b.wav" "$work/again.wav"
 (cd "$work" && run generate --seconds 2 --iterations 4)
-if run survey --summary --out "$work" 2>"$work/survey.err"; then exit 1; fi  # nothing saved:
+if run listening-test --summary --out "$work" 2>"$work/survey.err"; then exit 1; fi  # nothing saved:
 grep -q "no listening test was saved there" "$work/survey.err"  # one sentence, no traceback
 .ci/with-audio-device.sh "$app" bench --json > "$work/bench.json"
 python3 -c "import json, sys; keys = json.load(open(sys.argv[1])); assert 'app.rss_mb' in keys and 'render.cold_first_chunk_s' in keys, sorted(keys); print(len(keys), 'bench keys')" "$work/bench.json"

@@ -26,10 +26,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _listening_test(*args, **kwargs) -> int:
-    """``musinterp survey``: the listening test's window (Qt imported only now)."""
-    from musinterp_app.gui.listening_test import run_survey
+    """``musinterp listening-test``: the listening test's window (Qt imported only now)."""
+    from musinterp_app.gui.listening_test import run_listening_test
 
-    return run_survey(*args, **kwargs)
+    return run_listening_test(*args, **kwargs)
 
 
 if __name__ == "__main__":

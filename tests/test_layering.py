@@ -23,7 +23,7 @@ FORBIDDEN = {
 }
 # Modules at the top of the package, by layer (docs/ARCHITECTURE.md's table).
 BASE = ("files.py", "limits.py", "resources.py", "allocator.py", "json_input.py")
-ENGINE = ("sidecar.py", "rebuild.py", "survey.py")
+ENGINE = ("sidecar.py", "rebuild.py", "listening_test.py")
 MODULES = {
     **{name: {"musinterp_app.audio", "musinterp_app.model", "musinterp_app.engine",
               "PySide6", "torch", "soundfile", "onnxruntime", *UPPER} for name in BASE},
@@ -66,7 +66,7 @@ def test_top_level_module_imports_only_what_its_layer_may(module):
 def test_cli_starts_without_qt_or_torch():
     code = (
         "import sys, musinterp_app.cli, musinterp_app.audio.io, musinterp_app.audio.griffinlim\n"
-        "import musinterp_app.survey\n"
+        "import musinterp_app.listening_test\n"
         "print(sorted(m for m in ('PySide6', 'torch', 'pyqtgraph') if m in sys.modules))"
     )
     result = subprocess.run(

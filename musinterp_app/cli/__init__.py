@@ -14,7 +14,17 @@ from musinterp_app.cli.commands import self_test
 from musinterp_app.cli.parser import build_parser
 from musinterp_app.model.onnx_vae import ModelError
 
-COMMANDS = ("reconstruct", "blend", "morph", "pad", "render", "generate", "survey", "info", "bench")
+COMMANDS = (
+    "reconstruct",
+    "blend",
+    "morph",
+    "pad",
+    "render",
+    "generate",
+    "listening-test",
+    "info",
+    "bench",
+)
 GUI_FLAGS = ("--exit-when-shown",)
 # long runs: progress and time shown
 RENDERING_COMMANDS = ("reconstruct", "blend", "morph", "pad", "render")

@@ -326,14 +326,16 @@ def _fresh_name(folder: Path, stem: str, suffix: str) -> Path:
     return candidate
 
 
-def survey(args: argparse.Namespace) -> int:
-    from musinterp_app import survey as listening
+def listening_test(args: argparse.Namespace) -> int:
+    from musinterp_app import listening_test as listening
 
     if args.summary:
         print(listening.summary_markdown(listening.summarise(listening.read_answers(args.out))))
         return 0
     if args.listening_test is None:
-        raise ValueError("the listening test needs the window: start it with `musinterp survey`")
+        raise ValueError(
+            "the listening test needs the window: start it with `musinterp listening-test`"
+        )
     return args.listening_test(args.tracks, args.out, listener=args.listener, model_dir=args.model)
 
 

@@ -16,11 +16,11 @@ from musinterp_app.cli.commands import (
     blend,
     generate,
     info,
+    listening_test,
     morph,
     pad,
     reconstruct,
     render,
-    survey,
 )
 from musinterp_app.model import latent, prior
 
@@ -111,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_blend_commands(commands)
     _add_render(commands)
     _add_generate(commands)
-    _add_survey(commands)
+    _add_listening_test(commands)
     _add_info(commands)
     _add_bench(commands)
     return parser
@@ -271,10 +271,10 @@ def _add_generate(commands) -> None:
     gen.set_defaults(handler=generate)
 
 
-def _add_survey(commands) -> None:
-    """``survey``: the listening test (its window) or its summary."""
+def _add_listening_test(commands) -> None:
+    """``listening-test``: the blind listening test (its window) or its summary."""
     sur = commands.add_parser(
-        "survey", help="a blind listening test on your own tracks (opens a window)"
+        "listening-test", help="a blind listening test on your own tracks (opens a window)"
     )
     sur.add_argument("tracks", nargs="*", metavar="TRACK", help="audio files to build trials from")
     sur.add_argument(
@@ -285,7 +285,7 @@ def _add_survey(commands) -> None:
     sur.add_argument(
         "--summary", action="store_true", help="print the summary of DIR's answers and exit"
     )
-    sur.set_defaults(handler=survey)
+    sur.set_defaults(handler=listening_test)
 
 
 def _add_info(commands) -> None:

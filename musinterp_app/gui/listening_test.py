@@ -1,10 +1,11 @@
-"""Tools → Listening test…: the blind survey of :mod:`musinterp_app.survey` in a dialog.
+"""Tools → Listening test…: the blind listening test of :mod:`musinterp_app.listening_test`
+in a dialog.
 
 Three pages: who listens and which tracks (building the trials runs on a
 worker), one trial at a time (play, six questions on 1–5, Next once all are
 answered; every click is saved at once), and the summary table per condition.
 The dialog only lays out and forwards: trials, answers and summaries are
-the survey module's.
+the listening test module's.
 """
 
 import sys
@@ -31,7 +32,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from musinterp_app import resources, survey
+from musinterp_app import listening_test as listening
+from musinterp_app import resources
 from musinterp_app.audio import io
 from musinterp_app.audio import player as playback
 from musinterp_app.gui.workers import JobPool, Lane
@@ -53,7 +55,7 @@ class ListeningTestDialog(QDialog):
         listener: str = "",
         parent: QWidget | None = None,
         seed: int | None = None,
-        seconds: float = survey.EXCERPT_S,
+        seconds: float = listening.EXCERPT_S,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Listening test")
@@ -61,7 +63,7 @@ class ListeningTestDialog(QDialog):
         self.folder = Path(folder)
         self.seed = seed  # of the pairing and the order (None: a new draw each time)
         self.seconds = seconds  # of each excerpt
-        self.session: survey.Session | None = None
+        self.session: listening.ListeningRun | None = None
         self.player: playback.Player | None = None
         self.pool = JobPool(1)
         self.lane = Lane(self.pool, self)
@@ -87,7 +89,7 @@ class ListeningTestDialog(QDialog):
                 "Each trial plays a clip made from your tracks: the original, the model's "
                 "reconstruction, two kinds of blend or a plain crossfade, in a random order "
                 "you are not told. Answer six questions about each. Every answer is saved "
-                f"at once in {self.folder / survey.ANSWERS_FILE}."
+                f"at once in {self.folder / listening.ANSWERS_FILE}."
             )
         )
         layout.itemAt(0).widget().setWordWrap(True)
@@ -141,7 +143,7 @@ class ListeningTestDialog(QDialog):
         self.progress.show()
         self.status.setText("Preparing the trials…")
         self.lane.submit(
-            lambda cancel, progress: survey.build_trials(
+            lambda cancel, progress: listening.build_trials(
                 tracks, model, rng=rng, seconds=seconds, cancel=cancel, progress=progress
             )
         )
@@ -151,13 +153,13 @@ class ListeningTestDialog(QDialog):
         self.start_button.setEnabled(True)
         self.status.setText(f"Could not prepare the trials: {message}")
 
-    def _trials_built(self, trials: list[survey.Trial]) -> None:
+    def _trials_built(self, trials: list[listening.Trial]) -> None:
         try:
-            log = survey.AnswerLog(self.folder)
+            log = listening.AnswerLog(self.folder)
         except OSError as error:
             self._build_failed(f"{self.folder} cannot be written: {error.strerror}")
             return
-        self.session = survey.Session(trials, log, self.listener_edit.text())
+        self.session = listening.ListeningRun(trials, log, self.listener_edit.text())
         self.pages.setCurrentIndex(1)
         self._show_trial()
 
@@ -178,12 +180,12 @@ class ListeningTestDialog(QDialog):
         layout.addLayout(transport)
         grid = QGridLayout()
         self.groups: dict[str, QButtonGroup] = {}
-        for row, (key, text) in enumerate(survey.QUESTIONS):
+        for row, (key, text) in enumerate(listening.QUESTIONS):
             label = QLabel(text)
             label.setWordWrap(True)
             grid.addWidget(label, row, 0)
             group = QButtonGroup(self)
-            for score in survey.SCORES:
+            for score in listening.SCORES:
                 button = QRadioButton(SCORE_WORDS[score])
                 group.addButton(button, score)
                 grid.addWidget(button, row, score)
@@ -249,7 +251,7 @@ class ListeningTestDialog(QDialog):
     def finish(self) -> None:
         """Write and show the summary of every answer in the folder (all listeners)."""
         self.session.log.close()
-        path = survey.write_summary(self.folder)
+        path = listening.write_summary(self.folder)
         self.summary_view.setMarkdown(path.read_text())
         self.pages.setCurrentIndex(2)
 
@@ -263,10 +265,10 @@ class ListeningTestDialog(QDialog):
         super().done(result)
 
 
-def run_survey(
+def run_listening_test(
     tracks: list[str], folder: str, *, listener: str = "", model_dir: str | None = None
 ) -> int:
-    """``musinterp survey``: the dialog on its own; the exit status."""
+    """``musinterp listening-test``: the dialog on its own; the exit status."""
     _app = QApplication.instance() or QApplication(sys.argv[:1])  # kept alive while shown
     try:
         model = OnnxVAE(Path(model_dir) if model_dir else resources.default_model_dir())
@@ -280,9 +282,9 @@ def run_survey(
 def open_for(window) -> ListeningTestDialog:
     """Tools → Listening test… of the main window: a non-modal dialog on its model, with
     the tracks loaded in A and B already listed. Answers go to the folder in the window's
-    settings (``survey_folder``), by default the app's data folder."""
+    settings (``listening_test_folder``), by default the app's data folder."""
     default = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
-    folder = window.settings.value("survey_folder") or str(Path(default) / "listening-test")
+    folder = window.settings.value("listening_test_folder") or str(Path(default) / "listening-test")
     tracks = [str(track.path) for track in window.session.tracks.values() if track is not None]
     window.session.stop()  # one thing plays at a time: the test's clips from here on
     window.session.player.release()  # and through one stream (some devices take only one)

@@ -9,7 +9,7 @@ import pytest
 from PySide6.QtCore import Qt
 from support.commands import child_env
 
-from musinterp_app import survey
+from musinterp_app import listening_test as listening
 from musinterp_app.gui.listening_test import ListeningTestDialog
 
 pytestmark = pytest.mark.gui
@@ -28,21 +28,21 @@ def test_a_whole_session_round_trips_to_the_csv_and_the_summary(
     qtbot.mouseClick(dialog.start_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: dialog.pages.currentIndex() == 1, timeout=BUILD_TIMEOUT_MS)
     given = {}
-    for trial in range(len(survey.CONDITIONS)):
+    for trial in range(len(listening.CONDITIONS)):
         assert dialog.trial_title.text().startswith(f"Trial {trial + 1} of 5")
         assert not dialog.next_button.isEnabled()  # not before all six are answered
         condition = dialog.session.trial.condition
-        for k, (key, _) in enumerate(survey.QUESTIONS):
+        for k, (key, _) in enumerate(listening.QUESTIONS):
             score = 1 + (trial + k) % 5
             qtbot.mouseClick(dialog.groups[key].button(score), Qt.MouseButton.LeftButton)
             given[condition, key] = score
         assert dialog.next_button.isEnabled()
         qtbot.mouseClick(dialog.next_button, Qt.MouseButton.LeftButton)
     assert dialog.pages.currentIndex() == 2
-    rows = survey.read_answers(folder)
-    assert len(rows) == len(survey.CONDITIONS) * len(survey.QUESTIONS)
+    rows = listening.read_answers(folder)
+    assert len(rows) == len(listening.CONDITIONS) * len(listening.QUESTIONS)
     assert {(r["condition"], r["question"]): r["score"] for r in rows} == given
-    table = survey.summarise(rows)
+    table = listening.summarise(rows)
     assert {(r["condition"], r["question"]): r["mean"] for r in table} == given
     assert all(r["n"] == 1 for r in table)
     assert "| original | fluent |" in (folder / "summary.md").read_text()
@@ -57,14 +57,14 @@ def test_the_dialog_asks_for_a_name_and_two_tracks(qtbot, shipped_model, clips, 
     dialog.listener_edit.setText("Bo")
     dialog.start()
     assert "two tracks" in dialog.status.text()
-    assert dialog.pages.currentIndex() == 0 and not (tmp_path / survey.ANSWERS_FILE).exists()
+    assert dialog.pages.currentIndex() == 0 and not (tmp_path / listening.ANSWERS_FILE).exists()
 
 
 def test_killing_the_window_mid_session_keeps_every_answer_given(clips, tmp_path):
     folder = tmp_path / "survey"
     stop_after = 9  # a trial and a half
     child = subprocess.Popen(
-        [sys.executable, "-m", "support.survey_child", folder, *clips, str(stop_after)],
+        [sys.executable, "-m", "support.listening_child", folder, *clips, str(stop_after)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -78,8 +78,8 @@ def test_killing_the_window_mid_session_keeps_every_answer_given(clips, tmp_path
         child.wait(timeout=30)
     assert reported == list(range(1, stop_after + 1))
     assert child.returncode == -signal.SIGKILL
-    with open(folder / survey.ANSWERS_FILE, newline="") as handle:
+    with open(folder / listening.ANSWERS_FILE, newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == stop_after
     assert {row["listener"] for row in rows} == {"Kim"}
-    assert len(survey.summarise(survey.read_answers(folder))) == stop_after
+    assert len(listening.summarise(listening.read_answers(folder))) == stop_after

@@ -27,7 +27,7 @@ def test_file_generate_puts_the_result_into_the_slot_chosen(qtbot, window, tmp_p
 
 
 def test_tools_listening_test_starts_with_the_loaded_tracks(qtbot, window, clips, tmp_path):
-    window.settings.setValue("survey_folder", str(tmp_path / "survey"))
+    window.settings.setValue("listening_test_folder", str(tmp_path / "survey"))
     load_both(qtbot, window, clips)
     window.actions["listening_test"].trigger()
     dialog = window.findChild(ListeningTestDialog)

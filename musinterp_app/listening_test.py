@@ -1,4 +1,5 @@
-"""A blind listening test on the user's own tracks (the report's survey). No Qt here.
+"""A blind listening test on the user's own tracks (the report's survey, under one name:
+the listening test). No Qt here.
 
 Trials are built from pairs of the user's tracks: for each pair, the
 original (A's excerpt), the model's reconstruction of A, the latent blend at
@@ -8,8 +9,8 @@ without knowing which it is and answers the report's six questions on a 1–5
 scale. Every answer is appended to ``answers.csv`` the moment it is given,
 in one ``write`` and fsync'd, so closing or killing the window loses nothing
 already answered. Several listeners share a folder: each row names its
-listener and session. :func:`summarise` gives, per condition and question,
-the mean, its 95 % interval and n (the last answer of each listener, session,
+listener and run (the ``session`` column). :func:`summarise` gives, per condition and question,
+the mean, its 95 % interval and n (the last answer of each listener, run,
 trial and question counts).
 
 Shapes: audio float32 ``[samples]`` at the model's rate.
@@ -50,8 +51,8 @@ EXCERPT_S = 8.0
 
 @dataclass(frozen=True)
 class Trial:
-    """One stimulus. ``number`` is its place in the session (1-based); ``condition`` and
-    ``sources`` are hidden from the listener until the session is over."""
+    """One stimulus. ``number`` is its place in the run (1-based); ``condition`` and
+    ``sources`` are hidden from the listener until the run is over."""
 
     number: int
     condition: str
@@ -129,7 +130,7 @@ def build_trials(
 
 
 class AnswerLog:
-    """``answers.csv`` in a survey folder, appended one answer at a time.
+    """``answers.csv`` in a listening test's folder, appended one answer at a time.
 
     Each answer is one ``os.write`` of a whole line to a file opened with
     ``O_APPEND``, then ``fsync``: a killed process leaves every answer it
@@ -174,7 +175,7 @@ class AnswerLog:
             self._descriptor = -1
 
 
-class Session:
+class ListeningRun:
     """One listener going through the trials in order; answers are logged as given."""
 
     def __init__(self, trials: list[Trial], log: AnswerLog, listener: str) -> None:
@@ -217,7 +218,8 @@ class Session:
 
 
 def read_answers(folder: str | Path) -> list[dict]:
-    """The answers in a survey folder's ``answers.csv`` (rows that do not parse are skipped)."""
+    """The answers in a listening test folder's ``answers.csv`` (rows that do not parse are
+    skipped)."""
     path = Path(folder) / ANSWERS_FILE
     if not path.exists():
         raise ValueError(f"{folder} has no {ANSWERS_FILE}: no listening test was saved there")
@@ -284,7 +286,8 @@ def summary_markdown(table: list[dict]) -> str:
 
 
 def write_summary(folder: str | Path) -> Path:
-    """``summary.md`` and ``summary.csv`` of a survey folder's answers (atomic); the .md path."""
+    """``summary.md`` and ``summary.csv`` of a listening test folder's answers (atomic); the
+    .md path."""
     folder = Path(folder)
     rows = read_answers(folder)
     table = summarise(rows)

@@ -1,14 +1,14 @@
 """A listener in a child process: the listening-test dialog answering question after
 question, printing the count after each answer is reported saved; after ``stop_after``
 answers it waits (for the parent to kill it). Run as
-``python -m support.survey_child FOLDER TRACK_A TRACK_B STOP_AFTER``."""
+``python -m support.listening_child FOLDER TRACK_A TRACK_B STOP_AFTER``."""
 
 import sys
 import time
 
 from PySide6.QtWidgets import QApplication
 
-from musinterp_app import survey
+from musinterp_app import listening_test as listening
 from musinterp_app.gui.listening_test import ListeningTestDialog
 from musinterp_app.model.onnx_vae import OnnxVAE
 from musinterp_app.resources import default_model_dir
@@ -32,7 +32,7 @@ def main() -> None:
         time.sleep(0.02)  # QTest.qWait holds the GIL: the trials' worker crawled (24 s)
     given = 0
     while True:
-        for score, (key, _) in enumerate(survey.QUESTIONS, start=given):
+        for score, (key, _) in enumerate(listening.QUESTIONS, start=given):
             dialog.groups[key].button(1 + score % 5).click()
             given += 1
             print(given, flush=True)
