@@ -39,5 +39,8 @@ def run_child(args: list[str]) -> int:
             sys.argv = [target, *rest]
             runpy.run_module(target, run_name="__main__", alter_sys=True)
     except SystemExit as done:
-        return done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+        if isinstance(done.code, int) or done.code is None:
+            return done.code or 0
+        print(done.code, file=sys.stderr)  # as Python does with sys.exit("a message")
+        return 1
     return 0

@@ -1,10 +1,13 @@
 """Exports at the sources' rate, with the sources' own content above the model's band."""
 
+import json
+
 import numpy as np
 import pytest
 import soundfile as sf
 from support.engines import engine_with
 
+from musinterp_app import sidecar
 from musinterp_app.audio import synth
 from musinterp_app.engine import BlendSettings, ExportOptions
 
@@ -68,3 +71,18 @@ def test_the_model_rate_and_the_record_of_the_rate(blender, tmp_path):
     assert sf.info(out).samplerate == 32768
     record = (tmp_path / "model.wav.musinterp.json").read_text()
     assert '"rate": 32768' in record
+
+
+def test_a_source_changed_since_loading_gives_no_highs_and_the_sidecar_says_so(
+    shipped_model, tmp_path
+):
+    paths = {}
+    for slot, seed in (("A", 1), ("B", 2)):
+        paths[slot] = tmp_path / f"{slot}.wav"
+        sf.write(paths[slot], with_air(6.0, seed, -30.0), RATE)
+    blender = engine_with(shipped_model, paths, overview=False)
+    sf.write(paths["B"], with_air(6.0, 3, -30.0), RATE)  # edited after it was loaded
+    out = blender.export(tmp_path / "out.wav", BlendSettings(alpha=0.5), ExportOptions())
+    record = json.loads(sidecar.path_for(out).read_text())
+    assert record["render"]["high_band"] is False and record["render"]["rate"] == RATE
+    assert band_level_db(sf.read(out)[0], RATE, HIGH_HZ) < -90  # none of the new file's air

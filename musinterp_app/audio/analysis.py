@@ -224,7 +224,9 @@ def estimate_tempo(samples: np.ndarray, sample_rate: int) -> Tempo:
     longest = frame_rate * 60 / MIN_BPM
     lags = np.arange(np.floor(shortest), np.ceil(longest) + 1)
     octaves = np.log2(frame_rate * 60 / lags / PREFERRED_BPM) / PREFERENCE_OCTAVES
-    paired = acf[lags.astype(int)] + 0.5 * np.interp(2 * lags, np.arange(len(acf)), acf)
+    usable = 2 * lags <= 0.75 * len(acf)  # past it the unbiased autocorrelation is noise
+    pair = np.where(usable, np.interp(2 * lags, np.arange(len(acf)), acf), 0.0)
+    paired = acf[lags.astype(int)] + 0.5 * pair
     coarse = lags[np.argmax(np.maximum(paired, 0) * np.exp(-0.5 * octaves**2))]
     fine = np.linspace(max(shortest, 0.96 * coarse), min(longest, 1.04 * coarse), 801)
     lag = float(fine[np.argmax(_comb_score(acf, fine, 0.75 * len(acf)))])

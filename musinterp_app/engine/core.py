@@ -336,7 +336,7 @@ class Engine:
         reference = used("A") if sync else None
         for slot, track in self.tracks.items():
             if track is not None and slot != "A" and reference is not None:
-                given = slot in tempo_bpm or "A" in tempo_bpm  # ×2 means ×2: not folded
+                given = slot in tempo_bpm  # ×2 on this track means ×2: not folded
                 fit = stretch.plan(sync, *used(slot), *reference, fold=not given)
                 track = align_track(track, self.model, fit, cancel=cancel)
             elif track is not None and track.alignment is not None:
@@ -410,8 +410,9 @@ class Engine:
         if self.stereo and not options.mono:
             audio = blend.stereo_image(audio)
         rate = options.output_rate or blend.source_rate
-        audio = self._at_rate(blend, audio, rate, options, cancel)
-        options = replace(options, output_rate=rate)
+        carried = options.high_band and rate > self.config.sample_rate and _unchanged(blend)
+        audio = self._at_rate(blend, audio, rate, carried, cancel)
+        options = replace(options, output_rate=rate, high_band=carried)
         record = self._export_record(blend, options, channels=audio.ndim)
         record_path = sidecar.path_for(path)
         previous = _read_previous(record_path)  # put back if the audio cannot take its place
@@ -445,17 +446,17 @@ class Engine:
         blend: Blend,
         audio: np.ndarray,
         rate: int,
-        options: "ExportOptions",
+        high_band: bool,
         cancel: CancelToken | None,
     ) -> np.ndarray:
         """A render ``[samples]`` or ``[samples, 2]`` at the model's rate resampled to ``rate``
-        (soxr, very high quality); above the model's band, with ``options.high_band``, the
-        sources' own content mixed by their shares (what the model cannot make)."""
+        (soxr, very high quality); above the model's band, with ``high_band``, the sources'
+        own content mixed by their shares (what the model cannot make)."""
         model_rate = self.config.sample_rate
         if rate == model_rate:
             return audio
         audio = soxr.resample(audio, model_rate, rate, quality="VHQ").astype(np.float32)
-        if rate < model_rate or not options.high_band:
+        if not high_band:
             return audio
         parts = [
             above_model_band(excerpt_audio(t, rate, cancel=cancel), rate, model_rate)
@@ -512,6 +513,21 @@ class Engine:
                 "channels": channels,
             },
         }
+
+
+def _unchanged(blend: Blend) -> bool:
+    """Whether every source file is as it was when its excerpt was read (size and modification
+    time): the highs an export carries are read from the files again, and a file moved or
+    edited since would put other sound in an export whose sidecar names the old one (then
+    the export carries none, and its sidecar says so)."""
+    for track in blend.tracks:
+        try:
+            info = files.check_regular(track.path)
+        except OSError:
+            return False
+        if (info.st_size, info.st_mtime_ns) != track.source_stat:
+            return False
+    return True
 
 
 def _sample_stream(

@@ -299,6 +299,7 @@ def excerpt_audio(
     says. (Exports use it to carry what lies above the model's band.)"""
     if track.alignment is not None:
         return fitted_excerpt(track, track.alignment, sample_rate, cancel=cancel)[0]
+    limits.check_excerpt_memory(track.duration_s)
     stereo = track.side is not None
     raw = io.load(
         track.path,
@@ -309,10 +310,12 @@ def excerpt_audio(
         cancel=cancel,
         channels=2 if stereo else 1,
     )
-    piece = np.zeros((raw.shape[1] if stereo else 1, round(track.duration_s * sample_rate)))
+    piece = np.zeros(
+        (raw.shape[1] if stereo else 1, round(track.duration_s * sample_rate)), np.float32
+    )
     kept = raw.T[:, : piece.shape[1]] if stereo else raw[None, : piece.shape[1]]
     piece[:, : kept.shape[1]] = kept
-    return piece.astype(np.float32)
+    return piece
 
 
 def fitted_excerpt(

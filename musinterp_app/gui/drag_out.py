@@ -5,8 +5,10 @@ its sidecar beside it.
 The file is rendered ahead of the drag, in the background, as soon as the mouse comes over
 the view (and again whenever what it would hold changes), so the UI never waits, even for a
 600-s excerpt: a drag that starts before the file is ready says how far along it is and
-hands nothing over. The files live in one temporary folder per window, removed when the
-window closes; a file that no longer matches the sound is removed when the next is made.
+hands nothing over. Renders live in one temporary folder per window, removed when the
+window closes; one that no longer matches the sound is removed when the next is made. What
+a drag hands over is a copy kept in the app's data folder (``dragged/``), since a DAW may use
+a dropped file where it lies.
 """
 
 import contextlib
@@ -15,7 +17,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from PySide6.QtCore import QMimeData, QObject, Qt, QUrl
+from PySide6.QtCore import QMimeData, QObject, QStandardPaths, Qt, QUrl
 from PySide6.QtGui import QDrag
 
 from musinterp_app import engine, sidecar
@@ -24,6 +26,7 @@ from musinterp_app.gui.export_dialog import export_name
 
 SOURCES = ("blend", "A", "B")
 DRAG_FORMAT = "24"  # WAV, 24-bit: what a DAW imports without converting
+DRAGGED_LOCATION = QStandardPaths.StandardLocation.AppDataLocation  # + "/dragged": kept
 
 
 class DragOut(QObject):
@@ -37,11 +40,13 @@ class DragOut(QObject):
         self.pending: dict[str, tuple] = {}  # source → what the running render will hold
         self.progress: dict[str, tuple[int, int]] = {}
         self._numbers = itertools.count()  # each render its own subfolder
+        self.kept_folder = Path(QStandardPaths.writableLocation(DRAGGED_LOCATION)) / "dragged"
         self.lanes = window.session.new_lanes(SOURCES, self, prefix="drag")
         for source, lane in self.lanes.items():
             lane.finished.connect(lambda result, s=source: self._rendered(s, result))
             lane.failed.connect(lambda message, s=source: self._failed(s, message))
             lane.progress.connect(lambda done, total, s=source: self._progressed(s, done, total))
+        window.session.cancelled.connect(self._cancelled)
         for source in SOURCES:
             view = window.views[source]
             view.drag_source = source
@@ -95,6 +100,12 @@ class DragOut(QObject):
         self.progress[source] = (0, 1)
         self.lanes[source].submit(work)
 
+    def _cancelled(self) -> None:
+        """Esc cancelled the renders (the lanes are the session's): none is under way now, so
+        the next hover or drag starts them again."""
+        self.pending.clear()
+        self.progress.clear()
+
     def _rendered(self, source: str, result: tuple[tuple, Path]) -> None:
         key, path = result
         if self.pending.get(source) == key:
@@ -136,6 +147,7 @@ class DragOut(QObject):
                 "in a moment"
             )
             return
+        path = self._kept(path)
         mime = QMimeData()
         mime.setUrls([QUrl.fromLocalFile(str(path))])
         drag = QDrag(self.window.views[source])
@@ -145,6 +157,21 @@ class DragOut(QObject):
             f"Dragged {path.name} (its {sidecar.path_for(path).name} is beside it: "
             "Export keeps both)"
         )
+
+    def _kept(self, path: Path) -> Path:
+        """A copy of ``path`` (and its sidecar) in the dragged-files folder, which is never
+        emptied: a DAW may keep using a dropped file where it lies rather than copy it, so
+        what was handed over must outlive the renders (removed as the sound changes)."""
+        folder = self.kept_folder
+        folder.mkdir(parents=True, exist_ok=True)
+        kept, number = folder / path.name, 1
+        while kept.exists() and kept.read_bytes() != path.read_bytes():
+            number += 1
+            kept = folder / f"{path.stem} {number}{path.suffix}"
+        if not kept.exists():
+            shutil.copyfile(sidecar.path_for(path), sidecar.path_for(kept))
+            shutil.copyfile(path, kept)
+        return kept
 
     def close(self) -> None:
         """Remove every file made for dragging (the window is closing)."""

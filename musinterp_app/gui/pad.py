@@ -252,12 +252,14 @@ class PadPanel(QWidget):
         field.editingFinished.connect(lambda s=slot: self._move_excerpt(s, field.value()))
         return field
 
-    def load(self, slot: str, path: str | Path, *, start_s: float = 0.0) -> None:
-        """Load a file into corner C or D from ``start_s`` (in the background); A and B are
-        the window's."""
+    def load(
+        self, slot: str, path: str | Path, *, start_s: float = 0.0, duration_s: float | None = None
+    ) -> None:
+        """Load a file into corner C or D from ``start_s`` (in the background), as long as the
+        other tracks' excerpts (or ``duration_s``); A and B are the window's."""
         blender = self.engine_now()
         model = blender.model
-        duration_s = next(
+        duration_s = duration_s or next(
             (t.duration_s for t in blender.tracks.values() if t is not None),
             engine.DEFAULT_EXCERPT_S,
         )

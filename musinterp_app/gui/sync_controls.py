@@ -346,7 +346,8 @@ class SyncControls(QWidget):
                 continue
             tempo, key = self.current(slot)
             given = " (given)" if content in self.tempo_bpm or content in self.keys else ""
-            self.tempo_fields[slot].setValue(tempo.bpm)
+            if not self.tempo_fields[slot].hasFocus():  # never over what is being typed
+                self.tempo_fields[slot].setValue(tempo.bpm)
             self.key_fields[slot].setCurrentIndex(12 * key.minor + key.tonic)
             self.readouts[slot].setText(f"{slot}: {self._sureness(content, tempo, key)}")
             self.readouts[slot].setToolTip(

@@ -8,6 +8,7 @@ file is set aside with a word; *File → Save session / Open session* keep other
 and opening one refuses, in a sentence, sources that changed since it was saved.
 """
 
+import contextlib
 from dataclasses import replace
 from pathlib import Path
 
@@ -64,8 +65,14 @@ def restore(window) -> None:
     try:
         saved = session_file.read(path)
     except (json_input.JsonInputError, session_file.SessionError) as error:
-        window.session.notice.emit(f"The last session was not restored: {error}")
+        aside = path.with_name(path.name + ".unreadable")
+        with contextlib.suppress(OSError):  # kept for a look, not written over at closing
+            path.replace(aside)
+        window.session.notice.emit(f"The last session was not restored ({aside.name}): {error}")
         return
+    # Tracks still loading, or whose files are away (a drive not mounted), are kept for the
+    # next closing: a slot the user has not filled meanwhile keeps its saved track.
+    window.saved_tracks = dict(saved.tracks)
     present = {s: t for s, t in saved.tracks.items() if Path(t.path).is_file()}
     apply(window, replace(saved, tracks=present))
 
@@ -93,6 +100,8 @@ def capture(window) -> SavedSession:
         for slot, track in session.engine.tracks.items()
         if track is not None
     }
+    for slot, track in getattr(window, "saved_tracks", {}).items():
+        tracks.setdefault(slot, track)  # not loaded (yet): kept as it was saved
     tempo_bpm, keys = window.sync_controls.given()
     return SavedSession(
         model_folder=str(session.engine.model.info.folder.absolute()),
@@ -118,10 +127,21 @@ def apply(window, saved: SavedSession) -> None:
     if folder.resolve() != current.resolve() and (folder / "encoder.onnx").is_file():
 
         def then() -> None:
-            session.model_changed.disconnect(then)
+            forget()
             _apply_now(window, saved)
 
-        session.model_changed.connect(then)
+        def forget(*_why) -> None:  # once, whether the model came, failed or was cancelled
+            for signal, slot in waiting:
+                with contextlib.suppress(RuntimeError, TypeError):
+                    signal.disconnect(slot)
+
+        waiting = (
+            (session.model_changed, then),
+            (session.lanes["model"].failed, forget),
+            (session.cancelled, forget),
+        )
+        for signal, slot in waiting:
+            signal.connect(slot)
         window.load_model(str(folder))
         return
     _apply_now(window, saved)
@@ -137,12 +157,12 @@ def _apply_now(window, saved: SavedSession) -> None:
         Excerpt(track.path, track.start_s) if (track := saved.tracks.get(slot)) else None
         for slot in SLOTS
     )
-    session.settings, session.excerpt_s = saved.blend, saved.excerpt_s
+    session.apply_state(SessionState(pair, saved.excerpt_s, saved.blend))  # re-renders
     window._show_settings()
-    session.apply_state(SessionState(pair, saved.excerpt_s, saved.blend))
     for slot in CORNER_SLOTS:
         if slot in saved.tracks:
-            window.pad.load(slot, saved.tracks[slot].path, start_s=saved.tracks[slot].start_s)
+            track = saved.tracks[slot]
+            window.pad.load(slot, track.path, start_s=track.start_s, duration_s=saved.excerpt_s)
     window.pad.surface.set_position(*saved.pad_position)
     window.pad.surface.path = saved.pad_path
     window.pad.refresh()

@@ -139,6 +139,7 @@ def test_a_damaged_last_session_starts_empty_with_a_word(qtbot, shipped_model, t
     win = make_shown_window(qtbot, shipped_model, tmp_path / "settings.ini")
     assert win.session.settings == BlendSettings()
     assert "The last session was not restored" in win.status_text.text()
+    assert (tmp_path / "last.musinterp-session.json.unreadable").read_text() == content
     win.close()
 
 
@@ -208,11 +209,14 @@ def test_the_output_device_and_buffer_are_chosen_remembered_and_said(
     second.close()
 
 
-def test_dragging_the_blend_out_hands_over_a_file_rendered_ahead(qtbot, window, clips, monkeypatch):
+def test_dragging_the_blend_out_hands_over_a_file_rendered_ahead(
+    qtbot, window, clips, monkeypatch, tmp_path
+):
     load_both(qtbot, window, clips)
     handed = []
     monkeypatch.setattr(QDrag, "exec", lambda drag, *_a: handed.append(drag.mimeData().urls()) or 1)
     drag_out, view = window.drag_out, window.blend_view
+    drag_out.kept_folder = tmp_path / "dragged"  # not the user's own data folder
     view.drag_started.emit("blend")  # a drag before anything was rendered: said, not blocked
     assert "Preparing the file to drag" in window.status_text.text() and not handed
     qtbot.waitUntil(lambda: drag_out.file_for("blend") is not None, timeout=LOAD_TIMEOUT_MS)
@@ -221,7 +225,9 @@ def test_dragging_the_blend_out_hands_over_a_file_rendered_ahead(qtbot, window, 
     assert sf.info(path).samplerate == 44100 and sf.info(path).subtype == "PCM_24"
     assert sidecar.path_for(path).is_file()
     view.drag_started.emit("blend")
-    assert [u.toLocalFile() for u in handed[0]] == [str(path)]
+    kept = tmp_path / "dragged" / path.name  # a copy that outlives the render
+    assert [u.toLocalFile() for u in handed[0]] == [str(kept)]
+    assert kept.read_bytes() == path.read_bytes() and sidecar.path_for(kept).is_file()
 
     window.alpha_box.setValue(0.2)  # the sound changed: the old file no longer matches
     assert drag_out.file_for("blend") is None
@@ -236,4 +242,4 @@ def test_dragging_the_blend_out_hands_over_a_file_rendered_ahead(qtbot, window, 
     assert np.abs(excerpt[4410:-4410] - original[4410 : 5 * 44100 - 4410]).max() < 1e-3  # A itself
     folder = drag_out.folder
     window.close()
-    assert not folder.exists()  # nothing left behind
+    assert not folder.exists() and kept.is_file()  # the renders go, what was dragged stays
