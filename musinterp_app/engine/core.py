@@ -34,7 +34,13 @@ from musinterp_app.engine.export import (
 )
 from musinterp_app.engine.settings import SLOTS, BlendSettings, PadSettings, Settings
 from musinterp_app.engine.sync import _ESTIMATES
-from musinterp_app.engine.tracks import Track, align_track, excerpt_audio, with_excerpt
+from musinterp_app.engine.tracks import (
+    Track,
+    align_track,
+    excerpt_audio,
+    file_stat,
+    with_excerpt,
+)
 from musinterp_app.model import prior
 from musinterp_app.model.onnx_vae import OnnxVAE
 
@@ -522,10 +528,9 @@ def _unchanged(blend: Blend) -> bool:
     the export carries none, and its sidecar says so)."""
     for track in blend.tracks:
         try:
-            info = files.check_regular(track.path)
+            if file_stat(track.path) != track.source_stat:
+                return False
         except OSError:
-            return False
-        if (info.st_size, info.st_mtime_ns) != track.source_stat:
             return False
     return True
 

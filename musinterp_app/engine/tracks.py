@@ -234,8 +234,7 @@ def _fingerprint(path: Path, known: Track | None = None) -> dict:
     """The :class:`Track` fields ``source_sha256`` and ``source_stat`` of the file at
     ``path``; hashed again only when its size or modification time differ from ``known``'s."""
     try:
-        info = files.check_regular(path)
-        stat = (info.st_size, info.st_mtime_ns)
+        stat = file_stat(path)
         if known is not None and known.source_stat == stat:
             return {}
         return {"source_sha256": sidecar.sha256(path), "source_stat": stat}
@@ -299,23 +298,8 @@ def excerpt_audio(
     says. (Exports use it to carry what lies above the model's band.)"""
     if track.alignment is not None:
         return fitted_excerpt(track, track.alignment, sample_rate, cancel=cancel)[0]
-    limits.check_excerpt_memory(track.duration_s)
-    stereo = track.side is not None
-    raw = io.load(
-        track.path,
-        sample_rate=sample_rate,
-        offset_s=track.start_s,
-        duration_s=track.duration_s,
-        min_duration_s=MIN_TRACK_S,
-        cancel=cancel,
-        channels=2 if stereo else 1,
-    )
-    piece = np.zeros(
-        (raw.shape[1] if stereo else 1, round(track.duration_s * sample_rate)), np.float32
-    )
-    kept = raw.T[:, : piece.shape[1]] if stereo else raw[None, : piece.shape[1]]
-    piece[:, : kept.shape[1]] = kept
-    return piece
+    channels = _read_channels(track, sample_rate, track.duration_s, cancel=cancel)
+    return _cut(channels, 0, round(track.duration_s * sample_rate))[0]
 
 
 def fitted_excerpt(
@@ -332,25 +316,47 @@ def fitted_excerpt(
     ``mid_side`` the middle and the sides (L − R) / 2; or mono), silence-padded to the
     excerpt's length, and the seconds of it the file filled."""
     needed_s = (track.duration_s + alignment.skip_s) * alignment.speed + 0.1
-    limits.check_excerpt_memory(needed_s)
+    channels = _read_channels(track, sample_rate, needed_s, cancel=cancel)
+    if mid_side and len(channels) == 2:
+        channels = np.stack([channels.mean(axis=0), 0.5 * (channels[0] - channels[1])])
+    fitted = stretch.stretch(
+        channels, sample_rate, speed=alignment.speed, semitones=alignment.semitones
+    )
+    first, length = round(alignment.skip_s * sample_rate), round(track.duration_s * sample_rate)
+    piece, filled = _cut(fitted, first, length)
+    return piece, filled / sample_rate
+
+
+def _read_channels(
+    track: Track, sample_rate: int, seconds: float, *, cancel: CancelToken | None
+) -> np.ndarray:
+    """``seconds`` of the track's file from its excerpt's start at ``sample_rate``,
+    ``[channels, samples]`` (left and right, or mono), memory checked first."""
+    limits.check_excerpt_memory(seconds)
     stereo = track.side is not None
     raw = io.load(
         track.path,
         sample_rate=sample_rate,
         offset_s=track.start_s,
-        duration_s=needed_s,
+        duration_s=seconds,
         min_duration_s=MIN_TRACK_S,
         cancel=cancel,
         channels=2 if stereo else 1,
     )
-    channels = raw.T if stereo else raw[None]
-    if stereo and mid_side:
-        channels = np.stack([raw.mean(axis=1), 0.5 * (raw[:, 0] - raw[:, 1])])
-    fitted = stretch.stretch(
-        channels, sample_rate, speed=alignment.speed, semitones=alignment.semitones
-    )
-    first, length = round(alignment.skip_s * sample_rate), round(track.duration_s * sample_rate)
-    piece = np.zeros((fitted.shape[0], length), np.float32)
-    kept = fitted[:, first : first + length]
+    return raw.T if stereo else raw[None]
+
+
+def _cut(channels: np.ndarray, first: int, length: int) -> tuple[np.ndarray, int]:
+    """``length`` samples of ``channels`` ``[channels, samples]`` from ``first`` on, float32,
+    silence after their end; and how many samples they filled."""
+    piece = np.zeros((channels.shape[0], length), np.float32)
+    kept = channels[:, first : first + length]
     piece[:, : kept.shape[1]] = kept
-    return piece, kept.shape[1] / sample_rate
+    return piece, kept.shape[1]
+
+
+def file_stat(path: Path) -> tuple[int, int]:
+    """A file's size and modification time (ns): how a track tells its file changed
+    (``OSError`` when it is gone or no regular file)."""
+    info = files.check_regular(path)
+    return info.st_size, info.st_mtime_ns

@@ -41,6 +41,7 @@ class DragOut(QObject):
         self.progress: dict[str, tuple[int, int]] = {}
         self._numbers = itertools.count()  # each render its own subfolder
         self.kept_folder = Path(QStandardPaths.writableLocation(DRAGGED_LOCATION)) / "dragged"
+        self.kept: dict[Path, Path] = {}  # a render → its copy handed over
         self.lanes = window.session.new_lanes(SOURCES, self, prefix="drag")
         for source, lane in self.lanes.items():
             lane.finished.connect(lambda result, s=source: self._rendered(s, result))
@@ -161,16 +162,18 @@ class DragOut(QObject):
     def _kept(self, path: Path) -> Path:
         """A copy of ``path`` (and its sidecar) in the dragged-files folder, which is never
         emptied: a DAW may keep using a dropped file where it lies rather than copy it, so
-        what was handed over must outlive the renders (removed as the sound changes)."""
-        folder = self.kept_folder
-        folder.mkdir(parents=True, exist_ok=True)
-        kept, number = folder / path.name, 1
-        while kept.exists() and kept.read_bytes() != path.read_bytes():
+        what was handed over must outlive the renders (removed as the sound changes). Made
+        once per render: dragging the same sound again hands over the same copy."""
+        if path in self.kept:
+            return self.kept[path]
+        self.kept_folder.mkdir(parents=True, exist_ok=True)
+        kept, number = self.kept_folder / path.name, 1
+        while kept.exists():  # an earlier drag of another sound with the same name
             number += 1
-            kept = folder / f"{path.stem} {number}{path.suffix}"
-        if not kept.exists():
-            shutil.copyfile(sidecar.path_for(path), sidecar.path_for(kept))
-            shutil.copyfile(path, kept)
+            kept = self.kept_folder / f"{path.stem} {number}{path.suffix}"
+        shutil.copyfile(sidecar.path_for(path), sidecar.path_for(kept))
+        shutil.copyfile(path, kept)
+        self.kept[path] = kept
         return kept
 
     def close(self) -> None:

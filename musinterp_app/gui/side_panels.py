@@ -75,8 +75,7 @@ def show_slider_blend(window) -> None:
     """Back to the slider's blend in the blend view where it showed the pad's, once the pad
     is closed or something else than the pad plays: the title follows what plays."""
     session = window.session
-    pad_open = not window.docks["pad"].isHidden()
-    something_else = session.playing not in ("", "pad")
-    away = not pad_open or something_else
-    if window.showing_pad and away and session.playing != "pad" and session.blended_mel is not None:
+    pad_closed = window.docks["pad"].isHidden()
+    left = session.playing != "pad" and (pad_closed or session.playing)
+    if window.showing_pad and left and session.blended_mel is not None:
         window._blend_decoded()

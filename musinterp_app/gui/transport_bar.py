@@ -92,23 +92,24 @@ class TransportBar(QWidget):
         rows.addLayout(self.second_row)
         self.compact = False
 
+    def _buttons_width(self) -> int:
+        """The first row's minimum width without the output controls."""
+        width = self.first_row.minimumSize().width()
+        return width if self.compact else width - self.output.minimumSizeHint().width()
+
     def minimumSizeHint(self) -> QSize:
         """Narrow enough for the output controls under the buttons: the window may be as
         narrow as that; :meth:`resizeEvent` puts them there when there is no room beside."""
-        buttons = self.first_row.minimumSize()
-        if not self.compact:
-            buttons.setWidth(buttons.width() - self.output.minimumSizeHint().width())
-        height = buttons.height()
+        output = self.output.minimumSizeHint()
+        height = self.first_row.minimumSize().height()
         if self.compact:
-            height += self.first_row.spacing() + self.output.minimumSizeHint().height()
-        return QSize(max(buttons.width(), self.output.minimumSizeHint().width()), height)
+            height += self.first_row.spacing() + output.height()
+        return QSize(max(self._buttons_width(), output.width()), height)
 
     def resizeEvent(self, event) -> None:
         """The output controls beside the buttons when they fit, else on a row of their own."""
-        beside = self.first_row.minimumSize().width()
-        if not self.compact:
-            beside -= self.output.minimumSizeHint().width()
-        compact = event.size().width() < beside + self.output.minimumSizeHint().width() + 16
+        beside = self._buttons_width() + self.output.minimumSizeHint().width() + 16
+        compact = event.size().width() < beside
         if compact != self.compact:
             self.compact = compact
             (self.second_row if compact else self.first_row).addWidget(self.output)

@@ -59,6 +59,7 @@ def restore(window) -> None:
     block_size = remembered_number(settings, "audio/block_size", BLOCK_SIZE, 1024)
     window.session.set_output(device, int(block_size))
     window._show_settings()  # the widgets show the session's defaults until one is restored
+    window.saved_tracks = {}  # the last session's tracks, kept for a slot still empty
     path = last_session_path(settings)
     if not path.is_file():
         return
@@ -100,7 +101,7 @@ def capture(window) -> SavedSession:
         for slot, track in session.engine.tracks.items()
         if track is not None
     }
-    for slot, track in getattr(window, "saved_tracks", {}).items():
+    for slot, track in window.saved_tracks.items():
         tracks.setdefault(slot, track)  # not loaded (yet): kept as it was saved
     tempo_bpm, keys = window.sync_controls.given()
     return SavedSession(
