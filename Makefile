@@ -119,7 +119,7 @@ sync-study: $(VENV)/.dev
 # The scaling plan's CPU measurements (README, Training at scale): peak memory against corpus
 # size, prepare speed, segments/s and bytes read per step for 1 and 2 gloo processes.
 scaling: $(VENV)/.dev
-	$(BIN)/python -m musinterp_app.training.scaling docs/measurements/cpu-ddp-gloo.json
+	$(BIN)/python -m musinterp_app.training.evaluation.scaling docs/measurements/cpu-ddp-gloo.json
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .ruff_cache

@@ -116,7 +116,7 @@ def test_every_numeric_training_option_has_a_range():
     from dataclasses import fields
 
     from musinterp_app.training import cli as train_cli
-    from musinterp_app.training.train import TrainOptions
+    from musinterp_app.training.loop.train import TrainOptions
 
     numeric = {f.name for f in fields(TrainOptions) if isinstance(f.default, int | float)}
     assert numeric == set(train_cli.TRAIN_RANGES)

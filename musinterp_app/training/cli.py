@@ -10,10 +10,10 @@ from pathlib import Path
 from musinterp_app import limits
 from musinterp_app.files import check_regular, reason
 from musinterp_app.limits import Range
-from musinterp_app.training import fma, shards
-from musinterp_app.training.adversarial import AdversarialOptions
-from musinterp_app.training.models import ARCHITECTURES
-from musinterp_app.training.train import TrainOptions
+from musinterp_app.training.dataset import fma, shards
+from musinterp_app.training.loop.adversarial import AdversarialOptions
+from musinterp_app.training.loop.train import TrainOptions
+from musinterp_app.training.networks.models import ARCHITECTURES
 
 STEPS = Range(1, 100_000_000, integer=True)
 SHARD_SEGMENTS = Range(1, 1_000_000, integer=True)
@@ -55,7 +55,7 @@ ADVERSARIAL_RANGES = TRAIN_RANGES | {
 
 
 def _prepare(args: argparse.Namespace) -> int:
-    from musinterp_app.training import data
+    from musinterp_app.training.dataset import data
 
     summary = data.prepare(
         [Path(folder) for folder in args.audio],
@@ -75,7 +75,7 @@ def _prepare(args: argparse.Namespace) -> int:
 
 
 def _merge(args: argparse.Namespace) -> int:
-    from musinterp_app.training import data
+    from musinterp_app.training.dataset import data
 
     print(json.dumps(data.merge([Path(p) for p in args.parts], Path(args.out)), indent=2))
     return 0
@@ -92,7 +92,7 @@ def _part(text: str) -> tuple[int, int]:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from musinterp_app.training.train import train
+    from musinterp_app.training.loop.train import train
 
     options = TrainOptions(
         **{f.name: getattr(args, f.name) for f in fields(TrainOptions) if hasattr(args, f.name)}
@@ -110,7 +110,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _adversarial(args: argparse.Namespace) -> int:
-    from musinterp_app.training.adversarial import train_adversarial
+    from musinterp_app.training.loop.adversarial import train_adversarial
 
     options = AdversarialOptions(
         **{f.name: getattr(args, f.name) for f in fields(AdversarialOptions)}
@@ -150,7 +150,7 @@ def _add_run_control(parser: argparse.ArgumentParser) -> None:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from musinterp_app.training.export import export
+    from musinterp_app.training.networks.export import export
 
     card = export(
         Path(args.run),
@@ -163,7 +163,7 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from musinterp_app.training.evaluate import evaluate
+    from musinterp_app.training.evaluation.evaluate import evaluate
 
     report = evaluate(
         Path(args.model),
@@ -176,7 +176,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _explore(args: argparse.Namespace) -> int:
-    from musinterp_app.training.explore import explore
+    from musinterp_app.training.evaluation.explore import explore
 
     summary = explore(
         Path(args.output),
@@ -193,7 +193,11 @@ def _explore(args: argparse.Namespace) -> int:
 
 def _classify(args: argparse.Namespace) -> int:
     from musinterp_app.model.onnx_vae import OnnxVAE
-    from musinterp_app.training.classifiers import compare_on_cache, compare_on_fma, write_report
+    from musinterp_app.training.evaluation.classifiers import (
+        compare_on_cache,
+        compare_on_fma,
+        write_report,
+    )
 
     if args.fma_features:  # FMA's own features: its split, its balanced genres
         if not args.fma_metadata:
@@ -210,7 +214,7 @@ def _classify(args: argparse.Namespace) -> int:
 
 
 def _fit_prior(args: argparse.Namespace) -> int:
-    from musinterp_app.training.generation import fit_and_measure
+    from musinterp_app.training.evaluation.generation import fit_and_measure
 
     report = fit_and_measure(Path(args.model), Path(args.data), clips=args.clips)
     print(json.dumps(report, indent=2))
@@ -218,7 +222,7 @@ def _fit_prior(args: argparse.Namespace) -> int:
 
 
 def _sync_study(args: argparse.Namespace) -> int:
-    from musinterp_app.training import sync_study
+    from musinterp_app.training.evaluation import sync_study
 
     result = sync_study.study(
         [Path(p) for p in args.audio],

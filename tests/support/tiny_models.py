@@ -1,8 +1,8 @@
 """Tiny models of every architecture, trained a few steps on the training tests' cache and
 exported (each made once per test run; needs torch)."""
 
-from musinterp_app.training.export import export
-from musinterp_app.training.train import TrainOptions, train
+from musinterp_app.training.loop.train import TrainOptions, train
+from musinterp_app.training.networks.export import export
 
 _MODELS: dict[str, tuple] = {}
 TINY = {"width": 16, "planes": 4, "batch": 2, "crop_frames": 64, "validation_segments": 4}

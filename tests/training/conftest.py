@@ -11,7 +11,7 @@ torch = pytest.importorskip("torch")
 
 from support.tiny_models import train_and_export  # noqa: E402
 
-from musinterp_app.training import data  # noqa: E402
+from musinterp_app.training.dataset import data  # noqa: E402
 
 
 @pytest.fixture(scope="session")

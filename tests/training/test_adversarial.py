@@ -13,14 +13,14 @@ pytestmark = pytest.mark.train
 from musinterp_app.model import latent  # noqa: E402
 from musinterp_app.model.onnx_vae import OnnxVAE  # noqa: E402
 from musinterp_app.resources import default_model_dir  # noqa: E402
-from musinterp_app.training import critics  # noqa: E402
-from musinterp_app.training.adversarial import (  # noqa: E402
+from musinterp_app.training.loop.adversarial import (  # noqa: E402
     AdversarialOptions,
     encoder_state,
     train_adversarial,
 )
-from musinterp_app.training.export import export, load_run  # noqa: E402
-from musinterp_app.training.warm_start import model_from_folder  # noqa: E402
+from musinterp_app.training.networks import critics  # noqa: E402
+from musinterp_app.training.networks.export import export, load_run  # noqa: E402
+from musinterp_app.training.networks.warm_start import model_from_folder  # noqa: E402
 
 TINY_STAGE2 = {
     "batch": 2,

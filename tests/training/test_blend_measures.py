@@ -9,7 +9,7 @@ pytest.importorskip("sklearn")
 pytestmark = pytest.mark.train
 
 from musinterp_app.audio import mel, synth  # noqa: E402
-from musinterp_app.training import audio_features, blend_evaluation, metrics  # noqa: E402
+from musinterp_app.training.evaluation import audio_features, blends, metrics  # noqa: E402
 
 
 def music(config, seeds) -> np.ndarray:
@@ -57,7 +57,7 @@ def test_a_midway_mix_is_intermediate_and_a_third_piece_does_not_correspond(clip
     a, b, third = clips[0:6], clips[6:12], clips[12:18]
     table = audio_features.feature_table
     fa, fb, f3 = table(a, config), table(b, config), table(third, config)
-    mix = table(blend_evaluation.power_mix(a, b, 0.5, config), config)
+    mix = table(blends.power_mix(a, b, 0.5, config), config)
     scale = np.concatenate([fa, fb]).std(axis=0) + 1e-6
     between = audio_features.blend_geometry(mix, fa, fb, scale)
     unrelated = audio_features.blend_geometry(f3, fa, fb, scale)
@@ -68,7 +68,7 @@ def test_a_midway_mix_is_intermediate_and_a_third_piece_does_not_correspond(clip
 def test_a_random_detour_goes_as_far_as_half_the_way():
     rng = np.random.default_rng(0)
     z_a, z_b = rng.normal(size=(2, 8, 5)).astype(np.float32)
-    detour = blend_evaluation.random_detour(z_a, z_b, rng)
+    detour = blends.random_detour(z_a, z_b, rng)
     middle = (z_a + z_b) / 2
     np.testing.assert_allclose(
         np.linalg.norm(detour - middle, axis=0), np.linalg.norm(z_b - z_a, axis=0) / 2, rtol=1e-5
@@ -78,16 +78,16 @@ def test_a_random_detour_goes_as_far_as_half_the_way():
 def test_the_blend_study_on_a_tiny_model(exported, cache):
     """Every pair's sets and curves, judged; the Markdown names every set."""
     from musinterp_app.model.onnx_vae import OnnxVAE
-    from musinterp_app.training import data
+    from musinterp_app.training.dataset import data
 
     model = OnnxVAE(exported[2])
-    rows = blend_evaluation.pair_rows(data.read_index(cache[0]), 6)
-    study = blend_evaluation.study(model, rows, data.read_segments(cache[0], rows))
+    rows = blends.pair_rows(data.read_index(cache[0]), 6)
+    study = blends.study(model, rows, data.read_segments(cache[0], rows))
     assert study["pairs"] == 6 and set(study["interpolation_share_mid"]) == {"lerp", "slerp"}
     for curve in study["interpolation_share"].values():
         assert curve[0] == curve[-1] == 0.0  # the ends are the decodes themselves
     assert {"decodes", "pure slerp 0.5", "log-mel crossfade", "random detour"} <= set(study["sets"])
     assert 0.0 <= study["sets"]["pure lerp 0.5"]["auc"] <= 1.0
     assert "intermediateness" not in study["sets"]["decodes"]
-    text = "\n".join(blend_evaluation.markdown(study))
+    text = "\n".join(blends.markdown(study))
     assert all(f"| {name} |" in text for name in study["sets"])

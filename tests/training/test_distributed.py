@@ -15,8 +15,9 @@ torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.train
 
 from musinterp_app.model.onnx_vae import OnnxVAE  # noqa: E402
-from musinterp_app.training import data, scaling  # noqa: E402
-from musinterp_app.training.export import export  # noqa: E402
+from musinterp_app.training.dataset import data  # noqa: E402
+from musinterp_app.training.evaluation import scaling  # noqa: E402
+from musinterp_app.training.networks.export import export  # noqa: E402
 
 TINY = [
     "--arch", "hybrid", "--width", "16", "--planes", "4", "--batch", "4",
@@ -106,7 +107,7 @@ def test_a_run_resumes_on_another_number_of_processes(runs, cache, tmp_path):
 
 
 def test_a_global_batch_that_does_not_split_over_the_processes_is_refused(cache, tmp_path):
-    from musinterp_app.training.distributed import Context
+    from musinterp_app.training.loop.distributed import Context
 
     with pytest.raises(ValueError, match=r"--batch 6 .* does not split evenly over 4 processes"):
         Context(rank=0, world_size=4, device=torch.device("cpu")).part(6)

@@ -6,10 +6,10 @@ from scipy.ndimage import uniform_filter
 
 from musinterp_app.audio import mel, stft
 from musinterp_app.audio.mel import MelConfig
-from musinterp_app.training import metrics
+from musinterp_app.training.evaluation import metrics
 
 pytest.importorskip("sklearn")
-from musinterp_app.training.evaluate import (
+from musinterp_app.training.evaluation.evaluate import (
     PatchPCA,
     best_gain_convergence_db,
     griffin_lim_convergence_db,

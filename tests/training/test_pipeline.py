@@ -13,8 +13,8 @@ pytestmark = pytest.mark.train
 from support.tiny_models import TINY, train_and_export  # noqa: E402
 
 from musinterp_app.model.onnx_vae import ModelError, OnnxVAE  # noqa: E402
-from musinterp_app.training import data  # noqa: E402
-from musinterp_app.training.train import TrainOptions, train  # noqa: E402
+from musinterp_app.training.dataset import data  # noqa: E402
+from musinterp_app.training.loop.train import TrainOptions, train  # noqa: E402
 
 
 def test_prepare_cuts_segments_and_lists_skipped_files(cache):
@@ -104,7 +104,7 @@ def test_a_run_killed_mid_step_resumes_as_if_never_stopped(
 ):
     """Killed in step 5 (the next batch already drawn and read), resumed from step 4's
     checkpoint: the same data and losses as a run never stopped."""
-    from musinterp_app.training import train as training
+    from musinterp_app.training.loop import train as training
 
     calls = []
 
@@ -130,7 +130,7 @@ def test_resuming_with_other_options_is_refused(exported, cache):
 
 
 def test_learning_rate_warms_up_then_decays_to_a_tenth():
-    from musinterp_app.training.train import learning_rate
+    from musinterp_app.training.loop.train import learning_rate
 
     options = TrainOptions(steps=1000, lr=1e-3, lr_warmup_steps=100)
     rates = [learning_rate(step, options) for step in range(1000)]
@@ -160,7 +160,7 @@ def test_track_store_reads_each_file_as_one_track_from_the_shards(cache):
 
 def test_augmented_batches_keep_silence_silent_and_stay_in_range(cache):
     from musinterp_app.audio import mel
-    from musinterp_app.training.train import augmented_batch
+    from musinterp_app.training.loop.train import augmented_batch
 
     config = mel.MelConfig()
     store = data.TrackStore(cache[0], data.split_by_file(data.read_index(cache[0]))[0])
@@ -183,7 +183,7 @@ def test_augmented_batches_keep_silence_silent_and_stay_in_range(cache):
 def test_the_slices_of_processes_make_the_whole_global_batch(cache):
     """Each of 4 processes computes its quarter of the batch one process computes whole."""
     from musinterp_app.audio.mel import MelConfig
-    from musinterp_app.training.train import augmented_batch
+    from musinterp_app.training.loop.train import augmented_batch
 
     store = data.TrackStore(cache[0], data.split_by_file(data.read_index(cache[0]))[0])
     options = TrainOptions(batch=8, crop_frames=64, mix_probability=0.5)
@@ -225,7 +225,7 @@ def test_exported_model_loads_and_matches_shapes(exported, cache):
 
 
 def test_onnx_matches_torch(exported, cache):
-    from musinterp_app.training.export import check_parity, load_run
+    from musinterp_app.training.networks.export import check_parity, load_run
 
     _, run, model_dir, _ = exported
     vae, _ = load_run(run)
@@ -253,7 +253,7 @@ def test_broken_model_folders_give_clear_errors(exported, tmp_path):
 
 
 def test_evaluate_writes_report_plots_and_card(cache, tmp_path_factory):
-    from musinterp_app.training.evaluate import evaluate
+    from musinterp_app.training.evaluation.evaluate import evaluate
 
     model_dir = train_and_export("hybrid", cache, tmp_path_factory)[2]
     baseline = train_and_export("conv2d", cache, tmp_path_factory)[2]
@@ -299,8 +299,8 @@ def test_the_study_tools_read_a_cache_prepared_without_exr(
 
     from sklearn.decomposition import PCA
 
-    from musinterp_app.training import explore, generation
-    from musinterp_app.training.evaluate import evaluate
+    from musinterp_app.training.evaluation import explore, generation
+    from musinterp_app.training.evaluation.evaluate import evaluate
 
     shards_only = tmp_path / "cache"
     data.prepare(cache[2], shards_only, exr=False)
@@ -334,7 +334,7 @@ def test_the_study_tools_read_a_cache_prepared_without_exr(
 
 
 def test_a_larger_global_batch_takes_a_larger_step_by_the_square_root_rule():
-    from musinterp_app.training.train import learning_rate
+    from musinterp_app.training.loop.train import learning_rate
 
     base = TrainOptions(steps=1000, lr=1e-3, lr_warmup_steps=0)
     larger = TrainOptions(steps=1000, lr=1e-3, lr_warmup_steps=0, batch=64)
@@ -343,7 +343,7 @@ def test_a_larger_global_batch_takes_a_larger_step_by_the_square_root_rule():
 
 
 def test_the_validation_set_is_chosen_among_a_bounded_number_of_rows(cache, monkeypatch):
-    from musinterp_app.training import corpus as training
+    from musinterp_app.training.dataset import corpus as training
 
     corpus = training.open_corpus(cache[0])
     whole, _ = corpus.validation(4)

@@ -14,7 +14,7 @@ from support.corpus import NOT_A_FILE_MESSAGES
 
 from musinterp_app.audio import synth
 
-data = pytest.importorskip("musinterp_app.training.data", reason="needs the train extra")
+data = pytest.importorskip("musinterp_app.training.dataset.data", reason="needs the train extra")
 
 
 def test_pipes_devices_sockets_and_link_loops_are_skipped_and_listed(not_files, tmp_path):

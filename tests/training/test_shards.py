@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from support.fma import SMALL_GENRES, make_fma
 
-from musinterp_app.training import fma
+from musinterp_app.training.dataset import fma
 
-data = pytest.importorskip("musinterp_app.training.data", reason="needs the train extra")
+data = pytest.importorskip("musinterp_app.training.dataset.data", reason="needs the train extra")
 pytestmark = pytest.mark.train
 
 
@@ -198,7 +198,7 @@ def test_the_shard_option_is_k_of_n(text, capsys):
 def test_a_cache_from_before_shards_is_refused_by_train_and_completed_by_prepare(
     corpus, whole, tmp_path
 ):
-    from musinterp_app.training.train import TrainOptions, train
+    from musinterp_app.training.loop.train import TrainOptions, train
 
     cache = tmp_path / "old"
     shutil.copytree(whole[0], cache, ignore=shutil.ignore_patterns("shards", "part.json"))

@@ -11,14 +11,9 @@ pytest.importorskip("sklearn")
 pytestmark = pytest.mark.train
 
 from musinterp_app.model import prior  # noqa: E402
-from musinterp_app.training import (  # noqa: E402
-    classifiers,
-    data,
-    explore,
-    fma_features,
-    generation,
-)
 from musinterp_app.training.cli import main as train_cli  # noqa: E402
+from musinterp_app.training.dataset import data, fma_features  # noqa: E402
+from musinterp_app.training.evaluation import classifiers, explore, generation  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import pytest
 
 from musinterp_app.audio import synth
 from musinterp_app.audio.analysis import Key
-from musinterp_app.training import sync_study
+from musinterp_app.training.evaluation import sync_study
 
 
 def test_verdicts_count_octave_errors_and_related_keys_apart():

@@ -36,9 +36,10 @@ from tqdm import tqdm
 
 from musinterp_app.audio import io, mel
 from musinterp_app.files import write_atomically
-from musinterp_app.training import classifiers, data, fma
-from musinterp_app.training.figures import save_figure
-from musinterp_app.training.fma_features import ECHONEST_GROUPS, read_feature_table
+from musinterp_app.training.dataset import data, fma
+from musinterp_app.training.dataset.fma_features import ECHONEST_GROUPS, read_feature_table
+from musinterp_app.training.evaluation import classifiers
+from musinterp_app.training.evaluation.figures import save_figure
 
 METHODS = ("PCA", "t-SNE", "UMAP")
 FEATURE_BATCH = 256  # clips read from the shards at once for their mel statistics

@@ -22,8 +22,8 @@ from torch import nn
 
 from musinterp_app.audio.mel import MelConfig
 from musinterp_app.model import contract
-from musinterp_app.training import data
-from musinterp_app.training.models import ModelConfig, build, parameter_count
+from musinterp_app.training.dataset import data
+from musinterp_app.training.networks.models import ModelConfig, build, parameter_count
 
 PARITY_TOLERANCE = 1e-4
 

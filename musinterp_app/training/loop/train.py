@@ -38,9 +38,12 @@ import torch
 from tqdm import tqdm
 
 from musinterp_app.audio import mel
-from musinterp_app.training import data, distributed, losses, metrics
-from musinterp_app.training.corpus import open_corpus
-from musinterp_app.training.models import ModelConfig, build, parameter_count
+from musinterp_app.training.dataset import data
+from musinterp_app.training.dataset.corpus import open_corpus
+from musinterp_app.training.evaluation import metrics
+from musinterp_app.training.loop import distributed
+from musinterp_app.training.networks import losses
+from musinterp_app.training.networks.models import ModelConfig, build, parameter_count
 
 LOG_FIELDS = [
     "step",

@@ -49,15 +49,9 @@ from musinterp_app.audio import io, mel, stft
 from musinterp_app.audio.griffinlim import griffinlim
 from musinterp_app.model import latent, prior
 from musinterp_app.model.onnx_vae import OnnxVAE
-from musinterp_app.training import (
-    blend_evaluation,
-    classifiers,
-    data,
-    evaluation_report,
-    generation,
-    metrics,
-)
-from musinterp_app.training.blend_evaluation import power_mix
+from musinterp_app.training.dataset import data
+from musinterp_app.training.evaluation import blends, classifiers, generation, metrics, report
+from musinterp_app.training.evaluation.blends import power_mix
 
 ALPHAS = np.round(np.linspace(0.0, 1.0, 11), 2)
 MONOTONIC_TOLERANCE_DB = 0.1
@@ -202,12 +196,12 @@ def blend_series(
     )
     distance_ab = float(metrics.mae_db(a[None], b[None], config)[0])
     result = {"distance_ab_db": round(distance_ab, 3)}
-    for name, blends in (("pure", pure), ("keep_detail", kept)):
-        to_a = metrics.mae_db(blends, a[None], config)
-        to_b = metrics.mae_db(blends, b[None], config)
-        steps = metrics.mae_db(blends[1:], blends[:-1], config)
-        share = metrics.model_share(blends, a, b, ALPHAS, config)
-        detail = metrics.detail_ratio(blends, np.stack([a] * len(ALPHAS)), config, axis="bands")
+    for name, blended in (("pure", pure), ("keep_detail", kept)):
+        to_a = metrics.mae_db(blended, a[None], config)
+        to_b = metrics.mae_db(blended, b[None], config)
+        steps = metrics.mae_db(blended[1:], blended[:-1], config)
+        share = metrics.model_share(blended, a, b, ALPHAS, config)
+        detail = metrics.detail_ratio(blended, np.stack([a] * len(ALPHAS)), config, axis="bands")
         middle = len(ALPHAS) // 2
         result[name] = {
             "to_a_db": to_a.round(3).tolist(),
@@ -272,8 +266,8 @@ def label_check(
             "crossfade": [(1 - alpha) * segments[i] + alpha * segments[j] for i, j in pairs],
             "power mix": [power_mix(segments[i], segments[j], alpha, config) for i, j in pairs],
         }
-        for kind, blends in kinds.items():
-            predicted = classifier.predict(mel_statistics(np.stack(blends)))
+        for kind, blended in kinds.items():
+            predicted = classifier.predict(mel_statistics(np.stack(blended)))
             result[f"{kind} α={alpha} as A"] = float(
                 np.mean([p == labels[i] for p, (i, _) in zip(predicted, pairs, strict=True)])
             )
@@ -423,10 +417,10 @@ def evaluate(
         "speed": {"encode_ms": encode_ms, "decode_ms": decode_ms, "size_mb": round(size_mb, 1)},
     }
     summary["targets"] = _targets(summary)
-    study_rows = blend_evaluation.pair_rows(validation_rows, study_pairs, seed)
+    study_rows = blends.pair_rows(validation_rows, study_pairs, seed)
     summary["blend_study"] = (  # None: too few held-out files to pair
-        blend_evaluation.study(model, study_rows, data.read_segments(cache, study_rows), seed=seed)
-        if len(study_rows) >= 2 * blend_evaluation.MIN_PAIRS
+        blends.study(model, study_rows, data.read_segments(cache, study_rows), seed=seed)
+        if len(study_rows) >= 2 * blends.MIN_PAIRS
         else None
     )
     summary["classifiers"] = classifiers.compare_on_cache(cache, model=model, seed=seed)
@@ -448,19 +442,19 @@ def evaluate(
         )
 
     latents = np.stack([np.atleast_2d(model.encode(s).T).mean(axis=0) for s in segments])
-    evaluation_report.plot_reconstruction(out / "eval_reconstruction.png", scores)
-    evaluation_report.plot_blends(out / "eval_blends.png", series, summary["blends"], ALPHAS)
-    evaluation_report.plot_latent_map(out / "eval_latent_pca.png", latents, labels)
-    evaluation_report.plot_example(out / "eval_example.png", segments[0], candidates, config)
+    report.plot_reconstruction(out / "eval_reconstruction.png", scores)
+    report.plot_blends(out / "eval_blends.png", series, summary["blends"], ALPHAS)
+    report.plot_latent_map(out / "eval_latent_pca.png", latents, labels)
+    report.plot_example(out / "eval_example.png", segments[0], candidates, config)
     training_log = model_dir / "training_log.csv"
     if training_log.exists():
-        evaluation_report.plot_training(out / "eval_training.png", training_log)
-    report = {"summary": summary, "details": {"blends": series, "clips": rows}}
-    (out / "evaluation.json").write_text(json.dumps(report, indent=2))
-    markdown = evaluation_report.markdown(summary, GRIFFIN_LIM_ITERATIONS)
+        report.plot_training(out / "eval_training.png", training_log)
+    evaluation = {"summary": summary, "details": {"blends": series, "clips": rows}}
+    (out / "evaluation.json").write_text(json.dumps(evaluation, indent=2))
+    markdown = report.markdown(summary, GRIFFIN_LIM_ITERATIONS)
     (out / "EVALUATION.md").write_text(markdown)
     card = model_dir / "MODEL.md"
     if card.exists():
         text = re.sub(r"\n## Evaluation\n.*", "", card.read_text(), flags=re.S)
         card.write_text(text.rstrip() + "\n\n" + markdown.replace("# Evaluation", "## Evaluation"))
-    return report
+    return evaluation

@@ -20,7 +20,7 @@ from tqdm import tqdm
 from musinterp_app.audio import mel
 from musinterp_app.model import latent
 from musinterp_app.model.onnx_vae import OnnxVAE
-from musinterp_app.training import audio_features, metrics
+from musinterp_app.training.evaluation import audio_features, metrics
 
 MIN_PAIRS = 4  # fewer pairs of held-out files make no two-sample test
 CURVE_ALPHAS = (0.0, 0.1, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.9, 1.0)

@@ -9,8 +9,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.decomposition import PCA
 
-from musinterp_app.training import blend_evaluation, classifiers, generation
-from musinterp_app.training.figures import save_figure
+from musinterp_app.training.evaluation import blends, classifiers, generation
+from musinterp_app.training.evaluation.figures import save_figure
 
 
 # ----- plots ----------------------------------------------------------------------------------
@@ -189,7 +189,7 @@ def markdown(summary: dict, iterations: int) -> str:
         for key, item in summary["targets"].items()
     ]
     if summary["blend_study"]:
-        lines += ["", *blend_evaluation.markdown(summary["blend_study"])]
+        lines += ["", *blends.markdown(summary["blend_study"])]
     lines += ["", *classifiers.markdown(summary["classifiers"], per_class=False)]
     lines.append("Per-label precision, recall and F1 of each: `classifiers.md`.")
     if "generation" in summary:

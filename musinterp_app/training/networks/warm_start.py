@@ -15,7 +15,7 @@ from onnx import numpy_helper
 from torch import nn
 
 from musinterp_app.model import contract
-from musinterp_app.training.models import ModelConfig, build
+from musinterp_app.training.networks.models import ModelConfig, build
 
 PREFIX = "vae."
 # Where each architecture's sizes are read: option → (weight, axis of its shape).

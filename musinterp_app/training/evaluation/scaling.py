@@ -6,7 +6,7 @@
   reading, augmentation, step, DDP all-reduce) as one process and as N gloo
   processes under ``torchrun`` on the same global batch.
 
-``python -m musinterp_app.training.scaling OUT.json`` writes them all; the tests
+``python -m musinterp_app.training.evaluation.scaling OUT.json`` writes them all; the tests
 use the same functions on tiny models.
 """
 
@@ -25,7 +25,7 @@ import soundfile as sf
 
 from musinterp_app.audio import synth
 from musinterp_app.files import write_atomically
-from musinterp_app.training import data
+from musinterp_app.training.dataset import data
 
 TRAIN = str(Path(sys.executable).parent / "musinterp-train")
 
@@ -181,7 +181,7 @@ def measure_gpu(folder: Path, *, steps: int = 300, batch: int = 64) -> dict:
     """On one GPU: the whole training step (reading crops from shards, augmenting,
     the step) against the step alone on random batches (:mod:`throughput`), both at
     ``batch``: how much the data path costs a GPU."""
-    from musinterp_app.training import throughput
+    from musinterp_app.training.loop import throughput
 
     cache = generated_cache(Path(folder), 60)
     summary = run_training(
@@ -204,7 +204,7 @@ def measure_gpu(folder: Path, *, steps: int = 300, batch: int = 64) -> dict:
     }
 
 
-if __name__ == "__main__":  # python -m musinterp_app.training.scaling [--gpu] OUT.json
+if __name__ == "__main__":  # python -m musinterp_app.training.evaluation.scaling [--gpu] OUT.json
     import tempfile
 
     out, on_gpu = Path(sys.argv[-1]), "--gpu" in sys.argv[1:-1]

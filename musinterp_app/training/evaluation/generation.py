@@ -27,8 +27,8 @@ from tqdm import tqdm
 from musinterp_app.files import write_atomically
 from musinterp_app.model.onnx_vae import OnnxVAE
 from musinterp_app.model.prior import KINDS, LatentPrior
-from musinterp_app.training import data
-from musinterp_app.training.classifiers import mel_features
+from musinterp_app.training.dataset import data
+from musinterp_app.training.evaluation.classifiers import mel_features
 
 AR_ORDER = 2
 FILTER_TAPS = 64  # latent frames of the spectral kind's filters (2 s at 32 latent frames/s)

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import torch
 
 from musinterp_app.audio.mel import MelConfig
-from musinterp_app.training import losses
-from musinterp_app.training.models import ModelConfig, build
-from musinterp_app.training.train import ReparameterisedVAE, training_step
+from musinterp_app.training.loop.train import ReparameterisedVAE, training_step
+from musinterp_app.training.networks import losses
+from musinterp_app.training.networks.models import ModelConfig, build
 
 
 @dataclass(frozen=True)

@@ -46,16 +46,17 @@ import torch
 from tqdm import tqdm
 
 from musinterp_app.audio import mel
-from musinterp_app.training import critics, losses, metrics
-from musinterp_app.training.corpus import open_corpus
-from musinterp_app.training.models import ModelConfig, build
-from musinterp_app.training.train import (
+from musinterp_app.training.dataset.corpus import open_corpus
+from musinterp_app.training.evaluation import metrics
+from musinterp_app.training.loop.train import (
     augmented_batch,
     resume_options,
     save_atomically,
     start_log,
 )
-from musinterp_app.training.warm_start import model_from_folder
+from musinterp_app.training.networks import critics, losses
+from musinterp_app.training.networks.models import ModelConfig, build
+from musinterp_app.training.networks.warm_start import model_from_folder
 
 ALPHA_LOW = 0.2  # interpolants are drawn with α in [0.2, 0.8]: the ends are plain decodes
 MAE_GUARD = 1.05  # best.pt may not lose more than 5 % of the start's log-mel MAE

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from musinterp_app.audio import mel
-from musinterp_app.training import data
+from musinterp_app.training.dataset import data
 
 # Validation rows held per label while choosing the validation set: memory stays bounded
 # however large the corpus (a smaller corpus keeps all its rows: the same choice as ever).

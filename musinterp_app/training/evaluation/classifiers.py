@@ -42,9 +42,9 @@ from tqdm import tqdm
 from musinterp_app.files import write_atomically
 from musinterp_app.model import latent
 from musinterp_app.model.onnx_vae import OnnxVAE
-from musinterp_app.training import data, fma
-from musinterp_app.training.figures import save_figure
-from musinterp_app.training.fma_features import read_feature_table
+from musinterp_app.training.dataset import data, fma
+from musinterp_app.training.dataset.fma_features import read_feature_table
+from musinterp_app.training.evaluation.figures import save_figure
 
 FEATURE_BANDS = 64  # mel bands pooled to this many for the features
 BLEND_ALPHAS = (0.25, 0.5, 0.75)

@@ -1,0 +1,2 @@
+"""The prepared cache: ``prepare`` and ``merge``, its shards, FMA's metadata, and the
+corpus that training reads."""
