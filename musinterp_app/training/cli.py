@@ -245,12 +245,8 @@ def _a_file(text: str) -> str:
     return text
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = limits.OneLineParser(
-        prog="musinterp-train", description="Train a musinterp VAE on your own music."
-    )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
+def _add_prepare(commands: argparse._SubParsersAction) -> None:
+    """``musinterp-train prepare``'s options."""
     prep = commands.add_parser("prepare", help="folders of audio → cache of log-mel segments")
     prep.add_argument("--audio", nargs="+", required=True, metavar="DIR", help="folders to scan")
     prep.add_argument("--out", required=True, metavar="CACHE", help="cache folder (resumable)")
@@ -290,11 +286,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     prep.set_defaults(handler=_prepare)
 
+
+def _add_merge(commands: argparse._SubParsersAction) -> None:
+    """``musinterp-train merge``'s options."""
     mer = commands.add_parser("merge", help="check the parts of prepare --shard and join them")
     mer.add_argument("parts", nargs="+", metavar="PART", help="the caches of parts 1 … N")
     mer.add_argument("--out", required=True, metavar="CACHE", help="the joined cache")
     mer.set_defaults(handler=_merge)
 
+
+def _add_train(commands: argparse._SubParsersAction) -> None:
+    """``musinterp-train train``'s options."""
     defaults = TrainOptions()
     tr = commands.add_parser("train", help="train a VAE on a prepared cache")
     tr.add_argument("--data", required=True, metavar="CACHE")
@@ -304,6 +306,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_options(tr, TrainOptions, TRAIN_RANGES)
     tr.set_defaults(handler=_train)
 
+
+def _add_adversarial(commands: argparse._SubParsersAction) -> None:
+    """``musinterp-train adversarial``'s options."""
     adv = commands.add_parser(
         "adversarial",
         help="stage 2: sharpen a model's decoder against a discriminator (encoder frozen)",
@@ -317,6 +322,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_options(adv, AdversarialOptions, ADVERSARIAL_RANGES)
     adv.set_defaults(handler=_adversarial)
 
+
+def _add_export(commands: argparse._SubParsersAction) -> None:
+    """``musinterp-train export``'s options."""
     ex = commands.add_parser("export", help="RUN → encoder.onnx, decoder.onnx, MODEL.md")
     ex.add_argument("run", metavar="RUN")
     ex.add_argument("-o", "--output", required=True, metavar="MODEL_DIR")
@@ -326,6 +334,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ex.set_defaults(handler=_export)
 
+
+def _add_evaluate(commands: argparse._SubParsersAction) -> None:
+    """``musinterp-train evaluate``'s options."""
     ev = commands.add_parser("evaluate", help="metrics, plots and a report for a model")
     ev.add_argument("model", metavar="MODEL_DIR")
     ev.add_argument("--data", required=True, metavar="CACHE")
@@ -339,6 +350,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--out", metavar="DIR", help="where to write the report (default: MODEL_DIR)")
     ev.set_defaults(handler=_evaluate)
 
+
+def _add_explore(commands: argparse._SubParsersAction) -> None:
+    """``musinterp-train explore``'s options."""
     exp = commands.add_parser("explore", help="a data set's labels and 2-D maps (a report)")
     exp.add_argument("--data", metavar="CACHE", help="a prepared cache (mel statistics per clip)")
     exp.add_argument(
@@ -356,6 +370,9 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("-o", "--output", required=True, metavar="REPORT_DIR")
     exp.set_defaults(handler=_explore)
 
+
+def _add_classify(commands: argparse._SubParsersAction) -> None:
+    """``musinterp-train classify``'s options."""
     cls = commands.add_parser(
         "classify", help="the report's six classifiers on a cache (and a model's blends)"
     )
@@ -371,6 +388,9 @@ def build_parser() -> argparse.ArgumentParser:
     cls.add_argument("-o", "--output", required=True, metavar="REPORT_DIR")
     cls.set_defaults(handler=_classify)
 
+
+def _add_fit_prior(commands: argparse._SubParsersAction) -> None:
+    """``musinterp-train fit-prior``'s options."""
     fit = commands.add_parser(
         "fit-prior", help="fit a model's latent prior for generation (writes MODEL_DIR/prior.npz)"
     )
@@ -384,6 +404,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fit.set_defaults(handler=_fit_prior)
 
+
+def _add_sync_study(commands: argparse._SubParsersAction) -> None:
+    """``musinterp-train sync-study``'s options."""
     sync = commands.add_parser(
         "sync-study", help="how accurate and steady the window's tempo and key estimates are"
     )
@@ -405,6 +428,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sync.add_argument("-o", "--output", required=True, metavar="REPORT_DIR")
     sync.set_defaults(handler=_sync_study)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = limits.OneLineParser(
+        prog="musinterp-train", description="Train a musinterp VAE on your own music."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_prepare(commands)
+    _add_merge(commands)
+    _add_train(commands)
+    _add_adversarial(commands)
+    _add_export(commands)
+    _add_evaluate(commands)
+    _add_explore(commands)
+    _add_classify(commands)
+    _add_fit_prior(commands)
+    _add_sync_study(commands)
     return parser
 
 

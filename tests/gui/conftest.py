@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import soundfile as sf
-from support.window import make_window
+from support.window import load_both, make_shown_window
 
 from musinterp_app.audio import synth
 
@@ -24,9 +24,22 @@ def clips(tmp_path):
 @pytest.fixture
 def window(qtbot, shipped_model, tmp_path):
     """The window, shown, with settings in a temporary file and *Play on release* off."""
-    win = make_window(shipped_model, tmp_path / "settings.ini")
-    win.autoplay_box.setChecked(False)
-    qtbot.addWidget(win)
-    win.show()
+    win = make_shown_window(qtbot, shipped_model, tmp_path / "settings.ini")
     yield win
     win.close()
+
+
+@pytest.fixture
+def loaded_window(qtbot, window, clips):
+    """The window with both clips loaded and their blend drawn."""
+    load_both(qtbot, window, clips)
+    return window
+
+
+@pytest.fixture
+def short_clip(tmp_path):
+    """A 3-s clip, shorter than the excerpts the tests ask for."""
+    path = tmp_path / "short.wav"
+    clip = synth.music_like(3.0, 22050, rng=np.random.default_rng(9), root_midi=52)
+    sf.write(path, clip, 22050)
+    return path

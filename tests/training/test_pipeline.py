@@ -160,7 +160,7 @@ def test_track_store_reads_each_file_as_one_track_from_the_shards(cache):
 
 def test_augmented_batches_keep_silence_silent_and_stay_in_range(cache):
     from musinterp_app.audio import mel
-    from musinterp_app.training.loop.train import augmented_batch
+    from musinterp_app.training.loop.batches import augmented_batch
 
     config = mel.MelConfig()
     store = data.TrackStore(cache[0], data.split_by_file(data.read_index(cache[0]))[0])
@@ -183,7 +183,7 @@ def test_augmented_batches_keep_silence_silent_and_stay_in_range(cache):
 def test_the_slices_of_processes_make_the_whole_global_batch(cache):
     """Each of 4 processes computes its quarter of the batch one process computes whole."""
     from musinterp_app.audio.mel import MelConfig
-    from musinterp_app.training.loop.train import augmented_batch
+    from musinterp_app.training.loop.batches import augmented_batch
 
     store = data.TrackStore(cache[0], data.split_by_file(data.read_index(cache[0]))[0])
     options = TrainOptions(batch=8, crop_frames=64, mix_probability=0.5)

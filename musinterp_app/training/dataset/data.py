@@ -148,6 +148,40 @@ def _write_json(path: Path, value: dict) -> None:
     write_atomically(path, json.dumps(value))
 
 
+def _fma_tracks(metadata: Path, subset: str, balanced: bool) -> dict:
+    """FMA's tracks to use, read before anything is written (a bad table leaves no cache
+    folder behind); an error names the table."""
+    try:
+        return fma.select(fma.read_tracks(metadata), subset, balanced)
+    except ValueError as error:
+        message = str(error)
+        raise ValueError(
+            message if message.startswith(str(metadata)) else f"{metadata}: {message}"
+        ) from None
+
+
+def _claim_mel_config(cache: Path, config: mel.MelConfig) -> None:
+    """Write ``mel_config.json``, refusing a cache prepared with other mel parameters."""
+    config_path = cache / "mel_config.json"
+    if (
+        config_path.exists()
+        and mel.MelConfig.from_dict(json.loads(config_path.read_text())) != config
+    ):
+        raise ValueError(f"{cache} was prepared with other mel parameters; use a new folder")
+    write_atomically(config_path, json.dumps(config.to_dict(), indent=2))
+
+
+def _claim_part(part_path: Path, described: dict) -> None:
+    """Refuse a cache that holds another part (or shard size) than ``described``."""
+    if part_path.exists():
+        before = json.loads(part_path.read_text())
+        if {key: before[key] for key in described} != described:
+            raise ValueError(
+                f"{part_path.parent} holds part {before['part']}/{before['parts']} with "
+                f"{before['shard_segments']} segments per shard; use a new folder"
+            )
+
+
 def prepare(
     folders: Sequence[Path],
     cache: Path,
@@ -166,37 +200,17 @@ def prepare(
     cache = Path(cache)
     if cache.exists() and not cache.is_dir():
         raise ValueError(f"{cache} is a file, not a folder: give a new folder for the cache")
-    tracks = None  # read first: a bad table leaves no cache folder behind
-    if fma_metadata:
-        try:
-            tracks = fma.select(fma.read_tracks(fma_metadata), fma_subset, fma_balanced)
-        except ValueError as error:
-            message = str(error)
-            raise ValueError(
-                message if message.startswith(str(fma_metadata)) else f"{fma_metadata}: {message}"
-            ) from None
+    tracks = _fma_tracks(fma_metadata, fma_subset, fma_balanced) if fma_metadata else None
     (cache / "files").mkdir(parents=True, exist_ok=True)
     if exr:
         (cache / "segments").mkdir(exist_ok=True)
-    config_path = cache / "mel_config.json"
-    if (
-        config_path.exists()
-        and mel.MelConfig.from_dict(json.loads(config_path.read_text())) != config
-    ):
-        raise ValueError(f"{cache} was prepared with other mel parameters; use a new folder")
-    write_atomically(config_path, json.dumps(config.to_dict(), indent=2))
+    _claim_mel_config(cache, config)
     sources, skipped = find_sources(folders, tracks)
     number, parts = part
     mine = [s for s in sources if part_of(s.file_id, parts) == number]
     part_path = cache / "part.json"
     described = {"part": number, "parts": parts, "shard_segments": shard_segments}
-    if part_path.exists():
-        before = json.loads(part_path.read_text())
-        if {key: before[key] for key in described} != described:
-            raise ValueError(
-                f"{cache} holds part {before['part']}/{before['parts']} with "
-                f"{before['shard_segments']} segments per shard; use a new folder"
-            )
+    _claim_part(part_path, described)
     corpus = sorted(s.file_id for s in sources)
     _write_json(
         part_path,

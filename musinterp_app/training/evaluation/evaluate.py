@@ -33,6 +33,7 @@ summary in the model card (``MODEL.md``).
 import json
 import re
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib
@@ -340,6 +341,111 @@ def _targets(summary: dict) -> dict:
     return result
 
 
+def _candidates(
+    model: OnnxVAE,
+    cache: Path,
+    train_rows: list[dict],
+    segments: np.ndarray,
+    baselines: Sequence[Path],
+    rng: np.random.Generator,
+) -> dict[str, np.ndarray]:
+    """Every reconstruction of ``segments`` ``[clips, n_mels, frames]`` judged side by
+    side: this model's, the mean spectrum, a same-size PCA (temporal models) and the
+    ``baselines`` models'."""
+    candidates = {
+        "this model": reconstruct(model, segments, progress=True),
+        "mean spectrum": metrics.mean_spectrum(segments),
+    }
+    if model.info.temporal:
+        train_sample = rng.choice(len(train_rows), min(1500, len(train_rows)), replace=False)
+        pca = PatchPCA(
+            data.read_segments(cache, [train_rows[i] for i in train_sample]),
+            patch=model.info.time_reduction,
+            components=model.info.latent_channels,
+        )
+        candidates["PCA, same size"] = pca.reconstruct(segments)
+    for folder in baselines:
+        other = OnnxVAE(folder)
+        name = f"{other.info.architecture} {other.info.model_id}"
+        candidates[name] = reconstruct(other, segments)
+    return candidates
+
+
+def _reconstruction_scores(
+    candidates: dict[str, np.ndarray], segments: np.ndarray, truths: list, config
+) -> dict[str, dict]:
+    """Each candidate's scores, and the original mel's own Griffin-Lim round trip."""
+    scores = {
+        name: reconstruction_scores(values, segments, truths, config)
+        for name, values in tqdm(candidates.items(), desc="Griffin-Lim", leave=False)
+    }
+    round_trip = [
+        griffin_lim_convergence_db(s, t, config)
+        for s, t in zip(segments, truths, strict=True)
+        if t is not None
+    ]
+    scores["original mel (no model)"] = {
+        "sc_db": round(float(np.median(round_trip)), 2) if round_trip else None
+    }
+    return scores
+
+
+def _generation(
+    model: OnnxVAE,
+    model_dir: Path,
+    cache: Path,
+    train_rows: list[dict],
+    segments: np.ndarray,
+    rng: np.random.Generator,
+    seed: int,
+) -> dict | None:
+    """Generated clips against training and held-out ones, when the model has a prior."""
+    fitted_prior = prior.load(
+        model_dir, model_id=model.info.model_id, channels=model.info.latent_channels
+    )
+    if fitted_prior is None:
+        return None
+    sample = [train_rows[i] for i in rng.choice(len(train_rows), min(500, len(train_rows)), False)]
+    return generation.generation_scores(
+        model,
+        fitted_prior,
+        data.read_segments(cache, sample),
+        [row["label"] for row in sample],
+        segments,
+        seed=seed,
+    )
+
+
+def _write_report(
+    out: Path,
+    model_dir: Path,
+    evaluation: dict,
+    model: OnnxVAE,
+    segments: np.ndarray,
+    labels: list[str],
+    candidates: dict[str, np.ndarray],
+    scores: dict[str, dict],
+) -> None:
+    """The plots, ``evaluation.json``, ``EVALUATION.md`` and the model card's section."""
+    summary, series = evaluation["summary"], evaluation["details"]["blends"]
+    config = model.mel_config
+    latents = np.stack([np.atleast_2d(model.encode(s).T).mean(axis=0) for s in segments])
+    report.plot_reconstruction(out / "eval_reconstruction.png", scores)
+    report.plot_blends(out / "eval_blends.png", series, summary["blends"], ALPHAS)
+    report.plot_latent_map(out / "eval_latent_pca.png", latents, labels)
+    report.plot_example(out / "eval_example.png", segments[0], candidates, config)
+    training_log = model_dir / "training_log.csv"
+    if training_log.exists():
+        report.plot_training(out / "eval_training.png", training_log)
+    (out / "evaluation.json").write_text(json.dumps(evaluation, indent=2))
+    markdown = report.markdown(summary, GRIFFIN_LIM_ITERATIONS)
+    (out / "EVALUATION.md").write_text(markdown)
+    card = model_dir / "MODEL.md"
+    if card.exists():
+        text = re.sub(r"\n## Evaluation\n.*", "", card.read_text(), flags=re.S)
+        card.write_text(text.rstrip() + "\n\n" + markdown.replace("# Evaluation", "## Evaluation"))
+
+
 def evaluate(
     model_dir: Path,
     cache: Path,
@@ -364,32 +470,9 @@ def evaluate(
     segments = data.read_segments(cache, rows)
     truths = _true_magnitudes(rows, config)
 
-    decoded = reconstruct(model, segments, progress=True)
-    candidates = {"this model": decoded, "mean spectrum": metrics.mean_spectrum(segments)}
-    if model.info.temporal:
-        train_sample = rng.choice(len(train_rows), min(1500, len(train_rows)), replace=False)
-        pca = PatchPCA(
-            data.read_segments(cache, [train_rows[i] for i in train_sample]),
-            patch=model.info.time_reduction,
-            components=model.info.latent_channels,
-        )
-        candidates["PCA, same size"] = pca.reconstruct(segments)
-    for folder in baselines:
-        other = OnnxVAE(folder)
-        name = f"{other.info.architecture} {other.info.model_id}"
-        candidates[name] = reconstruct(other, segments)
-    scores = {
-        name: reconstruction_scores(values, segments, truths, config)
-        for name, values in tqdm(candidates.items(), desc="Griffin-Lim", leave=False)
-    }
-    round_trip = [
-        griffin_lim_convergence_db(s, t, config)
-        for s, t in zip(segments, truths, strict=True)
-        if t is not None
-    ]
-    scores["original mel (no model)"] = {
-        "sc_db": round(float(np.median(round_trip)), 2) if round_trip else None
-    }
+    candidates = _candidates(model, cache, train_rows, segments, baselines, rng)
+    decoded = candidates["this model"]
+    scores = _reconstruction_scores(candidates, segments, truths, config)
 
     chosen_pairs = _pairs(labels, pairs, rng)
     series = [blend_series(model, segments[i], segments[j], config) for i, j in chosen_pairs]
@@ -425,36 +508,9 @@ def evaluate(
     )
     summary["classifiers"] = classifiers.compare_on_cache(cache, model=model, seed=seed)
     classifiers.write_report(summary["classifiers"], out)
-    fitted_prior = prior.load(
-        model_dir, model_id=model.info.model_id, channels=model.info.latent_channels
-    )
-    if fitted_prior is not None:  # generated clips against training and held-out ones
-        sample = [
-            train_rows[i] for i in rng.choice(len(train_rows), min(500, len(train_rows)), False)
-        ]
-        summary["generation"] = generation.generation_scores(
-            model,
-            fitted_prior,
-            data.read_segments(cache, sample),
-            [row["label"] for row in sample],
-            segments,
-            seed=seed,
-        )
-
-    latents = np.stack([np.atleast_2d(model.encode(s).T).mean(axis=0) for s in segments])
-    report.plot_reconstruction(out / "eval_reconstruction.png", scores)
-    report.plot_blends(out / "eval_blends.png", series, summary["blends"], ALPHAS)
-    report.plot_latent_map(out / "eval_latent_pca.png", latents, labels)
-    report.plot_example(out / "eval_example.png", segments[0], candidates, config)
-    training_log = model_dir / "training_log.csv"
-    if training_log.exists():
-        report.plot_training(out / "eval_training.png", training_log)
+    generated = _generation(model, model_dir, cache, train_rows, segments, rng, seed)
+    if generated is not None:
+        summary["generation"] = generated
     evaluation = {"summary": summary, "details": {"blends": series, "clips": rows}}
-    (out / "evaluation.json").write_text(json.dumps(evaluation, indent=2))
-    markdown = report.markdown(summary, GRIFFIN_LIM_ITERATIONS)
-    (out / "EVALUATION.md").write_text(markdown)
-    card = model_dir / "MODEL.md"
-    if card.exists():
-        text = re.sub(r"\n## Evaluation\n.*", "", card.read_text(), flags=re.S)
-        card.write_text(text.rstrip() + "\n\n" + markdown.replace("# Evaluation", "## Evaluation"))
+    _write_report(out, model_dir, evaluation, model, segments, labels, candidates, scores)
     return evaluation

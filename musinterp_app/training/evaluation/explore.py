@@ -166,6 +166,60 @@ def _folder_features(
     return np.concatenate(features), labels, files
 
 
+def _from_cache(cache: Path, max_per_label: int, seed: int) -> tuple[dict, list, list]:
+    """A prepared cache's counts (clips and files per label), their panels, and its clips'
+    mel statistics as a feature set."""
+    clips, files = {}, {}
+    for row in data.read_index(cache):
+        clips[row["label"]] = clips.get(row["label"], 0) + 1
+        files.setdefault(row["label"], set()).add(row["file_id"])
+    counts = {
+        "clips per label": clips,
+        "files per label": {k: len(v) for k, v in files.items()},
+    }
+    panels = [("5-s clips per label", clips), ("files per label", counts["files per label"])]
+    title = "mel statistics of the cache's clips"
+    return counts, panels, [("mel", title, *_cache_features(cache, max_per_label, seed))]
+
+
+def _from_fma(
+    metadata: Path, features: Path | None, echonest: Path | None
+) -> tuple[dict, list, list]:
+    """FMA's genre counts (all tracks, the small subset), their panels, and its feature
+    tables (those given) as feature sets of the tracks with a genre."""
+    tracks = fma.read_tracks(metadata)
+    genres = {tid: t.label for tid, t in tracks.items() if t.label != fma.NO_GENRE}
+    every = _counts(genres.values())
+    small = _counts(
+        t.label for t in fma.select(tracks, "small").values() if t.label != fma.NO_GENRE
+    )
+    counts = {
+        "FMA tracks per genre": every,
+        "FMA small (balanced) tracks per genre": small,
+    }
+    panels = [("FMA: tracks per top genre", every), ("FMA small (balanced subset)", small)]
+    sets = []
+    for name, path, title, groups in (
+        ("fma_features", features, "FMA low-level features (features.csv)", None),
+        ("fma_echonest", echonest, "FMA Echo Nest features (echonest.csv)", ECHONEST_GROUPS),
+    ):
+        if path is None:
+            continue
+        ids, columns, values = read_feature_table(path, groups=groups)
+        labelled = [i for i, tid in enumerate(ids) if tid in genres]
+        if len(labelled) < 5:
+            raise ValueError(f"{path}: fewer than 5 of its tracks have a genre in tracks.csv")
+        sets.append(
+            (
+                name,
+                f"{title}, {len(columns)} values per track",
+                values[labelled],
+                [genres[ids[i]] for i in labelled],
+            )
+        )
+    return counts, panels, sets
+
+
 def explore(
     out: Path,
     *,
@@ -191,24 +245,10 @@ def explore(
     summary: dict = {"counts": {}, "maps": {}}
     count_panels, feature_sets = [], []
     if cache is not None:
-        rows = data.read_index(cache)
-        clips, files = {}, {}
-        for row in rows:
-            clips[row["label"]] = clips.get(row["label"], 0) + 1
-            files.setdefault(row["label"], set()).add(row["file_id"])
-        summary["counts"]["clips per label"] = clips
-        summary["counts"]["files per label"] = {k: len(v) for k, v in files.items()}
-        count_panels += [
-            ("5-s clips per label", clips),
-            ("files per label", summary["counts"]["files per label"]),
-        ]
-        feature_sets.append(
-            (
-                "mel",
-                "mel statistics of the cache's clips",
-                *_cache_features(cache, max_per_label, seed),
-            )
-        )
+        counts, panels, sets = _from_cache(cache, max_per_label, seed)
+        summary["counts"] |= counts
+        count_panels += panels
+        feature_sets += sets
     if audio:
         features, labels, files = _folder_features([Path(f) for f in audio], clips_per_file)
         summary["counts"]["audio files per folder"] = files
@@ -216,41 +256,10 @@ def explore(
         title = f"mel statistics of the folders' first {clips_per_file} clips per file"
         feature_sets.append(("folders", title, features, labels))
     if fma_metadata is not None:
-        tracks = fma.read_tracks(fma_metadata)
-        genres = {tid: t.label for tid, t in tracks.items() if t.label != fma.NO_GENRE}
-        every = _counts(genres.values())
-        small = _counts(
-            t.label for t in fma.select(tracks, "small").values() if t.label != fma.NO_GENRE
-        )
-        summary["counts"]["FMA tracks per genre"] = every
-        summary["counts"]["FMA small (balanced) tracks per genre"] = small
-        count_panels += [
-            ("FMA: tracks per top genre", every),
-            ("FMA small (balanced subset)", small),
-        ]
-        for name, path, title, groups in (
-            ("fma_features", fma_features, "FMA low-level features (features.csv)", None),
-            (
-                "fma_echonest",
-                fma_echonest,
-                "FMA Echo Nest features (echonest.csv)",
-                ECHONEST_GROUPS,
-            ),
-        ):
-            if path is None:
-                continue
-            ids, columns, values = read_feature_table(path, groups=groups)
-            labelled = [i for i, tid in enumerate(ids) if tid in genres]
-            if len(labelled) < 5:
-                raise ValueError(f"{path}: fewer than 5 of its tracks have a genre in tracks.csv")
-            feature_sets.append(
-                (
-                    name,
-                    f"{title}, {len(columns)} values per track",
-                    values[labelled],
-                    [genres[ids[i]] for i in labelled],
-                )
-            )
+        counts, panels, sets = _from_fma(fma_metadata, fma_features, fma_echonest)
+        summary["counts"] |= counts
+        count_panels += panels
+        feature_sets += sets
 
     _plot_counts(out / "labels.png", count_panels)
     if feature_sets:

@@ -121,26 +121,9 @@ def plot_training(path: Path, log_csv: Path) -> None:
 
 
 # ----- report ---------------------------------------------------------------------------------
-def markdown(summary: dict, iterations: int) -> str:
-    """``summary`` as ``EVALUATION.md``; ``iterations``: the Griffin-Lim iterations of its SC."""
-    scores = summary["reconstruction"]
-    lines = [
-        "# Evaluation",
-        "",
-        f"{summary['clips']} five-second clips from {summary['files']} held-out files "
-        f"({len(summary['labels'])} labels, balanced); medians over clips.",
-        "",
-        "## Reconstruction",
-        "",
-        "| | log-mel MAE (dB) | SC after Griffin-Lim (dB) | detail, band-to-band | "
-        "detail, frame-to-frame |",
-        "| --- | --- | --- | --- | --- |",
-    ]
-    for name, score in scores.items():
-        cells = [score.get(key) for key in ("mae_db", "sc_db", "detail_bands", "detail_frames")]
-        lines.append(
-            f"| {name} | " + " | ".join("–" if c is None else f"{c:g}" for c in cells) + " |"
-        )
+def _blend_sections(summary: dict, iterations: int) -> list[str]:
+    """The lines after the reconstruction table: its note, the blends and the label check."""
+    lines: list[str] = []
     lines += [
         "",
         f"MAE ÷ mean spectrum: **{summary['mae_vs_mean_spectrum']}**; "
@@ -173,6 +156,30 @@ def markdown(summary: dict, iterations: int) -> str:
         "| --- | --- |",
     ]
     lines += [f"| {key} | {value:.2f} |" for key, value in summary["label_check"].items()]
+    return lines
+
+
+def markdown(summary: dict, iterations: int) -> str:
+    """``summary`` as ``EVALUATION.md``; ``iterations``: the Griffin-Lim iterations of its SC."""
+    scores = summary["reconstruction"]
+    lines = [
+        "# Evaluation",
+        "",
+        f"{summary['clips']} five-second clips from {summary['files']} held-out files "
+        f"({len(summary['labels'])} labels, balanced); medians over clips.",
+        "",
+        "## Reconstruction",
+        "",
+        "| | log-mel MAE (dB) | SC after Griffin-Lim (dB) | detail, band-to-band | "
+        "detail, frame-to-frame |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for name, score in scores.items():
+        cells = [score.get(key) for key in ("mae_db", "sc_db", "detail_bands", "detail_frames")]
+        lines.append(
+            f"| {name} | " + " | ".join("–" if c is None else f"{c:g}" for c in cells) + " |"
+        )
+    lines += _blend_sections(summary, iterations)
     speed = summary["speed"]
     lines += [
         "",

@@ -35,7 +35,6 @@ beats it): sharper, but not at the cost of the partials Griffin-Lim must match.
 One process (stage 2 is short; DDP is stage 1's).
 """
 
-import csv
 import json
 import time
 from dataclasses import asdict, dataclass
@@ -46,13 +45,16 @@ import torch
 from tqdm import tqdm
 
 from musinterp_app.audio import mel
-from musinterp_app.training.dataset.corpus import open_corpus
+from musinterp_app.training.dataset.corpus import Corpus, open_corpus
 from musinterp_app.training.evaluation import metrics
-from musinterp_app.training.loop.train import (
-    augmented_batch,
+from musinterp_app.training.loop.batches import augmented_batch
+from musinterp_app.training.loop.run_folder import (
+    append_log,
+    read_saved,
     resume_options,
     save_atomically,
     start_log,
+    write_config,
 )
 from musinterp_app.training.networks import critics, losses
 from musinterp_app.training.networks.models import ModelConfig, build
@@ -289,6 +291,55 @@ class Stage2:
         self.steps_done = state["step"]
 
 
+def _set_up(
+    cache: Path, run: Path, start: Path, options: AdversarialOptions, resume: bool
+) -> tuple[Stage2, Corpus, np.ndarray, dict, dict | None, AdversarialOptions]:
+    """Open the cache, build stage 2 from ``start`` (or the checkpoint when resuming) and
+    write ``config.json`` and the start as the first ``best.pt`` on a new run. Returns the
+    trainer, the corpus, the validation set, the start's scores, the checkpoint (or
+    ``None``) and the options in force."""
+    run.mkdir(parents=True, exist_ok=True)
+    saved, state = read_saved(run, resume)
+    if saved is not None:
+        options = resume_options(saved["adversarial"], options)
+    if options.threads:
+        torch.set_num_threads(options.threads)
+    torch.manual_seed(options.seed)  # the discriminator's first weights
+    corpus = open_corpus(cache)
+    mel_config = corpus.mel_config
+    model, model_config, origin = start_model(start)
+    if model_config.arch == "conv2d":
+        options.crop_frames = mel_config.segment_frames
+    validation, data_summary = corpus.validation(options.validation_segments)
+    trainer = Stage2(model, options, mel_config)
+    if state is not None:
+        trainer.load(state)
+        return trainer, corpus, validation, saved["start_scores"], state, options
+    start_scores = validation_scores(model, validation, mel_config)
+    save_atomically({"model": model.state_dict(), "step": 0}, run / "best.pt")
+    write_config(
+        run,
+        {
+            "model": model_config.to_dict(),
+            "mel": mel_config.to_dict(),
+            "adversarial": asdict(options),
+            "start": origin,
+            "start_scores": start_scores,
+            "data": data_summary,
+            "processes": 1,
+        },
+    )
+    return trainer, corpus, validation, start_scores, None, options
+
+
+def _improved(scores: dict, start_scores: dict, best_score: float) -> bool:
+    """Whether a validation beats ``best_score`` (band detail, capped at 1) without losing
+    more than ``MAE_GUARD`` of the start's MAE or any of its spectral convergence."""
+    guarded = scores["val_mae_db"] <= MAE_GUARD * start_scores["val_mae_db"]
+    guarded &= scores["val_convergence_db"] <= start_scores.get("val_convergence_db", np.inf)
+    return guarded and min(scores["val_detail_ratio"], 1.0) > best_score
+
+
 def train_adversarial(
     cache: Path,
     run: Path,
@@ -302,50 +353,18 @@ def train_adversarial(
     """Stage 2 from ``start`` into ``run`` (checkpoint.pt, best.pt, log.csv, config.json),
     which ``export`` turns into a model folder; returns a summary."""
     cache, run = Path(cache), Path(run)
-    config_path, checkpoint_path = run / "config.json", run / "checkpoint.pt"
-    run.mkdir(parents=True, exist_ok=True)
-    saved = state = None
-    if resume and config_path.exists() and checkpoint_path.exists():
-        saved = json.loads(config_path.read_text())
-        state = torch.load(checkpoint_path, weights_only=True, map_location="cpu")
-        options = resume_options(saved["adversarial"], options)
-    if options.threads:
-        torch.set_num_threads(options.threads)
-    torch.manual_seed(options.seed)  # the discriminator's first weights
-    corpus = open_corpus(cache)
-    mel_config = corpus.mel_config
-    model, model_config, origin = start_model(start)
-    if model_config.arch == "conv2d":
-        options.crop_frames = mel_config.segment_frames
-    validation, data_summary = corpus.validation(options.validation_segments)
-    trainer = Stage2(model, options, mel_config)
+    trainer, corpus, validation, start_scores, state, options = _set_up(
+        cache, run, start, options, resume
+    )
+    model, mel_config = trainer.model, corpus.mel_config
     rng = np.random.default_rng(options.seed)
     noise_rng = torch.Generator().manual_seed(options.seed)
     elapsed_s = 0.0
+    best_score = min(start_scores["val_detail_ratio"], 1.0)  # the start is the first best
     if state is not None:
-        trainer.load(state)
         elapsed_s, best_score = state["elapsed_s"], state["best_score"]
-        start_scores = saved["start_scores"]
         noise_rng.set_state(state["noise_rng"])
         rng.bit_generator.state = json.loads(state["numpy_rng"])
-    else:
-        start_scores = validation_scores(model, validation, mel_config)
-        best_score = min(start_scores["val_detail_ratio"], 1.0)  # the start is the first best
-        save_atomically({"model": model.state_dict(), "step": 0}, run / "best.pt")
-        config_path.write_text(
-            json.dumps(
-                {
-                    "model": model_config.to_dict(),
-                    "mel": mel_config.to_dict(),
-                    "adversarial": asdict(options),
-                    "start": origin,
-                    "start_scores": start_scores,
-                    "data": data_summary,
-                    "processes": 1,
-                },
-                indent=2,
-            )
-        )
     start_log(run / "log.csv", trainer.steps_done if state else None, LOG_FIELDS)
     last_step = min(options.steps, stop_after_steps or options.steps)
     started = time.monotonic() - elapsed_s
@@ -370,15 +389,10 @@ def train_adversarial(
             row = {"step": step, "minutes": round((time.monotonic() - started) / 60, 2)}
             row |= {"lr": f"{options.lr * warm:.3g}"}
             row |= {k: round(v, 4) for k, v in (terms | scores).items()}
-            with open(run / "log.csv", "a", newline="") as log_file:
-                csv.DictWriter(log_file, fieldnames=LOG_FIELDS).writerow(row)
+            append_log(run / "log.csv", LOG_FIELDS, row)
             bar.set_postfix(mae=f"{scores['val_mae_db']:.2f}", detail=f"{row['val_detail_ratio']}")
-            guarded = scores["val_mae_db"] <= MAE_GUARD * start_scores["val_mae_db"] and scores[
-                "val_convergence_db"
-            ] <= start_scores.get("val_convergence_db", np.inf)
-            score = min(scores["val_detail_ratio"], 1.0)
-            if guarded and score > best_score:
-                best_score = score
+            if _improved(scores, start_scores, best_score):
+                best_score = min(scores["val_detail_ratio"], 1.0)
                 save_atomically({"model": model.state_dict(), "step": step}, run / "best.pt")
             save_atomically(
                 trainer.state()
@@ -388,7 +402,7 @@ def train_adversarial(
                     "noise_rng": noise_rng.get_state(),
                     "numpy_rng": json.dumps(rng.bit_generator.state),
                 },
-                checkpoint_path,
+                run / "checkpoint.pt",
             )
     bar.close()
     return {

@@ -1,9 +1,14 @@
-"""The window's tempo and key matching and its four-corner pad, driven through the window."""
+"""Tempo/key matching and the four-corner pad in the real window."""
 
 import numpy as np
 import pytest
 import soundfile as sf
-from support.window import LOAD_TIMEOUT_MS, drop, idle, load_both
+from support.window import (
+    LOAD_TIMEOUT_MS,
+    drop,
+    idle,
+    load_both,
+)
 
 from musinterp_app.audio import analysis, synth
 from musinterp_app.audio import player as playback
@@ -133,3 +138,17 @@ def test_each_tracks_tempo_and_key_are_estimated_once_and_follow_it(
     assert window.session.engine.tracks["B"].alignment is not None
     assert window.session.engine.tracks["A"].alignment is None
     assert len(estimated) == 3
+
+
+def test_the_blend_view_leaves_the_pad_when_the_pad_closes(qtbot, window, clips):
+    load_both(qtbot, window, clips)
+    window.docks["pad"].show()
+    for slot in ("C", "D"):
+        with qtbot.waitSignal(window.pad.track_loaded, timeout=LOAD_TIMEOUT_MS):
+            window.pad.load(slot, clips[0], start_s=0.5)
+    with qtbot.waitSignal(window.pad.blended, timeout=LOAD_TIMEOUT_MS):
+        window.pad.move_puck(x=0.3, y=0.6)
+    assert window.blend_view.plotItem.titleLabel.text == "Four-corner pad blend"
+    assert window.session.engine.tracks["C"].start_s == 0.5  # C's excerpt as asked
+    window.docks["pad"].hide()
+    assert window.blend_view.plotItem.titleLabel.text.startswith("Blend α = 0.50")
