@@ -11,7 +11,8 @@ import sys
 def main(argv: list[str] | None = None) -> int:
     """Run ``musinterp`` with ``argv`` (default: this process's arguments); the exit status."""
     args = sys.argv[1:] if argv is None else argv
-    from musinterp_app import allocator, child, cli
+    from musinterp_app import cli
+    from musinterp_app.base import allocator, child
 
     if args[:1] == [child.CHILD_FLAG]:  # the benchmark's child, in a bundle (see child.py)
         return child.run_child(args[1:])

@@ -28,9 +28,10 @@ from pathlib import Path
 import numpy as np
 import scipy.stats
 
-from musinterp_app import engine, files
+from musinterp_app import engine
 from musinterp_app.audio.cancel import CancelToken, Progress
-from musinterp_app.files import write_atomically
+from musinterp_app.base import files
+from musinterp_app.base.files import write_atomically
 from musinterp_app.model.onnx_vae import OnnxVAE
 
 QUESTIONS = (

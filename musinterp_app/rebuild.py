@@ -9,9 +9,11 @@ are then checked against the sha256 recorded at the export before use.
 
 from pathlib import Path
 
-from musinterp_app import limits, sidecar
+from musinterp_app import sidecar
 from musinterp_app.audio import io, stretch
 from musinterp_app.audio.cancel import CancelToken
+from musinterp_app.base import limits
+from musinterp_app.base.json_input import JsonInputError, Node
 from musinterp_app.engine import (
     EXPORT_LEVELS,
     MODEL_FILES,
@@ -23,7 +25,6 @@ from musinterp_app.engine import (
     align_track,
     load_track,
 )
-from musinterp_app.json_input import JsonInputError, Node
 from musinterp_app.model import latent
 from musinterp_app.model.onnx_vae import OnnxVAE
 

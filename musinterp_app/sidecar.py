@@ -14,7 +14,7 @@ import json
 import os
 from pathlib import Path
 
-from musinterp_app import files, json_input
+from musinterp_app.base import files, json_input
 
 FORMAT = "musinterp export"
 FORMAT_VERSION = 1

@@ -21,11 +21,11 @@ from support.corpus import (
     make_usable_oddities,
 )
 
-from musinterp_app import allocator
 from musinterp_app.audio import synth
 from musinterp_app.audio.mel import MelConfig
+from musinterp_app.base import allocator
+from musinterp_app.base.resources import default_model_dir
 from musinterp_app.model.onnx_vae import OnnxVAE
-from musinterp_app.resources import default_model_dir
 
 allocator.limit_arenas()  # as the app does at start (the soak measures its memory)
 

@@ -22,13 +22,11 @@ FORBIDDEN = {
     "model": {"PySide6", "pyqtgraph", "torch", "musinterp_app.engine", *UPPER},
 }
 # Modules at the top of the package, by layer (docs/ARCHITECTURE.md's table).
-BASE = ("files.py", "limits.py", "resources.py", "allocator.py", "json_input.py")
 ENGINE = ("sidecar.py", "rebuild.py", "listening_test.py")
-MODULES = {
-    **{name: {"musinterp_app.audio", "musinterp_app.model", "musinterp_app.engine",
-              "PySide6", "torch", "soundfile", "onnxruntime", *UPPER} for name in BASE},
-    **{name: {"PySide6", "pyqtgraph", "torch", *UPPER} for name in ENGINE},
-}  # fmt: skip
+MODULES = {name: {"PySide6", "pyqtgraph", "torch", *UPPER} for name in ENGINE}
+# The benchmark: its measures and table sit with the CLI; its window and live parts above the GUI.
+BENCH_CLI = ("measure.py", "table.py")
+BENCH_WINDOW = ("window.py", "live.py")
 
 
 def imported_modules(path: Path) -> set[str]:
@@ -44,6 +42,17 @@ def imported_modules(path: Path) -> set[str]:
 
 FORBIDDEN["engine"] = {"PySide6", "pyqtgraph", "torch", *UPPER}
 FORBIDDEN["cli"] = {"PySide6", "pyqtgraph", "torch", "musinterp_app.gui", "musinterp_app.training"}
+FORBIDDEN["base"] = {
+    *(f"musinterp_app.{layer}" for layer in ("audio", "model", "engine", "bench", "rebuild")),
+    *("musinterp_app.sidecar", "musinterp_app.listening_test"),
+    *("PySide6", "pyqtgraph", "torch", "soundfile", "onnxruntime", *UPPER),
+}
+FORBIDDEN["gui"] = {"torch", "musinterp_app.training", "musinterp_app.cli", "musinterp_app.bench"}
+BENCH_FORBIDDEN = {
+    **{name: {"PySide6", "pyqtgraph", "torch", "musinterp_app.gui", "musinterp_app.training"}
+       for name in BENCH_CLI},
+    **{name: {"torch", "musinterp_app.training"} for name in BENCH_WINDOW},
+}  # fmt: skip
 
 
 @pytest.mark.parametrize("layer", sorted(FORBIDDEN))
@@ -61,6 +70,25 @@ def test_top_level_module_imports_only_what_its_layer_may(module):
         assert not any(name == bad or name.startswith(bad + ".") for bad in MODULES[module]), (
             f"{module} imports {name}"
         )
+
+
+def test_the_bench_files_import_only_what_their_layer_may():
+    assert sorted(p.name for p in (PACKAGE / "bench").glob("[!_]*.py")) == sorted(BENCH_FORBIDDEN)
+    for name, forbidden in BENCH_FORBIDDEN.items():
+        for imported in imported_modules(PACKAGE / "bench" / name):
+            assert not any(
+                imported == bad or imported.startswith(bad + ".") for bad in forbidden
+            ), f"bench/{name} imports {imported}"
+
+
+def test_nothing_outside_training_imports_it():
+    for path in PACKAGE.rglob("*.py"):
+        if "training" in path.relative_to(PACKAGE).parts:
+            continue
+        for name in imported_modules(path):
+            assert not name.startswith("musinterp_app.training"), (
+                f"{path.relative_to(PACKAGE)} imports {name}"
+            )
 
 
 def test_cli_starts_without_qt_or_torch():

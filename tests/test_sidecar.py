@@ -11,7 +11,7 @@ from support.commands import musinterp
 from support.music import known_clip
 
 from musinterp_app import engine, sidecar
-from musinterp_app.resources import default_model_dir
+from musinterp_app.base.resources import default_model_dir
 
 RATE = 32768
 

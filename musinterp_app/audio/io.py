@@ -7,7 +7,7 @@ requested excerpt is decoded, block by block, so a long file costs no more
 than the part that is used. Every way a path can be unusable (not a file at
 all, not audio, damaged, cut off, changed while being read) ends in one
 :class:`AudioLoadError` whose message says what is wrong and what to do;
-nothing here ever waits on a pipe or a device (see :mod:`musinterp_app.files`).
+nothing here ever waits on a pipe or a device (see :mod:`musinterp_app.base.files`).
 """
 
 import errno
@@ -25,8 +25,8 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from musinterp_app import files
 from musinterp_app.audio.cancel import CancelToken, Progress
+from musinterp_app.base import files
 
 READ_BLOCK_FRAMES = 1 << 16
 TRUNCATION_TOLERANCE_S = 1.0  # MP3/OGG headers only estimate the length; beyond this, it is cut

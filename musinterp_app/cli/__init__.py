@@ -1,7 +1,7 @@
 """Headless commands of ``musinterp`` (see ``musinterp --help``).
 
 A thin face on the engine (:mod:`musinterp_app.engine`): parse the arguments
-(every number checked against its range in :mod:`musinterp_app.limits`), call
+(every number checked against its range in :mod:`musinterp_app.base.limits`), call
 one function, report errors as one line and a non-zero exit status.
 """
 

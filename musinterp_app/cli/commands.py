@@ -9,17 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from musinterp_app import (
-    engine,
-    files,
-    json_input,
-    limits,
-    rebuild,
-    resources,
-    sidecar,
-)
+from musinterp_app import engine, rebuild, sidecar
 from musinterp_app.audio import io, levels, mel, stft
 from musinterp_app.audio.cancel import Progress
+from musinterp_app.base import files, json_input, limits, resources
 from musinterp_app.model import evaluation
 from musinterp_app.model.onnx_vae import OnnxVAE
 
@@ -411,8 +404,8 @@ def plain_text(markdown: str) -> str:
 
 
 def bench(args: argparse.Namespace) -> int:
-    from musinterp_app import bench as benchmarks
-    from musinterp_app import bench_table
+    from musinterp_app.bench import measure as benchmarks
+    from musinterp_app.bench import table as bench_table
 
     if args.table_of:  # results measured before: only written out again
         results = json_input.load(args.table_of).entries()

@@ -1,16 +1,13 @@
 """The ``musinterp`` command line: every command's options, each number checked against its
-range in :mod:`musinterp_app.limits`, options that several commands share defined once."""
+range in :mod:`musinterp_app.base.limits`, options that several commands share defined once."""
 
 import argparse
 
-from musinterp_app import (
-    __version__,
-    engine,
-    limits,
-)
+from musinterp_app import __version__, engine
 from musinterp_app.audio import io
 from musinterp_app.audio.analysis import Key
 from musinterp_app.audio.stretch import SYNC_CHOICES
+from musinterp_app.base import limits
 from musinterp_app.cli.commands import (
     bench,
     blend,
@@ -27,7 +24,7 @@ from musinterp_app.model import latent, prior
 
 def _number(parser, flag: str, allowed: limits.Range, default, help_text: str) -> None:
     """A numeric option whose value is checked against ``allowed`` (the ranges live in
-    :mod:`musinterp_app.limits`); its help ends with the range."""
+    :mod:`musinterp_app.base.limits`); its help ends with the range."""
     parser.add_argument(
         flag,
         type=limits.bounded(allowed),

@@ -19,9 +19,10 @@ from pathlib import Path
 import numpy as np
 import soxr
 
-from musinterp_app import __version__, files, limits, sidecar
+from musinterp_app import __version__, sidecar
 from musinterp_app.audio import analysis, levels, mel, stretch
 from musinterp_app.audio.cancel import CancelToken, Progress
+from musinterp_app.base import files, limits
 from musinterp_app.engine.blend import Blend, above_model_band
 from musinterp_app.engine.caches import DECODE_BLOCK_FRAMES, _DecodedBlocks, _LastBlend
 from musinterp_app.engine.export import (

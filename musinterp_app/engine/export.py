@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import soxr
 
-from musinterp_app import files, sidecar
+from musinterp_app import sidecar
 from musinterp_app.audio import io, levels
+from musinterp_app.base import files
 
 # On every RENDER_STRIDE-th frame, from the sources' phase where it explains the blend and the
 # phase gradient elsewhere (render.curve.*.app in musinterp bench).

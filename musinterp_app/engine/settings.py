@@ -13,7 +13,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from musinterp_app import limits
+from musinterp_app.base import limits
 from musinterp_app.model import latent
 
 SLOTS = ("A", "B", "C", "D")  # A and B: the two-track blend; all four: the pad

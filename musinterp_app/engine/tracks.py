@@ -7,9 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
-from musinterp_app import files, limits, sidecar
+from musinterp_app import sidecar
 from musinterp_app.audio import io, levels, mel, stretch
 from musinterp_app.audio.cancel import CancelToken, Progress
+from musinterp_app.base import files, limits
 from musinterp_app.model.onnx_vae import OnnxVAE
 
 Content = tuple[Path, str, float, float]  # a file, its sha256, an excerpt's start and length (s)
@@ -145,7 +146,7 @@ def _analyse_excerpt(
 ) -> dict:
     """Decode, analyse and encode one excerpt: the excerpt fields of a :class:`Track`.
 
-    The start and length are checked against :mod:`musinterp_app.limits` and the
+    The start and length are checked against :mod:`musinterp_app.base.limits` and the
     memory the excerpt needs before anything is decoded; a start past
     :func:`latest_start_s` is moved back to it.
     """

@@ -7,7 +7,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from musinterp_app import __version__, resources
+from musinterp_app import __version__
+from musinterp_app.base import resources
 from musinterp_app.gui.crash_log import CrashLog
 from musinterp_app.gui.main_window import NOTE, MainWindow
 from musinterp_app.model.onnx_vae import ModelError, OnnxVAE

@@ -12,7 +12,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from musinterp_app import engine, limits
+from musinterp_app import engine
+from musinterp_app.base import limits
 from musinterp_app.gui.controls import AlphaSlider, NumberBox
 
 

@@ -27,7 +27,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from musinterp_app import engine, limits
+from musinterp_app import engine
+from musinterp_app.base import limits
 from musinterp_app.gui.workers import JobPool, Lane
 from musinterp_app.model import prior
 from musinterp_app.model.onnx_vae import OnnxVAE

@@ -33,9 +33,9 @@ from PySide6.QtWidgets import (
 )
 
 from musinterp_app import listening_test as listening
-from musinterp_app import resources
 from musinterp_app.audio import io
 from musinterp_app.audio import player as playback
+from musinterp_app.base import resources
 from musinterp_app.gui.workers import JobPool, Lane
 from musinterp_app.model.onnx_vae import ModelError, OnnxVAE
 

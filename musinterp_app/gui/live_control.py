@@ -11,8 +11,8 @@ performance (``BlendSettings.curve``) that *Export performance…* renders.
 import threading
 from collections.abc import Callable
 
-from musinterp_app import limits
 from musinterp_app.audio import player as playback
+from musinterp_app.base import limits
 from musinterp_app.engine import Engine, Settings
 from musinterp_app.engine.live import LivePlayback, LiveRenderer
 

@@ -24,8 +24,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from musinterp_app import resources
 from musinterp_app.audio.io import AUDIO_SUFFIXES
+from musinterp_app.base import resources
 from musinterp_app.engine import BlendSettings
 from musinterp_app.gui import export_dialog, menus, midi, side_panels, window_memory
 from musinterp_app.gui.blend_controls import BlendControls

@@ -6,7 +6,7 @@ A small JSON file (``NAME.musinterp-session.json``): the model, the four tracks 
 their excerpts and each file's sha256 (as export sidecars keep them), the blend
 settings, tempo and key matching with what was given by hand, the pad's puck and
 drawn path, which side panels are open, and the render options. Reading goes
-through :mod:`musinterp_app.json_input` (every value typed and ranged); a source
+through :mod:`musinterp_app.base.json_input` (every value typed and ranged); a source
 that changed since the session was saved is refused in a sentence before anything
 is applied, so the window keeps what it had.
 """
@@ -14,10 +14,11 @@ is applied, so the window keeps what it had.
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from musinterp_app import __version__, limits, rebuild, sidecar
+from musinterp_app import __version__, rebuild, sidecar
 from musinterp_app.audio.analysis import Key
+from musinterp_app.base import limits
+from musinterp_app.base.json_input import Node, load
 from musinterp_app.engine import EXPORT_LEVELS, SLOTS, BlendSettings
-from musinterp_app.json_input import Node, load
 
 FORMAT = "musinterp session"
 FORMAT_VERSION = 1

@@ -30,9 +30,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from musinterp_app import limits
 from musinterp_app.audio.analysis import Key, Tempo
 from musinterp_app.audio.cancel import CancelToken
+from musinterp_app.base import limits
 from musinterp_app.engine import SLOTS, Content, Engine, Track
 from musinterp_app.gui.workers import Lane
 

@@ -12,10 +12,10 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout
 
-from musinterp_app import limits
 from musinterp_app.audio import levels
 from musinterp_app.audio.io import FORMAT_NAMES
 from musinterp_app.audio.mel import MelConfig
+from musinterp_app.base import limits
 from musinterp_app.engine import Track, overview_config
 from musinterp_app.gui.controls import NumberBox
 from musinterp_app.gui.spectrogram import SpectrogramView, region_pen

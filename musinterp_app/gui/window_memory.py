@@ -15,7 +15,8 @@ from pathlib import Path
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QFileDialog
 
-from musinterp_app import json_input, limits, sidecar
+from musinterp_app import sidecar
+from musinterp_app.base import json_input, limits
 from musinterp_app.gui import session_file
 from musinterp_app.gui.session import SLOTS, Excerpt, SessionState
 from musinterp_app.gui.session_file import SavedSession, SavedTrack

@@ -15,7 +15,7 @@ Format history:
 from dataclasses import dataclass
 
 from musinterp_app.audio.mel import MelConfig
-from musinterp_app.json_input import shorten
+from musinterp_app.base.json_input import shorten
 
 FORMAT_VERSION = "2"
 READABLE_FORMATS = ("1", "2")

@@ -3,7 +3,7 @@ in words a musician understands. Used by ``musinterp info`` and the window's Abo
 
 from pathlib import Path
 
-from musinterp_app import json_input
+from musinterp_app.base import json_input
 
 
 def load_summary(folder: Path) -> dict | None:

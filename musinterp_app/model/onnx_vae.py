@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from musinterp_app import files
 from musinterp_app.audio.mel import MelConfig
+from musinterp_app.base import files
 from musinterp_app.model import contract
 
 
@@ -44,7 +44,7 @@ class ModelInfo(contract.ModelLayout):
 
 
 def _session(path: Path, threads: int) -> tuple[ort.InferenceSession, str]:
-    """An onnxruntime session of one graph, read through :mod:`musinterp_app.files`
+    """An onnxruntime session of one graph, read through :mod:`musinterp_app.base.files`
     (a pipe or device named ``encoder.onnx`` is refused, never waited on), and the
     sha256 of the bytes it was made from."""
     try:

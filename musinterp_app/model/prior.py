@@ -30,7 +30,7 @@ from typing import Literal
 import numpy as np
 import scipy.signal
 
-from musinterp_app import files
+from musinterp_app.base import files
 
 PRIOR_FILE = "prior.npz"
 Kind = Literal["ar", "spectral", "white"]

@@ -7,9 +7,9 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
-from musinterp_app import limits
-from musinterp_app.files import check_regular, reason
-from musinterp_app.limits import Range
+from musinterp_app.base import limits
+from musinterp_app.base.files import check_regular, reason
+from musinterp_app.base.limits import Range
 from musinterp_app.training.dataset import fma, shards
 from musinterp_app.training.loop.adversarial import AdversarialOptions
 from musinterp_app.training.loop.train import TrainOptions

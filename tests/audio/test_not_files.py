@@ -9,8 +9,9 @@ from support.bounded import outcome_within
 from support.commands import musinterp
 from support.corpus import NOT_A_FILE_MESSAGES, stereo_clip
 
-from musinterp_app import engine, files
+from musinterp_app import engine
 from musinterp_app.audio import io
+from musinterp_app.base import files
 
 RATE = 32768
 

@@ -24,8 +24,8 @@ from PySide6.QtWidgets import QApplication
 from support.commands import become_ordinary_user
 from support.window import make_window
 
-from musinterp_app import resources
-from musinterp_app.bench_window import wait_until
+from musinterp_app.base import resources
+from musinterp_app.bench.window import wait_until
 from musinterp_app.gui.main_window import MainWindow
 from musinterp_app.model.onnx_vae import OnnxVAE
 

@@ -22,9 +22,9 @@ from support.window import (
 from musinterp_app import __version__
 from musinterp_app.audio import synth
 from musinterp_app.audio.cancel import Cancelled
+from musinterp_app.base.resources import default_model_dir
 from musinterp_app.gui.generate_dialog import GenerateDialog
 from musinterp_app.gui.listening_test import ListeningTestDialog
-from musinterp_app.resources import default_model_dir
 
 pytestmark = pytest.mark.gui
 

@@ -16,10 +16,10 @@ from support.window import (
 )
 
 from musinterp_app import engine
+from musinterp_app.base.resources import default_model_dir
 from musinterp_app.engine import BlendSettings
 from musinterp_app.gui import session_file, window_memory
 from musinterp_app.gui.app import remembered_model
-from musinterp_app.resources import default_model_dir
 
 pytestmark = pytest.mark.gui
 

@@ -12,7 +12,7 @@ from support.window import (
 
 from musinterp_app.audio import analysis, synth
 from musinterp_app.audio import player as playback
-from musinterp_app.resources import default_model_dir
+from musinterp_app.base.resources import default_model_dir
 
 pytestmark = pytest.mark.gui
 

@@ -8,9 +8,9 @@ import pytest
 from support.bounded import outcome_within
 from support.corpus import BROKEN_MODEL_MESSAGES
 
+from musinterp_app.base.resources import default_model_dir
 from musinterp_app.model import evaluation
 from musinterp_app.model.onnx_vae import ModelError, OnnxVAE
-from musinterp_app.resources import default_model_dir
 
 
 @pytest.mark.parametrize("frames", [1, 7, 8, 640, 1001])

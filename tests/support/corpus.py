@@ -10,7 +10,7 @@ import numpy as np
 import soundfile as sf
 
 from musinterp_app.audio import synth
-from musinterp_app.resources import default_model_dir
+from musinterp_app.base.resources import default_model_dir
 
 
 def stereo_clip(rate: int, seconds: float = 2.0) -> np.ndarray:

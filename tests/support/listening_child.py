@@ -9,9 +9,9 @@ import time
 from PySide6.QtWidgets import QApplication
 
 from musinterp_app import listening_test as listening
+from musinterp_app.base.resources import default_model_dir
 from musinterp_app.gui.listening_test import ListeningTestDialog
 from musinterp_app.model.onnx_vae import OnnxVAE
-from musinterp_app.resources import default_model_dir
 
 
 def main() -> None:

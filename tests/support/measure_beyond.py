@@ -18,9 +18,10 @@ import numpy as np
 import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from musinterp_app import engine, resources
+from musinterp_app import engine
 from musinterp_app.audio import analysis
-from musinterp_app.files import write_atomically
+from musinterp_app.base import resources
+from musinterp_app.base.files import write_atomically
 from musinterp_app.model.onnx_vae import OnnxVAE
 from support.music import known_clip, known_clips
 

@@ -10,9 +10,9 @@ import pytest
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.train
 
+from musinterp_app.base.resources import default_model_dir  # noqa: E402
 from musinterp_app.model import latent  # noqa: E402
 from musinterp_app.model.onnx_vae import OnnxVAE  # noqa: E402
-from musinterp_app.resources import default_model_dir  # noqa: E402
 from musinterp_app.training.loop.adversarial import (  # noqa: E402
     AdversarialOptions,
     encoder_state,

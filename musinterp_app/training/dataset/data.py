@@ -35,7 +35,7 @@ import OpenEXR
 from tqdm import tqdm
 
 from musinterp_app.audio import io, mel
-from musinterp_app.files import check_regular, reason, write_atomically
+from musinterp_app.base.files import check_regular, reason, write_atomically
 from musinterp_app.training.dataset import fma, shards
 
 INDEX_FIELDS = ["segment", "source", "offset_s", "label", "file_id", "split", "shard", "row"]

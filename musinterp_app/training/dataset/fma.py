@@ -14,8 +14,8 @@ import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
-from musinterp_app.files import open_text, table_errors
-from musinterp_app.json_input import shorten
+from musinterp_app.base.files import open_text, table_errors
+from musinterp_app.base.json_input import shorten
 
 SUBSETS = ("small", "medium", "large", "full")
 # FMA small's eight genres: the balanced split the report trained on.

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from musinterp_app.files import open_text, table_errors
+from musinterp_app.base.files import open_text, table_errors
 from musinterp_app.training.dataset.fma import is_track_id
 
 ECHONEST_GROUPS = ("audio_features",)  # the high-level descriptors (0…1, tempo)

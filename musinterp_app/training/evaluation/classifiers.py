@@ -39,7 +39,7 @@ from sklearn.svm import SVC
 from sklearn.tree import DecisionTreeClassifier
 from tqdm import tqdm
 
-from musinterp_app.files import write_atomically
+from musinterp_app.base.files import write_atomically
 from musinterp_app.model import latent
 from musinterp_app.model.onnx_vae import OnnxVAE
 from musinterp_app.training.dataset import data, fma

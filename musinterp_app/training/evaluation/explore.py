@@ -35,7 +35,7 @@ from sklearn.preprocessing import StandardScaler
 from tqdm import tqdm
 
 from musinterp_app.audio import io, mel
-from musinterp_app.files import write_atomically
+from musinterp_app.base.files import write_atomically
 from musinterp_app.training.dataset import data, fma
 from musinterp_app.training.dataset.fma_features import ECHONEST_GROUPS, read_feature_table
 from musinterp_app.training.evaluation import classifiers

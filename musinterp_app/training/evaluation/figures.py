@@ -8,7 +8,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from musinterp_app.files import write_atomically
+from musinterp_app.base.files import write_atomically
 
 
 def save_figure(figure, path: Path) -> Path:

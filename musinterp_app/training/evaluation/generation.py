@@ -24,7 +24,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 from tqdm import tqdm
 
-from musinterp_app.files import write_atomically
+from musinterp_app.base.files import write_atomically
 from musinterp_app.model.onnx_vae import OnnxVAE
 from musinterp_app.model.prior import KINDS, LatentPrior
 from musinterp_app.training.dataset import data

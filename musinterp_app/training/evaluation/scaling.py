@@ -24,7 +24,7 @@ import numpy as np
 import soundfile as sf
 
 from musinterp_app.audio import synth
-from musinterp_app.files import write_atomically
+from musinterp_app.base.files import write_atomically
 from musinterp_app.training.dataset import data
 
 TRAIN = str(Path(sys.executable).parent / "musinterp-train")

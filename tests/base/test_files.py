@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from musinterp_app.files import write_atomically
+from musinterp_app.base.files import write_atomically
 
 
 def test_a_write_replaces_the_file_whole_and_leaves_no_temporary(tmp_path):

@@ -7,7 +7,7 @@ ours and librosa's run on the same input, interleaved, and the reported time
 is the median of the runs. Keys are grouped by prefix: ``gl.*`` for mel →
 audio, ``render.*`` for blends as the app renders them, ``model.*`` for the
 VAE, ``app.*`` for the window (measured in a child process; skipped with
-``--quick``). :mod:`musinterp_app.bench_table` gives each key's unit, meaning and target.
+``--quick``). :mod:`musinterp_app.bench.table` gives each key's unit, meaning and target.
 """
 
 import importlib.util
@@ -24,11 +24,12 @@ import numpy as np
 import scipy.fft
 import soundfile as sf
 
-from musinterp_app import engine, resources
+from musinterp_app import engine
 from musinterp_app.audio import mel, stft, synth
 from musinterp_app.audio.griffinlim import chunk_bounds, griffinlim
 from musinterp_app.audio.parallel import THREADS_VARIABLE, WORKERS
-from musinterp_app.child import python_command
+from musinterp_app.base import resources
+from musinterp_app.base.child import python_command
 from musinterp_app.model.onnx_vae import ModelError, OnnxVAE
 
 N_ITER = 32
@@ -118,8 +119,8 @@ def phase_only_s(*, repeats: int) -> dict[str, float]:
 def _phase_only_in_child(threads: int, repeats: int) -> dict[str, float]:
     """:func:`phase_only_s` in a fresh process limited to ``threads`` DSP threads."""
     code = (
-        "import json; from musinterp_app import bench; "
-        f"print(json.dumps(bench.phase_only_s(repeats={repeats})))"
+        "import json; from musinterp_app.bench import measure; "
+        f"print(json.dumps(measure.phase_only_s(repeats={repeats})))"
     )
     done = subprocess.run(
         python_command("-c", code),
@@ -418,7 +419,10 @@ def first_render_chunk_s(model_dir: str) -> float:
 
 
 def _cold_first_chunk_in_child(model_dir: Path) -> float:
-    code = f"from musinterp_app import bench; print(bench.first_render_chunk_s({str(model_dir)!r}))"
+    code = (
+        "from musinterp_app.bench import measure\n"
+        f"print(measure.first_render_chunk_s({str(model_dir)!r}))"
+    )
     done = subprocess.run(
         python_command("-c", code), capture_output=True, text=True, timeout=300, check=True
     )
@@ -499,7 +503,7 @@ def run_all(*, quick: bool = False, model_dir: Path | None = None) -> dict[str, 
 def bench_app() -> dict[str, float]:
     """The window's numbers, measured in a separate process (this one stays Qt-free)."""
     measured = subprocess.run(
-        python_command("-m", "musinterp_app.bench_window"),
+        python_command("-m", "musinterp_app.bench.window"),
         capture_output=True,
         text=True,
         timeout=900,

@@ -30,7 +30,7 @@ def test_loading_an_hour_reports_progress_and_can_be_cancelled(hour_long, shippe
 def test_an_hour_loads_with_bounded_memory(hour_long):
     code = (
         "import sys\n"
-        "from musinterp_app import engine, resources\n"
+        "from musinterp_app import engine\nfrom musinterp_app.base import resources\n"
         "from musinterp_app.model.onnx_vae import OnnxVAE\n"
         "model = OnnxVAE(resources.default_model_dir())\n"
         "track = engine.load_track(sys.argv[1], model, start_s=1800)\n"

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from support.engines import engine_with
 
-from musinterp_app import resources
+from musinterp_app.base import resources
 from musinterp_app.engine import BlendSettings, Engine
 
 MAX_STEP_RATIO = 1.15

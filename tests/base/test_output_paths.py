@@ -9,7 +9,7 @@ import soundfile as sf
 from support.commands import musinterp_each
 from support.music import known_clip
 
-from musinterp_app.resources import default_model_dir
+from musinterp_app.base.resources import default_model_dir
 
 RATE = 32768
 

@@ -1,6 +1,6 @@
 """Live playback's numbers for ``musinterp bench`` (``live.*`` keys), measured on the real
 window with a real output device while the slider moves (run by
-:mod:`musinterp_app.bench_window`; part of the benchmark, not of the app).
+:mod:`musinterp_app.bench.window`; part of the benchmark, not of the app).
 
 - ``live.alpha_to_sound_ms`` (median, ``_p95_ms``): from a slider step of at least 0.2
   during playback to the audio callback handing the device the first sample whose

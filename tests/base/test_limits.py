@@ -5,8 +5,8 @@ import math
 
 import pytest
 
-from musinterp_app import limits
-from musinterp_app.limits import OptionError, Range
+from musinterp_app.base import limits
+from musinterp_app.base.limits import OptionError, Range
 
 
 def test_a_range_describes_itself_in_words():

@@ -1,6 +1,6 @@
 """The window's own numbers for ``musinterp bench`` (``app.*`` keys), measured on the real
-window: ``python -m musinterp_app.bench_window`` prints one JSON object. Part of the
-benchmark, not of the app: :mod:`musinterp_app.bench` runs it in a child process so the
+window: ``python -m musinterp_app.bench.window`` prints one JSON object. Part of the
+benchmark, not of the app: :mod:`musinterp_app.bench.measure` runs it in a child process so the
 benchmark itself stays Qt-free.
 
 - ``app.startup_s``: launching ``musinterp`` until its window is shown;
@@ -12,7 +12,7 @@ benchmark itself stays Qt-free.
 - ``app.playback_dropouts``: device blocks that found no samples while that 5-s
   blend played to its end (its later chunks rendering meanwhile);
 - ``app.rss_mb``: resident memory with two 5-minute tracks loaded;
-- ``live.*``: the blend playing live while the slider moves (see :mod:`.bench_live`).
+- ``live.*``: the blend playing live while the slider moves (see :mod:`.live`).
 """
 
 import json
@@ -27,9 +27,10 @@ import numpy as np
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 
-from musinterp_app import allocator, bench_live, resources
 from musinterp_app.audio import player as playback
-from musinterp_app.child import python_command
+from musinterp_app.base import allocator, resources
+from musinterp_app.base.child import python_command
+from musinterp_app.bench import live as bench_live
 from musinterp_app.gui.main_window import SLIDER_STEPS, MainWindow
 from musinterp_app.model.onnx_vae import OnnxVAE
 
@@ -199,7 +200,7 @@ def loaded_rss_mb(paths: list[Path]) -> float:
     """Resident memory of a fresh window process once both files are loaded and blended."""
     code = (
         "import sys\n"
-        "from musinterp_app import bench_window\n"
+        "from musinterp_app.bench import window as bench_window\n"
         "print(bench_window.rss_after_loading(sys.argv[1:]))\n"
     )
     child = subprocess.run(

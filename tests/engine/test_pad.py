@@ -4,7 +4,7 @@ import itertools
 
 import numpy as np
 import pytest
-import soundfile as sf
+from support.engines import engine_with
 
 from musinterp_app import engine
 from musinterp_app.audio import stft, synth
@@ -17,15 +17,13 @@ ROOTS = {"A": 45, "B": 52, "C": 60, "D": 67}
 
 def four_corners(model, folder, excerpt_s: float) -> Engine:
     """An engine with a generated clip (a second longer than ``excerpt_s``) on each corner."""
-    blender = Engine(model)
-    for slot, root in ROOTS.items():
-        clip = synth.music_like(
+    clips = {
+        slot: synth.music_like(
             excerpt_s + 1.0, 32768, rng=np.random.default_rng(root), root_midi=root
         )
-        sf.write(folder / f"{slot}.wav", clip, 32768)
-        track = engine.load_track(folder / f"{slot}.wav", model, duration_s=excerpt_s)
-        blender.set_track(slot, track)
-    return blender
+        for slot, root in ROOTS.items()
+    }
+    return engine_with(model, clips, folder=folder, rate=32768, duration_s=excerpt_s)
 
 
 @pytest.fixture(scope="module")

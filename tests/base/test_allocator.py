@@ -9,7 +9,7 @@ import pytest
 
 THREADS_ALLOCATING = """
 import ctypes, sys, threading
-from musinterp_app import allocator
+from musinterp_app.base import allocator
 if sys.argv[1] == "capped":
     assert allocator.limit_arenas()
 together = threading.Barrier(6)

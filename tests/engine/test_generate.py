@@ -7,10 +7,11 @@ import pytest
 import soundfile as sf
 from support.commands import musinterp
 
-from musinterp_app import engine, limits
+from musinterp_app import engine
+from musinterp_app.base import limits
+from musinterp_app.base.resources import default_model_dir
 from musinterp_app.model import prior
 from musinterp_app.model.onnx_vae import OnnxVAE
-from musinterp_app.resources import default_model_dir
 
 
 @pytest.fixture(scope="module")

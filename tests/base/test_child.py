@@ -3,7 +3,7 @@
 import subprocess
 import sys
 
-from musinterp_app import child
+from musinterp_app.base import child
 
 
 def test_an_install_runs_children_with_python(monkeypatch):

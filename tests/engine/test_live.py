@@ -10,10 +10,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 from support.commands import musinterp
+from support.engines import engine_with
 
-from musinterp_app import engine, resources
+from musinterp_app import engine
 from musinterp_app.audio import mel, stft, synth
 from musinterp_app.audio import player as playback
+from musinterp_app.base import resources
 from musinterp_app.engine import BlendSettings, Engine, ExportOptions, PadSettings, live
 
 HOP_S = 256 / 32768
@@ -21,10 +23,8 @@ HOP_S = 256 / 32768
 
 @pytest.fixture(scope="module")
 def examples(shipped_model):
-    blender = Engine(shipped_model)
-    for slot, path in zip("AB", sorted(resources.examples_dir().glob("*.ogg")), strict=False):
-        blender.set_track(slot, engine.load_track(path, shipped_model, overview=False))
-    return blender
+    examples = dict(zip("AB", sorted(resources.examples_dir().glob("*.ogg")), strict=False))
+    return engine_with(shipped_model, examples, overview=False)
 
 
 def render_live(renderer: live.LiveRenderer, moves: dict, chunks: int) -> np.ndarray:

@@ -1,7 +1,7 @@
 """What each ``musinterp bench`` key means, its unit and its target, and the table
 ``musinterp bench`` prints from them (the keys themselves are measured by
-:mod:`musinterp_app.bench`, :mod:`musinterp_app.bench_window` and
-:mod:`musinterp_app.bench_live`)."""
+:mod:`musinterp_app.bench.measure`, :mod:`musinterp_app.bench.window` and
+:mod:`musinterp_app.bench.live`)."""
 
 from collections.abc import Callable
 

@@ -7,8 +7,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from musinterp_app import json_input, rebuild, sidecar
-from musinterp_app.json_input import JsonInputError
+from musinterp_app import rebuild, sidecar
+from musinterp_app.base import json_input
+from musinterp_app.base.json_input import JsonInputError
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),

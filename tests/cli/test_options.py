@@ -15,9 +15,10 @@ from hypothesis import assume, event
 from hypothesis import strategies as st
 from support.fuzz import fuzz
 
-from musinterp_app import engine, limits
+from musinterp_app import engine
 from musinterp_app.__main__ import main
 from musinterp_app.audio import synth
+from musinterp_app.base import limits
 
 SOURCE_RATE = 22050  # the clips': exports are written at their sources' rate
 

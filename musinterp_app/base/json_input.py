@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
-from musinterp_app import files
-from musinterp_app.limits import OptionError, Range
+from musinterp_app.base import files
+from musinterp_app.base.limits import OptionError, Range
 
 MAX_BYTES = 1 << 20  # a sidecar or a curve of a ten-minute performance is tens of kB
 MAX_DEPTH = 64  # the app's own files nest four levels

@@ -7,10 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from support.engines import engine_with
 
 from musinterp_app import engine, sidecar
-from musinterp_app import files as base_files
 from musinterp_app.audio import io, levels, mel, stft, synth
+from musinterp_app.base import files as base_files
 from musinterp_app.engine import BlendSettings, Engine
 from musinterp_app.engine.caches import _DecodedBlocks, _LastBlend
 
@@ -215,9 +216,7 @@ def test_stereo_sources_give_a_stereo_blend_and_exact_stereo_ends(shipped_model,
         wide = np.stack([clip, 0.3 * np.roll(clip, 2000)], axis=1)  # left and right differ
         paths[slot] = tmp_path / f"{slot}.wav"
         sf.write(paths[slot], wide, rate, subtype="FLOAT")
-    blender = Engine(shipped_model)
-    for slot, path in paths.items():
-        blender.set_track(slot, engine.load_track(path, shipped_model, overview=False))
+    blender = engine_with(shipped_model, paths, overview=False)
     assert blender.stereo
     settings = BlendSettings(alpha=0.5)
     stereo = blender.with_stereo_image(settings, blender.render(settings))
@@ -368,9 +367,7 @@ def test_an_export_names_its_sources_as_they_were_when_read(shipped_model, tmp_p
     for path, root in zip(paths.values(), (50, 57), strict=True):
         sf.write(path, clip(6.0, root), 44100)
     read_hash = sidecar.sha256(paths["A"])
-    blender = Engine(shipped_model)
-    for slot, path in paths.items():
-        blender.set_track(slot, engine.load_track(path, shipped_model, overview=False))
+    blender = engine_with(shipped_model, paths, overview=False)
     sf.write(paths["A"], clip(7.0, 64), 44100)  # the file changes after it was read
     out = blender.export(tmp_path / "out.wav", BlendSettings(alpha=0.4), engine.ExportOptions())
     record = sidecar.read(sidecar.path_for(out)).value
