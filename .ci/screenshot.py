@@ -8,7 +8,7 @@ from pathlib import Path
 from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
-from musinterp_app import resources
+from musinterp_app.base import resources
 from musinterp_app.gui.main_window import MainWindow
 from musinterp_app.model.onnx_vae import OnnxVAE
 
