@@ -12,9 +12,9 @@ run() { echo "== musinterp $*"; "$app" "$@"; }
 run --version
 run --self-test
 run info --details >/dev/null
-run reconstruct "$a" -o "$work/r.wav" --duration 3
+run reconstruct "$a" -o "$work/r.wav" --excerpt 3
 run blend "$a" "$b" -o "$work/b.wav" --alpha 0.3 --sync tempo,key
-run morph "$a" "$b" -o "$work/m.flac" --duration 3
+run morph "$a" "$b" -o "$work/m.flac" --excerpt 3
 run pad "$a" "$b" "$b" "$a" -o "$work/p.wav" --x 0.2 --y 0.7
 run render "$work/b.wav.musinterp.json" -o "$work/again.wav"
 cmp "$work/b.wav" "$work/again.wav"

@@ -46,7 +46,7 @@ def main(size: str, name: str) -> int:
     width, height = (int(v) for v in size.split("x"))
     app = QApplication(sys.argv[:1])
     settings = QSettings(str(Path(tempfile.mkdtemp()) / "s.ini"), QSettings.Format.IniFormat)
-    window = MainWindow(OnnxVAE(resources.default_model_dir()), settings=settings)
+    window = MainWindow(OnnxVAE(resources.default_model_dir()), preferences=settings)
     window.autoplay_box.setChecked(False)
     available = app.primaryScreen().availableGeometry()
     window.resize(min(width, available.width()), min(height, available.height()) - 30)

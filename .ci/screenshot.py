@@ -17,7 +17,7 @@ def main(path: str) -> int:
     app = QApplication(sys.argv[:1])
     settings_file = Path(tempfile.mkdtemp()) / "settings.ini"  # never a remembered session
     settings = QSettings(str(settings_file), QSettings.Format.IniFormat)
-    window = MainWindow(OnnxVAE(resources.default_model_dir()), settings=settings)
+    window = MainWindow(OnnxVAE(resources.default_model_dir()), preferences=settings)
     window.autoplay_box.setChecked(False)
     window.resize(1280, 860)
     window.show()

@@ -28,10 +28,10 @@ from pathlib import Path
 import numpy as np
 import scipy.stats
 
-from musinterp_app import engine
 from musinterp_app.audio.cancel import CancelToken, Progress
 from musinterp_app.base import files
 from musinterp_app.base.files import write_atomically
+from musinterp_app.engine import BlendSettings, Engine, load_track
 from musinterp_app.model.onnx_vae import OnnxVAE
 
 QUESTIONS = (
@@ -97,27 +97,25 @@ def build_trials(
     stimuli: list[tuple[str, tuple[str, ...], np.ndarray]] = []
     total = len(pairs) * len(CONDITIONS)
     for a_path, b_path in pairs:
-        blender = engine.Engine(model)
+        engine = Engine(model)
         for slot, path in (("A", a_path), ("B", b_path)):
-            blender.set_track(
-                slot, engine.load_track(path, model, duration_s=seconds, overview=False)
-            )
-        a, b = blender.tracks["A"], blender.tracks["B"]
-        length = blender.blend_frames * blender.config.hop_length
+            engine.set_track(slot, load_track(path, model, excerpt_s=seconds, overview=False))
+        a, b = engine.tracks["A"], engine.tracks["B"]
+        length = engine.blend_frames * engine.config.hop_length
         samples_a, samples_b = (_padded(t.samples, length) for t in (a, b))
-        alone = engine.Engine(model)  # A with itself: α = 0 without detail is A's decode
+        alone = Engine(model)  # A with itself: α = 0 without detail is A's decode
         alone.set_track("A", a)
         alone.set_track("B", a)
         renders = {
             "original": samples_a,
             "reconstruction": alone.render(
-                engine.BlendSettings(alpha=0.0, keep_detail=False), cancel=cancel
+                BlendSettings(alpha=0.0, keep_detail=False), cancel=cancel
             ),
-            "latent blend": blender.render(
-                engine.BlendSettings(alpha=BLEND_ALPHA, keep_detail=False), cancel=cancel
+            "latent blend": engine.render(
+                BlendSettings(alpha=BLEND_ALPHA, keep_detail=False), cancel=cancel
             ),
-            "keep-detail blend": blender.render(
-                engine.BlendSettings(alpha=BLEND_ALPHA, keep_detail=True), cancel=cancel
+            "keep-detail blend": engine.render(
+                BlendSettings(alpha=BLEND_ALPHA, keep_detail=True), cancel=cancel
             ),
             "crossfade": (1 - BLEND_ALPHA) * samples_a + BLEND_ALPHA * samples_b,
         }

@@ -154,24 +154,24 @@ def rebuild(
     }
     for name in MODEL_FILES:
         sidecar.check_file(folder / name, model_sha256[name], f"the model's {name}")
-    blender = Engine(OnnxVAE(folder))
+    engine = Engine(OnnxVAE(folder))
     for slot, (path, sha256, _, _) in plan.items():
         sidecar.check_file(path, sha256, f"source {slot}")
-    for slot, (path, _, start_s, duration_s) in plan.items():
+    for slot, (path, _, start_s, excerpt_s) in plan.items():
         track = load_track(
-            path, blender.model, start_s=start_s, duration_s=duration_s, cancel=cancel,
+            path, engine.model, start_s=start_s, excerpt_s=excerpt_s, cancel=cancel,
             overview=False,
         )  # fmt: skip
-        if abs(track.start_s - start_s) > 1e-6 or abs(track.duration_s - duration_s) > 1e-3:
+        if abs(track.start_s - start_s) > 1e-6 or abs(track.excerpt_s - excerpt_s) > 1e-3:
             # the file is the one exported (sha256), so the sidecar's excerpt was edited
             raise JsonInputError(
                 record.path,
                 sources[slot].where,
-                f"its excerpt ({start_s:g} s for {duration_s:g} s) does not fit "
+                f"its excerpt ({start_s:g} s for {excerpt_s:g} s) does not fit "
                 f"{Path(path).name}, which gives {track.start_s:g} s for "
-                f"{track.duration_s:g} s: the sidecar was edited; export the blend again",
+                f"{track.excerpt_s:g} s: the sidecar was edited; export the blend again",
             )
         if slot in fits:
-            track = align_track(track, blender.model, fits[slot], cancel=cancel)
-        blender.set_track(slot, track)
-    return blender, settings, options
+            track = align_track(track, engine.model, fits[slot], cancel=cancel)
+        engine.set_track(slot, track)
+    return engine, settings, options

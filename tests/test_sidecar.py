@@ -42,7 +42,7 @@ def test_a_synced_blend_is_made_again_bit_identically(sources, tmp_path):
     out = tmp_path / "blend.wav"
     run_ok(
         "blend", sources["a"], sources["b"], "-o", out, "--alpha", "0.3", "--sync", "tempo,key",
-        "--duration", "4", "--rate", "44100", "--bits", "24", "--key-b", "F major",
+        "--excerpt", "4", "--rate", "44100", "--bits", "24", "--key-b", "F major",
     )  # fmt: skip
     record = json.loads((tmp_path / "blend.wav.musinterp.json").read_text())
     assert record["format_version"] == sidecar.FORMAT_VERSION
@@ -66,7 +66,7 @@ def test_a_pad_path_morph_is_made_again_bit_identically(sources, tmp_path):
     (tmp_path / "path.json").write_text(json.dumps({"points": [[0, 0], [1, 0.2], [0.4, 1]]}))
     out = tmp_path / "pad.wav"
     corners = [sources[slot] for slot in "abcd"]
-    run_ok("pad", *corners, "--path", tmp_path / "path.json", "-o", out, "--duration", "4")
+    run_ok("pad", *corners, "--path", tmp_path / "path.json", "-o", out, "--excerpt", "4")
     record = json.loads((tmp_path / "pad.wav.musinterp.json").read_text())
     assert record["blend"]["kind"] == "pad"
     assert record["blend"]["path"] == [[0, 0], [1, 0.2], [0.4, 1]]
@@ -76,7 +76,7 @@ def test_a_pad_path_morph_is_made_again_bit_identically(sources, tmp_path):
 
 
 def test_a_sidecar_of_another_renderer_is_made_again_with_a_note(sources, tmp_path):
-    run_ok("blend", sources["a"], sources["b"], "-o", tmp_path / "x.wav", "--duration", "3")
+    run_ok("blend", sources["a"], sources["b"], "-o", tmp_path / "x.wav", "--excerpt", "3")
     record_path = tmp_path / "x.wav.musinterp.json"
     record = json.loads(record_path.read_text())
     assert record["render"]["renderer"] == engine.RENDERER_VERSION
@@ -90,7 +90,7 @@ def test_a_sidecar_of_another_renderer_is_made_again_with_a_note(sources, tmp_pa
 def test_a_changed_source_is_refused_by_name(sources, tmp_path):
     changed = tmp_path / "b.wav"
     shutil.copy(sources["b"], changed)
-    run_ok("blend", sources["a"], changed, "-o", tmp_path / "x.wav", "--duration", "3")
+    run_ok("blend", sources["a"], changed, "-o", tmp_path / "x.wav", "--excerpt", "3")
     audio, rate = sf.read(changed, dtype="float32")
     audio[1000] += 0.01
     sf.write(changed, audio, rate)
@@ -105,7 +105,7 @@ def test_a_changed_model_is_refused_by_name(sources, tmp_path):
     model = tmp_path / "model"
     shutil.copytree(default_model_dir(), model)
     run_ok(
-        "blend", sources["a"], sources["b"], "-o", tmp_path / "x.wav", "--duration", "3",
+        "blend", sources["a"], sources["b"], "-o", tmp_path / "x.wav", "--excerpt", "3",
         "--model", model,
     )  # fmt: skip
     with open(model / "decoder.onnx", "ab") as handle:

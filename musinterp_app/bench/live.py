@@ -108,15 +108,15 @@ def measure(window, wait_until: Callable, slider_steps: int) -> dict[str, float]
 
 
 def _keys(
-    blender, live, latencies: list[float], dropouts: int, starved: int, realtime: float,
+    engine, live, latencies: list[float], dropouts: int, starved: int, realtime: float,
     spans: dict[str, tuple[int, int]],
 ) -> dict[str, float]:  # fmt: skip
     """The ``live.*`` keys from what :func:`measure` played: ``spans`` are the rendered frames
     ``(first, stop)`` while the slider moved and while it rested."""
     renderer, config = live.renderer, live.renderer.config
     audio = np.concatenate(live.captured)
-    moving = _convergence(blender, renderer, audio, *spans["moving"])
-    resting = _convergence(blender, renderer, audio, *spans["resting"])
+    moving = _convergence(engine, renderer, audio, *spans["moving"])
+    resting = _convergence(engine, renderer, audio, *spans["resting"])
     joins = _join_positions(live.captured, renderer, *spans["moving"])
     jump_ratio, dip_db, dip_random_db = _join_measures(audio, joins, config.sample_rate)
     return {
@@ -154,15 +154,15 @@ def _step_latencies_ms(renderer: LiveRenderer, feed, steps: list) -> list[float]
 
 
 def _convergence(
-    blender: Engine, renderer: LiveRenderer, audio: np.ndarray, first: int, stop: int
+    engine: Engine, renderer: LiveRenderer, audio: np.ndarray, first: int, stop: int
 ) -> tuple[float, float]:
     """SC (dB) of the live output of frames ``[first, stop)`` and of an offline render of
     the α curve applied to them, both against that curve's blend."""
     config = renderer.config
     performance = renderer.performance(first, stop)
-    target = mel.to_magnitude(blender.blend(performance).mel(), config)
+    target = mel.to_magnitude(engine.blend(performance).mel(), config)
     live_audio = audio[first * config.hop_length : stop * config.hop_length]
-    offline_audio = blender.render(performance)
+    offline_audio = engine.render(performance)
 
     def convergence(samples: np.ndarray) -> float:
         sc = stft.spectral_convergence_db(

@@ -24,12 +24,20 @@ import numpy as np
 import scipy.fft
 import soundfile as sf
 
-from musinterp_app import engine
 from musinterp_app.audio import mel, stft, synth
 from musinterp_app.audio.griffinlim import chunk_bounds, griffinlim
 from musinterp_app.audio.parallel import THREADS_VARIABLE, WORKERS
 from musinterp_app.base import resources
 from musinterp_app.base.child import python_command
+from musinterp_app.engine import (
+    PAIR_SLOTS,
+    RENDER_ITERATIONS,
+    RENDER_STRIDE,
+    BlendSettings,
+    Engine,
+    ExportOptions,
+    load_track,
+)
 from musinterp_app.model.onnx_vae import ModelError, OnnxVAE
 
 N_ITER = 32
@@ -251,40 +259,40 @@ def _first_stream_chunk(config: mel.MelConfig) -> Callable[[], np.ndarray]:
     return first_chunk
 
 
-def example_engine(model: OnnxVAE) -> engine.Engine:
+def example_engine(model: OnnxVAE) -> Engine:
     """An engine with the two shipped example clips loaded as A and B."""
-    blender = engine.Engine(model)
+    engine = Engine(model)
     mel.prepare(model.mel_config)  # as the window does when a model loads
     examples = sorted(resources.examples_dir().glob("*.ogg"))[:2]
     for slot, path in zip("AB", examples, strict=True):
-        blender.set_track(slot, engine.load_track(path, model, overview=False))
-    return blender
+        engine.set_track(slot, load_track(path, model, overview=False))
+    return engine
 
 
-def _blend_convergence_db(blender: engine.Engine, settings: engine.BlendSettings, audio) -> float:
+def _blend_convergence_db(engine: Engine, settings: BlendSettings, audio) -> float:
     """How consistent rendered audio is with the blend it was asked for (SC, dB)."""
-    config = blender.config
-    target = mel.to_magnitude(blender.blend_mel(settings), config)
+    config = engine.config
+    target = mel.to_magnitude(engine.blend_mel(settings), config)
     return stft.spectral_convergence_db(
         audio, target, n_fft=config.n_fft, hop_length=config.hop_length
     )
 
 
 def _render(
-    blender: engine.Engine, settings, n_iter: int, start: str, stride: int = engine.RENDER_STRIDE
+    engine: Engine, settings, n_iter: int, start: str, stride: int = RENDER_STRIDE
 ) -> np.ndarray:
     """A blend rendered with ``n_iter`` iterations on every ``stride``-th frame from a start:
     ``"source"`` (the sources' phase), ``"phase_gradient"``, both (``"app"``: the sources'
     phase where they explain the blend, as the app renders) or ``"random"`` (never the
     exact-source shortcut: this measures phase retrieval itself)."""
     chunks = mel.audio_stream(
-        lambda a, b: blender.blend_mel(settings, a, b),
-        blender.blend_frames,
-        blender.config,
+        lambda a, b: engine.blend_mel(settings, a, b),
+        engine.blend_frames,
+        engine.config,
         stride=stride,
         n_iter=n_iter,
         phase_frames=(
-            blender.source_phase(settings, stride=stride) if start in ("source", "app") else None
+            engine.source_phase(settings, stride=stride) if start in ("source", "app") else None
         ),
         phase_gradient=start in ("phase_gradient", "app"),
     )
@@ -293,76 +301,76 @@ def _render(
 
 def bench_render(model_dir: Path, *, quick: bool = False) -> dict[str, float]:
     """Blends of the example clips as the app renders them: speed, quality, level."""
-    blender = example_engine(OnnxVAE(model_dir))
+    engine = example_engine(OnnxVAE(model_dir))
     iterations = QUICK_CURVE_ITERATIONS if quick else CURVE_ITERATIONS
     results: dict[str, float] = {}
     for alpha in CURVE_ALPHAS:
-        settings = engine.BlendSettings(alpha=alpha)
+        settings = BlendSettings(alpha=alpha)
         for start in ("random", "source", "phase_gradient", "app"):
             for n_iter in iterations:
                 seconds, audio = _timed(
-                    lambda s=settings, n=n_iter, st=start: _render(blender, s, n, st)
+                    lambda s=settings, n=n_iter, st=start: _render(engine, s, n, st)
                 )
                 key = f"render.curve.a{alpha:g}.{start}.i{n_iter}"
-                results[f"{key}.sc_db"] = round(_blend_convergence_db(blender, settings, audio), 2)
+                results[f"{key}.sc_db"] = round(_blend_convergence_db(engine, settings, audio), 2)
                 results[f"{key}.s"] = round(seconds, 4)
-    results.update(_decoded_curve(blender, iterations))
-    middle = engine.BlendSettings(alpha=0.5)
+    results.update(_decoded_curve(engine, iterations))
+    middle = BlendSettings(alpha=0.5)
     repeats = 5 if quick else 15
     times = _interleaved(
         {
-            "render": lambda: _fresh(blender).render(middle),
-            "floor": _render_floor(blender, middle),
+            "render": lambda: _fresh(engine).render(middle),
+            "floor": _render_floor(engine, middle),
         },
         repeats,
     )
     results["render.blend5s_s"] = round(times["render"], 4)
     results["render.blend5s_floor_s"] = round(times["floor"], 4)
     results["render.blend5s_floor_ratio"] = round(times["render"] / times["floor"], 2)
-    blender.blend_mel(middle)  # drawn: as after a slider release, the render reuses this decode
+    engine.blend_mel(middle)  # drawn: as after a slider release, the render reuses this decode
     results["render.blend5s_drawn_s"] = round(
-        _median_time(lambda: blender.render(middle), repeats), 4
+        _median_time(lambda: engine.render(middle), repeats), 4
     )
     for alpha in (0.1, 0.5):
-        settings = engine.BlendSettings(alpha=alpha)
+        settings = BlendSettings(alpha=alpha)
         results[f"render.sc_db_a{alpha:g}"] = round(
-            _blend_convergence_db(blender, settings, blender.render(settings)), 2
+            _blend_convergence_db(engine, settings, engine.render(settings)), 2
         )
         # The reference: the v1 renderer, 32 iterations from random phases on every frame.
-        reference = _render(blender, settings, N_ITER, "random", stride=1)
+        reference = _render(engine, settings, N_ITER, "random", stride=1)
         results[f"render.sc_db_a{alpha:g}_random32"] = round(
-            _blend_convergence_db(blender, settings, reference), 2
+            _blend_convergence_db(engine, settings, reference), 2
         )
-    results["render.level_error_db"] = round(level_error_db(blender), 2)
+    results["render.level_error_db"] = round(level_error_db(engine), 2)
     results["render.cold_first_chunk_s"] = round(_cold_first_chunk_in_child(model_dir), 4)
     return results
 
 
-def _render_floor(blender: engine.Engine, settings: engine.BlendSettings) -> Callable[[], None]:
+def _render_floor(engine: Engine, settings: BlendSettings) -> Callable[[], None]:
     """What a render of ``settings`` cannot go below, to time: the decode, and the bare FFTs
     of the Griffin-Lim iterations its chunks run (each chunk with its context frames)."""
-    stride, n_fft = engine.RENDER_STRIDE, blender.config.n_fft
-    frames = -(-blender.blend_frames // stride)
-    context = n_fft // (blender.config.hop_length * stride)
+    stride, n_fft = RENDER_STRIDE, engine.config.n_fft
+    frames = -(-engine.blend_frames // stride)
+    context = n_fft // (engine.config.hop_length * stride)
     bounds = chunk_bounds(frames, first_chunk_frames=mel.first_chunk_frames(stride))
     solved = sum(min(frames, stop + context) - max(0, start - context) for start, stop in bounds)
-    transforms = fft_floor(solved, n_fft, n_iter=engine.RENDER_ITERATIONS)
+    transforms = fft_floor(solved, n_fft, n_iter=RENDER_ITERATIONS)
 
     def floor() -> None:
-        _fresh(blender).blend_mel(settings)
+        _fresh(engine).blend_mel(settings)
         transforms()
 
     return floor
 
 
-def _decoded_curve(blender: engine.Engine, iterations: tuple[int, ...]) -> dict[str, float]:
+def _decoded_curve(engine: Engine, iterations: tuple[int, ...]) -> dict[str, float]:
     """Quality against time for renders with no source phase, as ``musinterp reconstruct``
     makes them: each example's log-mel through the model, from random or integrated
     phases (``render.curve.decoded.a.random.i8.sc_db``, …)."""
-    config = blender.config
+    config = engine.config
     results = {}
-    for slot in ("A", "B"):
-        decoded = blender.tracks[slot].decoded
+    for slot in PAIR_SLOTS:
+        decoded = engine.tracks[slot].decoded
         target = mel.to_magnitude(decoded, config)
         for start in ("random", "phase_gradient"):
             for n_iter in iterations:
@@ -382,19 +390,19 @@ def _decoded_curve(blender: engine.Engine, iterations: tuple[int, ...]) -> dict[
     return results
 
 
-def _fresh(blender: engine.Engine) -> engine.Engine:
-    """An engine holding ``blender``'s tracks that has decoded nothing yet."""
-    fresh = engine.Engine(blender.model)
-    for slot, track in blender.tracks.items():
+def _fresh(engine: Engine) -> Engine:
+    """An engine holding ``engine``'s tracks that has decoded nothing yet."""
+    fresh = Engine(engine.model)
+    for slot, track in engine.tracks.items():
         if track is not None:
             fresh.set_track(slot, track)
     return fresh
 
 
-def level_error_db(blender: engine.Engine) -> float:
+def level_error_db(engine: Engine) -> float:
     """Largest gap (dB) between a blend's total mel power and the α-interpolated sources'."""
-    config = blender.config
-    a, b = blender.tracks["A"], blender.tracks["B"]
+    config = engine.config
+    a, b = engine.tracks["A"], engine.tracks["B"]
 
     def total_db(log_mel: np.ndarray) -> float:
         return float(10 * np.log10(mel.normalised_to_power(log_mel, config).sum()))
@@ -402,7 +410,7 @@ def level_error_db(blender: engine.Engine) -> float:
     gaps = []
     for alpha in np.linspace(0.0, 1.0, 5):
         for keep_detail in (True, False):
-            blended = blender.blend_mel(engine.BlendSettings(alpha=alpha, keep_detail=keep_detail))
+            blended = engine.blend_mel(BlendSettings(alpha=alpha, keep_detail=keep_detail))
             expected = (1 - alpha) * total_db(a.mel) + alpha * total_db(b.mel)
             gaps.append(abs(total_db(blended) - expected))
     return max(gaps)
@@ -411,9 +419,9 @@ def level_error_db(blender: engine.Engine) -> float:
 def first_render_chunk_s(model_dir: str) -> float:
     """In this (fresh) process: load the model and examples, then time the first chunk of a
     blend's render: what the user waits for the first time they let go of the slider."""
-    blender = example_engine(OnnxVAE(model_dir))
+    engine = example_engine(OnnxVAE(model_dir))
     started = time.perf_counter()
-    stream = blender.render_stream(engine.BlendSettings(alpha=0.5))
+    stream = engine.render_stream(BlendSettings(alpha=0.5))
     next(stream)
     return time.perf_counter() - started
 
@@ -437,7 +445,7 @@ def bench_high_band(model_dir: Path) -> dict[str, float]:
     upsampled: the cheapest way to a 48-kHz file)."""
     rate, band = 48000, (17000.0, 23000.0)
     model = OnnxVAE(model_dir)
-    blender = engine.Engine(model)
+    engine = Engine(model)
     levels = []
     with tempfile.TemporaryDirectory() as folder:
         for slot, (seed, air_db) in zip("AB", ((1, -30.0), (2, -40.0)), strict=True):
@@ -446,12 +454,12 @@ def bench_high_band(model_dir: Path) -> dict[str, float]:
             clip = clip + synth.air(len(clip), rate, rng=rng, level_db=air_db)
             sf.write(Path(folder) / f"{slot}.wav", clip, rate)
             levels.append(10 ** (synth.band_level_db(clip, rate, band) / 10))
-            blender.set_track(slot, engine.load_track(Path(folder) / f"{slot}.wav", model))
+            engine.set_track(slot, load_track(Path(folder) / f"{slot}.wav", model))
         expected_db = 10 * np.log10(np.mean(levels))
         gaps = {}
         for name, carried in (("high_band_gap_db", True), ("high_band_gap_plain_db", False)):
-            options = engine.ExportOptions(high_band=carried)
-            path = blender.export(Path(folder) / f"{name}.wav", engine.BlendSettings(), options)
+            options = ExportOptions(high_band=carried)
+            path = engine.export(Path(folder) / f"{name}.wav", BlendSettings(), options)
             audio, written_rate = sf.read(path)
             level = synth.band_level_db(audio, written_rate, band)
             gaps[f"export.{name}"] = round(float(level - expected_db), 2)

@@ -70,7 +70,7 @@ def startup_s() -> float:
 
 def _window(app: QApplication, folder: Path) -> MainWindow:
     settings = QSettings(str(folder / "settings.ini"), QSettings.Format.IniFormat)
-    window = MainWindow(OnnxVAE(resources.default_model_dir()), settings=settings)
+    window = MainWindow(OnnxVAE(resources.default_model_dir()), preferences=settings)
     window.show()
     app.processEvents()
     return window

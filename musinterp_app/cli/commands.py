@@ -9,30 +9,44 @@ from pathlib import Path
 
 import numpy as np
 
-from musinterp_app import engine, rebuild, sidecar
+from musinterp_app import rebuild, sidecar
 from musinterp_app.audio import io, levels, mel, stft
 from musinterp_app.audio.cancel import Progress
 from musinterp_app.base import files, json_input, limits, resources
+from musinterp_app.engine import (
+    MODEL_FILES,
+    PAIR_SLOTS,
+    RENDERER_VERSION,
+    BlendSettings,
+    Engine,
+    ExportOptions,
+    PadSettings,
+    Settings,
+    check_export_path,
+    export_audio,
+    latest_start_s,
+    load_track,
+)
 from musinterp_app.model import evaluation
 from musinterp_app.model.onnx_vae import OnnxVAE
 
 
 def self_test() -> int:
     """Headless check of a build: load the examples, blend, render; 0 when all works."""
-    blender = engine.Engine(_load_model(None))
+    engine = Engine(_load_model(None))
     examples = sorted(resources.examples_dir().glob("*.ogg"))
     if len(examples) < 2:
         print("self-test failed: the example clips are missing", file=sys.stderr)
         return 1
-    for slot, path in zip(("A", "B"), examples, strict=False):
-        blender.set_track(slot, engine.load_track(path, blender.model, overview=False))
-    audio = blender.render(engine.BlendSettings(alpha=0.5))
+    for slot, path in zip(PAIR_SLOTS, examples, strict=False):
+        engine.set_track(slot, load_track(path, engine.model, overview=False))
+    audio = engine.render(BlendSettings(alpha=0.5))
     if not (np.isfinite(audio).all() and np.abs(audio).max() > 1e-3):
         print("self-test failed: the rendered blend is silent or invalid", file=sys.stderr)
         return 1
     print(
-        f"self-test passed: model {blender.model.info.model_id}, "
-        f"{len(audio) / blender.config.sample_rate:.1f} s blend rendered"
+        f"self-test passed: model {engine.model.info.model_id}, "
+        f"{len(audio) / engine.config.sample_rate:.1f} s blend rendered"
     )
     return 0
 
@@ -68,7 +82,7 @@ def _render(log_mel: np.ndarray, config: mel.MelConfig, iterations: int) -> np.n
 
 def _model_files(model: OnnxVAE | None) -> tuple[Path, ...]:
     """The files of the model in use (an output must never be one of them)."""
-    return tuple(model.info.folder / name for name in engine.MODEL_FILES) if model else ()
+    return tuple(model.info.folder / name for name in MODEL_FILES) if model else ()
 
 
 def reconstruct(args: argparse.Namespace) -> int:
@@ -76,16 +90,16 @@ def reconstruct(args: argparse.Namespace) -> int:
     suffixes = tuple(io.OUTPUT_FORMATS)
     files.check_output(args.output, suffixes=suffixes, inputs=(args.input, *_model_files(model)))
     config = model.mel_config if model else mel.MelConfig()
-    if args.duration is None:  # to the end: bounded by the file, then by memory
+    if args.excerpt is None:  # to the end: bounded by the file, then by memory
         length_s = io.probe(args.input).duration_s - args.start
-        limits.check_excerpt_memory(length_s, "the excerpt to the file's end (see --duration)")
+        limits.check_excerpt_memory(length_s, "the excerpt to the file's end (see --excerpt)")
     else:
-        limits.check_excerpt_memory(args.duration, "--duration")
+        limits.check_excerpt_memory(args.excerpt, "--excerpt")
     samples = io.load(
         args.input,
         sample_rate=config.sample_rate,
         offset_s=args.start,
-        duration_s=args.duration,
+        duration_s=args.excerpt,
         min_duration_s=config.frames_to_seconds(model.info.time_reduction if model else 1),
         progress=_progress_printer("decoding"),
     )
@@ -116,7 +130,7 @@ def reconstruct(args: argparse.Namespace) -> int:
 def _check_start(path: str, start_s: float, option: str) -> None:
     """Refuse an excerpt start past the end of its file (the window moves it instead)."""
     info = io.probe(path)
-    latest = engine.latest_start_s(info)
+    latest = latest_start_s(info)
     if start_s > latest:
         raise limits.OptionError(
             f"{option}: {start_s:g} s is past the end of “{info.path.name}” "
@@ -125,35 +139,35 @@ def _check_start(path: str, start_s: float, option: str) -> None:
 
 
 def _blend_engine(
-    args: argparse.Namespace, slots: tuple[str, ...] = ("A", "B")
-) -> tuple[engine.Engine, list[str]]:
+    args: argparse.Namespace, slots: tuple[str, ...] = PAIR_SLOTS
+) -> tuple[Engine, list[str]]:
     """The engine with the requested tracks (fitted with ``--sync``) and, for the end of the
     output, what was estimated and fitted (one line per track)."""
-    blender = engine.Engine(_load_model(args.model))
+    engine = Engine(_load_model(args.model))
     requests = [(s, getattr(args, s.lower()), getattr(args, f"start_{s.lower()}")) for s in slots]
     for slot, path, start in requests:  # both checked before anything is said or decoded
         _check_start(path, start, f"--start-{slot.lower()}")
     # The pad's --path and the morph's --curve are inputs too: never written over.
     path_file = tuple(f for f in (getattr(args, "path", None), getattr(args, "curve", None)) if f)
-    inputs = (*(path for _, path, _ in requests), *_model_files(blender.model), *path_file)
-    engine.check_export_path(args.output, inputs)  # the audio and its sidecar, before any work
+    inputs = (*(path for _, path, _ in requests), *_model_files(engine.model), *path_file)
+    check_export_path(args.output, inputs)  # the audio and its sidecar, before any work
     for slot, path, start in requests:
-        track = engine.load_track(
-            path, blender.model, start_s=start, duration_s=args.duration, overview=False
+        track = load_track(
+            path, engine.model, start_s=start, excerpt_s=args.excerpt, overview=False
         )
-        blender.set_track(slot, track)
-    for slot, track in blender.tracks.items():  # a request that did not fit its file
+        engine.set_track(slot, track)
+    for slot, track in engine.tracks.items():  # a request that did not fit its file
         if track is not None and track.note:
             print(f"{slot}: {track.note}", file=sys.stderr)
-    return _synced(blender, args) if args.sync else (blender, [])
+    return _synced(engine, args) if args.sync else (engine, [])
 
 
-def _synced(blender: engine.Engine, args: argparse.Namespace) -> tuple[engine.Engine, list[str]]:
+def _synced(engine: Engine, args: argparse.Namespace) -> tuple[Engine, list[str]]:
     """``--sync``: B (C, D) fitted to A's tempo and/or key, and what was estimated and done."""
-    slots = [slot for slot, track in blender.tracks.items() if track is not None]
+    slots = [slot for slot, track in engine.tracks.items() if track is not None]
     tempo_bpm = {s: getattr(args, f"tempo_{s.lower()}") for s in slots}
     keys = {s: getattr(args, f"key_{s.lower()}") for s in slots}
-    synced = blender.synced(
+    synced = engine.synced(
         args.sync,
         tempo_bpm={s: bpm for s, bpm in tempo_bpm.items() if bpm is not None},
         keys={s: key for s, key in keys.items() if key is not None},
@@ -174,8 +188,8 @@ def _synced(blender: engine.Engine, args: argparse.Namespace) -> tuple[engine.En
     return synced, lines
 
 
-def _export_options(args: argparse.Namespace) -> engine.ExportOptions:
-    return engine.ExportOptions(
+def _export_options(args: argparse.Namespace) -> ExportOptions:
+    return ExportOptions(
         n_iter=args.iterations,
         level=args.level,
         output_rate=args.rate,
@@ -185,17 +199,17 @@ def _export_options(args: argparse.Namespace) -> engine.ExportOptions:
     )
 
 
-def _write_blend(args: argparse.Namespace, settings: engine.Settings, what: str) -> int:
-    blender, sync_report = _blend_engine(args, settings.slots)
-    if isinstance(settings, engine.BlendSettings) and args.even_steps:
-        settings = blender.even_steps(settings)
-    written = blender.export(
+def _write_blend(args: argparse.Namespace, settings: Settings, what: str) -> int:
+    engine, sync_report = _blend_engine(args, settings.slots)
+    if isinstance(settings, BlendSettings) and args.even_steps:
+        settings = engine.even_steps(settings)
+    written = engine.export(
         args.output, settings, _export_options(args), progress=_progress_printer("rendering")
     )
     sources = " and ".join(
-        f"{blender.tracks[s].name} ({blender.tracks[s].start_s:.1f} s…)" for s in settings.slots
+        f"{engine.tracks[s].name} ({engine.tracks[s].start_s:.1f} s…)" for s in settings.slots
     )
-    seconds = blender.config.frames_to_seconds(blender.frames_of(settings))
+    seconds = engine.config.frames_to_seconds(engine.frames_of(settings))
     print(
         f"wrote {written}: {what} of {sources}, {seconds:.2f} s; "
         f"how it was made: {sidecar.path_for(written).name}"
@@ -206,19 +220,17 @@ def _write_blend(args: argparse.Namespace, settings: engine.Settings, what: str)
 
 
 def blend(args: argparse.Namespace) -> int:
-    settings = engine.BlendSettings(
-        alpha=args.alpha, mode=args.mode, keep_detail=not args.no_detail
-    )
+    settings = BlendSettings(alpha=args.alpha, mode=args.mode, keep_detail=not args.no_detail)
     return _write_blend(args, settings, f"{args.mode} blend at α = {args.alpha:g}")
 
 
 def morph(args: argparse.Namespace) -> int:
     if args.curve:
         curve = _read_curve(args.curve)
-        settings = engine.BlendSettings(mode=args.mode, curve=curve, keep_detail=not args.no_detail)
+        settings = BlendSettings(mode=args.mode, curve=curve, keep_detail=not args.no_detail)
         what = f"performance of {len(curve)} points over {curve[-1][0]:g} s"
         return _write_blend(args, settings, what)
-    settings = engine.BlendSettings(mode=args.mode, morph=True, keep_detail=not args.no_detail)
+    settings = BlendSettings(mode=args.mode, morph=True, keep_detail=not args.no_detail)
     return _write_blend(args, settings, "morph")
 
 
@@ -234,7 +246,7 @@ def _read_curve(path: str) -> tuple[tuple[float, float], ...]:
     points = _points_of(path)
     curve = rebuild.curve_points(points)
     try:
-        engine.BlendSettings(curve=curve)
+        BlendSettings(curve=curve)
     except ValueError as error:
         raise json_input.JsonInputError(points.path, points.where, str(error)) from None
     return curve
@@ -248,7 +260,7 @@ def _read_path(path: str) -> tuple[tuple[float, float], ...]:
 
 def pad(args: argparse.Namespace) -> int:
     path = _read_path(args.path) if args.path else ()
-    settings = engine.PadSettings(
+    settings = PadSettings(
         x=args.x, y=args.y, path=path, mode=args.mode, keep_detail=not args.no_detail
     )
     where = f"a path of {len(path)} points" if path else f"x = {args.x:g}, y = {args.y:g}"
@@ -256,42 +268,40 @@ def pad(args: argparse.Namespace) -> int:
 
 
 def render(args: argparse.Namespace) -> int:
-    engine.check_export_path(args.output, (args.sidecar,))  # never over the sidecar read
+    check_export_path(args.output, (args.sidecar,))  # never over the sidecar read
     record = sidecar.read(args.sidecar)
     render = record.get("render")  # its renderer is checked before the heavy work; a missing
     # or malformed entry is rebuild's to name, in its order
     has_entries = render is not None and isinstance(render.value, dict)
     renderer = render.get("renderer") if has_entries else None
     made_by = 1 if renderer is None else renderer.integer(limits.Range(1, 1000, integer=True))
-    blender, settings, options = rebuild.rebuild(record, model_dir=args.model)
-    if made_by != engine.RENDERER_VERSION:
+    engine, settings, options = rebuild.rebuild(record, model_dir=args.model)
+    if made_by != RENDERER_VERSION:
         print(
             f"note: {Path(args.sidecar).name} was made by renderer {made_by} and this "
-            f"musinterp renders with {engine.RENDERER_VERSION}: the audio will be close "
+            f"musinterp renders with {RENDERER_VERSION}: the audio will be close "
             "to the export but not identical to it, sample for sample",
             file=sys.stderr,
         )
-    written = blender.export(
-        args.output, settings, options, progress=_progress_printer("rendering")
-    )
+    written = engine.export(args.output, settings, options, progress=_progress_printer("rendering"))
     print(f"wrote {written}: made again from {Path(args.sidecar).name}")
     return 0
 
 
 def generate(args: argparse.Namespace) -> int:
-    blender = engine.Engine(_load_model(args.model))
-    model_files = _model_files(blender.model)
+    engine = Engine(_load_model(args.model))
+    model_files = _model_files(engine.model)
     seed = secrets.randbelow(limits.SEED.high + 1) if args.seed is None else args.seed
     output = args.output or _fresh_name(Path.cwd(), f"generated-{seed}", ".wav")
     files.check_output(output, suffixes=tuple(io.OUTPUT_FORMATS), inputs=model_files)
-    source = blender.latent_prior()
+    source = engine.latent_prior()
     if not source.fitted:
         print(
             "note: this model has no fitted prior (prior.npz), so latents come from N(0, I) "
             "and may sound unlike its music; make one with musinterp-train fit-prior",
             file=sys.stderr,
         )
-    audio = blender.generate(
+    audio = engine.generate(
         args.seconds,
         temperature=args.temperature,
         seed=seed,
@@ -299,12 +309,10 @@ def generate(args: argparse.Namespace) -> int:
         n_iter=args.iterations,
         progress=_progress_printer("generating"),
     )
-    engine.export_audio(
-        output, audio, blender.config.sample_rate, level="peak", sample_format=args.bits
-    )
+    export_audio(output, audio, engine.config.sample_rate, level="peak", sample_format=args.bits)
     print(
-        f"wrote {output}: {len(audio) / blender.config.sample_rate:.2f} s made by the model "
-        f"“{blender.model.info.folder.name}” from seed {seed} (the same seed makes the same "
+        f"wrote {output}: {len(audio) / engine.config.sample_rate:.2f} s made by the model "
+        f"“{engine.model.info.folder.name}” from seed {seed} (the same seed makes the same "
         f"music: --seed {seed})"
     )
     return 0

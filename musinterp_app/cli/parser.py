@@ -22,16 +22,25 @@ from musinterp_app.cli.commands import (
 from musinterp_app.model import latent, prior
 
 
-def _number(parser, flag: str, allowed: limits.Range, default, help_text: str) -> None:
+def _number(
+    parser, flag: str, allowed: limits.Range, default, help_text: str, *aliases: str
+) -> None:
     """A numeric option whose value is checked against ``allowed`` (the ranges live in
-    :mod:`musinterp_app.base.limits`); its help ends with the range."""
+    :mod:`musinterp_app.base.limits`); its help ends with the range. ``aliases``: older
+    spellings of ``flag`` that still work, left out of the help."""
+    checked = limits.bounded(allowed)
     parser.add_argument(
         flag,
-        type=limits.bounded(allowed),
+        type=checked,
         default=default,
         metavar=allowed.unit.upper() or "N",
         help=f"{help_text} ({allowed.describe()})",
     )
+    for alias in aliases:
+        dest = flag.lstrip("-").replace("-", "_")
+        parser.add_argument(
+            alias, dest=dest, type=checked, default=argparse.SUPPRESS, help=argparse.SUPPRESS
+        )
 
 
 def _sync_choice(text: str) -> tuple[str, ...]:
@@ -124,7 +133,14 @@ def _add_reconstruct(commands) -> None:
     _add_model_option(rec)
     rec.add_argument("--no-model", action="store_true", help="skip the VAE: mel → audio only")
     _number(rec, "--start", limits.START_S, 0.0, "excerpt start")
-    _number(rec, "--duration", limits.EXCERPT_S, None, "excerpt length; default: to the end")
+    _number(
+        rec,
+        "--excerpt",
+        limits.EXCERPT_S,
+        None,
+        "excerpt length; default: to the end",
+        "--duration",
+    )
     _number(rec, "--iterations", limits.ITERATIONS, 32, "Griffin-Lim iterations")
     _add_bits_option(rec)
     rec.set_defaults(handler=reconstruct)
@@ -137,7 +153,7 @@ def _add_blend_commands(commands) -> None:
         ("morph", "morph from A to B over the excerpt and write an audio file"),
         ("pad", "blend four clips on the corners of an XY pad (A B top, C D bottom)"),
     ]:
-        slots = ("A", "B", "C", "D") if name == "pad" else ("A", "B")
+        slots = engine.SLOTS if name == "pad" else engine.PAIR_SLOTS
         sub = commands.add_parser(name, help=help_text)
         for slot, words in zip(slots, ("first", "second", "third", "fourth"), strict=False):
             sub.add_argument(slot.lower(), metavar=slot, help=f"{words} audio file")
@@ -181,7 +197,10 @@ def _add_blend_commands(commands) -> None:
         )
         for slot in slots:
             _number(sub, f"--start-{slot.lower()}", limits.START_S, 0.0, f"{slot}'s excerpt start")
-        _number(sub, "--duration", limits.EXCERPT_S, engine.DEFAULT_EXCERPT_S, "excerpt length")
+        _number(
+            sub, "--excerpt", limits.EXCERPT_S, engine.DEFAULT_EXCERPT_S, "excerpt length",
+            "--duration",
+        )  # fmt: skip
         sub.add_argument(
             "--no-detail",
             action="store_true",

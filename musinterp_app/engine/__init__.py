@@ -43,6 +43,8 @@ from musinterp_app.engine.export import (
     export_audio,
 )
 from musinterp_app.engine.settings import (
+    CORNER_SLOTS,
+    PAIR_SLOTS,
     SLOTS,
     BlendSettings,
     PadSettings,
@@ -65,6 +67,7 @@ from musinterp_app.engine.tracks import (
 )
 
 __all__ = [
+    "CORNER_SLOTS",
     "DECODE_BLOCK_FRAMES",
     "DECODE_MARGIN_LATENT",
     "DEFAULT_EXCERPT_S",
@@ -82,6 +85,7 @@ __all__ = [
     "MIN_TRACK_S",
     "MODEL_FILES",
     "OVERVIEW_COLUMNS",
+    "PAIR_SLOTS",
     "RENDERER_VERSION",
     "RENDER_ITERATIONS",
     "RENDER_SEED",

@@ -113,7 +113,7 @@ class Engine:
         mel.prepare(model.mel_config)  # on this worker, not at the first render
         for slot, track in list(self.tracks.items()):
             if track is not None:
-                excerpt = {"start_s": track.start_s, "duration_s": track.duration_s}
+                excerpt = {"start_s": track.start_s, "excerpt_s": track.excerpt_s}
                 switched.set_track(slot, with_excerpt(track, model, cancel=cancel, **excerpt))
         return switched
 
@@ -351,7 +351,7 @@ class Engine:
                     replace(track, alignment=None),
                     self.model,
                     start_s=track.start_s,
-                    duration_s=track.duration_s,
+                    excerpt_s=track.excerpt_s,
                     cancel=cancel,
                 )
             if track is not None:
@@ -501,7 +501,7 @@ class Engine:
                     "path": str(track.path.resolve()),
                     "sha256": track.source_sha256,
                     "start_s": track.start_s,
-                    "duration_s": track.duration_s,
+                    "duration_s": track.excerpt_s,
                 }
                 for slot, track in tracks.items()
             },

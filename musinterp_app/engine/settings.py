@@ -16,7 +16,9 @@ import numpy as np
 from musinterp_app.base import limits
 from musinterp_app.model import latent
 
-SLOTS = ("A", "B", "C", "D")  # A and B: the two-track blend; all four: the pad
+SLOTS = ("A", "B", "C", "D")  # all four: the pad
+PAIR_SLOTS = SLOTS[:2]  # A and B: the two-track blend
+CORNER_SLOTS = SLOTS[2:]  # C and D: the pad's two more
 
 Curve = tuple[tuple[float, ...], ...]  # (seconds, control, …) points, times rising
 
@@ -34,7 +36,7 @@ class BlendSettings:
     curve: Curve = ()  # a performance: (seconds, α) points (see the module docstring)
     curve_start_s: float = 0.0  # where in the excerpt a performance begins
 
-    slots: ClassVar[tuple[str, ...]] = ("A", "B")
+    slots: ClassVar[tuple[str, ...]] = PAIR_SLOTS
     control_names: ClassVar[tuple[str, ...]] = ("α",)
 
     def __post_init__(self) -> None:

@@ -27,7 +27,7 @@ class Track:
     path: Path
     info: io.AudioInfo
     start_s: float
-    duration_s: float
+    excerpt_s: float
     samples: np.ndarray  # the excerpt's audio at the model rate, float32 [samples] (mid)
     side: np.ndarray | None  # (left − right) / 2 of a stereo file [samples]; None if mono
     mel: np.ndarray  # [n_mels, frames] of the excerpt (silence-padded if the file is shorter)
@@ -49,7 +49,7 @@ class Track:
     def content(self) -> Content:
         """What the track's tempo and key depend on: its file's bytes and its excerpt (not
         the model that encoded it, nor a fit to A, which stretches that same excerpt)."""
-        return self.path, self.source_sha256, self.start_s, self.duration_s
+        return self.path, self.source_sha256, self.start_s, self.excerpt_s
 
     @property
     def frames(self) -> int:
@@ -117,7 +117,7 @@ def latest_start_s(info: io.AudioInfo) -> float:
 
 
 def bounded_excerpt(
-    info: io.AudioInfo, start_s: float, duration_s: float
+    info: io.AudioInfo, start_s: float, excerpt_s: float
 ) -> tuple[float, float, str]:
     """The excerpt this file allows for a request, in seconds: ``(start, length, note)``.
 
@@ -125,10 +125,10 @@ def bounded_excerpt(
     are padded with silence) and the start is moved back so the excerpt ends
     within the file; ``note`` says in words what was changed ('' when nothing).
     """
-    length_s = min(duration_s, max(info.duration_s, MIN_EXCERPT_S))
+    length_s = min(excerpt_s, max(info.duration_s, MIN_EXCERPT_S))
     start = min(start_s, max(0.0, info.duration_s - length_s))
     changes = []
-    if length_s < duration_s - 1e-3:
+    if length_s < excerpt_s - 1e-3:
         changes.append(f"excerpt shortened to {length_s:.1f} s (the whole file)")
     if start < start_s - 1e-3:
         changes.append(f"excerpt start moved from {start_s:.1f} s to {start:.1f} s")
@@ -141,7 +141,7 @@ def _analyse_excerpt(
     info: io.AudioInfo,
     model: OnnxVAE,
     start_s: float,
-    duration_s: float,
+    excerpt_s: float,
     cancel: CancelToken | None,
 ) -> dict:
     """Decode, analyse and encode one excerpt: the excerpt fields of a :class:`Track`.
@@ -152,22 +152,22 @@ def _analyse_excerpt(
     """
     config = model.mel_config
     limits.START_S.check(start_s, "the excerpt start")
-    duration_s = (
-        limits.EXCERPT_S.check(duration_s, "the excerpt length")
+    excerpt_s = (
+        limits.EXCERPT_S.check(excerpt_s, "the excerpt length")
         if model.info.temporal
         else config.segment_seconds
     )
     note = ""
     if model.info.temporal:  # a global model works on one fixed-length, padded segment
-        start_s, duration_s, note = bounded_excerpt(info, start_s, duration_s)
-    limits.check_excerpt_memory(duration_s)
+        start_s, excerpt_s, note = bounded_excerpt(info, start_s, excerpt_s)
+    limits.check_excerpt_memory(excerpt_s)
     start_s = float(np.clip(start_s, 0.0, latest_start_s(info)))
     stereo = info.channels == 2
     samples = io.load(
         path,
         sample_rate=config.sample_rate,
         offset_s=start_s,
-        duration_s=duration_s,
+        duration_s=excerpt_s,
         min_duration_s=MIN_TRACK_S,
         cancel=cancel,
         channels=2 if stereo else 1,
@@ -175,17 +175,17 @@ def _analyse_excerpt(
     side = None
     if stereo:  # the model hears the middle; the sides are kept to rebuild the stereo image
         samples, side = samples.mean(axis=1), 0.5 * (samples[:, 0] - samples[:, 1])
-    fields = _excerpt_fields(model, samples, side, duration_s)
-    return {"start_s": start_s, "duration_s": duration_s, "note": note, **fields}
+    fields = _excerpt_fields(model, samples, side, excerpt_s)
+    return {"start_s": start_s, "excerpt_s": excerpt_s, "note": note, **fields}
 
 
 def _excerpt_fields(
-    model: OnnxVAE, samples: np.ndarray, side: np.ndarray | None, duration_s: float
+    model: OnnxVAE, samples: np.ndarray, side: np.ndarray | None, excerpt_s: float
 ) -> dict:
     """Analyse and encode an excerpt's audio (mid ``[samples]``, side or None): the
     :class:`Track` fields that follow from it."""
     config = model.mel_config
-    frames = config.seconds_to_frames(duration_s)
+    frames = config.seconds_to_frames(excerpt_s)
     features = mel.log_mel(samples, config)[:, :frames]
     if features.shape[1] < frames:  # shorter than the excerpt: pad with silence
         padding = np.full((config.n_mels, frames - features.shape[1]), config.floor_normalised)
@@ -206,7 +206,7 @@ def load_track(
     model: OnnxVAE,
     *,
     start_s: float = 0.0,
-    duration_s: float = DEFAULT_EXCERPT_S,
+    excerpt_s: float = DEFAULT_EXCERPT_S,
     cancel: CancelToken | None = None,
     progress: Progress | None = None,
     overview: bool = True,
@@ -220,7 +220,7 @@ def load_track(
         columns, seconds_per_column = _overview(path, info, model.mel_config, cancel, progress)
     else:
         columns, seconds_per_column = np.zeros((model.mel_config.n_mels, 0), np.float32), 0.0
-    excerpt = _analyse_excerpt(path, info, model, start_s, duration_s, cancel)
+    excerpt = _analyse_excerpt(path, info, model, start_s, excerpt_s, cancel)
     return Track(
         path=path,
         info=info,
@@ -248,7 +248,7 @@ def with_excerpt(
     model: OnnxVAE,
     *,
     start_s: float,
-    duration_s: float,
+    excerpt_s: float,
     cancel: CancelToken | None = None,
 ) -> Track:
     """The same track with another excerpt (or model): re-analysed and re-encoded.
@@ -257,9 +257,9 @@ def with_excerpt(
     switch); a moved excerpt comes back unfitted: its beats and key are
     another excerpt's, to be estimated and fitted again (``Engine.synced``).
     """
-    excerpt = _analyse_excerpt(track.path, track.info, model, start_s, duration_s, cancel)
+    excerpt = _analyse_excerpt(track.path, track.info, model, start_s, excerpt_s, cancel)
     fresh = replace(track, **excerpt, **_fingerprint(track.path, track), alignment=None)
-    same = (fresh.start_s, fresh.duration_s) == (track.start_s, track.duration_s)
+    same = (fresh.start_s, fresh.excerpt_s) == (track.start_s, track.excerpt_s)
     if track.alignment is None or not same:
         return fresh
     return align_track(fresh, model, track.alignment, cancel=cancel)
@@ -279,12 +279,12 @@ def align_track(
     rate = model.mel_config.sample_rate
     piece, heard_s = fitted_excerpt(track, alignment, rate, mid_side=True, cancel=cancel)
     stereo = track.side is not None
-    fields = _excerpt_fields(model, piece[0], piece[1] if stereo else None, track.duration_s)
+    fields = _excerpt_fields(model, piece[0], piece[1] if stereo else None, track.excerpt_s)
     note = ""
-    if heard_s < track.duration_s - 0.1:  # the file ran out: the rest is silence
+    if heard_s < track.excerpt_s - 0.1:  # the file ran out: the rest is silence
         note = (
             f"“{track.name}” runs out {heard_s:.1f} s into its fitted "
-            f"{track.duration_s:.1f}-s excerpt (it plays ×{alignment.speed:.2f} as fast); "
+            f"{track.excerpt_s:.1f}-s excerpt (it plays ×{alignment.speed:.2f} as fast); "
             "the rest is silence: choose an earlier start or a shorter excerpt"
         )
     fingerprint = _fingerprint(track.path, track)
@@ -299,8 +299,8 @@ def excerpt_audio(
     says. (Exports use it to carry what lies above the model's band.)"""
     if track.alignment is not None:
         return fitted_excerpt(track, track.alignment, sample_rate, cancel=cancel)[0]
-    channels = _read_channels(track, sample_rate, track.duration_s, cancel=cancel)
-    return _cut(channels, 0, round(track.duration_s * sample_rate))[0]
+    channels = _read_channels(track, sample_rate, track.excerpt_s, cancel=cancel)
+    return _cut(channels, 0, round(track.excerpt_s * sample_rate))[0]
 
 
 def fitted_excerpt(
@@ -316,14 +316,14 @@ def fitted_excerpt(
     first downbeat meets the reference's: ``[channels, samples]`` (left and right, or with
     ``mid_side`` the middle and the sides (L − R) / 2; or mono), silence-padded to the
     excerpt's length, and the seconds of it the file filled."""
-    needed_s = (track.duration_s + alignment.skip_s) * alignment.speed + 0.1
+    needed_s = (track.excerpt_s + alignment.skip_s) * alignment.speed + 0.1
     channels = _read_channels(track, sample_rate, needed_s, cancel=cancel)
     if mid_side and len(channels) == 2:
         channels = np.stack([channels.mean(axis=0), 0.5 * (channels[0] - channels[1])])
     fitted = stretch.stretch(
         channels, sample_rate, speed=alignment.speed, semitones=alignment.semitones
     )
-    first, length = round(alignment.skip_s * sample_rate), round(track.duration_s * sample_rate)
+    first, length = round(alignment.skip_s * sample_rate), round(track.excerpt_s * sample_rate)
     piece, filled = _cut(fitted, first, length)
     return piece, filled / sample_rate
 

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from musinterp_app import __version__
 from musinterp_app.base import resources
+from musinterp_app.engine import PAIR_SLOTS
 from musinterp_app.gui.crash_log import CrashLog
 from musinterp_app.gui.main_window import NOTE, MainWindow
 from musinterp_app.model.onnx_vae import ModelError, OnnxVAE
@@ -40,12 +41,12 @@ def run_gui(args: list[str]) -> int:
     app.setApplicationName("musinterp")
     app.setApplicationVersion(__version__)
     pg.setConfigOptions(antialias=True, imageAxisOrder="row-major")
-    settings = QSettings()
-    model, note = remembered_model(str(settings.value("model_folder", "")))
+    preferences = QSettings()
+    model, note = remembered_model(str(preferences.value("model_folder", "")))
     if model is None:
         QMessageBox.critical(None, "musinterp cannot start", note)
         return 1
-    window = MainWindow(model, settings=settings)
+    window = MainWindow(model, preferences=preferences)
     CrashLog(window).install()
     window.show()
     if note:
@@ -53,6 +54,6 @@ def run_gui(args: list[str]) -> int:
     if EXIT_WHEN_SHOWN in args:  # for measuring start-up time (musinterp bench)
         QTimer.singleShot(0, lambda: (print("shown", flush=True), window.close(), app.quit()))
     files = [arg for arg in args if not arg.startswith("--")]
-    for slot, path in zip(("A", "B"), files[:2], strict=False):
+    for slot, path in zip(PAIR_SLOTS, files[:2], strict=False):
         window.load(slot, path)
     return app.exec()

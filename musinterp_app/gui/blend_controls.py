@@ -19,7 +19,7 @@ from musinterp_app.gui.controls import AlphaSlider, NumberBox
 
 class BlendControls(QWidget):
     """``slider`` (0 … ``slider_steps``) and ``alpha_box`` (0 … 1), ``mode_box`` (its items'
-    data: "lerp", "slerp"), ``morph_box``, ``detail_box`` and ``duration_box`` (seconds).
+    data: "lerp", "slerp"), ``morph_box``, ``detail_box`` and ``excerpt_box`` (seconds).
     ``step`` and ``fine``: α's arrow-key steps, without and with Shift."""
 
     def __init__(
@@ -50,7 +50,7 @@ class BlendControls(QWidget):
             "Add back what the model misses of each track, weighted by "
             "its share: α = 0 and 1 give the originals exactly"
         )
-        self.duration_box = NumberBox(
+        self.excerpt_box = NumberBox(
             "Excerpt",
             minimum=engine.MIN_EXCERPT_S,
             maximum=limits.MAX_EXCERPT_S,
@@ -59,8 +59,8 @@ class BlendControls(QWidget):
             decimals=1,
             suffix=" s",
         )
-        self.duration_box.setValue(engine.DEFAULT_EXCERPT_S)
-        self.duration_box.setToolTip(
+        self.excerpt_box.setValue(engine.DEFAULT_EXCERPT_S)
+        self.excerpt_box.setToolTip(
             "Length of the excerpts that are blended (each is at most its whole track)"
         )
 
@@ -76,7 +76,7 @@ class BlendControls(QWidget):
             self.morph_box,
             self.detail_box,
             QLabel("Excerpt:"),
-            self.duration_box,
+            self.excerpt_box,
         ):
             options.addWidget(widget)
         options.addStretch(1)

@@ -20,8 +20,8 @@ from pathlib import Path
 from PySide6.QtCore import QMimeData, QObject, QStandardPaths, Qt, QUrl
 from PySide6.QtGui import QDrag
 
-from musinterp_app import engine, sidecar
-from musinterp_app.engine import BlendSettings
+from musinterp_app import sidecar
+from musinterp_app.engine import BlendSettings, Settings
 from musinterp_app.gui.export_dialog import export_name
 
 SOURCES = ("blend", "A", "B")
@@ -58,7 +58,7 @@ class DragOut(QObject):
             view.drag_hover.connect(self.prepare)
             view.drag_started.connect(self.start_drag)
 
-    def request(self, source: str) -> tuple[tuple, str, engine.Settings] | None:
+    def request(self, source: str) -> tuple[tuple, str, Settings] | None:
         """What ``source``'s file would hold now: (a key naming it, the file name, the
         settings), or None while its tracks are not loaded."""
         session = self.window.session
@@ -68,7 +68,7 @@ class DragOut(QObject):
             settings, name = session.settings, export_name(session)
         else:  # a track alone: the exact source, as α = 0 or 1 with keep detail
             track = session.tracks[source]
-            end_s = track.start_s + track.duration_s
+            end_s = track.start_s + track.excerpt_s
             name = f"{Path(track.name).stem} {track.start_s:.1f}-{end_s:.1f} s"
             settings = BlendSettings(alpha=0.0 if source == "A" else 1.0, keep_detail=True)
         contents = tuple(t.content for t in session.tracks.values())
@@ -87,15 +87,15 @@ class DragOut(QObject):
         if (ready is not None and ready[0] == key) or self.pending.get(source) == key:
             return
         session = self.window.session
-        blender = session.engine
+        engine = session.engine
         options = session.export_options(DRAG_FORMAT)
         folder = self.folder / f"{source}-{next(self._numbers)}"
         self.pending[source] = key
 
         def work(cancel, progress):
             folder.mkdir()
-            heard = session.heard(blender, settings) if source == "blend" else settings
-            path = blender.export(folder / name, heard, options, cancel=cancel, progress=progress)
+            heard = session.heard(engine, settings) if source == "blend" else settings
+            path = engine.export(folder / name, heard, options, cancel=cancel, progress=progress)
             return key, path
 
         self.progress[source] = (0, 1)

@@ -33,7 +33,7 @@ def export_name(session, *, performance: bool = False) -> str:
 
 def start_folder(window) -> Path:
     """Where the dialog opens: the last export's folder, else track A's (else B's, else home)."""
-    remembered = window.settings.value("last_export_folder", "")
+    remembered = window.preferences.value("last_export_folder", "")
     if remembered and Path(str(remembered)).is_dir():
         return Path(str(remembered))
     loaded = [t for t in window.session.tracks.values() if t is not None]
@@ -87,10 +87,10 @@ class ExportDialog(QFileDialog):
 def ask_and_export(window, *, performance: bool = False) -> None:
     """Ask ``window``'s user for a file and export the blend (or morph), or the recorded
     performance, there; the folder, the type written and the rate are remembered."""
-    settings = window.settings
+    preferences = window.preferences
     morph = window.session.settings.morph and not performance
     title = "Export the morph A → B" if morph else "Export the blend"
-    remembered = str(settings.value("export_type", next(iter(FILTERS))))
+    remembered = str(preferences.value("export_type", next(iter(FILTERS))))
     remembered = remembered if remembered in FILTERS else next(iter(FILTERS))
     suggested = export_name(window.session, performance=performance) + FILTERS[remembered][0]
     dialog = ExportDialog(
@@ -101,6 +101,6 @@ def ask_and_export(window, *, performance: bool = False) -> None:
         return
     path, bits, kind = written_type(dialog.selectedFiles()[0], dialog.selectedNameFilter())
     dialog.chosen_rate_action().trigger()  # the Render menu's choice follows the dialog's
-    settings.setValue("last_export_folder", str(Path(path).absolute().parent))
-    settings.setValue("export_type", kind)
+    preferences.setValue("last_export_folder", str(Path(path).absolute().parent))
+    preferences.setValue("export_type", kind)
     window.export_to(path, sample_format=bits, performance=performance)

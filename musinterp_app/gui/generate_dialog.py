@@ -27,8 +27,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from musinterp_app import engine
 from musinterp_app.base import limits
+from musinterp_app.engine import GENERATE_TEMPERATURE, PAIR_SLOTS, Engine, export_audio
 from musinterp_app.gui.workers import JobPool, Lane
 from musinterp_app.model import prior
 from musinterp_app.model.onnx_vae import OnnxVAE
@@ -73,7 +73,7 @@ class GenerateDialog(QDialog):
         self.temperature = QDoubleSpinBox()
         self.temperature.setRange(limits.TEMPERATURE.low, limits.TEMPERATURE.high)
         self.temperature.setSingleStep(0.1)
-        self.temperature.setValue(engine.GENERATE_TEMPERATURE)
+        self.temperature.setValue(GENERATE_TEMPERATURE)
         self.seed = QSpinBox()
         self.seed.setRange(0, 2**31 - 1)  # a QSpinBox holds a C int; SEED allows more
         self.seed.setValue(secrets.randbelow(2**31))  # new music each time unless chosen
@@ -84,8 +84,8 @@ class GenerateDialog(QDialog):
         self.slots = QButtonGroup(self)
         slot_row = QHBoxLayout()
         loaded = loaded or {}
-        empty = next((slot for slot in ("A", "B") if slot not in loaded), "A")
-        for slot in ("A", "B"):
+        empty = next((slot for slot in PAIR_SLOTS if slot not in loaded), "A")
+        for slot in PAIR_SLOTS:
             button = QRadioButton(slot)
             button.setChecked(slot == empty)
             if slot in loaded:  # choosing it replaces that track: said before, not after
@@ -118,11 +118,11 @@ class GenerateDialog(QDialog):
         """Start the generation on the worker (a new request replaces a running one)."""
         seconds, temperature = self.seconds.value(), self.temperature.value()
         seed, kind, slot = self.seed.value(), self.kind.currentData(), self.slot
-        blender = engine.Engine(self.model)
+        engine = Engine(self.model)
         path = self.folder / f"generated-seed{seed}-T{temperature:g}-{kind}-{seconds:g}s.wav"
 
         def work(cancel, progress):
-            audio = blender.generate(
+            audio = engine.generate(
                 seconds,
                 temperature=temperature,
                 seed=seed,
@@ -131,7 +131,7 @@ class GenerateDialog(QDialog):
                 progress=progress,
             )
             self.folder.mkdir(parents=True, exist_ok=True)
-            engine.export_audio(path, audio, blender.config.sample_rate, level="peak")
+            export_audio(path, audio, engine.config.sample_rate, level="peak")
             return slot, str(path)
 
         self.generate_button.setEnabled(False)
@@ -161,10 +161,10 @@ class GenerateDialog(QDialog):
 
 def open_for(window) -> GenerateDialog:
     """File → Generate… of the main window: a non-modal dialog on its model whose result
-    the window loads like a dropped file. Files go to the folder in the window's settings
+    the window loads like a dropped file. Files go to the folder in the window's preferences
     (``generate_folder``), by default the app's data folder."""
     default = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
-    folder = window.settings.value("generate_folder") or str(Path(default) / "generated")
+    folder = window.preferences.value("generate_folder") or str(Path(default) / "generated")
     loaded = {slot: t.name for slot, t in window.session.tracks.items() if t is not None}
     dialog = GenerateDialog(window.session.engine.model, folder, parent=window, loaded=loaded)
     dialog.generated.connect(window.load)

@@ -282,9 +282,11 @@ def run_listening_test(
 def open_for(window) -> ListeningTestDialog:
     """Tools → Listening test… of the main window: a non-modal dialog on its model, with
     the tracks loaded in A and B already listed. Answers go to the folder in the window's
-    settings (``listening_test_folder``), by default the app's data folder."""
+    preferences (``listening_test_folder``), by default the app's data folder."""
     default = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
-    folder = window.settings.value("listening_test_folder") or str(Path(default) / "listening-test")
+    folder = window.preferences.value("listening_test_folder") or str(
+        Path(default) / "listening-test"
+    )
     tracks = [str(track.path) for track in window.session.tracks.values() if track is not None]
     window.session.stop()  # one thing plays at a time: the test's clips from here on
     window.session.player.release()  # and through one stream (some devices take only one)

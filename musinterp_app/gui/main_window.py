@@ -1,10 +1,10 @@
-"""The window: layout, menus, dialogs and settings around a :class:`Session`.
+"""The window: layout, menus, dialogs and preferences around a :class:`Session`.
 
 The session owns the engine, the job lanes, the player and what is playing,
 and says what happened through signals; the window shows it and turns the
 user's input into session calls. It never decodes, renders or plays itself.
 The window remembers the session (tracks, excerpts, α, options, model) and
-recent files in its settings, and restores them on the next start.
+recent files in its preferences (QSettings), and restores them on the next start.
 """
 
 from pathlib import Path
@@ -26,12 +26,12 @@ from PySide6.QtWidgets import (
 
 from musinterp_app.audio.io import AUDIO_SUFFIXES
 from musinterp_app.base import resources
-from musinterp_app.engine import BlendSettings
+from musinterp_app.engine import PAIR_SLOTS, BlendSettings
 from musinterp_app.gui import export_dialog, menus, midi, side_panels, window_memory
 from musinterp_app.gui.blend_controls import BlendControls
 from musinterp_app.gui.drag_out import DragOut
 from musinterp_app.gui.messages import plain_audio_problem, plain_message
-from musinterp_app.gui.session import SLOTS, Session
+from musinterp_app.gui.session import Session
 from musinterp_app.gui.spectrogram import ColourScale, SpectrogramView, add_difference_bar
 from musinterp_app.gui.track_panel import TrackPanel
 from musinterp_app.gui.transport_bar import LEVEL_FLOOR_DB, TransportBar
@@ -55,17 +55,17 @@ VIEWS = {  # the views under the tracks, left to right (View menu)
 class MainWindow(QMainWindow):
     blend_drawn = Signal()  # the blend spectrogram shows the latest decode
 
-    def __init__(self, model: OnnxVAE, *, settings: QSettings | None = None) -> None:
+    def __init__(self, model: OnnxVAE, *, preferences: QSettings | None = None) -> None:
         super().__init__()
         self.session = Session(model, self)
-        self.settings = settings or QSettings()
+        self.preferences = preferences or QSettings()
         self.last_message: QMessageBox | None = None
         self.setAcceptDrops(False)
-        self.midi = midi.MidiControl(self.settings, self)
+        self.midi = midi.MidiControl(self.preferences, self)
         self._build_widgets()
         self._build_menus()
         self._connect_session()
-        self._restore_settings()
+        self._restore_preferences()
         self._check_audio_device()
         self._update_enabled()
         self._update_title()
@@ -85,7 +85,7 @@ class MainWindow(QMainWindow):
         controls = self.blend_controls
         self.slider, self.alpha_box = controls.slider, controls.alpha_box
         self.mode_box, self.morph_box = controls.mode_box, controls.morph_box
-        self.detail_box, self.duration_box = controls.detail_box, controls.duration_box
+        self.detail_box, self.excerpt_box = controls.detail_box, controls.excerpt_box
         self.slider.valueChanged.connect(self._slider_moved)
         self.slider.sliderReleased.connect(session.settle)
         self.alpha_box.valueChanged.connect(
@@ -96,8 +96,8 @@ class MainWindow(QMainWindow):
         )
         self.morph_box.toggled.connect(lambda on: self._options_changed(morph=on))
         self.detail_box.toggled.connect(lambda on: self._options_changed(keep_detail=on))
-        self.duration_box.valueChanged.connect(session.set_excerpt_length)
-        for box in (self.alpha_box, self.duration_box):
+        self.excerpt_box.valueChanged.connect(session.set_excerpt_length)
+        for box in (self.alpha_box, self.excerpt_box):
             box.refused.connect(lambda message: self._show_status(f"⚠ {message}"))
 
         self.transport = TransportBar()
@@ -131,7 +131,7 @@ class MainWindow(QMainWindow):
 
     def _build_views(self) -> None:
         """The track panels and the spectrogram views, on one time axis and colour scale."""
-        self.panels = {slot: TrackPanel(slot) for slot in SLOTS}
+        self.panels = {slot: TrackPanel(slot) for slot in PAIR_SLOTS}
         self.views = {
             "A": SpectrogramView("A excerpt", empty_text="A's excerpt"),
             "blend": SpectrogramView(
@@ -218,7 +218,7 @@ class MainWindow(QMainWindow):
         # Record captures what plays live (a morph is rendered whole: nothing to perform)
         self.record_button.setEnabled(ready and can_play and not morph)
         self._show_playing(session.playing)  # the play buttons' words (▶ Morph, ■ Blend …)
-        for slot in SLOTS:
+        for slot in PAIR_SLOTS:
             self.buttons[slot].setEnabled(can_play and session.tracks[slot] is not None)
         for control in (self.slider, self.alpha_box):  # a morph ramps α itself
             control.setEnabled(not morph)
@@ -296,7 +296,7 @@ class MainWindow(QMainWindow):
         if self.midi.learning:
             self.midi.learn("")
             busy.append("MIDI learn")
-        for slot in SLOTS:
+        for slot in PAIR_SLOTS:
             if slot in busy:
                 self._track_changed(slot)
         self._show_status("Cancelled." if busy else "Nothing to cancel.")
@@ -324,29 +324,29 @@ class MainWindow(QMainWindow):
 
     # ----- loading ----------------------------------------------------------------------------
     def open_dialog(self, slot: str) -> None:
-        folder = self.settings.value("last_folder", str(Path.home()))
+        folder = self.preferences.value("last_folder", str(Path.home()))
         path, _ = QFileDialog.getOpenFileName(self, f"Open track {slot}", folder, AUDIO_FILTER)
         if path:
             self.load(slot, path)
 
     def open_examples(self) -> None:
         examples = sorted(resources.examples_dir().glob("*.ogg"))
-        for slot, path in zip(SLOTS, examples, strict=False):
+        for slot, path in zip(PAIR_SLOTS, examples, strict=False):
             self.load(slot, str(path))
 
     def load(self, slot: str, path: str) -> None:
         """Load ``path`` into ``slot`` in the background; the old track stays until it works."""
-        self.settings.setValue("last_folder", str(Path(path).absolute().parent))
+        self.preferences.setValue("last_folder", str(Path(path).absolute().parent))
         self.session.load(slot, path)
 
     def recent_files(self) -> list[str]:
-        stored = self.settings.value("recent_files", [])
+        stored = self.preferences.value("recent_files", [])
         return [stored] if isinstance(stored, str) else list(stored or [])
 
     def _remember_recent(self, path: Path) -> None:
         name = str(path.absolute())
         recent = [name] + [p for p in self.recent_files() if p != name]
-        self.settings.setValue("recent_files", recent[:RECENT_FILES])
+        self.preferences.setValue("recent_files", recent[:RECENT_FILES])
 
     def _fill_recent_menu(self, slot: str) -> None:
         menu: QMenu = self.recent_menus[slot]
@@ -388,7 +388,7 @@ class MainWindow(QMainWindow):
         tracks = self.session.tracks
         frames = self.session.engine.blend_frames if self.session.ready else None
         config = self.session.engine.config
-        for slot, other in zip(SLOTS, SLOTS[::-1], strict=True):
+        for slot, other in zip(PAIR_SLOTS, PAIR_SLOTS[::-1], strict=True):
             track = tracks[slot]
             if frames is None or track is None or frames >= track.frames:
                 self.panels[slot].set_blended(None)
@@ -416,15 +416,15 @@ class MainWindow(QMainWindow):
         """Show the session's settings (after undo/redo) without asking for them again."""
         settings = self.session.settings
         widgets = (self.slider, self.alpha_box, self.mode_box, self.morph_box, self.detail_box)
-        for widget in (*widgets, self.duration_box):
+        for widget in (*widgets, self.excerpt_box):
             widget.blockSignals(True)
         self.slider.setValue(round(settings.alpha * SLIDER_STEPS))
         self.alpha_box.setValue(settings.alpha)
         self.mode_box.setCurrentIndex(max(self.mode_box.findData(settings.mode), 0))
         self.morph_box.setChecked(settings.morph)
         self.detail_box.setChecked(settings.keep_detail)
-        self.duration_box.setValue(self.session.excerpt_s)
-        for widget in (*widgets, self.duration_box):
+        self.excerpt_box.setValue(self.session.excerpt_s)
+        for widget in (*widgets, self.excerpt_box):
             widget.blockSignals(False)
         self._update_enabled()
 
@@ -458,7 +458,7 @@ class MainWindow(QMainWindow):
 
     def _show_view(self, name: str, on: bool) -> None:
         self.views[name].setVisible(on)
-        self.settings.setValue(f"view/{name}", on)
+        self.preferences.setValue(f"view/{name}", on)
         if name == "difference" and on:
             self._show_difference()
 
@@ -518,7 +518,7 @@ class MainWindow(QMainWindow):
         self.panels[source].view.set_cursor(seconds)
         track = self.session.tracks.get(source)
         inside = seconds is not None and track is not None
-        inside = inside and track.start_s <= seconds <= track.start_s + track.duration_s
+        inside = inside and track.start_s <= seconds <= track.start_s + track.excerpt_s
         self.views[source].set_cursor(seconds - track.start_s if inside else None)
 
     # ----- export -----------------------------------------------------------------------------
@@ -538,7 +538,7 @@ class MainWindow(QMainWindow):
     # ----- model ------------------------------------------------------------------------------
     def load_model_dialog(self) -> None:
         folder = QFileDialog.getExistingDirectory(
-            self, "Load model folder", self.settings.value("last_model_folder", "")
+            self, "Load model folder", self.preferences.value("last_model_folder", "")
         )
         if folder:
             self.load_model(folder)
@@ -549,14 +549,14 @@ class MainWindow(QMainWindow):
 
     def _model_changed(self) -> None:
         folder = str(self.session.engine.model.info.folder.absolute())
-        self.settings.setValue("last_model_folder", folder)
+        self.preferences.setValue("last_model_folder", folder)
         self._update_enabled()
 
     def about(self) -> None:
         self._show_box("About musinterp", menus.about_text(self.session.engine.model.info))
 
     # ----- settings and closing ---------------------------------------------------------------
-    def _restore_settings(self) -> None:
+    def _restore_preferences(self) -> None:
         """The window's options, and the last session's tracks (those whose files exist)."""
         window_memory.restore(self)
 

@@ -9,6 +9,7 @@ from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 
 from musinterp_app import __version__, engine
 from musinterp_app.audio import player as playback
+from musinterp_app.engine import PAIR_SLOTS
 from musinterp_app.gui import generate_dialog, listening_test, midi, window_memory
 from musinterp_app.model import evaluation
 from musinterp_app.model.onnx_vae import ModelInfo
@@ -87,7 +88,7 @@ def _file_menu(window, file_menu, add) -> dict:
     add(file_menu, "open_a", "Open track &A…", lambda: window.open_dialog("A"), "Ctrl+O")
     add(file_menu, "open_b", "Open track &B…", lambda: window.open_dialog("B"), "Ctrl+Shift+O")
     recent_menus = {}
-    for slot in ("A", "B"):
+    for slot in PAIR_SLOTS:
         menu = file_menu.addMenu(f"Open &recent in {slot}")
         menu.aboutToShow.connect(lambda s=slot: window._fill_recent_menu(s))
         recent_menus[slot] = menu
@@ -124,7 +125,7 @@ def _edit_menu(window, edit_menu, add, actions: dict) -> None:
 def _view_menu(window, view_menu, actions: dict, views: dict[str, str]) -> None:
     for name, title in views.items():
         action = QAction(title, window, checkable=True)
-        action.setChecked(window.settings.value(f"view/{name}", name != "difference", type=bool))
+        action.setChecked(window.preferences.value(f"view/{name}", name != "difference", type=bool))
         action.toggled.connect(lambda on, n=name: window._show_view(n, on))
         window.views[name].setVisible(action.isChecked())
         view_menu.addAction(action)
@@ -151,8 +152,8 @@ def _audio_menu(window, menu) -> None:
     buffers = menu.addMenu("&Buffer size")
 
     def use(device: str | None, block_size: int) -> None:
-        window.settings.setValue("audio/device", device or "")
-        window.settings.setValue("audio/block_size", block_size)
+        window.preferences.setValue("audio/device", device or "")
+        window.preferences.setValue("audio/block_size", block_size)
         window.session.set_output(device, block_size)
         window.session.status.emit(f"Playing through {window.session.output_words()}.")
 
@@ -186,7 +187,7 @@ def _choice_group(window, menu, name: str, title: str, options: tuple, default) 
     settings and handed to the session's render options."""
     menu.addSection(title)
     group = QActionGroup(window)
-    remembered = str(window.settings.value(f"render/{name}", default))
+    remembered = str(window.preferences.value(f"render/{name}", default))
     for label, value in options:
         action = group.addAction(label)
         action.setCheckable(True)
@@ -197,7 +198,7 @@ def _choice_group(window, menu, name: str, title: str, options: tuple, default) 
         next(a for a in group.actions() if a.data() == default).setChecked(True)
 
     def chosen(action: QAction) -> None:
-        window.settings.setValue(f"render/{name}", action.data())
+        window.preferences.setValue(f"render/{name}", action.data())
         window.session.set_render_option(name, action.data())
 
     group.triggered.connect(chosen)

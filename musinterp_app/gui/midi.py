@@ -79,9 +79,9 @@ class MidiControl(QObject):
     state_changed = Signal()
     _arrived = Signal(object)  # a message, from rtmidi's thread to this object's
 
-    def __init__(self, settings: QSettings, parent: QObject | None = None) -> None:
+    def __init__(self, preferences: QSettings, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.settings = settings
+        self.preferences = preferences
         self.bindings: dict[tuple[int, int], str] = self._remembered()
         self.learning = ""  # the target the next CC binds to ('' when not learning)
         self.lister, self.problem = None, ""
@@ -182,7 +182,7 @@ class MidiControl(QObject):
     def _remembered(self) -> dict[tuple[int, int], str]:
         bindings = {}
         for target in TARGETS:
-            value = str(self.settings.value(f"midi/{target}", ""))
+            value = str(self.preferences.value(f"midi/{target}", ""))
             with contextlib.suppress(ValueError):
                 channel, control = (int(part) for part in value.split(","))
                 if 0 <= channel < 16 and 0 <= control <= CC_MAX:
@@ -192,7 +192,9 @@ class MidiControl(QObject):
     def _remember(self) -> None:
         for target in TARGETS:
             bound = [key for key, t in self.bindings.items() if t == target]
-            self.settings.setValue(f"midi/{target}", ",".join(map(str, bound[0])) if bound else "")
+            self.preferences.setValue(
+                f"midi/{target}", ",".join(map(str, bound[0])) if bound else ""
+            )
 
     def close(self) -> None:
         self._scan.stop()

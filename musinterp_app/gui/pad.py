@@ -26,9 +26,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from musinterp_app import engine, sidecar
+from musinterp_app import sidecar
 from musinterp_app.audio import io
-from musinterp_app.engine import BlendSettings, Engine, ExportOptions, PadSettings, Track
+from musinterp_app.engine import (
+    CORNER_SLOTS,
+    DEFAULT_EXCERPT_S,
+    BlendSettings,
+    Engine,
+    ExportOptions,
+    PadSettings,
+    Track,
+    latest_start_s,
+    load_track,
+    with_excerpt,
+)
 from musinterp_app.gui.throttle import Throttle
 from musinterp_app.gui.workers import Lane
 
@@ -154,11 +165,12 @@ class PadSurface(QWidget):
 class PadPanel(QWidget):
     """The pad at work on an engine (see the module docstring).
 
-    ``engine_now`` returns the engine to use now (its owner may swap it, e.g. on a
-    model switch); ``lanes(names, parent)`` makes the pad's job lanes (the session's
-    ``new_lanes``, so Esc cancels them too); C and D, once loaded, go in through
-    ``set_corner(slot, track)`` (the session's). ``options`` gives the window's blend
-    options (interpolation, keep detail, steady level), which the pad uses too.
+    ``current_engine`` returns the engine to use now (its owner may swap it, e.g. on a
+    model switch; :attr:`engine` reads it); ``lanes(names, parent)`` makes the pad's
+    job lanes (the session's ``new_lanes``, so Esc cancels them too); C and D, once
+    loaded, go in through ``set_corner(slot, track)`` (the session's). ``options`` gives
+    the window's blend options (interpolation, keep detail, steady level), which the pad
+    uses too.
     """
 
     blended = Signal(object)  # log-mel [n_mels, frames] of the puck's blend (decode only)
@@ -171,14 +183,14 @@ class PadPanel(QWidget):
 
     def __init__(
         self,
-        engine_now: Callable[[], Engine],
+        current_engine: Callable[[], Engine],
         lanes: Callable[[tuple[str, ...], QWidget], dict[str, Lane]],
         set_corner: Callable[[str, Track], None],
         options: Callable[[], BlendSettings] = BlendSettings,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
-        self.engine_now = engine_now
+        self._current_engine = current_engine
         self.set_corner = set_corner
         self.options = options
         self.surface = PadSurface(self)
@@ -188,9 +200,9 @@ class PadPanel(QWidget):
         self.draw_box.toggled.connect(self._set_drawing)
         self.load_buttons = {
             slot: QPushButton(f"Load {slot}…", self, clicked=lambda _=False, s=slot: self._ask(s))
-            for slot in ("C", "D")
+            for slot in CORNER_SLOTS
         }
-        self.start_fields = {slot: self._start_field(slot) for slot in ("C", "D")}
+        self.start_fields = {slot: self._start_field(slot) for slot in CORNER_SLOTS}
         self.export_button = QPushButton("Export path morph…", self, enabled=False)
         self.export_button.clicked.connect(self._ask_export)
         self.status = QLabel("Load C and D (A and B are the window's tracks)", self)
@@ -201,7 +213,7 @@ class PadPanel(QWidget):
         self.lanes["decode"].finished.connect(self._decoded)
         self.lanes["render"].finished.connect(self.rendered.emit)  # a drawn path's morph
         self.lanes["export"].finished.connect(self._exported)
-        for slot in ("C", "D"):
+        for slot in CORNER_SLOTS:
             self.lanes[f"load {slot}"].finished.connect(
                 lambda track, s=slot: self._loaded(s, track)
             )
@@ -215,7 +227,7 @@ class PadPanel(QWidget):
         self.surface.path_drawn.connect(lambda _path: self.refresh())
 
         buttons = QGridLayout()  # C's and D's rows, then the export: narrow enough for a dock
-        for row, slot in enumerate(("C", "D")):
+        for row, slot in enumerate(CORNER_SLOTS):
             buttons.addWidget(self.load_buttons[slot], row, 0)
             buttons.addWidget(self.start_fields[slot], row, 1)
         buttons.addWidget(self.export_button, 2, 0, 1, 2)
@@ -227,8 +239,13 @@ class PadPanel(QWidget):
         self.refresh()
 
     @property
+    def engine(self) -> Engine:
+        """The engine to use now (its owner may have swapped it since the last call)."""
+        return self._current_engine()
+
+    @property
     def ready(self) -> bool:
-        return all(self.engine_now().tracks[slot] is not None for slot in CORNERS)
+        return all(self.engine.tracks[slot] is not None for slot in CORNERS)
 
     def settings(self, *, path: bool = False) -> PadSettings:
         x, y = self.surface.position
@@ -253,43 +270,43 @@ class PadPanel(QWidget):
         return field
 
     def load(
-        self, slot: str, path: str | Path, *, start_s: float = 0.0, duration_s: float | None = None
+        self, slot: str, path: str | Path, *, start_s: float = 0.0, excerpt_s: float | None = None
     ) -> None:
         """Load a file into corner C or D from ``start_s`` (in the background), as long as the
-        other tracks' excerpts (or ``duration_s``); A and B are the window's."""
-        blender = self.engine_now()
-        model = blender.model
-        duration_s = duration_s or next(
-            (t.duration_s for t in blender.tracks.values() if t is not None),
-            engine.DEFAULT_EXCERPT_S,
+        other tracks' excerpts (or ``excerpt_s``); A and B are the window's."""
+        engine = self.engine
+        model = engine.model
+        excerpt_s = excerpt_s or next(
+            (t.excerpt_s for t in engine.tracks.values() if t is not None),
+            DEFAULT_EXCERPT_S,
         )
         self.status.setText(f"Loading {Path(path).name} into {slot}…")
-        options = {"start_s": start_s, "duration_s": duration_s, "overview": False}
+        options = {"start_s": start_s, "excerpt_s": excerpt_s, "overview": False}
 
         def work(cancel, _progress):
-            return model, engine.load_track(path, model, cancel=cancel, **options)
+            return model, load_track(path, model, cancel=cancel, **options)
 
         self.lanes[f"load {slot}"].submit(work)
 
     def _move_excerpt(self, slot: str, start_s: float) -> None:
         """Analyse another excerpt of corner ``slot``'s file."""
-        blender = self.engine_now()
-        track, model = blender.tracks[slot], blender.model
+        engine = self.engine
+        track, model = engine.tracks[slot], engine.model
         if track is None or abs(track.start_s - start_s) < 0.05:
             return
         self.status.setText(f"Analysing the new excerpt of {slot}…")
         self.lanes[f"load {slot}"].submit(
             lambda cancel, progress: (
                 model,
-                engine.with_excerpt(
-                    track, model, start_s=start_s, duration_s=track.duration_s, cancel=cancel
+                with_excerpt(
+                    track, model, start_s=start_s, excerpt_s=track.excerpt_s, cancel=cancel
                 ),
             )
         )
 
     def _loaded(self, slot: str, result: tuple) -> None:
         model, track = result
-        if self.engine_now().model is not model:  # the model changed meanwhile: encoded for
+        if self.engine.model is not model:  # the model changed meanwhile: encoded for
             self.status.setText(f"{track.name} was loaded for another model; load it again.")
             return  # the old one, so it cannot be blended with the new one's latents
         self.set_corner(slot, track)
@@ -305,13 +322,13 @@ class PadPanel(QWidget):
 
     def refresh(self) -> None:
         """Show the corners' names and what is missing (after any track changed)."""
-        tracks = self.engine_now().tracks
+        tracks = self.engine.tracks
         self.surface.set_names({s: t.name if t else "" for s, t in tracks.items() if s in CORNERS})
         for slot, field in self.start_fields.items():
             track = tracks[slot]
             field.setEnabled(track is not None)
             if track is not None:
-                field.setRange(0.0, engine.latest_start_s(track.info))
+                field.setRange(0.0, latest_start_s(track.info))
                 field.setValue(track.start_s)
         missing = [slot for slot in CORNERS if tracks[slot] is None]
         self.export_button.setEnabled(not missing and len(self.surface.path) > 1)
@@ -336,8 +353,8 @@ class PadPanel(QWidget):
     def _decode(self) -> None:
         if not self.ready:
             return
-        blender, settings = self.engine_now(), self.settings()
-        self.lanes["decode"].submit(lambda cancel, progress: blender.blend_mel(settings))
+        engine, settings = self.engine, self.settings()
+        self.lanes["decode"].submit(lambda cancel, progress: engine.blend_mel(settings))
 
     def _decoded(self, log_mel: np.ndarray) -> None:
         self.blended.emit(log_mel)
@@ -354,18 +371,18 @@ class PadPanel(QWidget):
         """A path was drawn: render the morph along it, to play (before any export)."""
         if not self.ready:
             return
-        blender, settings = self.engine_now(), self.settings(path=True)
+        engine, settings = self.engine, self.settings(path=True)
         self.lanes["render"].submit(
-            lambda cancel, progress: blender.render(settings, cancel=cancel, progress=progress)
+            lambda cancel, progress: engine.render(settings, cancel=cancel, progress=progress)
         )
 
     def export_to(self, path: str | Path, options: ExportOptions | None = None) -> None:
         """Export the morph along the drawn path (and its sidecar), in the background."""
-        blender, settings = self.engine_now(), self.settings(path=True)
+        engine, settings = self.engine, self.settings(path=True)
         options = options or ExportOptions()
         self.status.setText(f"Exporting {Path(path).name}…")
         self.lanes["export"].submit(
-            lambda cancel, progress: blender.export(
+            lambda cancel, progress: engine.export(
                 path, settings, options, cancel=cancel, progress=progress
             )
         )

@@ -20,17 +20,27 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
-from musinterp_app import engine, sidecar
+from musinterp_app import sidecar
 from musinterp_app.audio import mel
 from musinterp_app.audio import player as playback
-from musinterp_app.engine import BlendSettings, Engine, Track
+from musinterp_app.engine import (
+    DEFAULT_EXCERPT_S,
+    PAIR_SLOTS,
+    RENDER_ITERATIONS,
+    BlendSettings,
+    Engine,
+    ExportOptions,
+    Settings,
+    Track,
+    load_track,
+    with_excerpt,
+)
 from musinterp_app.gui import workers
 from musinterp_app.gui.live_control import LiveControl
 from musinterp_app.gui.session_playback import (
     CURSOR_MS,
     DRAG_DECODE_MS,
     IDLE_RELEASE_MS,
-    SLOTS,
     Playback,
 )
 from musinterp_app.gui.throttle import Throttle
@@ -60,7 +70,7 @@ class SessionState:
         """The change from ``before`` to this state, in a few words (the Edit menu's)."""
         if self.tracks == before.tracks[::-1] and self.tracks != before.tracks:
             return "swap A ↔ B"
-        for slot, now, then in zip(SLOTS, self.tracks, before.tracks, strict=True):
+        for slot, now, then in zip(PAIR_SLOTS, self.tracks, before.tracks, strict=True):
             if now != then:
                 if now is not None and then is not None and now.path == then.path:
                     return f"move the excerpt of {slot}"
@@ -77,12 +87,12 @@ class SessionState:
         return "keep detail" if new.keep_detail else "no added detail"
 
 
-def mix_difference(blender: Engine, settings: BlendSettings, blended: np.ndarray) -> np.ndarray:
+def mix_difference(engine: Engine, settings: BlendSettings, blended: np.ndarray) -> np.ndarray:
     """What the model changes: the blend minus the α-weighted mix of A's and B's log-mels
     (per frame when morphing), normalised units, ``[n_mels, frames]``."""
     frames = blended.shape[1]
     share_a, share_b = settings.shares(frames)
-    a, b = (blender.tracks[slot].mel[:, :frames] for slot in SLOTS)
+    a, b = (engine.tracks[slot].mel[:, :frames] for slot in PAIR_SLOTS)
     return blended - (share_a * a + share_b * b)
 
 
@@ -145,9 +155,9 @@ class Session(Playback, QObject):
         self.audio_problem = playback.unavailable_reason()  # '' when playback works
         self.settings = BlendSettings()
         self.even_steps = True  # measured better: see Engine.even_steps and the README's Even steps
-        self.excerpt_s = engine.DEFAULT_EXCERPT_S
+        self.excerpt_s = DEFAULT_EXCERPT_S
         self.autoplay = True  # play the blend as soon as a change settles
-        self.render_options = {"iterations": engine.RENDER_ITERATIONS, "level": "match", "rate": 0}
+        self.render_options = {"iterations": RENDER_ITERATIONS, "level": "match", "rate": 0}
         self.blended_mel = None  # [n_mels, frames] of decoded_settings
         self.difference_mel = None  # [n_mels, frames]: see mix_difference
         self.decoded_settings: BlendSettings | None = None
@@ -175,7 +185,7 @@ class Session(Playback, QObject):
         self._connect_lanes()
 
     def _connect_lanes(self) -> None:
-        for slot in SLOTS:
+        for slot in PAIR_SLOTS:
             lane = self.lanes[slot]
             lane.finished.connect(lambda track, s=slot: self._track_loaded(s, track))
             lane.failed.connect(lambda message, s=slot: self.track_failed.emit(s, message))
@@ -200,8 +210,8 @@ class Session(Playback, QObject):
 
     # ----- state --------------------------------------------------------------------------------
     @property
-    def tracks(self) -> dict[str, engine.Track | None]:
-        return {slot: self.engine.tracks[slot] for slot in SLOTS}
+    def tracks(self) -> dict[str, Track | None]:
+        return {slot: self.engine.tracks[slot] for slot in PAIR_SLOTS}
 
     @property
     def ready(self) -> bool:
@@ -236,7 +246,7 @@ class Session(Playback, QObject):
         if state.tracks == current.tracks[::-1] and state.tracks != current.tracks:
             self.swap()
         self.set_excerpt_length(state.excerpt_s, record=False)
-        for slot, wanted, now in zip(SLOTS, state.tracks, self.state().tracks, strict=True):
+        for slot, wanted, now in zip(PAIR_SLOTS, state.tracks, self.state().tracks, strict=True):
             if wanted is not None and wanted != now:
                 if now is not None and wanted.path == now.path:
                     self.move_excerpt(slot, wanted.start_s)
@@ -255,11 +265,11 @@ class Session(Playback, QObject):
         self.lanes[slot].submit(
             lambda cancel, progress: (
                 model,
-                engine.load_track(
+                load_track(
                     path,
                     model,
                     start_s=start_s,
-                    duration_s=duration,
+                    excerpt_s=duration,
                     cancel=cancel,
                     progress=progress,
                 ),
@@ -275,9 +285,7 @@ class Session(Playback, QObject):
         self.lanes[slot].submit(
             lambda cancel, _progress: (
                 model,
-                engine.with_excerpt(
-                    track, model, start_s=start_s, duration_s=duration, cancel=cancel
-                ),
+                with_excerpt(track, model, start_s=start_s, excerpt_s=duration, cancel=cancel),
             )
         )
 
@@ -296,17 +304,17 @@ class Session(Playback, QObject):
     def swap(self) -> None:
         """Track A becomes B and B becomes A (no file is read again)."""
         a, b = self.tracks["A"], self.tracks["B"]
-        for slot in SLOTS:
+        for slot in PAIR_SLOTS:
             self.lanes[slot].cancel()
         self.engine.tracks["A"], self.engine.tracks["B"] = b, a
-        for slot in SLOTS:  # both swapped first: no listener sees one track in both slots
+        for slot in PAIR_SLOTS:  # both swapped first: no listener sees one track in both slots
             self.track_changed.emit(slot)
         self.blend_buffer = None
-        self._heard_changed(SLOTS)
+        self._heard_changed(PAIR_SLOTS)
         self.request_decode()
         self.record()
 
-    def _track_loaded(self, slot: str, result: tuple[OnnxVAE, engine.Track]) -> None:
+    def _track_loaded(self, slot: str, result: tuple[OnnxVAE, Track]) -> None:
         self.work_ended.emit()
         model, track = result
         if model is not self.engine.model:  # the model was switched while this one loaded
@@ -317,7 +325,7 @@ class Session(Playback, QObject):
         self.engine.set_track(slot, track)
         self.blend_buffer = None
         self.track_changed.emit(slot)
-        excerpt = f"excerpt {track.start_s:.1f}–{track.start_s + track.duration_s:.1f} s"
+        excerpt = f"excerpt {track.start_s:.1f}–{track.start_s + track.excerpt_s:.1f} s"
         self.status.emit(f"{slot}: {track.name}, {excerpt}.")
         if track.note:
             self.notice.emit(f"{slot}: {track.note}.")
@@ -382,18 +390,18 @@ class Session(Playback, QObject):
 
     def _send_live_settings(self, settings: BlendSettings) -> None:
         """New options to the live renderer, through even steps (measured on a worker)."""
-        blender = self.engine
-        self.pool.start(lambda: self.live.set_settings(self.heard(blender, settings)))
+        engine = self.engine
+        self.pool.start(lambda: self.live.set_settings(self.heard(engine, settings)))
 
     def request_decode(self) -> None:
         if not self.ready:
             return
-        settings, blender = self.settings, self.live.decoding_engine(self.engine)
+        settings, engine = self.settings, self.live.decoding_engine(self.engine)
 
         def decode(_cancel, _progress):
-            heard = self.heard(blender, settings)
-            blended = blender.blend_mel(heard)
-            return settings, blended, mix_difference(blender, heard, blended)
+            heard = self.heard(engine, settings)
+            blended = engine.blend_mel(heard)
+            return settings, blended, mix_difference(engine, heard, blended)
 
         self.lanes["decode"].submit(decode)
 
@@ -406,17 +414,17 @@ class Session(Playback, QObject):
         """Render the current blend's audio in the background (playing from the first chunk)."""
         if not self.ready:
             return
-        settings, blender = self.settings, self.engine
+        settings, engine = self.settings, self.engine
         if play or self.playing == "blend":
             self.stop()  # never the old blend's sound under the new one's picture
-        buffer = self.player.new_buffer(blender.blend_frames * blender.config.hop_length)
+        buffer = self.player.new_buffer(engine.blend_frames * engine.config.hop_length)
         self.blend_buffer = (settings, buffer)
         self._play_when_ready = play
         iterations = self.render_options["iterations"]
 
         def render(cancel, progress):
-            for chunk in blender.render_stream(
-                self.heard(blender, settings), n_iter=iterations, cancel=cancel
+            for chunk in engine.render_stream(
+                self.heard(engine, settings), n_iter=iterations, cancel=cancel
             ):
                 buffer.write(chunk)  # then progress: playback starts on samples, never before
                 progress(buffer.filled, len(buffer.samples))
@@ -425,12 +433,12 @@ class Session(Playback, QObject):
         self.lanes["render"].submit(render)
         self.status.emit(f"Rendering the {self._what(settings)}…")
 
-    def heard(self, blender: Engine, settings: engine.Settings) -> engine.Settings:
+    def heard(self, engine: Engine, settings: Settings) -> Settings:
         """What the slider's settings sound as: with even steps (when on), α re-spaced
         so equal slider steps change the sound equally (measured once per pair of tracks,
         on a worker: call it there). The pad's settings sound as they are."""
         if self.even_steps and isinstance(settings, BlendSettings):
-            return blender.even_steps(settings)
+            return engine.even_steps(settings)
         return settings
 
     @staticmethod
@@ -478,20 +486,20 @@ class Session(Playback, QObject):
         settings = replace(self.settings, morph=True) if morph else self.settings
         if performance:
             settings = self.live.performance
-        blender = self.engine
+        engine = self.engine
         options = self.export_options(sample_format)
 
         def work(cancel, progress):  # the audio and its NAME.musinterp.json
-            heard = self.heard(blender, settings)
-            return blender.export(path, heard, options, cancel=cancel, progress=progress)
+            heard = self.heard(engine, settings)
+            return engine.export(path, heard, options, cancel=cancel, progress=progress)
 
         self.status.emit(f"Exporting the {self._what(settings)} to {Path(path).name}…")
         self.lanes["export"].submit(work)
 
-    def export_options(self, sample_format: str) -> engine.ExportOptions:
+    def export_options(self, sample_format: str) -> ExportOptions:
         """How an export from the window is rendered: the Render menu's quality, level and
         rate, and ``sample_format``."""
-        return engine.ExportOptions(
+        return ExportOptions(
             n_iter=self.render_options["iterations"],
             level=self.render_options["level"],
             output_rate=self.export_rate(),

@@ -1,7 +1,7 @@
 """A session file: everything in the window that shapes the sound, to come back to.
 
 *File → Save session / Open session* keep as many as a musician wants; the window
-also writes one beside its settings when it closes and opens it at the next start.
+also writes one beside its preferences when it closes and opens it at the next start.
 A small JSON file (``NAME.musinterp-session.json``): the model, the four tracks with
 their excerpts and each file's sha256 (as export sidecars keep them), the blend
 settings, tempo and key matching with what was given by hand, the pad's puck and
@@ -23,7 +23,7 @@ from musinterp_app.engine import EXPORT_LEVELS, SLOTS, BlendSettings
 FORMAT = "musinterp session"
 FORMAT_VERSION = 1
 SUFFIX = ".musinterp-session.json"
-LAST_SESSION = "last" + SUFFIX  # the one the window writes on closing, beside its settings
+LAST_SESSION = "last" + SUFFIX  # the one the window writes on closing, beside its preferences
 PANELS = ("sync", "pad")
 RATE_CHOICES = (0, -1)  # the sources' rate, the model's; else a rate in Hz
 

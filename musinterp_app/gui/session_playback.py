@@ -14,6 +14,7 @@ import numpy as np
 from musinterp_app import engine
 from musinterp_app.audio import io
 from musinterp_app.audio import player as playback
+from musinterp_app.engine import PAIR_SLOTS
 
 DRAG_DECODE_MS = 33  # ~30 Hz while the slider is dragged
 # While the blend plays live the sound comes first: the picture follows at ~10 Hz, leaving
@@ -22,7 +23,6 @@ LIVE_DRAG_DECODE_MS = 100
 PLAY_FROM_S = 120.0  # "play from here" plays this much of the track at most
 CURSOR_MS = 33
 IDLE_RELEASE_MS = 60_000  # the output stream is closed after a minute of silence
-SLOTS = ("A", "B")
 
 
 class Playback:
@@ -138,7 +138,7 @@ class Playback:
         live = self.live.position_s()
         if live is not None:
             return live
-        if self.playing in SLOTS and not self._whole_track and self.player.playing:
+        if self.playing in PAIR_SLOTS and not self._whole_track and self.player.playing:
             return self.player.position_s
         return 0.0
 

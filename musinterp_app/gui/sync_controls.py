@@ -45,13 +45,13 @@ class SyncControls(QWidget):
 
     def __init__(
         self,
-        engine_now: Callable[[], Engine],
+        current_engine: Callable[[], Engine],
         lanes: Callable[[tuple[str, ...], QWidget], dict[str, Lane]],
         on_synced: Callable[[Engine], None],
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
-        self.engine_now = engine_now
+        self._current_engine = current_engine
         self.on_synced = on_synced
         # All by content (Track.content), for the contents loaded in some slot:
         self.estimates: dict[Content, tuple[Tempo, Key]] = {}
@@ -116,6 +116,11 @@ class SyncControls(QWidget):
         layout.setRowStretch(2 * len(SLOTS) + 2, 1)  # a tall panel keeps its rows together
         self._show()
 
+    @property
+    def engine(self) -> Engine:
+        """The engine to use now (its owner may have swapped it since the last call)."""
+        return self._current_engine()
+
     def _tempo_field(self, slot: str) -> QDoubleSpinBox:
         """``slot``'s tempo, typed over the estimate (Enter or leaving the field applies it)."""
         field = QDoubleSpinBox(self, decimals=1, suffix=" BPM", keyboardTracking=False)
@@ -143,15 +148,15 @@ class SyncControls(QWidget):
 
     def loaded(self) -> dict[str, Content]:
         """The content of each loaded slot."""
-        tracks = self.engine_now().tracks
+        tracks = self.engine.tracks
         return {slot: track.content for slot, track in tracks.items() if track is not None}
 
     def refresh(self) -> None:
         """Estimate the tempo and key of each loaded track not estimated yet (in the
         background, once per content), forget those of contents no longer loaded, and show
         what is known."""
-        blender = self.engine_now()
-        tracks = {t.content: t for t in blender.tracks.values() if t is not None}
+        engine = self.engine
+        tracks = {t.content: t for t in engine.tracks.values() if t is not None}
         for known in (self.estimates, self.problems, self.tempo_bpm, self.keys):
             for content in set(known) - set(tracks):
                 del known[content]
@@ -166,7 +171,7 @@ class SyncControls(QWidget):
         if missing and not running:
             self._estimating = set(missing)
             self.lanes["estimate"].submit(
-                lambda cancel, _progress: _estimate_each(blender, missing, cancel)
+                lambda cancel, _progress: _estimate_each(engine, missing, cancel)
             )
         self._show()
 
@@ -202,7 +207,7 @@ class SyncControls(QWidget):
 
     def _take_restored(self, slot: str) -> None:
         """Give ``slot`` the session's hand-given values if its saved track is loaded there."""
-        track = self.engine_now().tracks[slot]
+        track = self.engine.tracks[slot]
         waiting = self._restoring.get(slot)
         if track is None or waiting is None:
             return
@@ -219,7 +224,7 @@ class SyncControls(QWidget):
         content is new, and fit again while matching is on when it is new or not fitted as
         the toggles say (B, C, D are fitted to A)."""
         self._take_restored(slot)
-        track = self.engine_now().tracks[slot]
+        track = self.engine.tracks[slot]
         content = None if track is None else track.content
         new = self.seen.get(slot) != content
         self.seen[slot] = content
@@ -273,8 +278,8 @@ class SyncControls(QWidget):
 
     def apply(self) -> None:
         """Fit the tracks as the toggles and overrides say (nothing ticked: undo)."""
-        blender = self.engine_now()
-        if not blender.ready:
+        engine = self.engine
+        if not engine.ready:
             return
         loaded = self.loaded()
         tempo_bpm = {s: self.tempo_bpm[c] for s, c in loaded.items() if c in self.tempo_bpm}
@@ -283,8 +288,8 @@ class SyncControls(QWidget):
         self.status.setText("Matching…" if sync else "Undoing the match…")
         self.lanes["sync"].submit(
             lambda cancel, progress: (
-                blender,
-                blender.synced(sync, tempo_bpm=tempo_bpm, keys=keys, cancel=cancel),
+                engine,
+                engine.synced(sync, tempo_bpm=tempo_bpm, keys=keys, cancel=cancel),
             )
         )
 
@@ -305,24 +310,22 @@ class SyncControls(QWidget):
         self.status.setText("Cancelled: tempo and key are estimated again when a track changes.")
 
     def _synced(self, result: tuple[Engine, Engine]) -> None:
-        source, blender = result
-        if self.engine_now() is not source:  # a track or model changed while fitting
+        source, engine = result
+        if self.engine is not source:  # a track or model changed while fitting
             self.apply()  # fit what is there now (this result would drop that change)
             return
-        self.on_synced(blender)  # its track changes: the same contents, fitted as asked
-        self.status.setText(self._fit_text(blender))
-        self.synced.emit(blender)
+        self.on_synced(engine)  # its track changes: the same contents, fitted as asked
+        self.status.setText(self._fit_text(engine))
+        self.synced.emit(engine)
 
     @staticmethod
-    def _fit_text(blender: Engine) -> str:
+    def _fit_text(engine: Engine) -> str:
         fits = [
             f"{slot} ×{t.alignment.speed:.2f} speed, {t.alignment.semitones:+d} st"
-            for slot, t in blender.tracks.items()
+            for slot, t in engine.tracks.items()
             if t is not None and t.alignment is not None
         ]
-        notes = [
-            t.note for t in blender.tracks.values() if t is not None and t.alignment and t.note
-        ]
+        notes = [t.note for t in engine.tracks.values() if t is not None and t.alignment and t.note]
         text = "Fitted to A: " + "; ".join(fits) if fits else "Tracks as loaded"
         return ". ".join([text, *notes])
 
@@ -366,7 +369,7 @@ class SyncControls(QWidget):
 
 
 def _estimate_each(
-    blender: Engine, tracks: dict[Content, Track], cancel: CancelToken
+    engine: Engine, tracks: dict[Content, Track], cancel: CancelToken
 ) -> tuple[dict[Content, tuple[Tempo, Key]], dict[Content, str]]:
     """The tempo and key of each track (``tracks``: content → track, as they were when the
     job was asked for), and for those that have none, why (one track too short to estimate
@@ -376,7 +379,7 @@ def _estimate_each(
     for content, track in tracks.items():
         cancel.raise_if_cancelled()
         try:
-            estimates[content] = blender.estimates_of(track)
+            estimates[content] = engine.estimates_of(track)
         except ValueError as error:
             problems[content] = str(error)
     return estimates, problems

@@ -154,19 +154,19 @@ class TrackPanel(QFrame):
         self.title.setText(track.name)
         self.title.setToolTip(str(track.path))
         self._show_details(track.start_s)
-        duration_s = max(track.info.duration_s, 1e-3)
+        length_s = max(track.info.duration_s, 1e-3)
         coarse = overview_config(config)
         self.view.show_mel(track.overview, coarse, track.overview_seconds_per_column)
         self.view.setMouseEnabled(x=True, y=False)
-        self.view.setLimits(xMin=0, xMax=duration_s, minXRange=min(MIN_ZOOM_S, duration_s))
-        self.view.setXRange(*(zoom or (0, duration_s)), padding=0)
+        self.view.setLimits(xMin=0, xMax=length_s, minXRange=min(MIN_ZOOM_S, length_s))
+        self.view.setXRange(*(zoom or (0, length_s)), padding=0)
         self.region.blockSignals(True)
-        self.region.setRegion((track.start_s, track.start_s + track.duration_s))
-        self.region.setBounds((0, max(track.info.duration_s, track.duration_s)))
+        self.region.setRegion((track.start_s, track.start_s + track.excerpt_s))
+        self.region.setBounds((0, max(track.info.duration_s, track.excerpt_s)))
         self.region.blockSignals(False)
         self.region.show()
         self.start_box.blockSignals(True)
-        self.start_box.setMaximum(max(0.0, track.info.duration_s - track.duration_s))
+        self.start_box.setMaximum(max(0.0, track.info.duration_s - track.excerpt_s))
         self.start_box.setValue(track.start_s)
         self.start_box.blockSignals(False)
         self.start_box.setEnabled(True)
@@ -196,7 +196,7 @@ class TrackPanel(QFrame):
             blended = f" · blended {start_s:.1f}–{start_s + seconds:.1f} s ({shorter} is shorter)"
         self.details.setText(
             f"{_duration_text(info.duration_s)} · {info.sample_rate} Hz · {channels} · "
-            f"excerpt {start_s:.1f}–{start_s + track.duration_s:.1f} s"
+            f"excerpt {start_s:.1f}–{start_s + track.excerpt_s:.1f} s"
             + (" (fitted to the file)" if track.note else "")
             + blended
         )
@@ -229,12 +229,12 @@ class TrackPanel(QFrame):
             return
         start, stop = self.region.getRegion()
         if not start <= seconds <= stop:
-            latest = max(0.0, self.track.info.duration_s - self.track.duration_s)
-            self.place_excerpt(float(np.clip(seconds - self.track.duration_s / 2, 0, latest)))
+            latest = max(0.0, self.track.info.duration_s - self.track.excerpt_s)
+            self.place_excerpt(float(np.clip(seconds - self.track.excerpt_s / 2, 0, latest)))
 
     def place_excerpt(self, start_s: float) -> None:
         """Move the region to ``start_s`` and ask for that excerpt."""
-        self.region.setRegion((start_s, start_s + self.track.duration_s))  # emits _region_moved
+        self.region.setRegion((start_s, start_s + self.track.excerpt_s))  # emits _region_moved
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         urls = event.mimeData().urls()

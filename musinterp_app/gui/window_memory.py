@@ -1,8 +1,8 @@
 """What the window remembers between runs, and its session files.
 
-The window's own options (size, loop, volume, play on release) live in its settings
+The window's own options (size, loop, volume, play on release) live in its preferences
 file. Everything that shapes the sound is a session (:mod:`session_file`): the window
-writes ``last.musinterp-session.json`` beside its settings when it closes and opens
+writes ``last.musinterp-session.json`` beside its preferences when it closes and opens
 it at the next start, where a track whose file is gone is left out and a damaged
 file is set aside with a word; *File → Save session / Open session* keep others,
 and opening one refuses, in a sentence, sources that changed since it was saved.
@@ -17,51 +17,51 @@ from PySide6.QtWidgets import QFileDialog
 
 from musinterp_app import sidecar
 from musinterp_app.base import json_input, limits
+from musinterp_app.engine import CORNER_SLOTS, PAIR_SLOTS
 from musinterp_app.gui import session_file
-from musinterp_app.gui.session import SLOTS, Excerpt, SessionState
+from musinterp_app.gui.session import Excerpt, SessionState
 from musinterp_app.gui.session_file import SavedSession, SavedTrack
 
 VOLUME = limits.Range(0.0, 1.0)  # playback gain
 TITLE_BAR_PX = 32  # what a window manager's title bar takes of the screen's height
 BLOCK_SIZE = limits.Range(64, 16384, integer=True)  # the output's buffer, in samples
-CORNER_SLOTS = ("C", "D")
 
 
 def remembered_number(
-    settings: QSettings, key: str, allowed: limits.Range, default: float
+    preferences: QSettings, key: str, allowed: limits.Range, default: float
 ) -> float:
-    """A number from the settings file, or ``default`` when it holds anything else
+    """A number from the preferences file, or ``default`` when it holds anything else
     (a hand-edited or damaged file must not start the window with a wild value)."""
     try:
-        return allowed.parse(str(settings.value(key, default)))
+        return allowed.parse(str(preferences.value(key, default)))
     except limits.OptionError:
         return default
 
 
-def last_session_path(settings: QSettings) -> Path:
-    """Where the window keeps the session it comes back to: beside its settings file."""
-    return Path(settings.fileName()).with_name(session_file.LAST_SESSION)
+def last_session_path(preferences: QSettings) -> Path:
+    """Where the window keeps the session it comes back to: beside its preferences file."""
+    return Path(preferences.fileName()).with_name(session_file.LAST_SESSION)
 
 
 def restore(window) -> None:
     """``window``'s options, and the last session (its tracks whose files still exist)."""
-    settings = window.settings
-    geometry = settings.value("geometry")
+    preferences = window.preferences
+    geometry = preferences.value("geometry")
     if geometry is not None:
         window.restoreGeometry(geometry)
     else:  # a first start: 1200 × 820, or the screen's room when it is smaller
         room = window.screen().availableGeometry()
         window.resize(min(1200, room.width()), min(820, room.height() - TITLE_BAR_PX))
-    window.loop_box.setChecked(settings.value("loop", False, type=bool))
-    volume = remembered_number(settings, "volume", VOLUME, 1.0)
+    window.loop_box.setChecked(preferences.value("loop", False, type=bool))
+    volume = remembered_number(preferences, "volume", VOLUME, 1.0)
     window.volume_slider.setValue(round(100 * volume))
-    window.autoplay_box.setChecked(settings.value("play_on_release", True, type=bool))
-    device = str(settings.value("audio/device", "")) or None
-    block_size = remembered_number(settings, "audio/block_size", BLOCK_SIZE, 1024)
+    window.autoplay_box.setChecked(preferences.value("play_on_release", True, type=bool))
+    device = str(preferences.value("audio/device", "")) or None
+    block_size = remembered_number(preferences, "audio/block_size", BLOCK_SIZE, 1024)
     window.session.set_output(device, int(block_size))
     window._show_settings()  # the widgets show the session's defaults until one is restored
     window.saved_tracks = {}  # the last session's tracks, kept for a slot still empty
-    path = last_session_path(settings)
+    path = last_session_path(preferences)
     if not path.is_file():
         return
     try:
@@ -81,15 +81,15 @@ def restore(window) -> None:
 
 def save(window) -> None:
     """Remember ``window``'s options and its session for the next start."""
-    settings, session = window.settings, window.session
-    settings.setValue("geometry", window.saveGeometry())
-    settings.setValue("loop", window.loop_box.isChecked())
-    settings.setValue("volume", session.volume)
-    settings.setValue("play_on_release", window.autoplay_box.isChecked())
-    settings.setValue("model_folder", str(session.engine.model.info.folder.absolute()))
-    settings.sync()
+    preferences, session = window.preferences, window.session
+    preferences.setValue("geometry", window.saveGeometry())
+    preferences.setValue("loop", window.loop_box.isChecked())
+    preferences.setValue("volume", session.volume)
+    preferences.setValue("play_on_release", window.autoplay_box.isChecked())
+    preferences.setValue("model_folder", str(session.engine.model.info.folder.absolute()))
+    preferences.sync()
     try:
-        session_file.write(last_session_path(settings), capture(window))
+        session_file.write(last_session_path(preferences), capture(window))
     except sidecar.SidecarError as error:  # a read-only settings folder: said, not fatal
         window.session.notice.emit(f"The session could not be kept for the next start: {error}")
 
@@ -157,14 +157,14 @@ def _apply_now(window, saved: SavedSession) -> None:
                 action.trigger()
     pair = tuple(
         Excerpt(track.path, track.start_s) if (track := saved.tracks.get(slot)) else None
-        for slot in SLOTS
+        for slot in PAIR_SLOTS
     )
     session.apply_state(SessionState(pair, saved.excerpt_s, saved.blend))  # re-renders
     window._show_settings()
     for slot in CORNER_SLOTS:
         if slot in saved.tracks:
             track = saved.tracks[slot]
-            window.pad.load(slot, track.path, start_s=track.start_s, duration_s=saved.excerpt_s)
+            window.pad.load(slot, track.path, start_s=track.start_s, excerpt_s=saved.excerpt_s)
     window.pad.surface.set_position(*saved.pad_position)
     window.pad.surface.path = saved.pad_path
     window.pad.refresh()
@@ -179,7 +179,7 @@ SESSION_FILTER = f"musinterp sessions (*{session_file.SUFFIX})"
 
 def ask_and_save(window) -> None:
     """File → Save session…: ask for a name (beside the sources at first) and write it."""
-    folder = window.settings.value("last_session_folder", "") or str(_sources_folder(window))
+    folder = window.preferences.value("last_session_folder", "") or str(_sources_folder(window))
     path, _ = QFileDialog.getSaveFileName(window, "Save the session", folder, SESSION_FILTER)
     if not path:
         return
@@ -190,13 +190,13 @@ def ask_and_save(window) -> None:
     except sidecar.SidecarError as error:
         window._warn("Cannot save the session", str(error))
         return
-    window.settings.setValue("last_session_folder", str(written.absolute().parent))
+    window.preferences.setValue("last_session_folder", str(written.absolute().parent))
     window.session.status.emit(f"Saved the session in {written.name}")
 
 
 def ask_and_open(window) -> None:
     """File → Open session…: ask for a file, then :func:`open_session`."""
-    folder = window.settings.value("last_session_folder", "") or str(_sources_folder(window))
+    folder = window.preferences.value("last_session_folder", "") or str(_sources_folder(window))
     path, _ = QFileDialog.getOpenFileName(window, "Open a session", folder, SESSION_FILTER)
     if path:
         open_session(window, path)
@@ -212,7 +212,7 @@ def open_session(window, path: str | Path) -> None:
         lane.finished.connect(lambda saved: apply(window, saved))
         lane.failed.connect(lambda message: window._warn("Cannot open the session", message))
         window._session_lane = lane
-    window.settings.setValue("last_session_folder", str(Path(path).absolute().parent))
+    window.preferences.setValue("last_session_folder", str(Path(path).absolute().parent))
     window.session.status.emit(f"Opening the session {Path(path).name}…")
     lane.submit(lambda _cancel, _progress: session_file.checked(path))
 

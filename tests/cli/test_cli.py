@@ -24,7 +24,7 @@ def test_reconstruct_without_model_round_trips(tmp_path, config):
         "--no-model",
         "--start",
         "0.5",
-        "--duration",
+        "--excerpt",
         "2",
     )
 
@@ -119,7 +119,7 @@ def test_blend_and_morph_end_to_end(tmp_path):
         "morph",
         tmp_path / "a.wav",
         tmp_path / "b.ogg",
-        "--duration",
+        "--excerpt",
         "3",
         "-o",
         tmp_path / "morph.wav",
@@ -210,7 +210,7 @@ def test_unusual_but_usable_files_blend_and_reconstruct(usable_oddities, tmp_pat
         [command, path, *options, "-o", tmp_path / f"{name} {command}.wav"]
         for name, path in usable_oddities.items()
         for command, options in [
-            ("blend", [usable_oddities["8 kHz"], "--alpha", "0.5", "--duration", "2"]),
+            ("blend", [usable_oddities["8 kHz"], "--alpha", "0.5", "--excerpt", "2"]),
             ("reconstruct", ["--no-model"]),
         ]
     ]

@@ -25,7 +25,7 @@ def _clips(folder):
 
 def test_blend_shows_progress_on_a_terminal_and_nothing_when_piped(tmp_path):
     a, b = _clips(tmp_path)
-    command = [sys.executable, "-m", "musinterp_app", "blend", str(a), str(b), "--duration", "2"]
+    command = [sys.executable, "-m", "musinterp_app", "blend", str(a), str(b), "--excerpt", "2"]
     piped = musinterp(*command[3:], "-o", tmp_path / "piped.wav")
     assert piped.returncode == 0 and piped.stderr == "", piped.stderr
 

@@ -52,14 +52,14 @@ REFUSED = {
     "--alpha": ["-0.1", "1.5", "1e300", *NOT_NUMBERS],
     "--start-a": ["-1", "1e12", "1e400", *NOT_NUMBERS],
     "--start-b": ["-0.001", "86401", *NOT_NUMBERS],
-    "--duration": ["0", "-5", "0.1", "601", "1e12", *NOT_NUMBERS],
+    "--excerpt": ["0", "-5", "0.1", "601", "1e12", *NOT_NUMBERS],
     "--iterations": ["-1", "501", "2.5", "1e9", *NOT_NUMBERS],
     "--rate": ["0", "-44100", "7999", "192001", "44.1k", *NOT_NUMBERS],
     "--fade-ms": ["-1", "10001", *NOT_NUMBERS],
 }
 RECONSTRUCT_REFUSED = {
     "--start": ["-1", "1e12", *NOT_NUMBERS],
-    "--duration": ["0", "-1", "1e12", *NOT_NUMBERS],
+    "--excerpt": ["0", "-1", "1e12", *NOT_NUMBERS],
     "--iterations": ["-3", "501", "x"],
 }
 TRAIN_REFUSED = {  # musinterp-train: the parser alone (no training is started)
@@ -139,20 +139,20 @@ def test_a_start_past_the_end_of_the_file_names_the_option_and_the_limit(two_cli
 
 
 @pytest.mark.parametrize(
-    ("option", "value"), [("--alpha", "0"), ("--alpha", "1"), ("--duration", "0.5")]
+    ("option", "value"), [("--alpha", "0"), ("--alpha", "1"), ("--excerpt", "0.5")]
 )
 def test_values_at_the_edges_of_their_range_are_used(two_clips, tmp_path, option, value):
     out = tmp_path / "out.wav"
     status, stderr = run_cli("blend", *two_clips, "-o", out, option, value)
     assert status == 0, stderr
     audio, rate = sf.read(out, dtype="float32")
-    expected_s = float(value) if option == "--duration" else 2.0  # bounded by the 2-s clips
+    expected_s = float(value) if option == "--excerpt" else 2.0  # bounded by the 2-s clips
     assert rate == SOURCE_RATE and len(audio) == pytest.approx(expected_s * rate, abs=256)
 
 
 def test_an_excerpt_longer_than_the_files_is_bounded_and_said(two_clips, tmp_path):
     out = tmp_path / "out.wav"
-    status, stderr = run_cli("blend", *two_clips, "-o", out, "--duration", "60", "--start-a", 1)
+    status, stderr = run_cli("blend", *two_clips, "-o", out, "--excerpt", "60", "--start-a", 1)
     assert status == 0, stderr
     assert stderr.strip().splitlines() == [
         "A: “a.wav” is 2.0 s long: excerpt shortened to 2.0 s (the whole file), "
@@ -171,7 +171,7 @@ def test_the_engine_refuses_absurd_excerpts_before_allocating(two_clips, shipped
     ]:
         with pytest.raises(limits.OptionError, match="^" + re.escape(message)):
             engine.load_track(
-                two_clips[0], shipped_model, start_s=start_s, duration_s=duration_s, overview=False
+                two_clips[0], shipped_model, start_s=start_s, excerpt_s=duration_s, overview=False
             )
     for alpha in (-0.5, 1.01, math.nan):
         with pytest.raises(limits.OptionError, match=r"^α: "):
@@ -208,7 +208,7 @@ USABLE = {
     "--alpha": ["0", "0.3", "1"],
     "--start-a": ["0", "0.7", "1.5"],
     "--start-b": ["0", "1"],
-    "--duration": ["0.5", "1.25", "2"],
+    "--excerpt": ["0.5", "1.25", "2"],
     "--iterations": ["0", "1", "4"],
     "--fade-ms": ["0", "5", "250"],
 }
@@ -218,9 +218,9 @@ OPTIONS = list(USABLE)
 def any_values_give_audio_or_one_line(two_clips, out_folder, values):
     """The property: exit 0 with a WAV, or non-zero with one line, no traceback, no file."""
     chosen = {option: value for option, value in zip(OPTIONS, values, strict=True) if value}
-    chosen.setdefault("--duration", "1")  # keep the renders short (≤ 2 s of audio)
+    chosen.setdefault("--excerpt", "1")  # keep the renders short (≤ 2 s of audio)
     with contextlib.suppress(limits.OptionError):
-        assume(limits.EXCERPT_S.parse(chosen["--duration"]) <= 2.0)
+        assume(limits.EXCERPT_S.parse(chosen["--excerpt"]) <= 2.0)
     assume(all("\x00" not in value for value in chosen.values()))
     out = out_folder / "fuzzed.wav"
     out.unlink(missing_ok=True)
@@ -248,3 +248,17 @@ test_the_command_line_with_random_values, test_the_command_line_with_random_valu
         *(st.one_of(st.none(), st.sampled_from(USABLE[option]), ANYTHING) for option in OPTIONS)
     ),
 )(any_values_give_audio_or_one_line)
+
+
+@pytest.mark.parametrize("command", ["reconstruct", "blend", "morph"])
+def test_the_old_duration_spelling_still_sets_the_excerpt_and_is_checked(command):
+    from musinterp_app.cli.parser import build_parser
+
+    clips = ["a.wav"] if command == "reconstruct" else ["a.wav", "b.wav"]
+    parser = build_parser()
+    for spelling in ("--excerpt", "--duration"):
+        args = parser.parse_args([command, *clips, "-o", "x.wav", spelling, "3"])
+        assert args.excerpt == 3.0
+    with pytest.raises(SystemExit), contextlib.redirect_stderr(text_io.StringIO()) as said:
+        parser.parse_args([command, *clips, "-o", "x.wav", "--duration", "0"])
+    assert "argument --duration: 0 s is outside the allowed range" in said.getvalue()

@@ -7,16 +7,16 @@ import pytest
 import soundfile as sf
 from support.commands import musinterp
 
-from musinterp_app import engine
 from musinterp_app.base import limits
 from musinterp_app.base.resources import default_model_dir
+from musinterp_app.engine import Engine
 from musinterp_app.model import prior
 from musinterp_app.model.onnx_vae import OnnxVAE
 
 
 @pytest.fixture(scope="module")
-def generator(shipped_model) -> engine.Engine:
-    return engine.Engine(shipped_model)
+def generator(shipped_model) -> Engine:
+    return Engine(shipped_model)
 
 
 def test_the_shipped_model_has_a_fitted_prior(generator):
@@ -74,8 +74,8 @@ def bare_model(tmp_path):
 
 
 def test_a_model_without_a_prior_falls_back_to_the_nominal_one_and_says_so(bare_model, tmp_path):
-    blender = engine.Engine(OnnxVAE(bare_model))
-    assert not blender.latent_prior().fitted
+    engine = Engine(OnnxVAE(bare_model))
+    assert not engine.latent_prior().fitted
     result = musinterp(
         "generate", "--seconds", "1", "--model", bare_model, "-o", tmp_path / "out.wav"
     )
@@ -94,7 +94,7 @@ def test_a_prior_of_another_model_or_a_damaged_one_is_refused_in_one_line(bare_m
     assert not (tmp_path / "a.wav").exists()
     (bare_model / prior.PRIOR_FILE).write_bytes(b"not a zip")
     with pytest.raises(prior.PriorError, match="damaged"):
-        engine.Engine(model).latent_prior()
+        Engine(model).latent_prior()
     whole = prior.LatentPrior.nominal(model.info.latent_channels, model.info.model_id)
     path = whole.save(bare_model)
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])  # cut short: BadZipFile

@@ -12,11 +12,19 @@ import soundfile as sf
 from support.commands import musinterp
 from support.engines import engine_with
 
-from musinterp_app import engine
 from musinterp_app.audio import mel, stft, synth
 from musinterp_app.audio import player as playback
 from musinterp_app.base import resources
-from musinterp_app.engine import BlendSettings, Engine, ExportOptions, PadSettings, live
+from musinterp_app.engine import (
+    RENDER_STRIDE,
+    BlendSettings,
+    Engine,
+    ExportOptions,
+    PadSettings,
+    live,
+    load_track,
+)
+from musinterp_app.engine.settings import curve_frames
 
 HOP_S = 256 / 32768
 
@@ -38,9 +46,9 @@ def render_live(renderer: live.LiveRenderer, moves: dict, chunks: int) -> np.nda
     return np.concatenate(out)
 
 
-def convergence_db(blender: Engine, settings: BlendSettings, audio: np.ndarray) -> float:
-    config = blender.config
-    target = mel.to_magnitude(blender.blend(settings).mel(), config)
+def convergence_db(engine: Engine, settings: BlendSettings, audio: np.ndarray) -> float:
+    config = engine.config
+    target = mel.to_magnitude(engine.blend(settings).mel(), config)
     return stft.spectral_convergence_db(
         audio, target, n_fft=config.n_fft, hop_length=config.hop_length
     )
@@ -49,7 +57,7 @@ def convergence_db(blender: Engine, settings: BlendSettings, audio: np.ndarray) 
 def test_a_jump_of_alpha_is_ramped_and_the_ramp_is_what_is_recorded(examples):
     renderer = live.LiveRenderer(examples, BlendSettings(alpha=0.2))
     render_live(renderer, {3: 0.9}, chunks=6)
-    step_frame = 3 * live.CHUNK_STRIDED_FRAMES * engine.RENDER_STRIDE
+    step_frame = 3 * live.CHUNK_STRIDED_FRAMES * RENDER_STRIDE
     applied = renderer.alpha
     assert np.all(applied[:step_frame] == pytest.approx(0.2))
     ramp = applied[step_frame : step_frame + live.RAMP_FRAMES]
@@ -57,7 +65,7 @@ def test_a_jump_of_alpha_is_ramped_and_the_ramp_is_what_is_recorded(examples):
     assert np.all(applied[step_frame + live.RAMP_FRAMES :] == pytest.approx(0.9))
     # The performance holds the applied α (ramp included), not the control's jump.
     performance = renderer.performance()
-    frames = engine.settings.curve_frames(performance, HOP_S)
+    frames = curve_frames(performance, HOP_S)
     assert frames == renderer.done
     assert np.allclose(performance.shares(frames)[1], applied, atol=1e-6)
 
@@ -77,7 +85,7 @@ def test_joins_are_continuous_while_alpha_moves(examples):
     rng = np.random.default_rng(3)
     moves = {k: float(rng.uniform(0, 1)) for k in range(0, 40, 2)}
     audio = render_live(renderer, moves, chunks=40)
-    chunk = live.CHUNK_STRIDED_FRAMES * engine.RENDER_STRIDE * 256
+    chunk = live.CHUNK_STRIDED_FRAMES * RENDER_STRIDE * 256
     jumps = np.abs(np.diff(audio))
     at_joins = jumps[np.arange(chunk, len(audio), chunk) - 1]
     assert at_joins.max() <= np.percentile(jumps, 99.9)  # no click where chunks meet
@@ -101,12 +109,12 @@ def test_the_pad_plays_live_and_its_recorded_path_renders_again_to_the_same_byte
     for slot, root in {"C": 60, "D": 67}.items():
         clip = synth.music_like(6.0, 32768, rng=np.random.default_rng(root), root_midi=root)
         sf.write(tmp_path / f"{slot}.wav", clip, 32768)
-        track = engine.load_track(tmp_path / f"{slot}.wav", shipped_model, overview=False)
+        track = load_track(tmp_path / f"{slot}.wav", shipped_model, overview=False)
         corners.tracks[slot] = track
     renderer = live.LiveRenderer(corners, PadSettings(x=0.0, y=0.0))
     audio = render_live(renderer, {3: (1.0, 0.0), 6: (0.5, 1.0)}, chunks=10)
     assert renderer.applied.shape == (80, 2) and len(audio) == 80 * 256
-    step = 3 * live.CHUNK_STRIDED_FRAMES * engine.RENDER_STRIDE
+    step = 3 * live.CHUNK_STRIDED_FRAMES * RENDER_STRIDE
     assert renderer.applied[step - 1].tolist() == [0.0, 0.0]
     assert renderer.applied[step + live.RAMP_FRAMES].tolist() == [1.0, 0.0]
     performance = renderer.performance()

@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 from support.engines import engine_with
 
-from musinterp_app import engine
 from musinterp_app.audio import stft, synth
-from musinterp_app.engine import BlendSettings, Engine, PadSettings
+from musinterp_app.engine import DECODE_BLOCK_FRAMES, BlendSettings, Engine, PadSettings
 from musinterp_app.engine.caches import _DecodedBlocks
 from musinterp_app.model import latent
 
@@ -23,7 +22,7 @@ def four_corners(model, folder, excerpt_s: float) -> Engine:
         )
         for slot, root in ROOTS.items()
     }
-    return engine_with(model, clips, folder=folder, rate=32768, duration_s=excerpt_s)
+    return engine_with(model, clips, folder=folder, rate=32768, excerpt_s=excerpt_s)
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +119,7 @@ def test_decoded_blocks_serve_requests_that_straddle_a_block_end():
         decoded.append((start, stop))
         return np.arange(start, stop, dtype=np.float32)[None, :]
 
-    frames = 3 * engine.DECODE_BLOCK_FRAMES
+    frames = 3 * DECODE_BLOCK_FRAMES
     blocks = _DecodedBlocks(decode, frames)
     edges = [0, 48, *range(112, frames, 256), frames]  # the stream's chunks: not block-aligned
     for start, stop in itertools.pairwise(edges):
@@ -132,9 +131,9 @@ def test_decoded_blocks_serve_requests_that_straddle_a_block_end():
 
 
 def test_a_long_path_morph_renders_to_its_full_length(shipped_model, tmp_path):
-    blender = four_corners(shipped_model, tmp_path, 20.0)
+    engine = four_corners(shipped_model, tmp_path, 20.0)
     settings = PadSettings(path=((0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)))
-    chunks = list(blender.render_stream(settings))
+    chunks = list(engine.render_stream(settings))
     audio = np.concatenate(chunks)
     assert len(audio) == 20 * 32768
     jumps = np.abs(np.diff(audio))

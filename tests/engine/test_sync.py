@@ -6,9 +6,8 @@ import pytest
 from support.engines import engine_with
 from support.music import known_clip
 
-from musinterp_app import engine
 from musinterp_app.audio import analysis
-from musinterp_app.engine import BlendSettings
+from musinterp_app.engine import BlendSettings, with_excerpt
 
 RATE = 32768
 
@@ -89,7 +88,7 @@ def test_a_model_switch_keeps_the_fit_and_a_moved_excerpt_drops_it(pair, shipped
     b = switched.tracks["B"]
     assert b.alignment == synced.tracks["B"].alignment
     np.testing.assert_array_equal(b.samples, synced.tracks["B"].samples)
-    moved = engine.with_excerpt(b, shipped_model, start_s=1.0, duration_s=b.duration_s)
+    moved = with_excerpt(b, shipped_model, start_s=1.0, excerpt_s=b.excerpt_s)
     assert moved.alignment is None and moved.start_s == 1.0
 
 
@@ -100,8 +99,8 @@ def test_a_fitted_track_that_runs_out_of_file_says_so(shipped_model, tmp_path):
         slot: known_clip(bpm, 0, False, RATE, duration_s=6.0, lead_in_s=0.3).samples
         for slot, bpm in (("A", 100.0), ("B", 80.0))
     }
-    blender = engine_with(shipped_model, clips, folder=tmp_path, rate=RATE)
-    b = blender.synced(("tempo",)).tracks["B"]
+    engine = engine_with(shipped_model, clips, folder=tmp_path, rate=RATE)
+    b = engine.synced(("tempo",)).tracks["B"]
     heard_s = np.flatnonzero(np.abs(b.samples) > 1e-4)[-1] / RATE
-    assert heard_s < b.duration_s - 1.0  # the situation this test builds
+    assert heard_s < b.excerpt_s - 1.0  # the situation this test builds
     assert "runs out" in b.note and "choose an earlier start" in b.note

@@ -37,10 +37,10 @@ def test_a_learned_cc_moves_alpha_and_is_remembered(qtbot, window, clips, tmp_pa
     window.midi.handle(cc(22, 127, channel=2))  # another knob: not bound
     assert window.slider.value() == round(32 / 127 * SLIDER_STEPS)
     window.save_settings()
-    again = midi.MidiControl(window.settings)
+    again = midi.MidiControl(window.preferences)
     assert again.bindings == {(2, 21): "alpha"}
     window.actions["midi_forget"].trigger()
-    assert midi.MidiControl(window.settings).bindings == {}
+    assert midi.MidiControl(window.preferences).bindings == {}
 
 
 def test_a_knob_moves_the_pads_puck_and_esc_cancels_learning(qtbot, window):

@@ -26,12 +26,12 @@ def panel(qtbot, shipped_model, tmp_path):
         slot: synth.music_like(3.0, 32768, rng=np.random.default_rng(root), root_midi=root)
         for slot, root in {"A": 45, "B": 52}.items()
     }
-    blender = engine_with(shipped_model, clips, folder=tmp_path)
+    engine = engine_with(shipped_model, clips, folder=tmp_path)
     pool = JobPool()
     widget = PadPanel(
-        lambda: blender,
+        lambda: engine,
         lambda names, parent: new_lanes(pool, names, parent),
-        blender.set_track,
+        engine.set_track,
         lambda: BlendSettings(mode="slerp"),
     )
     qtbot.addWidget(widget)

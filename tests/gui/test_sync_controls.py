@@ -10,11 +10,10 @@ import soundfile as sf
 from support.engines import engine_with
 from support.music import known_clip
 
-from musinterp_app import engine
 from musinterp_app.audio import analysis, synth
 from musinterp_app.audio.analysis import Key, Tempo
 from musinterp_app.audio.cancel import Cancelled, CancelToken
-from musinterp_app.engine import Engine
+from musinterp_app.engine import Engine, load_track
 from musinterp_app.gui.sync_controls import SyncControls, _estimate_each
 from musinterp_app.gui.workers import JobPool, new_lanes
 
@@ -96,8 +95,8 @@ def test_a_new_track_is_fitted_again_while_matching_is_on(qtbot, controls, tmp_p
         controls.buttons["B"]["relative"].click()  # given by hand: F major
     clip = known_clip(90.0, 7, False, RATE, duration_s=6.0)  # G major
     sf.write(tmp_path / "new.wav", clip.samples, RATE)
-    blender = controls.holder["engine"]
-    blender.set_track("B", engine.load_track(tmp_path / "new.wav", blender.model))
+    engine = controls.holder["engine"]
+    engine.set_track("B", load_track(tmp_path / "new.wav", engine.model))
     with qtbot.waitSignal(controls.synced, timeout=60_000):
         controls.track_changed("B")
     fit = controls.holder["engine"].tracks["B"].alignment
@@ -108,18 +107,18 @@ def test_a_new_track_is_fitted_again_while_matching_is_on(qtbot, controls, tmp_p
 
 def test_an_estimate_stops_between_tracks_when_cancelled(shipped_model, tmp_path):
     clip = synth.music_like(2.0, RATE, rng=np.random.default_rng(1), root_midi=60)
-    blender = engine_with(shipped_model, {"A": clip, "B": clip}, folder=tmp_path, rate=RATE)
+    engine = engine_with(shipped_model, {"A": clip, "B": clip}, folder=tmp_path, rate=RATE)
     token, asked = CancelToken(), []
 
     def estimates_of(track):
         asked.append(track.name)
         token.cancel()  # a newer request came while the first track was estimated
-        return Engine.estimates_of(blender, track)
+        return Engine.estimates_of(engine, track)
 
-    blender.estimates_of = estimates_of
-    tracks = {track.content: track for track in (blender.tracks["A"], blender.tracks["B"])}
+    engine.estimates_of = estimates_of
+    tracks = {track.content: track for track in (engine.tracks["A"], engine.tracks["B"])}
     with pytest.raises(Cancelled):
-        _estimate_each(blender, tracks, token)
+        _estimate_each(engine, tracks, token)
     assert asked == ["A.wav"]
 
 
@@ -157,8 +156,8 @@ def test_a_new_track_is_estimated_once_while_matching_is_on(qtbot, controls, tmp
     monkeypatch.setattr(analysis, "estimate_key", slow_key)
     clip = known_clip(90.0, 7, False, RATE, duration_s=6.0)
     sf.write(tmp_path / "new.wav", clip.samples, RATE)
-    blender = controls.holder["engine"]
-    blender.set_track("B", engine.load_track(tmp_path / "new.wav", blender.model))
+    engine = controls.holder["engine"]
+    engine.set_track("B", load_track(tmp_path / "new.wav", engine.model))
     with qtbot.waitSignals([controls.synced, controls.lanes["estimate"].finished], timeout=60_000):
         controls.track_changed("B")
     assert len(calls) == 1
@@ -175,14 +174,14 @@ def test_the_estimate_cache_keeps_the_excerpts_read_most_recently(
         analysis, "estimate_key", lambda _s, _r: estimated.append(1) or Key(0, False)
     )
     sf.write(tmp_path / "A.wav", known_clip(100.0, 0, False, RATE, duration_s=2.0).samples, RATE)
-    blender = Engine(shipped_model)
-    blender.set_track("A", engine.load_track(tmp_path / "A.wav", shipped_model))
-    blender.estimates("A")
+    engine = Engine(shipped_model)
+    engine.set_track("A", load_track(tmp_path / "A.wav", shipped_model))
+    engine.estimates("A")
     newer = 40  # more than the cache keeps
     for start in range(newer):
-        blender.set_track("B", replace(blender.tracks["A"], start_s=start + 1.0))
-        blender.estimates("B")
-        blender.estimates("A")
+        engine.set_track("B", replace(engine.tracks["A"], start_s=start + 1.0))
+        engine.estimates("B")
+        engine.estimates("A")
     assert len(estimated) == 1 + newer
 
 

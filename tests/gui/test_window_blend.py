@@ -12,16 +12,7 @@ import soundfile as sf
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage, QPainter
 from PySide6.QtWidgets import QApplication
-from support.window import (
-    LEFT,
-    LOAD_TIMEOUT_MS,
-    SHIFT,
-    idle,
-    load_both,
-    needs_audio,
-    settle,
-    type_into,
-)
+from support import window as ui
 
 from musinterp_app.engine import BlendSettings
 from musinterp_app.gui.main_window import SLIDER_STEPS
@@ -30,14 +21,14 @@ pytestmark = pytest.mark.gui
 
 
 def test_slider_updates_the_blend_and_ends_exactly_at_the_originals(qtbot, window, clips):
-    load_both(qtbot, window, clips)
+    ui.load_both(qtbot, window, clips)
     window.slider.setValue(0)
-    qtbot.waitUntil(lambda: idle(window), timeout=LOAD_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: ui.idle(window), timeout=ui.LOAD_TIMEOUT_MS)
     np.testing.assert_allclose(
         window.session.blended_mel, window.session.engine.tracks["A"].mel, atol=1e-5
     )
     window.slider.setValue(SLIDER_STEPS)
-    qtbot.waitUntil(lambda: idle(window), timeout=LOAD_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: ui.idle(window), timeout=ui.LOAD_TIMEOUT_MS)
     np.testing.assert_allclose(
         window.session.blended_mel, window.session.engine.tracks["B"].mel, atol=1e-5
     )
@@ -47,7 +38,7 @@ def test_slider_updates_the_blend_and_ends_exactly_at_the_originals(qtbot, windo
 def test_alpha_and_options_travel_alone_and_keep_settings_without_a_widget(qtbot, window, clips):
     """A setting the window has no widget for (steady level, even steps) survives a slider
     move and an option change: only what moved travels to the session."""
-    load_both(qtbot, window, clips)
+    ui.load_both(qtbot, window, clips)
     session = window.session
     session.settings = replace(session.settings, steady_level=False, steps=(0.0, 0.3, 1.0))
     window.slider.setValue(round(0.25 * SLIDER_STEPS))
@@ -61,11 +52,11 @@ def test_alpha_and_options_travel_alone_and_keep_settings_without_a_widget(qtbot
         "lerp",
     )
     assert settings.keep_detail == window.detail_box.isChecked() and settings.alpha == 0.25
-    qtbot.waitUntil(lambda: idle(window), timeout=LOAD_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: ui.idle(window), timeout=ui.LOAD_TIMEOUT_MS)
 
 
 def test_rapid_slider_moves_the_last_alpha_wins(qtbot, window, clips):
-    load_both(qtbot, window, clips)
+    ui.load_both(qtbot, window, clips)
     threads_before = threading.active_count()
     rng = random.Random(0)
     window.slider.setSliderDown(True)
@@ -75,7 +66,7 @@ def test_rapid_slider_moves_the_last_alpha_wins(qtbot, window, clips):
     window.slider.setValue(730)
     window.slider.setSliderDown(False)
     window.slider.sliderReleased.emit()
-    qtbot.waitUntil(lambda: idle(window), timeout=LOAD_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: ui.idle(window), timeout=ui.LOAD_TIMEOUT_MS)
     session = window.session
     expected = session.engine.blend_mel(session.heard(session.engine, BlendSettings(alpha=0.73)))
     np.testing.assert_array_equal(window.session.blended_mel, expected)
@@ -87,59 +78,59 @@ def test_rapid_slider_moves_the_last_alpha_wins(qtbot, window, clips):
 
 
 def test_alpha_box_arrows_move_the_slider_and_the_blend_at_once(qtbot, window, clips):
-    load_both(qtbot, window, clips)
-    qtbot.mouseClick(window.alpha_box.lineEdit(), LEFT)
+    ui.load_both(qtbot, window, clips)
+    qtbot.mouseClick(window.alpha_box.lineEdit(), ui.LEFT)
     qtbot.keyClick(window.alpha_box, Qt.Key.Key_Up)
     assert window.slider.value() == 550  # without Enter
-    qtbot.keyClick(window.alpha_box, Qt.Key.Key_Up, SHIFT)
+    qtbot.keyClick(window.alpha_box, Qt.Key.Key_Up, ui.SHIFT)
     assert window.slider.value() == 560
-    settle(qtbot, window)
+    ui.settle(qtbot, window)
     assert window.session.decoded_settings.alpha == pytest.approx(0.56)
     assert "α = 0.56" in window.blend_view.plotItem.titleLabel.text
 
 
-@needs_audio
+@ui.needs_audio
 def test_slider_arrows_step_visibly_and_play_once_the_keys_rest(qtbot, window, clips):
-    load_both(qtbot, window, clips)
+    ui.load_both(qtbot, window, clips)
     window.autoplay_box.setChecked(True)
     starts = []
     window.session.playback_started.connect(lambda: starts.append(window.session.settings))
     window.slider.setFocus()
     for _ in range(4):
         qtbot.keyClick(window.slider, Qt.Key.Key_Right)
-    qtbot.keyClick(window.slider, Qt.Key.Key_Left, SHIFT)
+    qtbot.keyClick(window.slider, Qt.Key.Key_Left, ui.SHIFT)
     assert window.slider.value() == 500 + 4 * 50 - 10
-    settle(qtbot, window)
+    ui.settle(qtbot, window)
     assert [settings.alpha for settings in starts] == [pytest.approx(0.69)]  # once, at rest
-    qtbot.waitUntil(lambda: window.session.live.renderer is not None, timeout=LOAD_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.session.live.renderer is not None, timeout=ui.LOAD_TIMEOUT_MS)
     assert window.session.live.renderer.target == (pytest.approx(0.69),)
     qtbot.keyClick(window.slider, Qt.Key.Key_End)
     assert window.alpha_box.value() == 1.0
 
 
 def test_a_typed_alpha_out_of_range_is_said(qtbot, window):
-    type_into(qtbot, window.alpha_box, "2")
+    ui.type_into(qtbot, window.alpha_box, "2")
     assert window.status_text.text() == "⚠ α: 2 is out of range; type 0 … 1"
     assert window.alpha_box.value() == 0.5 and window.slider.value() == 500
 
 
 def test_morph_mode_disables_alpha_and_names_what_it_makes(qtbot, window, clips, tmp_path):
-    load_both(qtbot, window, clips)
+    ui.load_both(qtbot, window, clips)
     window.slider.setValue(820)
-    settle(qtbot, window)
+    ui.settle(qtbot, window)
     assert window.export_name() == "blend low high α0.82"
-    qtbot.mouseClick(window.morph_box, LEFT)
+    qtbot.mouseClick(window.morph_box, ui.LEFT)
     assert window.morph_box.isChecked()
     assert not window.slider.isEnabled() and not window.alpha_box.isEnabled()
     assert "no α to choose" in window.slider.toolTip()
     assert window.actions["export"].text() == "&Export morph A → B…"
     assert window.buttons["blend"].text() == "▶ Morph"
     assert window.export_name() == "morph low to high"
-    settle(qtbot, window)
+    ui.settle(qtbot, window)
     assert window.status_text.text() == "Morph ready."
     assert "Morph A → B" in window.blend_view.plotItem.titleLabel.text
     target = tmp_path / f"{window.export_name()}.wav"
-    with qtbot.waitSignal(window.session.exported, timeout=LOAD_TIMEOUT_MS):
+    with qtbot.waitSignal(window.session.exported, timeout=ui.LOAD_TIMEOUT_MS):
         window.export_to(str(target))  # what Ctrl+E's dialog does with the suggested name
     assert window.status_text.text() == (
         f"Exported {target} (and {target.name}.musinterp.json: how it was made)"
@@ -147,12 +138,12 @@ def test_morph_mode_disables_alpha_and_names_what_it_makes(qtbot, window, clips,
     morph = window.session.engine.render(window.session.settings, n_iter=0)
     exported, rate = sf.read(target)
     assert window.session.settings.morph and len(exported) == round(len(morph) * rate / 32768)
-    qtbot.mouseClick(window.morph_box, LEFT)
+    qtbot.mouseClick(window.morph_box, ui.LEFT)
     assert window.slider.isEnabled() and window.buttons["blend"].text() == "▶ Blend"
 
 
 def test_colours_span_the_data_shared_by_all_views_until_dragged(qtbot, window, clips):
-    load_both(qtbot, window, clips)
+    ui.load_both(qtbot, window, clips)
     low, high = window.colour_scale.levels()
     values = np.concatenate([window.session.tracks[s].mel.ravel() for s in "AB"])
     assert low == pytest.approx(np.percentile(values, 2), abs=0.25)  # not the fixed -80 dB
@@ -167,10 +158,10 @@ def test_colours_span_the_data_shared_by_all_views_until_dragged(qtbot, window, 
 
 
 def test_the_views_line_up_and_the_difference_says_what_it_is(qtbot, window, clips):
-    load_both(qtbot, window, clips)
+    ui.load_both(qtbot, window, clips)
     window.actions["view_difference"].trigger()
     assert window.views["difference"].isVisible()
-    assert window.settings.value("view/difference") in (True, "true")
+    assert window.preferences.value("view/difference") in (True, "true")
     difference = window.views["difference"]
     assert "blend − (1−α)·A − α·B" in difference.plotItem.titleLabel.text
     session = window.session

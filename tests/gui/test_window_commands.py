@@ -8,16 +8,8 @@ import pytest
 import soundfile as sf
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QMessageBox
+from support import window as ui
 from support.corpus import BROKEN_MODEL_MESSAGES
-from support.window import (
-    CTRL,
-    LOAD_TIMEOUT_MS,
-    SHIFT,
-    drop,
-    idle,
-    load_both,
-    settle,
-)
 
 from musinterp_app import __version__
 from musinterp_app.audio import synth
@@ -49,11 +41,11 @@ def test_the_app_starts_and_shows_its_window_in_a_subprocess(tmp_path):
 
 
 def test_a_broken_model_folder_keeps_the_current_model(qtbot, window, clips, broken_models):
-    load_both(qtbot, window, clips)
+    ui.load_both(qtbot, window, clips)
     model, tracks = window.session.engine.model, dict(window.session.engine.tracks)
     for name, folder in broken_models.items():
         window.load_model(str(folder))
-        qtbot.waitUntil(lambda: window.last_message is not None, timeout=LOAD_TIMEOUT_MS)
+        qtbot.waitUntil(lambda: window.last_message is not None, timeout=ui.LOAD_TIMEOUT_MS)
         message = window.last_message.text()
         assert BROKEN_MODEL_MESSAGES[name] in message, (name, message)
         assert "The previous model is still in use." in message
@@ -64,11 +56,11 @@ def test_a_broken_model_folder_keeps_the_current_model(qtbot, window, clips, bro
 
 
 def test_loading_a_model_folder_switches_and_keeps_the_excerpts(qtbot, window, clips):
-    load_both(qtbot, window, clips)
+    ui.load_both(qtbot, window, clips)
     before = window.session.engine
     window.load_model(str(default_model_dir()))
     qtbot.waitUntil(
-        lambda: window.session.engine is not before and idle(window), timeout=LOAD_TIMEOUT_MS
+        lambda: window.session.engine is not before and ui.idle(window), timeout=ui.LOAD_TIMEOUT_MS
     )
     for slot in ("A", "B"):
         track = window.session.engine.tracks[slot]
@@ -82,7 +74,7 @@ def test_a_bad_model_says_it_plainly_with_details_and_the_warning_goes_when_read
     qtbot, window, broken_models
 ):
     window.load_model(str(broken_models["cut encoder"]))
-    qtbot.waitUntil(lambda: window.last_message is not None, timeout=LOAD_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.last_message is not None, timeout=ui.LOAD_TIMEOUT_MS)
     box = window.last_message
     assert BROKEN_MODEL_MESSAGES["cut encoder"] in box.text()
     assert "The previous model is still in use." in box.text()
@@ -93,27 +85,27 @@ def test_a_bad_model_says_it_plainly_with_details_and_the_warning_goes_when_read
 
 
 def test_undo_redo_and_swap_from_the_keyboard(qtbot, window, clips):
-    load_both(qtbot, window, clips)
+    ui.load_both(qtbot, window, clips)
     stack = window.session.undo_stack
     window.slider.setFocus()
     qtbot.keyClick(window.slider, Qt.Key.Key_Right)
-    settle(qtbot, window)
+    ui.settle(qtbot, window)
     assert window.actions["undo"].text() == "&Undo α 0.50 → 0.55"
-    qtbot.keyClick(window, Qt.Key.Key_Z, CTRL)
-    settle(qtbot, window)
+    qtbot.keyClick(window, Qt.Key.Key_Z, ui.CTRL)
+    ui.settle(qtbot, window)
     assert window.slider.value() == 500 and window.session.decoded_settings.alpha == 0.5
-    qtbot.keyClick(window, Qt.Key.Key_Z, CTRL | SHIFT)
-    settle(qtbot, window)
+    qtbot.keyClick(window, Qt.Key.Key_Z, ui.CTRL | ui.SHIFT)
+    ui.settle(qtbot, window)
     assert window.alpha_box.value() == 0.55 and window.session.settings.alpha == 0.55
 
     a, b = window.session.tracks["A"], window.session.tracks["B"]
-    qtbot.keyClick(window, Qt.Key.Key_X, CTRL | SHIFT)
-    settle(qtbot, window)
+    qtbot.keyClick(window, Qt.Key.Key_X, ui.CTRL | ui.SHIFT)
+    ui.settle(qtbot, window)
     assert window.session.tracks["A"] is b and window.session.tracks["B"] is a
     assert window.panels["A"].title.text() == "high.ogg"
     assert stack.undoText() == "swap A ↔ B"
-    qtbot.keyClick(window, Qt.Key.Key_Z, CTRL)
-    settle(qtbot, window)
+    qtbot.keyClick(window, Qt.Key.Key_Z, ui.CTRL)
+    ui.settle(qtbot, window)
     assert window.session.tracks["A"] is a and window.panels["A"].title.text() == "low.flac"
 
 
@@ -182,7 +174,7 @@ def test_unexpected_errors_are_logged_and_shown_once(qtbot, window, tmp_path):
 
 
 def test_file_generate_puts_the_result_into_the_slot_chosen(qtbot, window, tmp_path):
-    window.settings.setValue("generate_folder", str(tmp_path / "generated"))
+    window.preferences.setValue("generate_folder", str(tmp_path / "generated"))
     window.actions["generate"].trigger()
     dialog = window.findChild(GenerateDialog)
     assert dialog is not None and dialog.isVisible()
@@ -190,7 +182,7 @@ def test_file_generate_puts_the_result_into_the_slot_chosen(qtbot, window, tmp_p
     dialog.seed.setValue(5)
     dialog.slots.buttons()[1].setChecked(True)  # into B
     qtbot.mouseClick(dialog.generate_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: window.session.tracks["B"] is not None, timeout=LOAD_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.session.tracks["B"] is not None, timeout=ui.LOAD_TIMEOUT_MS)
     track = window.session.tracks["B"]
     assert track.path.parent == tmp_path / "generated" and "seed5" in track.name
     assert track.info.duration_s == pytest.approx(2.0, abs=0.01)
@@ -198,8 +190,8 @@ def test_file_generate_puts_the_result_into_the_slot_chosen(qtbot, window, tmp_p
 
 
 def test_tools_listening_test_starts_with_the_loaded_tracks(qtbot, window, clips, tmp_path):
-    window.settings.setValue("listening_test_folder", str(tmp_path / "survey"))
-    load_both(qtbot, window, clips)
+    window.preferences.setValue("listening_test_folder", str(tmp_path / "survey"))
+    ui.load_both(qtbot, window, clips)
     window.actions["listening_test"].trigger()
     dialog = window.findChild(ListeningTestDialog)
     assert dialog is not None and dialog.isVisible()
@@ -208,8 +200,8 @@ def test_tools_listening_test_starts_with_the_loaded_tracks(qtbot, window, clips
 
 
 def test_generate_starts_on_an_empty_slot_and_says_what_a_full_one_gives_up(qtbot, window, clips):
-    drop(window.panels["A"], clips[0])
-    qtbot.waitUntil(lambda: window.session.tracks["A"] is not None, timeout=LOAD_TIMEOUT_MS)
+    ui.drop(window.panels["A"], clips[0])
+    qtbot.waitUntil(lambda: window.session.tracks["A"] is not None, timeout=ui.LOAD_TIMEOUT_MS)
     window.actions["generate"].trigger()
     dialog = window.findChild(GenerateDialog)
     a, b = dialog.slots.buttons()

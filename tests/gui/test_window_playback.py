@@ -4,18 +4,7 @@ transport and its keys, level, volume, output device and buffer."""
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
-from support.window import (
-    LEFT,
-    LOAD_TIMEOUT_MS,
-    drop,
-    load_both,
-    make_shown_window,
-    make_window,
-    needs_audio,
-    point_at,
-    settle,
-    type_into,
-)
+from support import window as ui
 
 from musinterp_app.audio import player as playback
 from musinterp_app.gui.main_window import LEVEL_FLOOR_DB
@@ -24,9 +13,9 @@ pytestmark = pytest.mark.gui
 
 
 def test_render_streams_into_the_playback_buffer(qtbot, window, clips):
-    load_both(qtbot, window, clips)
+    ui.load_both(qtbot, window, clips)
     window.session.request_render(play=False)
-    qtbot.waitUntil(lambda: window.session.blend_buffer[1].complete, timeout=LOAD_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.session.blend_buffer[1].complete, timeout=ui.LOAD_TIMEOUT_MS)
     buffer = window.session.blend_buffer[1]
     assert buffer.source_samples == 640 * 256
     assert abs(len(buffer.samples) - 5.0 * buffer.output_rate) <= 64  # 5 s at the device rate
@@ -38,18 +27,18 @@ def test_render_streams_into_the_playback_buffer(qtbot, window, clips):
     reason=f"no audio output here: {playback.unavailable_reason()}",
 )
 def test_play_blend_through_portaudio_moves_the_cursor(qtbot, window, clips):
-    load_both(qtbot, window, clips)
+    ui.load_both(qtbot, window, clips)
     window.session.play_blend()
     qtbot.waitUntil(
         lambda: window.session.player.playing and window.session.player.position_s > 0.25,
-        timeout=LOAD_TIMEOUT_MS,
+        timeout=ui.LOAD_TIMEOUT_MS,
     )
     qtbot.waitUntil(lambda: window.blend_view.cursor.isVisible(), timeout=5000)
     assert window.blend_view.cursor.value() > 0
     window.session.stop()
     assert not window.session.player.playing
     window.session.play_track("A")
-    qtbot.waitUntil(lambda: window.panels["A"].view.cursor.isVisible(), timeout=LOAD_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.panels["A"].view.cursor.isVisible(), timeout=ui.LOAD_TIMEOUT_MS)
     assert window.panels["A"].view.cursor.value() >= window.session.engine.tracks["A"].start_s
     window.session.stop()
 
@@ -59,132 +48,132 @@ def test_without_audio_device_play_is_off_and_export_works(
 ):
     portaudio_says = "no audio output device (Error querying device -1)"
     monkeypatch.setattr(playback, "unavailable_reason", lambda: portaudio_says)
-    win = make_window(shipped_model, tmp_path / "s.ini")
+    win = ui.make_window(shipped_model, tmp_path / "s.ini")
     qtbot.addWidget(win)
     plain = "Playback is off: no sound output was found (no sound card, or no sound server"
     assert win.status_text.text().startswith(plain)  # plain words, before anything loads
-    load_both(qtbot, win, clips)
+    ui.load_both(qtbot, win, clips)
     assert not win.buttons["blend"].isEnabled()
     assert win.buttons["blend"].toolTip().startswith(plain)
     assert "querying device" not in win.buttons["blend"].toolTip()
     win.export_to(str(tmp_path / "x.wav"), morph=True)
-    qtbot.waitUntil((tmp_path / "x.wav").exists, timeout=LOAD_TIMEOUT_MS)
+    qtbot.waitUntil((tmp_path / "x.wav").exists, timeout=ui.LOAD_TIMEOUT_MS)
     win.close()
 
 
-@needs_audio
+@ui.needs_audio
 def test_the_output_stream_waits_open_for_a_release_and_closes_when_idle(qtbot, window, clips):
     session = window.session
-    load_both(qtbot, window, clips)
-    qtbot.waitUntil(lambda: session.player.stream_open, timeout=LOAD_TIMEOUT_MS)  # before a play
+    ui.load_both(qtbot, window, clips)
+    qtbot.waitUntil(lambda: session.player.stream_open, timeout=ui.LOAD_TIMEOUT_MS)  # before a play
     assert session.idle_timer.isActive()
     session.idle_timer.setInterval(400)  # a minute, in the app
     qtbot.waitUntil(lambda: not session.player.stream_open, timeout=5000)  # unused: closed again
-    qtbot.mouseClick(window.buttons["blend"], LEFT)
-    qtbot.waitUntil(lambda: session.player.playing, timeout=LOAD_TIMEOUT_MS)
-    qtbot.waitUntil(lambda: session.player.buffer.written > 0, timeout=LOAD_TIMEOUT_MS)  # live
+    qtbot.mouseClick(window.buttons["blend"], ui.LEFT)
+    qtbot.waitUntil(lambda: session.player.playing, timeout=ui.LOAD_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: session.player.buffer.written > 0, timeout=ui.LOAD_TIMEOUT_MS)  # live
     session.stop()
     assert session.player.stream_open and not session.player.playing  # open, silent
     qtbot.waitUntil(lambda: not session.player.stream_open, timeout=5000)
-    settle(qtbot, window)
+    ui.settle(qtbot, window)
     assert session.player.dropouts == 0  # playback never started on an empty buffer
 
 
-@needs_audio
+@ui.needs_audio
 def test_a_new_track_rerenders_the_looping_blend_and_stops_a_playing_track(
     qtbot, window, clips, short_clip
 ):
-    load_both(qtbot, window, clips)
+    ui.load_both(qtbot, window, clips)
     session = window.session
-    qtbot.mouseClick(window.loop_box, LEFT)
-    qtbot.mouseClick(window.buttons["blend"], LEFT)
-    qtbot.waitUntil(lambda: session.player.playing, timeout=LOAD_TIMEOUT_MS)
+    qtbot.mouseClick(window.loop_box, ui.LEFT)
+    qtbot.mouseClick(window.buttons["blend"], ui.LEFT)
+    qtbot.waitUntil(lambda: session.player.playing, timeout=ui.LOAD_TIMEOUT_MS)
     old_feed = session.player.buffer
-    drop(window.panels["A"], short_clip)
+    ui.drop(window.panels["A"], short_clip)
     qtbot.waitUntil(
         lambda: session.tracks["A"].name == "short.wav" and session.player.playing,
-        timeout=LOAD_TIMEOUT_MS,
+        timeout=ui.LOAD_TIMEOUT_MS,
     )
     assert session.player.buffer is not old_feed  # the old blend no longer plays
     assert session.live.running and session.playing == "blend"
     assert window.buttons["blend"].isChecked()
-    qtbot.waitUntil(lambda: session.live.renderer is not None, timeout=LOAD_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: session.live.renderer is not None, timeout=ui.LOAD_TIMEOUT_MS)
     assert session.live.renderer.period == 384  # 3 s: the new A's excerpt repeats
-    settle(qtbot, window)
+    ui.settle(qtbot, window)
 
-    qtbot.mouseClick(window.buttons["B"], LEFT)
-    qtbot.waitUntil(lambda: session.playing == "B", timeout=LOAD_TIMEOUT_MS)
+    qtbot.mouseClick(window.buttons["B"], ui.LEFT)
+    qtbot.waitUntil(lambda: session.playing == "B", timeout=ui.LOAD_TIMEOUT_MS)
     assert window.buttons["B"].isChecked() and window.buttons["B"].text() == "■ B"
-    drop(window.panels["B"], clips[0])
-    qtbot.waitUntil(lambda: session.tracks["B"].name == "low.flac", timeout=LOAD_TIMEOUT_MS)
+    ui.drop(window.panels["B"], clips[0])
+    qtbot.waitUntil(lambda: session.tracks["B"].name == "low.flac", timeout=ui.LOAD_TIMEOUT_MS)
     assert session.playing == "" and not session.player.playing
     assert not window.buttons["B"].isChecked() and window.buttons["B"].text() == "▶ B"
 
 
-@needs_audio
+@ui.needs_audio
 def test_options_start_nothing_with_play_on_release_but_a_playing_blend_follows_them(
     qtbot, window, clips
 ):
     session = window.session
     window.autoplay_box.setChecked(True)
-    load_both(qtbot, window, clips)
-    qtbot.mouseClick(window.morph_box, LEFT)
+    ui.load_both(qtbot, window, clips)
+    qtbot.mouseClick(window.morph_box, ui.LEFT)
     window.mode_box.setCurrentIndex(window.mode_box.findData("lerp"))  # not the default
-    qtbot.mouseClick(window.detail_box, LEFT)
-    settle(qtbot, window)
+    qtbot.mouseClick(window.detail_box, ui.LEFT)
+    ui.settle(qtbot, window)
     assert session.playing == "" and not session.player.playing  # an option is no release
     assert session.blend_buffer[0] == session.settings  # rendered all the same, for ▶
     assert not window.buttons["stop"].isEnabled()
 
-    qtbot.mouseClick(window.buttons["blend"], LEFT)  # the morph, rendered whole
-    qtbot.waitUntil(lambda: session.playing == "blend", timeout=LOAD_TIMEOUT_MS)
+    qtbot.mouseClick(window.buttons["blend"], ui.LEFT)  # the morph, rendered whole
+    qtbot.waitUntil(lambda: session.playing == "blend", timeout=ui.LOAD_TIMEOUT_MS)
     assert session.player.buffer is session.blend_buffer[1] and not session.live.running
-    qtbot.mouseClick(window.morph_box, LEFT)  # while the blend plays, it plays the new one
+    qtbot.mouseClick(window.morph_box, ui.LEFT)  # while the blend plays, it plays the new one
     qtbot.waitUntil(
-        lambda: session.playing == "blend" and session.live.running, timeout=LOAD_TIMEOUT_MS
+        lambda: session.playing == "blend" and session.live.running, timeout=ui.LOAD_TIMEOUT_MS
     )
     session.stop()
     window.slider.setSliderDown(True)  # letting go of the slider plays
     window.slider.setValue(300)
     window.slider.setSliderDown(False)
     window.slider.sliderReleased.emit()
-    qtbot.waitUntil(lambda: session.live.renderer is not None, timeout=LOAD_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: session.live.renderer is not None, timeout=ui.LOAD_TIMEOUT_MS)
     assert session.playing == "blend" and session.live.renderer.target == (0.3,)
 
 
-@needs_audio
+@ui.needs_audio
 def test_space_after_typing_alpha_uses_it_and_plays(qtbot, window, clips):
-    load_both(qtbot, window, clips)
-    type_into(qtbot, window.alpha_box, "0.3", key=Qt.Key.Key_Space)
+    ui.load_both(qtbot, window, clips)
+    ui.type_into(qtbot, window.alpha_box, "0.3", key=Qt.Key.Key_Space)
     assert window.slider.value() == 300 and window.session.settings.alpha == 0.3
-    qtbot.waitUntil(lambda: window.session.live.renderer is not None, timeout=LOAD_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.session.live.renderer is not None, timeout=ui.LOAD_TIMEOUT_MS)
     assert window.session.playing == "blend" and window.session.live.renderer.target == (0.3,)
     qtbot.keyClick(window.alpha_box, Qt.Key.Key_Space)  # Space again: stop
     assert not window.session.player.playing
 
 
-@needs_audio
+@ui.needs_audio
 def test_play_buttons_show_what_plays_and_the_level_moves(qtbot, window, clips):
-    load_both(qtbot, window, clips)
-    qtbot.mouseClick(window.buttons["A"], LEFT)
-    qtbot.waitUntil(lambda: window.session.player.position_s > 0.3, timeout=LOAD_TIMEOUT_MS)
+    ui.load_both(qtbot, window, clips)
+    qtbot.mouseClick(window.buttons["A"], ui.LEFT)
+    qtbot.waitUntil(lambda: window.session.player.position_s > 0.3, timeout=ui.LOAD_TIMEOUT_MS)
     assert window.buttons["A"].isChecked() and not window.buttons["blend"].isChecked()
     qtbot.waitUntil(lambda: window.level_meter.value() > LEVEL_FLOOR_DB + 10, timeout=5000)
-    qtbot.mouseClick(window.buttons["A"], LEFT)  # the playing button stops it
+    qtbot.mouseClick(window.buttons["A"], ui.LEFT)  # the playing button stops it
     assert not window.session.player.playing and not window.buttons["A"].isChecked()
     assert window.level_meter.value() == LEVEL_FLOOR_DB
 
 
 def test_stop_is_enabled_only_while_something_plays(qtbot, window, clips):
     assert not window.buttons["stop"].isEnabled()  # the empty window
-    load_both(qtbot, window, clips)
+    ui.load_both(qtbot, window, clips)
     assert not window.buttons["stop"].isEnabled()
     if reason := playback.unavailable_reason():
         pytest.skip(f"no audio output to play through ({reason})")
-    qtbot.mouseClick(window.buttons["blend"], LEFT)
-    qtbot.waitUntil(lambda: window.session.playing == "blend", timeout=LOAD_TIMEOUT_MS)
+    qtbot.mouseClick(window.buttons["blend"], ui.LEFT)
+    qtbot.waitUntil(lambda: window.session.playing == "blend", timeout=ui.LOAD_TIMEOUT_MS)
     assert window.buttons["stop"].isEnabled()
-    qtbot.mouseClick(window.buttons["stop"], LEFT)
+    qtbot.mouseClick(window.buttons["stop"], ui.LEFT)
     assert window.session.playing == "" and not window.buttons["stop"].isEnabled()
 
 
@@ -201,34 +190,34 @@ def test_the_volume_scales_what_is_played_and_is_remembered(qtbot, window, tmp_p
     player._callback(block, 256, None, sounddevice.CallbackFlags())
     np.testing.assert_allclose(block[:, 0], 0.9 * buffer.samples[:256], rtol=1e-6)  # heard
     window.close()
-    again = make_window(window.session.engine.model, tmp_path / "settings.ini")
+    again = ui.make_window(window.session.engine.model, tmp_path / "settings.ini")
     qtbot.addWidget(again)
     assert again.volume_slider.value() == 90 and again.session.player.volume == 0.9
     again.close()
 
 
-@needs_audio
+@ui.needs_audio
 def test_a_double_click_plays_the_whole_track_from_there(qtbot, window, clips):
-    load_both(qtbot, window, clips)
+    ui.load_both(qtbot, window, clips)
     panel = window.panels["B"]
-    where = point_at(panel.view, 6.0)
-    qtbot.mouseClick(panel.view.viewport(), LEFT, pos=where)  # a double-click, as Qt sends it
-    qtbot.mouseDClick(panel.view.viewport(), LEFT, pos=where)
-    qtbot.mouseRelease(panel.view.viewport(), LEFT, pos=where)
-    qtbot.waitUntil(lambda: window.session.playing == "B", timeout=LOAD_TIMEOUT_MS)
+    where = ui.point_at(panel.view, 6.0)
+    qtbot.mouseClick(panel.view.viewport(), ui.LEFT, pos=where)  # a double-click, as Qt sends it
+    qtbot.mouseDClick(panel.view.viewport(), ui.LEFT, pos=where)
+    qtbot.mouseRelease(panel.view.viewport(), ui.LEFT, pos=where)
+    qtbot.waitUntil(lambda: window.session.playing == "B", timeout=ui.LOAD_TIMEOUT_MS)
     qtbot.waitUntil(lambda: panel.view.cursor.isVisible(), timeout=5000)
     assert 6.0 <= panel.view.cursor.value() < 7.0  # past the 0–5 s excerpt
     window.session.stop()
 
 
-@needs_audio
+@ui.needs_audio
 def test_space_is_the_transport_whatever_control_has_the_focus(qtbot, window, clips):
-    load_both(qtbot, window, clips)
+    ui.load_both(qtbot, window, clips)
     for control in (window.morph_box, window.mode_box, window.slider, window.buttons["A"]):
         control.setFocus()
         checked = window.morph_box.isChecked()
         qtbot.keyClick(control, Qt.Key.Key_Space)
-        qtbot.waitUntil(lambda: window.session.playing == "blend", timeout=LOAD_TIMEOUT_MS)
+        qtbot.waitUntil(lambda: window.session.playing == "blend", timeout=ui.LOAD_TIMEOUT_MS)
         assert window.morph_box.isChecked() == checked, control
         qtbot.keyClick(control, Qt.Key.Key_Space)
         assert window.session.playing == "", control
@@ -237,31 +226,31 @@ def test_space_is_the_transport_whatever_control_has_the_focus(qtbot, window, cl
 def test_keys_play_a_b_and_the_blend_with_a_playhead_in_every_view_of_it(qtbot, window, clips):
     if window.session.audio_problem:
         pytest.skip(f"no audio output here: {window.session.audio_problem}")
-    load_both(qtbot, window, clips)
+    ui.load_both(qtbot, window, clips)
     excerpt, blend = window.views["A"], window.blend_view
     qtbot.keyClick(window, Qt.Key.Key_A)
-    qtbot.waitUntil(lambda: window.session.playing == "A", timeout=LOAD_TIMEOUT_MS)
-    qtbot.waitUntil(excerpt.cursor.isVisible, timeout=LOAD_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.session.playing == "A", timeout=ui.LOAD_TIMEOUT_MS)
+    qtbot.waitUntil(excerpt.cursor.isVisible, timeout=ui.LOAD_TIMEOUT_MS)
     assert window.panels["A"].view.cursor.isVisible()  # the whole file's view too
-    assert 0 <= excerpt.cursor.value() <= window.session.tracks["A"].duration_s
+    assert 0 <= excerpt.cursor.value() <= window.session.tracks["A"].excerpt_s
     assert not blend.cursor.isVisible()
     qtbot.keyClick(window, Qt.Key.Key_N)
-    qtbot.waitUntil(lambda: window.session.playing == "blend", timeout=LOAD_TIMEOUT_MS)
-    qtbot.waitUntil(blend.cursor.isVisible, timeout=LOAD_TIMEOUT_MS)
-    qtbot.waitUntil(window.views["B"].cursor.isVisible, timeout=LOAD_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.session.playing == "blend", timeout=ui.LOAD_TIMEOUT_MS)
+    qtbot.waitUntil(blend.cursor.isVisible, timeout=ui.LOAD_TIMEOUT_MS)
+    qtbot.waitUntil(window.views["B"].cursor.isVisible, timeout=ui.LOAD_TIMEOUT_MS)
     assert not window.panels["A"].view.cursor.isVisible()
     qtbot.keyClick(window, Qt.Key.Key_B)
-    qtbot.waitUntil(lambda: window.session.playing == "B", timeout=LOAD_TIMEOUT_MS)
-    qtbot.waitUntil(lambda: not blend.cursor.isVisible(), timeout=LOAD_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.session.playing == "B", timeout=ui.LOAD_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: not blend.cursor.isVisible(), timeout=ui.LOAD_TIMEOUT_MS)
     qtbot.keyClick(window, Qt.Key.Key_B)  # again: stop
-    qtbot.waitUntil(lambda: window.session.playing == "", timeout=LOAD_TIMEOUT_MS)
-    qtbot.waitUntil(lambda: not window.views["B"].cursor.isVisible(), timeout=LOAD_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.session.playing == "", timeout=ui.LOAD_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: not window.views["B"].cursor.isVisible(), timeout=ui.LOAD_TIMEOUT_MS)
 
 
 def test_the_output_device_and_buffer_are_chosen_remembered_and_said(
     qtbot, shipped_model, tmp_path
 ):
-    first = make_shown_window(qtbot, shipped_model, tmp_path / "settings.ini")
+    first = ui.make_shown_window(qtbot, shipped_model, tmp_path / "settings.ini")
     menus = first.audio_menus
     menus["device"].aboutToShow.emit()
     labels = [a.text() for a in menus["device"].actions()]
@@ -281,6 +270,6 @@ def test_the_output_device_and_buffer_are_chosen_remembered_and_said(
     words = first.session.output_words()
     assert words.startswith(f"{labels[1]}, 2048-sample buffer") and "ms to the speakers" in words
     first.close()
-    second = make_shown_window(qtbot, shipped_model, tmp_path / "settings.ini")
+    second = ui.make_shown_window(qtbot, shipped_model, tmp_path / "settings.ini")
     assert second.session.output == (labels[1], 2048)  # remembered
     second.close()

@@ -5,8 +5,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from musinterp_app import engine
-from musinterp_app.engine import Engine
+from musinterp_app.engine import Engine, load_track
 from musinterp_app.model.onnx_vae import OnnxVAE
 
 
@@ -19,13 +18,13 @@ def engine_with(
     **load_options,
 ) -> Engine:
     """An engine on ``model`` with each slot's clip loaded (``load_options`` as
-    ``engine.load_track`` takes them): a path as it is, or samples ``[samples]`` written
+    ``load_track`` takes them): a path as it is, or samples ``[samples]`` written
     first to ``folder/SLOT.wav`` at ``rate``."""
-    blender = Engine(model)
+    engine = Engine(model)
     for slot, clip in clips.items():
         path = clip
         if isinstance(clip, np.ndarray):
             path = folder / f"{slot}.wav"
             sf.write(path, clip, rate)
-        blender.set_track(slot, engine.load_track(path, model, **load_options))
-    return blender
+        engine.set_track(slot, load_track(path, model, **load_options))
+    return engine

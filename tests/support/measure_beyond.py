@@ -18,10 +18,10 @@ import numpy as np
 import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from musinterp_app import engine
 from musinterp_app.audio import analysis
 from musinterp_app.base import resources
 from musinterp_app.base.files import write_atomically
+from musinterp_app.engine import BlendSettings, Engine, PadSettings, load_track
 from musinterp_app.model.onnx_vae import OnnxVAE
 from support.music import known_clip, known_clips
 
@@ -45,14 +45,12 @@ def estimators(duration_s: float, count: int = 100) -> dict:
     }
 
 
-def _engine(model: OnnxVAE, folder: Path, clips: dict, **load) -> engine.Engine:
-    blender = engine.Engine(model)
+def _engine(model: OnnxVAE, folder: Path, clips: dict, **load) -> Engine:
+    engine = Engine(model)
     for slot, clip in clips.items():
         sf.write(folder / f"{slot}.wav", clip.samples, RATE)
-        blender.set_track(
-            slot, engine.load_track(folder / f"{slot}.wav", model, overview=False, **load)
-        )
-    return blender
+        engine.set_track(slot, load_track(folder / f"{slot}.wav", model, overview=False, **load))
+    return engine
 
 
 def sync_pairs(model: OnnxVAE, folder: Path, count: int = 8) -> dict:
@@ -72,11 +70,11 @@ def sync_pairs(model: OnnxVAE, folder: Path, count: int = 8) -> dict:
             )
             for slot, bpm in (("A", tempo_a), ("B", tempo_b))
         }
-        blender = _engine(model, folder, clips)
-        target = blender.estimates("A")[0].bpm
-        middle = engine.BlendSettings(alpha=0.5)
-        plain = analysis.estimate_tempo(blender.render(middle), RATE)
-        synced = analysis.estimate_tempo(blender.synced(("tempo",)).render(middle), RATE)
+        engine = _engine(model, folder, clips)
+        target = engine.estimates("A")[0].bpm
+        middle = BlendSettings(alpha=0.5)
+        plain = analysis.estimate_tempo(engine.render(middle), RATE)
+        synced = analysis.estimate_tempo(engine.synced(("tempo",)).render(middle), RATE)
         rows.append(
             {
                 "tempo_a": round(tempo_a, 1),
@@ -100,9 +98,9 @@ def sync_pairs(model: OnnxVAE, folder: Path, count: int = 8) -> dict:
 def pad_path_joins(model: OnnxVAE, folder: Path) -> dict:
     corners = {"A": (100, 0, False), "B": (117, 2, True), "C": (90, 7, False), "D": (132, 9, True)}
     clips = {slot: known_clip(*spec, RATE, duration_s=21) for slot, spec in corners.items()}
-    blender = _engine(model, folder, clips, duration_s=20)
+    engine = _engine(model, folder, clips, excerpt_s=20)
     path = ((0, 0), (1, 0), (1, 1), (0, 1), (0.5, 0.5), (0, 0))
-    chunks = list(blender.render_stream(engine.PadSettings(path=path)))
+    chunks = list(engine.render_stream(PadSettings(path=path)))
     audio = np.concatenate(chunks)
     jumps = np.abs(np.diff(audio))
     joins = np.cumsum([len(chunk) for chunk in chunks])[:-1]
@@ -124,12 +122,12 @@ def even_steps(model: OnnxVAE, folder: Path, pairs: int = 5) -> dict:
             )
             for slot in "AB"
         }
-        blender = _engine(model, folder, clips)
+        engine = _engine(model, folder, clips)
         for mode in ("lerp", "slerp"):
             for keep_detail in (True, False):
-                plain = engine.BlendSettings(mode=mode, keep_detail=keep_detail)
-                for name, settings in (("without", plain), ("with", blender.even_steps(plain))):
-                    steps = blender.step_sizes(replace(settings))
+                plain = BlendSettings(mode=mode, keep_detail=keep_detail)
+                for name, settings in (("without", plain), ("with", engine.even_steps(plain))):
+                    steps = engine.step_sizes(replace(settings))
                     ratios[name].append(float(steps.max() / steps.mean()))
     return {
         name: {

@@ -16,7 +16,7 @@ LOAD_TIMEOUT_MS = 60_000
 
 def make_window(model: OnnxVAE, settings_file: Path) -> MainWindow:
     """The window with its settings in ``settings_file`` (never the user's own)."""
-    return MainWindow(model, settings=QSettings(str(settings_file), QSettings.Format.IniFormat))
+    return MainWindow(model, preferences=QSettings(str(settings_file), QSettings.Format.IniFormat))
 
 
 def drop(widget, path) -> None:

@@ -48,6 +48,7 @@ from musinterp_app.audio import mel
 from musinterp_app.training.dataset.corpus import Corpus, open_corpus
 from musinterp_app.training.evaluation import metrics
 from musinterp_app.training.loop.batches import augmented_batch
+from musinterp_app.training.loop.options import StageOptions
 from musinterp_app.training.loop.run_folder import (
     append_log,
     read_saved,
@@ -83,10 +84,10 @@ LOG_FIELDS = [
 
 
 @dataclass
-class AdversarialOptions:
-    steps: int = 4000
+class AdversarialOptions(StageOptions):
     batch: int = 8
-    crop_frames: int = 160
+    validate_every: int = 200
+    steps: int = 4000
     lr: float = 1e-4  # the decoder's (AdamW, constant after a linear warm-up)
     lr_warmup_steps: int = 100
     discriminator_lr: float = 2e-4
@@ -95,16 +96,6 @@ class AdversarialOptions:
     adversarial_weight: float = 0.5  # the adversarial gradient ÷ the reconstruction's
     feature_weight: float = 2.0
     interpolation_weight: float = 0.2  # of adversarial_weight; 0: no interpolation critic
-    coarse_weight: float = 0.5
-    detail_weight: float = 1.0
-    convergence_weight: float = 0.1
-    gain_db: float = 6.0
-    tilt_db: float = 6.0
-    mix_probability: float = 0.25
-    validate_every: int = 200
-    validation_segments: int = 96
-    seed: int = 0
-    threads: int = 0  # 0: all cores
 
 
 def start_model(start: Path) -> tuple[torch.nn.Module, ModelConfig, dict]:
@@ -194,11 +185,7 @@ class Stage2:
         )
         self.last_layer = [p for p in decoder_parameters(model) if p.dim() > 1][-1]
         self.steps_done = 0
-        self.weights = losses.LossWeights(
-            coarse=options.coarse_weight,
-            detail=options.detail_weight,
-            convergence=options.convergence_weight,
-        )
+        self.weights = options.loss_weights()
 
     def judge(self, normalised: torch.Tensor) -> list:
         """The discriminator's outputs for log-mel ``[B, n_mels, frames]`` (floor-clamped,

@@ -45,6 +45,7 @@ from musinterp_app.training.loop.batches import (
     plan_batch,
     read_batch,
 )
+from musinterp_app.training.loop.options import StageOptions
 from musinterp_app.training.loop.run_folder import (
     append_log,
     read_saved,
@@ -74,30 +75,18 @@ LOG_FIELDS = [
 
 
 @dataclass
-class TrainOptions:
+class TrainOptions(StageOptions):
     arch: str = "hybrid"
     width: int = 256
     planes: int = 16
     latent_channels: int = 64
     time_reduction: int = 4
-    batch: int = 16
-    crop_frames: int = 160
     steps: int = 12_000
     lr: float = 6e-4  # for a global batch of ``lr_batch``; see ``learning_rate``
     lr_batch: int = 16
     lr_warmup_steps: int = 300
     beta: float = 1e-3
     warmup_steps: int = 2000  # KL weight ramp
-    coarse_weight: float = 0.5
-    detail_weight: float = 1.0
-    convergence_weight: float = 0.1
-    gain_db: float = 6.0  # augmentation: random gain within ±gain_db
-    tilt_db: float = 6.0  # augmentation: EQ tilt, lowest to highest band, within ±tilt_db
-    mix_probability: float = 0.25  # augmentation: a second crop mixed in (power domain)
-    validate_every: int = 400
-    validation_segments: int = 96
-    seed: int = 0
-    threads: int = 0  # 0: all cores
 
 
 class ReparameterisedVAE(torch.nn.Module):
@@ -275,11 +264,7 @@ def _set_up(
         corpus=corpus,
         model=model,
         optimizer=torch.optim.AdamW(model.parameters(), lr=options.lr, weight_decay=1e-4),
-        weights=losses.LossWeights(
-            coarse=options.coarse_weight,
-            detail=options.detail_weight,
-            convergence=options.convergence_weight,
-        ),
+        weights=options.loss_weights(),
         rng=np.random.default_rng(options.seed),
         noise_rng=torch.Generator().manual_seed(options.seed),
         resumed=saved is not None,
