@@ -39,7 +39,7 @@ def measure(window, wait_until: Callable, slider_steps: int) -> dict[str, float]
 
     app = QApplication.instance()
     session = window.session
-    session.live.capture = True
+    session.transport.live.capture = True
     window.loop_box.setChecked(True)
 
     def process_for(seconds: float) -> None:
@@ -56,9 +56,14 @@ def measure(window, wait_until: Callable, slider_steps: int) -> dict[str, float]
 
     window.slider.setValue(round(0.2 * slider_steps))
     wait_until(app, lambda: not session.busy)
-    session.play_blend()
-    wait_until(app, lambda: session.live.renderer is not None and session.player.sounding_since)
-    live = session.live.playback
+    session.transport.play_blend()
+    wait_until(
+        app,
+        lambda: (
+            session.transport.live.renderer is not None and session.transport.player.sounding_since
+        ),
+    )
+    live = session.transport.live.playback
     renderer, feed = live.renderer, live.feed
     window.slider.setSliderDown(True)
     process_for(1.0)
@@ -76,7 +81,7 @@ def measure(window, wait_until: Callable, slider_steps: int) -> dict[str, float]
         process_for(0.35 + rng.uniform(0, 0.15))
     latencies = _step_latencies_ms(renderer, feed, steps)
 
-    dropouts_before, compute_before = session.player.dropouts, live.render_seconds
+    dropouts_before, compute_before = session.transport.player.dropouts, live.render_seconds
     starved_before = feed.starved_blocks
     frames_before = renderer.done
     motion_first = renderer.done
@@ -86,7 +91,7 @@ def measure(window, wait_until: Callable, slider_steps: int) -> dict[str, float]
         move_to(alpha)
         process_for(MOVE_EVERY_S)
     motion_stop = renderer.done
-    dropouts = session.player.dropouts - dropouts_before
+    dropouts = session.transport.player.dropouts - dropouts_before
     starved = feed.starved_blocks - starved_before
     config = renderer.config
     rendered_s = (renderer.done - frames_before) * config.hop_length / config.sample_rate
@@ -98,10 +103,10 @@ def measure(window, wait_until: Callable, slider_steps: int) -> dict[str, float]
     rest_first = renderer.done
     process_for(REST_S)
     rest_stop = renderer.done
-    session.stop()
+    session.transport.stop()
     wait_until(app, lambda: not session.busy)
     window.loop_box.setChecked(False)
-    session.live.capture = False
+    session.transport.live.capture = False
 
     spans = {"moving": (motion_first, motion_stop), "resting": (rest_first, rest_stop)}
     return _keys(session.engine, live, latencies, int(dropouts), int(starved), realtime, spans)

@@ -120,7 +120,7 @@ def release_to_first_sound_ms(
     Also the dropouts counted while it plays (to its end, with ``play_to_end``: the
     rest renders while the start plays)."""
     window.autoplay_box.setChecked(True)
-    player = window.session.player
+    player = window.session.transport.player
     window.slider.setSliderDown(True)
     window.slider.setValue(int(SLIDER_STEPS * position))
     wait_until(app, lambda: _idle(window) and player.stream_open)
@@ -132,7 +132,7 @@ def release_to_first_sound_ms(
     if play_to_end:
         wait_until(app, lambda: not player.playing)
     dropouts = player.dropouts
-    window.session.stop()
+    window.session.transport.stop()
     wait_until(app, lambda: _idle(window))
     return 1000 * (sounding - started), dropouts
 

@@ -288,8 +288,8 @@ def open_for(window) -> ListeningTestDialog:
         Path(default) / "listening-test"
     )
     tracks = [str(track.path) for track in window.session.tracks.values() if track is not None]
-    window.session.stop()  # one thing plays at a time: the test's clips from here on
-    window.session.player.release()  # and through one stream (some devices take only one)
+    window.session.transport.stop()  # one thing plays at a time: the test's clips from here on
+    window.session.transport.player.release()  # and through one stream (some devices take only one)
     dialog = ListeningTestDialog(window.session.engine.model, folder, tracks=tracks, parent=window)
     dialog.show()
     return dialog

@@ -79,7 +79,7 @@ class MainWindow(QMainWindow):
             panel.file_dropped.connect(lambda path, s=slot: self.load(s, path))
             panel.open_requested.connect(lambda s=slot: self.open_dialog(s))
             panel.excerpt_moved.connect(lambda start, s=slot: session.move_excerpt(s, start))
-            panel.play_from.connect(lambda start, s=slot: session.play_from(s, start))
+            panel.play_from.connect(lambda start, s=slot: session.transport.play_from(s, start))
 
         self.blend_controls = BlendControls(SLIDER_STEPS, ALPHA_STEP, ALPHA_FINE_STEP)
         controls = self.blend_controls
@@ -107,7 +107,7 @@ class MainWindow(QMainWindow):
         self.volume_slider = self.transport.volume_slider
         self.level_meter = self.transport.level_meter
         self.transport.connect_to(session, self._play_button)
-        QShortcut(QKeySequence(Qt.Key.Key_Space), self, session.toggle_play)
+        QShortcut(QKeySequence(Qt.Key.Key_Space), self, session.transport.toggle_play)
         QShortcut(QKeySequence(Qt.Key.Key_R), self, self.record_button.toggle)
         for key, name in ((Qt.Key.Key_A, "A"), (Qt.Key.Key_B, "B"), (Qt.Key.Key_N, "blend")):
             QShortcut(QKeySequence(key), self, lambda n=name: self.buttons[n].click())
@@ -210,14 +210,18 @@ class MainWindow(QMainWindow):
         session = self.session
         ready, morph = session.ready, session.settings.morph
         self.actions["export"].setEnabled(ready)
-        self.actions["export_performance"].setEnabled(session.live.performance is not None)
+        self.actions["export_performance"].setEnabled(
+            session.transport.live.performance is not None
+        )
         self.actions["export"].setText("&Export morph A → B…" if morph else "&Export blend…")
         self.actions["swap"].setEnabled(any(session.tracks.values()))
-        can_play = not session.audio_problem
+        can_play = not session.transport.audio_problem
         self.buttons["blend"].setEnabled(ready and can_play)
         # Record captures what plays live (a morph is rendered whole: nothing to perform)
         self.record_button.setEnabled(ready and can_play and not morph)
-        self._show_playing(session.playing)  # the play buttons' words (▶ Morph, ■ Blend …)
+        self._show_playing(
+            session.transport.playing
+        )  # the play buttons' words (▶ Morph, ■ Blend …)
         for slot in PAIR_SLOTS:
             self.buttons[slot].setEnabled(can_play and session.tracks[slot] is not None)
         for control in (self.slider, self.alpha_box):  # a morph ramps α itself
@@ -232,14 +236,16 @@ class MainWindow(QMainWindow):
     def _update_stop(self) -> None:
         """Stop is there only while something plays."""
         session = self.session
-        self.buttons["stop"].setEnabled(bool(session.playing) and not session.audio_problem)
+        self.buttons["stop"].setEnabled(
+            bool(session.transport.playing) and not session.transport.audio_problem
+        )
 
     def _update_title(self) -> None:
         names = [f"{slot}: {t.name}" for slot, t in self.session.tracks.items() if t is not None]
         self.setWindowTitle(" · ".join(names) + " — musinterp" if names else "musinterp")
 
     def _check_audio_device(self) -> None:
-        problem = self.session.audio_problem
+        problem = self.session.transport.audio_problem
         if problem:
             tip = f"Playback is off: {plain_audio_problem(problem)}. Export still works."
             for button in self.buttons.values():
@@ -271,7 +277,7 @@ class MainWindow(QMainWindow):
         self._hide_progress()
         first = text.splitlines()[0]
         self.status_text.setText(f"⚠ {first if len(first) <= 120 else first[:119] + '…'}")
-        if self.session.audio_problem:
+        if self.session.transport.audio_problem:
             self._check_audio_device()
             self._update_enabled()
         if self.last_message is not None:
@@ -482,13 +488,13 @@ class MainWindow(QMainWindow):
     def _play_button(self, name: str) -> None:
         """A play button starts its sound, or stops it when it is the one playing."""
         session = self.session
-        if session.playing == name:
-            session.stop()
+        if session.transport.playing == name:
+            session.transport.stop()
         elif name == "blend":
-            session.play_blend()
+            session.transport.play_blend()
         else:
-            session.play_track(name)
-        self._show_playing(session.playing)
+            session.transport.play_track(name)
+        self._show_playing(session.transport.playing)
 
     def _show_playing(self, source: str) -> None:
         for name in ("A", "B", "blend"):

@@ -154,26 +154,30 @@ def _audio_menu(window, menu) -> None:
     def use(device: str | None, block_size: int) -> None:
         window.preferences.setValue("audio/device", device or "")
         window.preferences.setValue("audio/block_size", block_size)
-        window.session.set_output(device, block_size)
-        window.session.status.emit(f"Playing through {window.session.output_words()}.")
+        window.session.transport.set_output(device, block_size)
+        window.session.status.emit(f"Playing through {window.session.transport.output_words()}.")
 
     def fill_devices() -> None:
         devices.clear()
-        current = window.session.output[0]
+        current = window.session.transport.output[0]
         choices = [(None, "The system's default")]
         choices += [(d.name, d.name) for d in playback.output_devices()]
         for name, label in choices:
-            action = devices.addAction(label, lambda n=name: use(n, window.session.output[1]))
+            action = devices.addAction(
+                label, lambda n=name: use(n, window.session.transport.output[1])
+            )
             action.setCheckable(True)
             action.setChecked(name == current)
 
     def fill_buffers() -> None:
         buffers.clear()
-        current = window.session.output[1]
-        rate = window.session.player.output_rate
+        current = window.session.transport.output[1]
+        rate = window.session.transport.player.output_rate
         for size in BUFFER_SIZES:
             label = f"{size} samples ({1000 * size / rate:.0f} ms)"
-            action = buffers.addAction(label, lambda s=size: use(window.session.output[0], s))
+            action = buffers.addAction(
+                label, lambda s=size: use(window.session.transport.output[0], s)
+            )
             action.setCheckable(True)
             action.setChecked(size == current)
 

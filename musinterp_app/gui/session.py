@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from musinterp_app import sidecar
@@ -36,14 +36,8 @@ from musinterp_app.engine import (
     with_excerpt,
 )
 from musinterp_app.gui import workers
-from musinterp_app.gui.live_control import LiveControl
-from musinterp_app.gui.session_playback import (
-    CURSOR_MS,
-    DRAG_DECODE_MS,
-    IDLE_RELEASE_MS,
-    Playback,
-)
 from musinterp_app.gui.throttle import Throttle
+from musinterp_app.gui.transport import DRAG_DECODE_MS, Transport
 from musinterp_app.gui.workers import JobPool, Lane
 from musinterp_app.model.onnx_vae import OnnxVAE
 
@@ -114,9 +108,9 @@ class _Change(QUndoCommand):
         self.session.apply_state(self.before)
 
 
-class Session(Playback, QObject):
-    """Two tracks, one blend, one player; see the module docstring (what plays, and how:
-    :class:`~musinterp_app.gui.session_playback.Playback`)."""
+class Session(QObject):
+    """Two tracks, one blend; see the module docstring. What plays, and how, is its
+    :attr:`transport` (:class:`~musinterp_app.gui.transport.Transport`)."""
 
     track_loading = Signal(str, str)  # slot, file name
     track_changed = Signal(str)  # slot: loaded, excerpt moved, swapped or re-encoded
@@ -148,11 +142,6 @@ class Session(Playback, QObject):
             name: Lane(self.pool, self)
             for name in ("A", "B", "decode", "render", "preview", "export", "model")
         }
-        self.loop, self.volume = False, 1.0
-        self.output: tuple[str | None, int] = (None, 1024)  # device name, buffer (samples)
-        self.player = self._new_player(model.mel_config.sample_rate)
-        self.live = LiveControl(self.player)  # the blend played live (α follows the slider)
-        self.audio_problem = playback.unavailable_reason()  # '' when playback works
         self.settings = BlendSettings()
         self.even_steps = True  # measured better: see Engine.even_steps and the README's Even steps
         self.excerpt_s = DEFAULT_EXCERPT_S
@@ -162,13 +151,7 @@ class Session(Playback, QObject):
         self.difference_mel = None  # [n_mels, frames]: see mix_difference
         self.decoded_settings: BlendSettings | None = None
         self.blend_buffer: tuple[BlendSettings, playback.PlaybackBuffer] | None = None
-        self.playing = ""  # "A", "B", "blend", "pad" (the pad's blend) or ""
-        self._playing_offset_s = 0.0
-        self._play_when_ready = False
-        self._preview: tuple[str, float, bool] | None = None  # (slot, offset, whole track)
-        self._whole_track = False  # what plays is a whole track (play_from), not its excerpt
-        self.reported_dropouts = 0
-        self._audio_opening = False  # a worker is opening the output stream (open_audio)
+        self.transport = Transport(self, model.mel_config.sample_rate)
         self.undo_stack = QUndoStack(self)
         self._recorded = self.state()
         self.decode_throttle = Throttle(
@@ -178,10 +161,6 @@ class Session(Playback, QObject):
             parent=self,
         )
         self.settle_debounce = Throttle(SETTLE_MS, self.settle, leading=False, parent=self)
-        self.cursor_timer = QTimer(self, interval=CURSOR_MS, timeout=self._update_cursor)
-        self.idle_timer = QTimer(
-            self, interval=IDLE_RELEASE_MS, singleShot=True, timeout=self._release_idle_stream
-        )
         self._connect_lanes()
 
     def _connect_lanes(self) -> None:
@@ -195,7 +174,6 @@ class Session(Playback, QObject):
         self.lanes["render"].progress.connect(self._render_progress)
         self.lanes["render"].finished.connect(self._render_finished)
         self.lanes["render"].failed.connect(lambda m: self.problem.emit("Cannot render", m))
-        self.lanes["preview"].finished.connect(self._preview_ready)
         self.lanes["export"].progress.connect(self.progress)
         self.lanes["export"].finished.connect(self._exported)
         self.lanes["export"].failed.connect(lambda m: self.problem.emit("Export failed", m))
@@ -333,7 +311,7 @@ class Session(Playback, QObject):
         self._heard_changed((slot,), same_file=same_file)
         self.request_decode()
         self.record()
-        self.open_audio()
+        self.transport.open_audio()
 
     # ----- blending ----------------------------------------------------------------------------
     def set_alpha(self, alpha: float, *, dragging: bool = False) -> None:
@@ -344,9 +322,9 @@ class Session(Playback, QObject):
         if settings == self.settings:
             return
         self.settings = settings
-        if self.playing == "blend":
-            self.live.set_target(alpha)  # heard within the live renderer's look-ahead
-        self.open_audio()
+        if self.transport.playing == "blend":
+            self.transport.live.set_target(alpha)  # heard within the live renderer's look-ahead
+        self.transport.open_audio()
         self.decode_throttle.call()
         if not dragging:
             self.settle_debounce.call()
@@ -359,16 +337,18 @@ class Session(Playback, QObject):
         if settings == self.settings:
             return
         self.settings = settings
-        self.open_audio()
-        renderer = self.live.renderer
-        if self.playing == "blend" and self.live.running:
+        self.transport.open_audio()
+        renderer = self.transport.live.renderer
+        if self.transport.playing == "blend" and self.transport.live.running:
             if settings.morph:  # a morph is rendered whole: it replaces the live blend
                 self.request_render(play=True)
             else:
                 self._send_live_settings(settings)
-        elif self.playing == "pad" and renderer is not None:  # the pad takes the options too
+        elif (
+            self.transport.playing == "pad" and renderer is not None
+        ):  # the pad takes the options too
             options = {name: getattr(settings, name) for name in ("mode", "keep_detail")}
-            self.live.set_settings(replace(renderer.settings, **options))
+            self.transport.live.set_settings(replace(renderer.settings, **options))
         self.settle(autoplay=False)
 
     def settle(self, *, autoplay: bool = True) -> None:
@@ -380,23 +360,25 @@ class Session(Playback, QObject):
         if self.decoded_settings != self.settings:
             self.decode_throttle.cancel()
             self.request_decode()
-        play = ((autoplay and self.autoplay) or self.playing == "blend") and not self.audio_problem
+        play = (
+            (autoplay and self.autoplay) or self.transport.playing == "blend"
+        ) and not self.transport.audio_problem
         if self.settings.morph:
             if self.blend_buffer is None or self.blend_buffer[0] != self.settings:
                 self.request_render(play=play)
-        elif play and not self.live.running:
-            self.play_blend()
+        elif play and not self.transport.live.running:
+            self.transport.play_blend()
         self.record()
 
     def _send_live_settings(self, settings: BlendSettings) -> None:
         """New options to the live renderer, through even steps (measured on a worker)."""
         engine = self.engine
-        self.pool.start(lambda: self.live.set_settings(self.heard(engine, settings)))
+        self.pool.start(lambda: self.transport.live.set_settings(self.heard(engine, settings)))
 
     def request_decode(self) -> None:
         if not self.ready:
             return
-        settings, engine = self.settings, self.live.decoding_engine(self.engine)
+        settings, engine = self.settings, self.transport.live.decoding_engine(self.engine)
 
         def decode(_cancel, _progress):
             heard = self.heard(engine, settings)
@@ -410,16 +392,25 @@ class Session(Playback, QObject):
         self.blend_decoded.emit()
         self.decode_throttle.ready()
 
+    def set_render_option(self, name: str, value) -> None:
+        """A Render menu choice; a new quality re-renders the blend that is playing."""
+        changed = self.render_options.get(name) != value
+        self.render_options[name] = value
+        if name == "iterations" and changed and self.blend_buffer is not None:
+            self.blend_buffer = None  # rendered at the other quality
+            if self.transport.playing == "blend":
+                self.request_render(play=True)
+
     def request_render(self, *, play: bool) -> None:
         """Render the current blend's audio in the background (playing from the first chunk)."""
         if not self.ready:
             return
         settings, engine = self.settings, self.engine
-        if play or self.playing == "blend":
-            self.stop()  # never the old blend's sound under the new one's picture
-        buffer = self.player.new_buffer(engine.blend_frames * engine.config.hop_length)
+        if play or self.transport.playing == "blend":
+            self.transport.stop()  # never the old blend's sound under the new one's picture
+        buffer = self.transport.player.new_buffer(engine.blend_frames * engine.config.hop_length)
         self.blend_buffer = (settings, buffer)
-        self._play_when_ready = play
+        self.transport.play_when_ready = play
         iterations = self.render_options["iterations"]
 
         def render(cancel, progress):
@@ -447,9 +438,9 @@ class Session(Playback, QObject):
 
     def _render_progress(self, done: int, total: int) -> None:
         self.progress.emit(done, total)
-        if self._play_when_ready and self.blend_buffer is not None:
-            self._play_when_ready = False
-            self._start_playback(self.blend_buffer[1], "blend", 0.0)
+        if self.transport.play_when_ready and self.blend_buffer is not None:
+            self.transport.play_when_ready = False
+            self.transport.start_playback(self.blend_buffer[1], "blend", 0.0)
 
     def _render_finished(self, _buffer) -> None:
         self.work_ended.emit()
@@ -459,15 +450,15 @@ class Session(Playback, QObject):
     def _heard_changed(self, slots: tuple[str, ...], *, same_file: bool = False) -> None:
         """What ``slots`` sound like changed: re-render a playing blend, stop a playing track
         (a whole track played from somewhere goes on when only its excerpt moved)."""
-        if self.playing == "blend":
-            at = self._frame_playing()
-            self.stop()
-            if self.ready and not self.audio_problem:
-                self.play_blend(start_frame=at)
-        elif self.playing == "pad" or (
-            self.playing in slots and not (same_file and self._whole_track)
+        if self.transport.playing == "blend":
+            at = self.transport.frame_playing()
+            self.transport.stop()
+            if self.ready and not self.transport.audio_problem:
+                self.transport.play_blend(start_frame=at)
+        elif self.transport.playing == "pad" or (
+            self.transport.playing in slots and not (same_file and self.transport.whole_track)
         ):
-            self.stop()
+            self.transport.stop()
 
     # ----- export ------------------------------------------------------------------------------
     def export_to(
@@ -481,11 +472,11 @@ class Session(Playback, QObject):
         """Render the blend (or a morph with the same options, or the performance Record
         captured) fully and write it, in the background: stereo when a source is, at the
         level, rate and quality chosen."""
-        if not self.ready or (performance and self.live.performance is None):
+        if not self.ready or (performance and self.transport.live.performance is None):
             return
         settings = replace(self.settings, morph=True) if morph else self.settings
         if performance:
-            settings = self.live.performance
+            settings = self.transport.live.performance
         engine = self.engine
         options = self.export_options(sample_format)
 
@@ -534,19 +525,17 @@ class Session(Playback, QObject):
         self.lanes["model"].submit(work)
 
     def _model_loaded(self, switched: Engine) -> None:
-        self.stop()
-        self.player.close()
-        self.player = self.live.player = self._new_player(switched.config.sample_rate)
-        self.live.release_models()
+        self.transport.reopen(switched.config.sample_rate)
+        self.transport.live.release_models()
         self.adopt(switched)
-        self.open_audio()
+        self.transport.open_audio()
         self.model_changed.emit()
         self.status.emit(f"Model “{switched.model.info.folder.name}” loaded.")
 
     def adopt(self, replacement: Engine) -> None:
         """Use ``replacement`` from now on: this engine's tracks re-encoded by another model
         (``Engine.with_model``) or fitted to A's tempo and key (``Engine.synced``)."""
-        self.stop()
+        self.transport.stop()
         self.engine = replacement
         self.blend_buffer = None
         self.blended_mel = self.difference_mel = self.decoded_settings = None
@@ -570,20 +559,20 @@ class Session(Playback, QObject):
     def cancel_all(self) -> list[str]:
         """Cancel every background job and stop playback; the lanes that were busy."""
         busy = [name for name, lane in self.lanes.items() if lane.busy]
-        if self.playing:
+        if self.transport.playing:
             busy.append("playback")
         for lane in self.lanes.values():
             lane.cancel()
         self.decode_throttle.cancel()
         self.settle_debounce.cancel()
-        self.stop()
+        self.transport.stop()
         self.work_ended.emit()
         self.cancelled.emit()
         return busy
 
     def close(self) -> None:
         self.cancel_all()
-        self.cursor_timer.stop()
-        self.idle_timer.stop()
+        self.transport.cursor_timer.stop()
+        self.transport.idle_timer.stop()
         self.pool.shutdown()  # the jobs were cancelled: they stop at their next step
-        self.player.close()  # after the pool: a stream being opened there is closed too
+        self.transport.player.close()  # after the pool: a stream being opened there is closed too

@@ -32,9 +32,9 @@ def build(window) -> None:
     )
     session.cancelled.connect(window.pad.cancelled)
     session.cancelled.connect(window.sync_controls.cancelled)
-    window.pad.rendered.connect(session.play_pad)  # a drawn path's morph
-    window.pad.play_live.connect(session.play_pad_live)
-    window.pad.puck_moved.connect(session.move_puck)
+    window.pad.rendered.connect(session.transport.play_pad)  # a drawn path's morph
+    window.pad.play_live.connect(session.transport.play_pad_live)
+    window.pad.puck_moved.connect(session.transport.move_puck)
     window.pad.track_loaded.connect(window.sync_controls.track_changed)  # its tempo and key
     window.pad.blended.connect(lambda log_mel: show_pad_blend(window, log_mel))
     window.sync_controls.described.connect(
@@ -76,6 +76,6 @@ def show_slider_blend(window) -> None:
     is closed or something else than the pad plays: the title follows what plays."""
     session = window.session
     pad_closed = window.docks["pad"].isHidden()
-    left = session.playing != "pad" and (pad_closed or session.playing)
+    left = session.transport.playing != "pad" and (pad_closed or session.transport.playing)
     if window.showing_pad and left and session.blended_mel is not None:
         window._blend_decoded()

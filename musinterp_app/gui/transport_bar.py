@@ -121,11 +121,13 @@ class TransportBar(QWidget):
         window decides between starting and stopping)."""
         for name in ("A", "B", "blend"):
             self.buttons[name].clicked.connect(lambda _on, n=name: play(n))
-        self.buttons["stop"].clicked.connect(session.stop)
-        self.loop_box.toggled.connect(session.set_loop)
+        self.buttons["stop"].clicked.connect(session.transport.stop)
+        self.loop_box.toggled.connect(session.transport.set_loop)
         self.autoplay_box.toggled.connect(lambda on: setattr(session, "autoplay", on))
-        self.record_button.toggled.connect(session.set_recording)
-        self.volume_slider.valueChanged.connect(lambda value: session.set_volume(value / 100))
+        self.record_button.toggled.connect(session.transport.set_recording)
+        self.volume_slider.valueChanged.connect(
+            lambda value: session.transport.set_volume(value / 100)
+        )
 
     def show_level(self, db: float) -> None:
         self.level_meter.setValue(max(LEVEL_FLOOR_DB, int(db)))

@@ -58,7 +58,7 @@ def restore(window) -> None:
     window.autoplay_box.setChecked(preferences.value("play_on_release", True, type=bool))
     device = str(preferences.value("audio/device", "")) or None
     block_size = remembered_number(preferences, "audio/block_size", BLOCK_SIZE, 1024)
-    window.session.set_output(device, int(block_size))
+    window.session.transport.set_output(device, int(block_size))
     window._show_settings()  # the widgets show the session's defaults until one is restored
     window.saved_tracks = {}  # the last session's tracks, kept for a slot still empty
     path = last_session_path(preferences)
@@ -84,7 +84,7 @@ def save(window) -> None:
     preferences, session = window.preferences, window.session
     preferences.setValue("geometry", window.saveGeometry())
     preferences.setValue("loop", window.loop_box.isChecked())
-    preferences.setValue("volume", session.volume)
+    preferences.setValue("volume", session.transport.volume)
     preferences.setValue("play_on_release", window.autoplay_box.isChecked())
     preferences.setValue("model_folder", str(session.engine.model.info.folder.absolute()))
     preferences.sync()

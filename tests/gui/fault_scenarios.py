@@ -48,8 +48,8 @@ def main(scenario: str, track_a: str, track_b: str, target: str) -> int:
 
     if scenario == "device-lost":
         window.loop_box.setChecked(True)
-        window.session.play_blend()
-        wait_until(app, lambda: window.session.player.playing)
+        window.session.transport.play_blend()
+        wait_until(app, lambda: window.session.transport.player.playing)
         print("playing", flush=True)
         print("message:", shown_message(app, window), flush=True)
         print("play button enabled:", window.buttons["blend"].isEnabled(), flush=True)

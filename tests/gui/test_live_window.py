@@ -33,14 +33,17 @@ def start_live(qtbot, window, clips, *, alpha: float = 0.5, capture: bool = Fals
     window.loop_box.setChecked(True)
     window.slider.setValue(round(alpha * SLIDER_STEPS))
     qtbot.waitUntil(lambda: idle(window), timeout=LOAD_TIMEOUT_MS)
-    window.session.live.capture = capture
+    window.session.transport.live.capture = capture
     qtbot.mouseClick(window.buttons["blend"], LEFT)
     qtbot.waitUntil(
-        lambda: window.session.live.renderer is not None and window.session.player.sounding_since,
+        lambda: (
+            window.session.transport.live.renderer is not None
+            and window.session.transport.player.sounding_since
+        ),
         timeout=LOAD_TIMEOUT_MS,
     )
     window.slider.setSliderDown(True)  # a hand on the slider
-    return window.session.live.playback
+    return window.session.transport.live.playback
 
 
 def test_slider_moves_never_restart_playback_or_move_the_playhead_back(qtbot, window, clips):
@@ -51,9 +54,12 @@ def test_slider_moves_never_restart_playback_or_move_the_playhead_back(qtbot, wi
     for _ in range(20):
         window.slider.setValue(int(rng.integers(0, SLIDER_STEPS + 1)))
         qtbot.wait(120)
-        positions.append(window.session.live.position_s())
+        positions.append(window.session.transport.live.position_s())
         reads.append(live.feed.read)
-    assert window.session.live.playback is live and window.session.playing == "blend"
+    assert (
+        window.session.transport.live.playback is live
+        and window.session.transport.playing == "blend"
+    )
     assert np.all(np.diff(reads) > 0)  # the device was fed all along
     for before, after in itertools.pairwise(positions):
         wrapped = before > period_s - 0.5 and after < 0.5  # the loop's end: from the start
@@ -104,16 +110,16 @@ def test_a_and_b_and_the_blend_switch_at_the_same_place(qtbot, window, clips):
     window.slider.setSliderDown(False)
     qtbot.wait(1500)
     session = window.session
-    at_s = session.live.position_s()
+    at_s = session.transport.live.position_s()
     qtbot.mouseClick(window.buttons["A"], LEFT)
-    qtbot.waitUntil(lambda: session.playing == "A", timeout=LOAD_TIMEOUT_MS)
-    assert session.player.position_s == pytest.approx(at_s, abs=0.4)  # not from 0
-    assert window.buttons["A"].isChecked() and not session.live.running
+    qtbot.waitUntil(lambda: session.transport.playing == "A", timeout=LOAD_TIMEOUT_MS)
+    assert session.transport.player.position_s == pytest.approx(at_s, abs=0.4)  # not from 0
+    assert window.buttons["A"].isChecked() and not session.transport.live.running
     qtbot.wait(500)
-    at_s = session.player.position_s
+    at_s = session.transport.player.position_s
     qtbot.mouseClick(window.buttons["blend"], LEFT)
-    qtbot.waitUntil(lambda: session.live.renderer is not None, timeout=LOAD_TIMEOUT_MS)
-    assert session.live.renderer.origin * 256 / 32768 == pytest.approx(at_s, abs=0.4)
+    qtbot.waitUntil(lambda: session.transport.live.renderer is not None, timeout=LOAD_TIMEOUT_MS)
+    assert session.transport.live.renderer.origin * 256 / 32768 == pytest.approx(at_s, abs=0.4)
 
 
 def test_record_captures_the_applied_alpha_and_exports_what_was_heard(
@@ -128,7 +134,7 @@ def test_record_captures_the_applied_alpha_and_exports_what_was_heard(
         controls.append(window.session.settings.alpha)
         qtbot.wait(300)
     window.record_button.click()
-    performance = window.session.live.performance
+    performance = window.session.transport.live.performance
     assert performance is not None and window.actions["export_performance"].isEnabled()
     curve = np.asarray(performance.curve)
     assert curve[-1, 0] > 1.0  # seconds of it
@@ -147,7 +153,7 @@ def test_record_captures_the_applied_alpha_and_exports_what_was_heard(
     ramp_s = live_module.RAMP_FRAMES * 256 / 32768
     assert len(changes) >= 4 and np.all(np.diff(curve[:, 0])[changes] >= ramp_s - 1e-9)
     window.slider.setSliderDown(False)
-    window.session.stop()
+    window.session.transport.stop()
     target = tmp_path / "performance.wav"
     with qtbot.waitSignal(window.session.exported, timeout=LOAD_TIMEOUT_MS):
         window.export_to(str(target), performance=True)
@@ -169,22 +175,29 @@ def test_the_pads_puck_plays_live_and_its_moves_are_recorded(qtbot, window, clip
     session, surface = window.session, window.pad.surface
     surface.set_position(0.2, 0.2)
     surface.released.emit(0.2, 0.2)  # the puck let go: its blend plays live
-    qtbot.waitUntil(lambda: session.live.renderer is not None, timeout=LOAD_TIMEOUT_MS)
-    assert session.playing == "pad" and session.live.renderer.target == (0.2, 0.2)
+    qtbot.waitUntil(lambda: session.transport.live.renderer is not None, timeout=LOAD_TIMEOUT_MS)
+    assert session.transport.playing == "pad" and session.transport.live.renderer.target == (
+        0.2,
+        0.2,
+    )
     window.record_button.click()
     for x, y in ((0.8, 0.2), (0.8, 0.9), (0.1, 0.5)):
         surface.set_position(x, y)
         surface.moved.emit(x, y)  # dragging: followed while it plays, never restarted
         qtbot.wait(300)
-        assert session.live.renderer.target == (x, y)
+        assert session.transport.live.renderer.target == (x, y)
     window.record_button.click()
-    performance = session.live.performance
+    performance = session.transport.live.performance
     assert performance.curve[-1][1:] == (pytest.approx(0.1), pytest.approx(0.5))
     assert {tuple(point[1:]) for point in performance.curve} >= {(0.8, 0.2), (0.8, 0.9)}
     window.detail_box.click()  # an option changed while the pad plays: the pad takes it
-    qtbot.waitUntil(lambda: not session.live.renderer.settings.keep_detail, timeout=5000)
-    assert session.playing == "pad" and session.live.running and not session.live.error
-    session.stop()
+    qtbot.waitUntil(lambda: not session.transport.live.renderer.settings.keep_detail, timeout=5000)
+    assert (
+        session.transport.playing == "pad"
+        and session.transport.live.running
+        and not session.transport.live.error
+    )
+    session.transport.stop()
 
 
 def test_record_starts_the_blend_and_stop_or_esc_end_the_recording(qtbot, window, clips):
@@ -192,24 +205,24 @@ def test_record_starts_the_blend_and_stop_or_esc_end_the_recording(qtbot, window
     session = window.session
     qtbot.waitUntil(lambda: idle(window), timeout=LOAD_TIMEOUT_MS)
     window.record_button.click()  # nothing plays: Record starts the blend, recorded from 0
-    qtbot.waitUntil(lambda: session.live.renderer is not None, timeout=LOAD_TIMEOUT_MS)
-    assert session.playing == "blend" and window.buttons["blend"].text() == "■ Blend"
+    qtbot.waitUntil(lambda: session.transport.live.renderer is not None, timeout=LOAD_TIMEOUT_MS)
+    assert session.transport.playing == "blend" and window.buttons["blend"].text() == "■ Blend"
     assert window.record_button.text() == "● Recording"
     qtbot.wait(700)
     window.buttons["stop"].click()  # Stop ends the recording: the take is kept
-    assert not window.record_button.isChecked() and not session.live.recording
-    assert session.live.performance is not None
+    assert not window.record_button.isChecked() and not session.transport.live.recording
+    assert session.transport.live.performance is not None
     assert (
         "Recorded" in window.status_text.text()
         and "Export performance" in window.status_text.text()
     )
     assert window.actions["export_performance"].isEnabled()
-    first_take = session.live.performance
+    first_take = session.transport.live.performance
     qtbot.mouseClick(window.buttons["blend"], LEFT)  # playing again records nothing new
-    qtbot.waitUntil(lambda: session.live.renderer is not None, timeout=LOAD_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: session.transport.live.renderer is not None, timeout=LOAD_TIMEOUT_MS)
     window.record_button.click()
     assert window.buttons["blend"].text() == "■ Blend"  # still says what plays
     qtbot.wait(500)
     window.cancel_all()  # Esc: stops the sound and the recording, and says so
     assert window.status_text.text() == "Cancelled." and not window.record_button.isChecked()
-    assert session.live.performance is not first_take
+    assert session.transport.live.performance is not first_take

@@ -93,5 +93,5 @@ def test_slider_soak_last_alpha_wins_memory_stays_flat(qtbot, shipped_model, tmp
     window.close()
     window.session.pool.wait_for_done(30)
     assert window.session.pool.active_jobs() == 0
-    assert not window.session.player.playing
+    assert not window.session.transport.player.playing
     assert threading.active_count() <= threads_before + 2  # PortAudio, the shared DSP pool

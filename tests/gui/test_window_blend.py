@@ -102,8 +102,10 @@ def test_slider_arrows_step_visibly_and_play_once_the_keys_rest(qtbot, window, c
     assert window.slider.value() == 500 + 4 * 50 - 10
     ui.settle(qtbot, window)
     assert [settings.alpha for settings in starts] == [pytest.approx(0.69)]  # once, at rest
-    qtbot.waitUntil(lambda: window.session.live.renderer is not None, timeout=ui.LOAD_TIMEOUT_MS)
-    assert window.session.live.renderer.target == (pytest.approx(0.69),)
+    qtbot.waitUntil(
+        lambda: window.session.transport.live.renderer is not None, timeout=ui.LOAD_TIMEOUT_MS
+    )
+    assert window.session.transport.live.renderer.target == (pytest.approx(0.69),)
     qtbot.keyClick(window.slider, Qt.Key.Key_End)
     assert window.alpha_box.value() == 1.0
 

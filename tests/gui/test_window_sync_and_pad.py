@@ -56,11 +56,11 @@ def test_the_pad_blends_the_windows_tracks_with_two_more(qtbot, window, clips, t
     assert (released.args[0].x, released.args[0].y) == (0.0, 1.0)  # corner C
     if not playback.unavailable_reason():  # it plays live through the session: cursor, stop
         qtbot.waitUntil(lambda: window.blend_view.cursor.value() > 0.1, timeout=ui.LOAD_TIMEOUT_MS)
-        assert window.session.playing == "pad"
-        assert window.session.live.renderer.target == (0.0, 1.0)
-        assert window.session.live.renderer.tracks[2] is window.session.engine.tracks["C"]
-        window.session.stop()
-        qtbot.waitUntil(lambda: window.session.playing == "", timeout=5000)
+        assert window.session.transport.playing == "pad"
+        assert window.session.transport.live.renderer.target == (0.0, 1.0)
+        assert window.session.transport.live.renderer.tracks[2] is window.session.engine.tracks["C"]
+        window.session.transport.stop()
+        qtbot.waitUntil(lambda: window.session.transport.playing == "", timeout=5000)
         assert not window.blend_view.cursor.isVisible()
 
 
