@@ -19,7 +19,7 @@ HYBRID_STEPS ?= 12000
 # The report's design takes about 1.1 s a step on 2 cores: 800 steps are 15 minutes.
 CONV2D_STEPS ?= 800
 
-.PHONY: run test lint layout screenshot bundle train-default train-v3 scaling sync-study system-deps clean
+.PHONY: run test lint layout screenshot bench bundle train-default train-v3 scaling sync-study system-deps clean
 
 run: $(VENV)/.runtime
 	$(BIN)/musinterp
@@ -81,13 +81,20 @@ train-default: $(VENV)/.dev
 		--steps $(CONV2D_STEPS) --lr-warmup-steps 20 --warmup-steps 100 --resume
 	$(BIN)/musinterp-train export $(RUNS)/conv2d -o build/models/conv2d \
 		--data-notes .ci/default-music-sources.md
-	.ci/previous-model.sh build/models/conv1d-v1
+	.ci/previous-model.sh v1 build/models/conv1d-v1
 	$(BIN)/musinterp-train export $(RUNS)/hybrid -o resources/models/default \
 		--data-notes .ci/default-music-sources.md \
 		--commands "make train-default (HYBRID_STEPS=$(HYBRID_STEPS) CONV2D_STEPS=$(CONV2D_STEPS))"
 	$(BIN)/musinterp-train fit-prior resources/models/default --data $(CACHE)
 	$(BIN)/musinterp-train evaluate resources/models/default --data $(CACHE) \
 		--baseline build/models/conv1d-v1 --baseline build/models/conv2d
+
+# The benchmark (docs/benchmark.md), model v2's decode timed beside the model's, in turns
+# (model.decode_vs_v2: a new default may decode at most 1.5x as long). BENCH_ARGS=--json
+# gives one JSON object.
+bench: $(VENV)/.dev
+	.ci/previous-model.sh v2 build/models/hybrid-v2
+	$(BIN)/musinterp bench --v2-model build/models/hybrid-v2 $(BENCH_ARGS)
 
 # Model v3's stage 2 (issue Model v3): the shipped model's decoder trained against a
 # discriminator and the interpolation critic, its encoder frozen; then exported and evaluated

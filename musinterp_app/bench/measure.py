@@ -466,8 +466,13 @@ def bench_high_band(model_dir: Path) -> dict[str, float]:
     return gaps
 
 
-def bench_model(model_dir: Path, *, quick: bool = False) -> dict[str, float]:
-    """Encode and decode time of a 5-s clip with onnxruntime (milliseconds)."""
+def bench_model(
+    model_dir: Path, *, quick: bool = False, v2_dir: Path | None = None
+) -> dict[str, float]:
+    """Encode and decode time of a 5-s clip with onnxruntime (milliseconds). With
+    ``v2_dir`` (model v2's folder, which ``make bench`` takes from the project's history),
+    v2's decode is timed in turns with this model's: ``model.decode_v2_ms`` and the ratio
+    ``model.decode_vs_v2`` (a new model may decode at most 1.5× as long as v2)."""
     model = OnnxVAE(model_dir)
     config = model.mel_config
     clip = synth.music_like(CLIP_S, config.sample_rate, rng=np.random.default_rng(2))
@@ -475,13 +480,27 @@ def bench_model(model_dir: Path, *, quick: bool = False) -> dict[str, float]:
     latent = model.encode(features)
     repeats = 10 if quick else 50
     model.decode(latent)  # the first runs allocate; time the steady state
-    return {
+    decodes = {"model.decode_ms": lambda: model.decode(latent)}
+    if v2_dir is not None:
+        v2 = OnnxVAE(v2_dir)
+        v2_latent = v2.encode(mel.log_mel(clip, v2.mel_config))
+        v2.decode(v2_latent)
+        decodes["model.decode_v2_ms"] = lambda: v2.decode(v2_latent)
+    times = _interleaved(decodes, repeats)
+    results = {
         "model.encode_ms": round(1000 * _median_time(lambda: model.encode(features), repeats), 2),
-        "model.decode_ms": round(1000 * _median_time(lambda: model.decode(latent), repeats), 2),
+        **{key: round(1000 * seconds, 2) for key, seconds in times.items()},
     }
+    if v2_dir is not None:
+        results["model.decode_vs_v2"] = round(
+            times["model.decode_ms"] / times["model.decode_v2_ms"], 3
+        )
+    return results
 
 
-def run_all(*, quick: bool = False, model_dir: Path | None = None) -> dict[str, float]:
+def run_all(
+    *, quick: bool = False, model_dir: Path | None = None, v2_dir: Path | None = None
+) -> dict[str, float]:
     """Every benchmark, one flat dict of ``group.key → number``.
 
     The model and render keys need a model folder (default: the shipped
@@ -498,7 +517,7 @@ def run_all(*, quick: bool = False, model_dir: Path | None = None) -> dict[str, 
         results.update(bench_griffinlim(quick=quick))
     folder = model_dir or resources.default_model_dir()
     try:
-        results.update(bench_model(folder, quick=quick))
+        results.update(bench_model(folder, quick=quick, v2_dir=v2_dir))
         results.update(bench_render(folder, quick=quick))
         results.update(bench_high_band(folder))
     except ModelError as error:

@@ -419,8 +419,12 @@ def bench(args: argparse.Namespace) -> int:
         results = json_input.load(args.table_of).entries()
         results = {key: node.number() for key, node in results.items()}
     else:
+        if args.v2_model:
+            OnnxVAE(Path(args.v2_model))  # a folder that holds no model is said before measuring
         results = benchmarks.run_all(
-            quick=args.quick, model_dir=Path(args.model) if args.model else None
+            quick=args.quick,
+            model_dir=Path(args.model) if args.model else None,
+            v2_dir=Path(args.v2_model) if args.v2_model else None,
         )
     if args.json:
         print(json.dumps(results, indent=2))

@@ -330,4 +330,10 @@ def _add_bench(commands) -> None:
         "--quick", action="store_true", help="fewer repeats and curve points, no window (for tests)"
     )
     _add_model_option(ben)
+    ben.add_argument(
+        "--v2-model",
+        metavar="DIR",
+        help="model v2's folder: its decode is timed beside the model's "
+        "(make bench takes it from the project's history)",
+    )
     ben.set_defaults(handler=bench)

@@ -271,3 +271,29 @@ def test_bench_writes_saved_results_as_the_docs_table(tmp_path):
     refused = musinterp("bench", "--table-of", saved, "--markdown")
     assert refused.returncode == 1 and len(refused.stderr.strip().splitlines()) == 1
     assert "app.rss_mb" in refused.stderr and "expected a finite number" in refused.stderr
+
+
+def test_the_bench_times_model_v2s_decode_beside_the_models(tmp_path):
+    """`make bench` takes model v2 from the project's history and times its decode in turns
+    with the model's; a folder that holds no model is one line, before any measuring."""
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    from musinterp_app.base.resources import default_model_dir
+    from musinterp_app.bench.measure import bench_model
+
+    root = Path(__file__).resolve().parents[2]
+    if shutil.which("git") is None or not (root / ".git").exists():
+        pytest.skip("model v2 comes from the project's git history: not a git checkout")
+    v2 = tmp_path / "hybrid-v2"
+    subprocess.run([root / ".ci" / "previous-model.sh", "v2", v2], cwd=root, check=True)
+    shipped = default_model_dir() / "decoder.onnx"  # the shipped default is still v2
+    assert (v2 / "decoder.onnx").read_bytes() == shipped.read_bytes()
+    numbers = bench_model(default_model_dir(), quick=True, v2_dir=v2)
+    assert numbers["model.decode_ms"] > 0 and numbers["model.decode_v2_ms"] > 0
+    ratio = numbers["model.decode_ms"] / numbers["model.decode_v2_ms"]
+    assert numbers["model.decode_vs_v2"] == pytest.approx(ratio, rel=0.02)
+    refused = musinterp("bench", "--v2-model", tmp_path / "nothing", "--quick")
+    assert refused.returncode == 1 and len(refused.stderr.strip().splitlines()) == 1
+    assert "nothing" in refused.stderr and not refused.stdout
