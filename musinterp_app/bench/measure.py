@@ -483,7 +483,8 @@ def bench_model(
     decodes = {"model.decode_ms": lambda: model.decode(latent)}
     if v2_dir is not None:
         v2 = OnnxVAE(v2_dir)
-        v2_latent = v2.encode(mel.log_mel(clip, v2.mel_config))
+        v2_clip = synth.music_like(CLIP_S, v2.mel_config.sample_rate, rng=np.random.default_rng(2))
+        v2_latent = v2.encode(mel.log_mel(v2_clip, v2.mel_config))
         v2.decode(v2_latent)
         decodes["model.decode_v2_ms"] = lambda: v2.decode(v2_latent)
     times = _interleaved(decodes, repeats)
