@@ -572,7 +572,5 @@ class Session(QObject):
 
     def close(self) -> None:
         self.cancel_all()
-        self.transport.cursor_timer.stop()
-        self.transport.idle_timer.stop()
         self.pool.shutdown()  # the jobs were cancelled: they stop at their next step
-        self.transport.player.close()  # after the pool: a stream being opened there is closed too
+        self.transport.close()  # after the pool: a stream being opened there is closed too

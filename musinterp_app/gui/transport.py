@@ -54,6 +54,12 @@ class Transport(QObject):
         )
         session.lanes["preview"].finished.connect(self._preview_ready)
 
+    def close(self) -> None:
+        """Stop the cursor and idle timers and close the output stream."""
+        self.cursor_timer.stop()
+        self.idle_timer.stop()
+        self.player.close()
+
     def open_audio(self) -> None:
         """Open the output stream in the background (silent until something plays), so that
         the blend a slider release renders sounds as soon as its first chunk is ready."""
