@@ -11,7 +11,7 @@ from musinterp_app.base import limits
 from musinterp_app.base.files import check_regular, reason
 from musinterp_app.base.limits import Range
 from musinterp_app.training.dataset import fma, shards
-from musinterp_app.training.loop.adversarial import AdversarialOptions
+from musinterp_app.training.loop.adversarial import CRITICS, AdversarialOptions
 from musinterp_app.training.loop.train import TrainOptions
 from musinterp_app.training.networks.models import ARCHITECTURES
 
@@ -320,6 +320,13 @@ def _add_adversarial(commands: argparse._SubParsersAction) -> None:
     adv.add_argument("--out", required=True, metavar="RUN", help="run folder (checkpoints, log)")
     _add_run_control(adv)
     _add_options(adv, AdversarialOptions, ADVERSARIAL_RANGES)
+    adv.add_argument(
+        "--critic",
+        choices=CRITICS,
+        default=AdversarialOptions.critic,
+        help="the interpolation critic counts interpolants as fakes (fake) or regresses how "
+        "far between the two pieces they lie (alpha, ACAI's form)",
+    )
     adv.set_defaults(handler=_adversarial)
 
 

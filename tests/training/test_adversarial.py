@@ -121,6 +121,42 @@ def test_without_the_critic_no_interpolants_are_judged(exported, cache, tmp_path
         assert float(list(csv.DictReader(handle))[-1]["interpolation"]) == 0.0
 
 
+def test_the_alpha_critic_loss_is_zero_only_for_right_answers():
+    mixedness = torch.tensor([0.2, 0.5, 0.35])
+    right = critics.alpha_critic_loss(mixedness.clone(), mixedness, torch.zeros(3))
+    assert right.item() == 0.0
+    fooled = critics.alpha_critic_loss(torch.zeros(3), mixedness, torch.zeros(3))
+    anchors_wrong = critics.alpha_critic_loss(mixedness.clone(), mixedness, torch.full((3,), 0.5))
+    assert fooled.item() == pytest.approx((mixedness**2).mean().item())
+    assert anchors_wrong.item() == pytest.approx(0.25)
+
+
+def test_the_alpha_critic_learns_and_pushes_the_decoder(cache, tmp_path, tmp_path_factory):
+    """critic="alpha" (ACAI's form): the α critic trains beside the discriminator, its push
+    reaches the decoder after the warm-up, the encoder stays bit-identical, and a stopped
+    run resumes with the critic's state."""
+    from support.tiny_models import train_and_export
+
+    model_dir = train_and_export("hybrid", cache, tmp_path_factory)[2]
+    start, _, _ = model_from_folder(model_dir)
+    before = encoder_state(start)
+    run = tmp_path / "alpha"
+    options = stage2_options(critic="alpha")
+    train_adversarial(cache[0], run, model_dir, options, stop_after_steps=2, progress=False)
+    train_adversarial(cache[0], run, model_dir, AdversarialOptions(), resume=True, progress=False)
+    state = torch.load(run / "checkpoint.pt", weights_only=True)
+    assert state["step"] == 4 and "alpha_critic" in state
+    for name, tensor in before.items():
+        assert torch.equal(state["model"][name], tensor), name
+    with open(run / "log.csv") as handle:
+        log = list(csv.DictReader(handle))
+    assert all(float(row["alpha_critic"]) > 0.0 for row in log)
+    assert float(log[1]["interpolation_adaptive_weight"]) > 0.0
+    assert json.loads((run / "config.json").read_text())["adversarial"]["critic"] == "alpha"
+    with pytest.raises(ValueError, match="choose one of fake, alpha"):
+        AdversarialOptions(critic="ranking")
+
+
 def test_a_stopped_stage2_resumes_to_the_uninterrupted_result(cache, tmp_path, tmp_path_factory):
     from support.tiny_models import train_and_export
 

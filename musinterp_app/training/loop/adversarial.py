@@ -10,8 +10,11 @@ the stage-1 reconstruction terms kept and three more (:mod:`critics`):
   those of its real crop;
 - with ``interpolation_weight`` > 0, the interpolation critic: decodes of latents
   blended between two crops of the batch (lerp or slerp, α drawn in
-  ``[ALPHA_LOW, 1 − ALPHA_LOW]``) are fakes for the discriminator too, so the
-  decoder learns to make what lies between two pieces look like music.
+  ``[ALPHA_LOW, 1 − ALPHA_LOW]``) are fakes for the discriminator too
+  (``critic="fake"``), or a second network learns to tell how far between the ends
+  they lie and the decoder is pushed to make it answer 0 (``critic="alpha"``,
+  ACAI's form), so the decoder learns to make what lies between two pieces look
+  like music.
 
 The adversarial part is weighed adaptively (the VQGAN / AudioLDM rule): the
 decodes' adversarial and feature-matching gradient at the decoder's last layer
@@ -62,6 +65,8 @@ from musinterp_app.training.networks.models import ModelConfig, build
 from musinterp_app.training.networks.warm_start import model_from_folder
 
 ALPHA_LOW = 0.2  # interpolants are drawn with α in [0.2, 0.8]: the ends are plain decodes
+ANCHOR_SHARE = 0.2  # ACAI's γ: the α critic's anchors are 0.2 · real + 0.8 · decode
+CRITICS = ("fake", "alpha")  # how the interpolation critic judges interpolants
 MAE_GUARD = 1.05  # best.pt may not lose more than 5 % of the start's log-mel MAE
 DECODER_PREFIXES = ("decoder", "from_latent")  # every architecture's decoder parameters
 LOG_FIELDS = [
@@ -73,6 +78,7 @@ LOG_FIELDS = [
     "feature_matching",
     "interpolation",
     "discriminator",
+    "alpha_critic",
     "adaptive_weight",
     "interpolation_adaptive_weight",
     "val_mae_db",
@@ -96,6 +102,11 @@ class AdversarialOptions(StageOptions):
     adversarial_weight: float = 0.5  # the adversarial gradient ÷ the reconstruction's
     feature_weight: float = 2.0
     interpolation_weight: float = 0.2  # of adversarial_weight; 0: no interpolation critic
+    critic: str = "fake"  # one of CRITICS
+
+    def __post_init__(self) -> None:
+        if self.critic not in CRITICS:
+            raise ValueError(f"critic {self.critic!r}: choose one of {', '.join(CRITICS)}")
 
 
 def start_model(start: Path) -> tuple[torch.nn.Module, ModelConfig, dict]:
@@ -183,6 +194,12 @@ class Stage2:
         self.discriminator_optimizer = torch.optim.AdamW(
             self.discriminator.parameters(), lr=options.discriminator_lr, betas=betas
         )
+        self.alpha_critic = None
+        if options.critic == "alpha" and options.interpolation_weight > 0:
+            self.alpha_critic = critics.MultiScaleDiscriminator(options.discriminator_channels)
+            self.alpha_critic_optimizer = torch.optim.AdamW(
+                self.alpha_critic.parameters(), lr=options.discriminator_lr, betas=betas
+            )
         self.last_layer = [p for p in decoder_parameters(model) if p.dim() > 1][-1]
         self.steps_done = 0
         self.weights = options.loss_weights()
@@ -192,6 +209,13 @@ class Stage2:
         band-standardised as the VAE's own input is)."""
         floor = self.config.floor_normalised
         return self.discriminator(self.model.norm(normalised.clamp_min(floor)))
+
+    def estimate_alpha(self, normalised: torch.Tensor) -> torch.Tensor:
+        """The α critic's estimate ``[B]`` of how far between two pieces each log-mel
+        ``[B, n_mels, frames]`` lies (0: one piece; 0.5: halfway)."""
+        floor = self.config.floor_normalised
+        standard = self.model.norm(normalised.clamp_min(floor))
+        return critics.alpha_estimates(self.alpha_critic(standard))
 
     def step(
         self, batch: torch.Tensor, noise: torch.Tensor, alpha: torch.Tensor, spherical: torch.Tensor
@@ -207,7 +231,7 @@ class Stage2:
         if interpolating:
             partner = mu.roll(1, dims=0)
             between = model.decode(critics.blend_latents(mu, partner, alpha, spherical))
-        fakes = [decoded, between] if interpolating else [decoded]
+        fakes = [decoded, between] if interpolating and self.alpha_critic is None else [decoded]
 
         self.discriminator.requires_grad_(True)
         real_outputs = self.judge(batch)
@@ -218,9 +242,13 @@ class Stage2:
         loss_d.backward()
         self.discriminator_optimizer.step()
 
+        report = {"discriminator": loss_d.item()}
+        if self.alpha_critic is not None:
+            report["alpha_critic"] = self._train_alpha_critic(batch, decoded, between, alpha)
+
         terms = losses.reconstruction_terms(decoded, batch, self.config)
         recon = losses.total(terms, self.weights)
-        report = {"recon": recon.item(), "discriminator": loss_d.item()}
+        report["recon"] = recon.item()
         generator = feature = interpolation = torch.zeros(())
         adaptive = interpolation_adaptive = 0.0
         if self.steps_done >= options.discriminator_warmup_steps:
@@ -234,7 +262,11 @@ class Stage2:
             adaptive = self._adaptive_weight(recon, decodes, options.adversarial_weight)
             total = recon + adaptive * decodes
             if interpolating:  # its own weight: it neither dilutes nor rides on the decodes'
-                interpolation = critics.hinge_generator_loss(self.judge(between))
+                if self.alpha_critic is None:
+                    interpolation = critics.hinge_generator_loss(self.judge(between))
+                else:
+                    self.alpha_critic.requires_grad_(False)
+                    interpolation = self.estimate_alpha(between).pow(2).mean()
                 scale = options.adversarial_weight * options.interpolation_weight
                 interpolation_adaptive = self._adaptive_weight(recon, interpolation, scale)
                 total = total + interpolation_adaptive * interpolation
@@ -253,6 +285,24 @@ class Stage2:
             "interpolation_adaptive_weight": interpolation_adaptive,
         }
 
+    def _train_alpha_critic(
+        self, batch: torch.Tensor, decoded: torch.Tensor, between: torch.Tensor,
+        alpha: torch.Tensor,
+    ) -> float:  # fmt: skip
+        """One update of the α critic: the interpolants' mixedness min(α, 1 − α), and 0 for
+        anchors that mix each real crop with its decode. Returns its loss."""
+        self.alpha_critic.requires_grad_(True)
+        anchors = ANCHOR_SHARE * batch + (1 - ANCHOR_SHARE) * decoded.detach()
+        loss = critics.alpha_critic_loss(
+            self.estimate_alpha(between.detach()),
+            torch.minimum(alpha, 1 - alpha),
+            self.estimate_alpha(anchors),
+        )
+        self.alpha_critic_optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.alpha_critic_optimizer.step()
+        return loss.item()
+
     def _adaptive_weight(self, recon: torch.Tensor, term: torch.Tensor, scale: float) -> float:
         """``scale`` × ‖∇ recon‖ ÷ ‖∇ term‖ at the decoder's last layer: the weight that
         gives ``term`` a push ``scale`` times the reconstruction's."""
@@ -262,19 +312,26 @@ class Stage2:
         return scale * float(ratio.clamp(0.0, 1e4))
 
     def state(self) -> dict:
-        return {
+        state = {
             "model": self.model.state_dict(),
             "discriminator": self.discriminator.state_dict(),
             "decoder_optimizer": self.decoder_optimizer.state_dict(),
             "discriminator_optimizer": self.discriminator_optimizer.state_dict(),
             "step": self.steps_done,
         }
+        if self.alpha_critic is not None:
+            state["alpha_critic"] = self.alpha_critic.state_dict()
+            state["alpha_critic_optimizer"] = self.alpha_critic_optimizer.state_dict()
+        return state
 
     def load(self, state: dict) -> None:
         self.model.load_state_dict(state["model"])
         self.discriminator.load_state_dict(state["discriminator"])
         self.decoder_optimizer.load_state_dict(state["decoder_optimizer"])
         self.discriminator_optimizer.load_state_dict(state["discriminator_optimizer"])
+        if self.alpha_critic is not None:
+            self.alpha_critic.load_state_dict(state["alpha_critic"])
+            self.alpha_critic_optimizer.load_state_dict(state["alpha_critic_optimizer"])
         self.steps_done = state["step"]
 
 

@@ -8,11 +8,14 @@ discriminator). Here one small 2-D convolutional discriminator looks at the
 band-standardised log-mel ``[B, 1, n_mels, frames]`` at full resolution and
 two more at 2× and 4× average pooling; each ends in a map of patch logits.
 
-The interpolation critic is the same discriminator shown decodes of latents
-*between* two pieces as fakes too (adversarially constrained interpolation,
-Berthelot et al. 2018, with interpolants counted as fake instead of regressing
-α): the decoder then has to make every point between two pieces look like real
-music, not like two spectra laid over each other.
+The interpolation critic judges decodes of latents *between* two pieces
+(adversarially constrained interpolation, Berthelot et al. 2018), one of two ways:
+the same discriminator counts them as fakes (``"fake"``), or a second network of
+the same shape regresses how far between the two ends each one lies
+(``"alpha"``, ACAI's own form: it learns min(α, 1 − α) on interpolants and 0 on
+mixes of real crops with their decodes, and the decoder is pushed to make it
+answer 0). Either way the decoder has to make every point between two pieces
+look like real music, not like two spectra laid over each other.
 """
 
 import torch
@@ -108,6 +111,21 @@ def feature_matching(
         for r, f in zip(real_features, fake_features, strict=True)
     ]
     return sum(terms) / len(terms)
+
+
+def alpha_estimates(outputs: list[tuple[list[torch.Tensor], torch.Tensor]]) -> torch.Tensor:
+    """The α critic's estimate per example ``[B]``: each scale's patch map averaged, then
+    the scales averaged."""
+    return sum(logits.mean(dim=(1, 2, 3)) for _, logits in outputs) / len(outputs)
+
+
+def alpha_critic_loss(
+    interpolants: torch.Tensor, mixedness: torch.Tensor, anchors: torch.Tensor
+) -> torch.Tensor:
+    """ACAI's critic loss: squared error of the estimates of the interpolants ``[B]``
+    against their ``mixedness`` min(α, 1 − α) ``[B]``, plus the estimates of the anchors
+    ``[B]`` (mixes of real crops and their decodes) against 0."""
+    return (interpolants - mixedness).pow(2).mean() + anchors.pow(2).mean()
 
 
 def blend_latents(
