@@ -7,6 +7,7 @@ file, the key path and what was expected (``blend.alpha: expected a number in
 are then checked against the sha256 recorded at the export before use.
 """
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from musinterp_app import sidecar
@@ -14,6 +15,7 @@ from musinterp_app.audio import io, stretch
 from musinterp_app.audio.cancel import CancelToken
 from musinterp_app.base import limits
 from musinterp_app.base.json_input import JsonInputError, Node
+from musinterp_app.base.resources import default_model_dir
 from musinterp_app.engine import (
     EXPORT_LEVELS,
     MODEL_FILES,
@@ -30,6 +32,10 @@ from musinterp_app.model.onnx_vae import OnnxVAE
 
 SHA256_CHARS = 64
 PATH_CHARS = 4096
+MODEL_ID_CHARS = 64
+# Earlier default models by model id: `.ci/previous-model.sh NAME DIR`, run in a checkout
+# of musinterp, takes each from the project's history.
+EARLIER_DEFAULTS = {"68b62ae0e9d6": "v1", "0037da21da34": "v2"}
 
 
 def path_points(node: Node) -> tuple[tuple[float, float], ...]:
@@ -120,6 +126,72 @@ def alignment(node: Node) -> stretch.Alignment:
         node.fail("a tempo and key fit as musinterp writes it")
 
 
+def _holds(folder: Path, expected_sha256: dict[str, str]) -> bool:
+    """Whether ``folder``'s model files are the ones with ``expected_sha256``."""
+    try:
+        return all(sidecar.sha256(folder / n) == h for n, h in expected_sha256.items())
+    except OSError:
+        return False
+
+
+def _model_folders(parent: Path) -> list[Path]:
+    """The folders in ``parent`` that hold a model (none where it cannot be read)."""
+    try:
+        return sorted(p for p in parent.iterdir() if (p / MODEL_FILES[0]).is_file())
+    except OSError:
+        return []
+
+
+@dataclass(frozen=True)
+class RecordedModel:
+    """The model an export was made with, as its sidecar names it."""
+
+    path: Path
+    sha256: dict[str, str]  # per file of MODEL_FILES
+    model_id: str  # "?" in a sidecar that does not say
+
+
+def recorded_model(model: Node) -> RecordedModel:
+    """The sidecar's ``model`` entry, every value typed."""
+    model_id = model.get("model_id")
+    return RecordedModel(
+        path=Path(model["path"].text(max_chars=PATH_CHARS)),
+        sha256={name: model[name].text(max_chars=SHA256_CHARS) for name in MODEL_FILES},
+        model_id=model_id.text(max_chars=MODEL_ID_CHARS) if model_id is not None else "?",
+    )
+
+
+def model_folder(recorded: RecordedModel, model_dir: str | Path | None = None) -> Path:
+    """The folder that holds the export's model.
+
+    ``model_dir`` when given (its files must be the recorded ones); else the recorded path;
+    else, when the files there changed (a default replaced by a newer one), a folder beside
+    it or among the shipped models whose files have the recorded sha256. Otherwise a
+    ``SidecarError`` in one sentence that says how to get the model back.
+    """
+    if model_dir is not None:
+        for name, sha256 in recorded.sha256.items():
+            sidecar.check_file(Path(model_dir) / name, sha256, f"the model's {name}")
+        return Path(model_dir)
+    candidates = [recorded.path, *_model_folders(recorded.path.parent)]
+    candidates += _model_folders(default_model_dir().parent)
+    for folder in candidates:
+        if _holds(folder, recorded.sha256):
+            return folder
+    earlier = EARLIER_DEFAULTS.get(recorded.model_id)
+    how = (
+        f"it was musinterp's default model {earlier}: get it with `.ci/previous-model.sh "
+        f"{earlier} DIR` in a checkout of musinterp and render with --model DIR"
+        if earlier
+        else "put that model folder back, or render with --model DIR naming a folder that holds it"
+    )
+    changed = [n for n, h in recorded.sha256.items() if not _holds(recorded.path, {n: h})]
+    raise sidecar.SidecarError(
+        f"the export's model (id {recorded.model_id}) is no longer in “{recorded.path}” "
+        f"({' and '.join(changed)} missing or changed since the export): {how}"
+    )
+
+
 def rebuild(
     record: Node, *, model_dir: str | Path | None = None, cancel: CancelToken | None = None
 ) -> tuple[Engine, Settings, ExportOptions]:
@@ -130,9 +202,7 @@ def rebuild(
     (``sidecar.SidecarError`` names the one that changed or is missing).
     ``model_dir``: where the model folder is now, if it moved.
     """
-    model = record["model"]
-    folder = Path(model_dir or model["path"].text(max_chars=PATH_CHARS))
-    model_sha256 = {name: model[name].text(max_chars=SHA256_CHARS) for name in MODEL_FILES}
+    model = recorded_model(record["model"])
     settings = settings_from_record(record["blend"])
     sources = record["sources"].entries()
     kind = "pad" if isinstance(settings, PadSettings) else "two-track"
@@ -152,9 +222,7 @@ def rebuild(
         )
         for slot, source in sources.items()
     }
-    for name in MODEL_FILES:
-        sidecar.check_file(folder / name, model_sha256[name], f"the model's {name}")
-    engine = Engine(OnnxVAE(folder))
+    engine = Engine(OnnxVAE(model_folder(model, model_dir)))
     for slot, (path, sha256, _, _) in plan.items():
         sidecar.check_file(path, sha256, f"source {slot}")
     for slot, (path, _, start_s, excerpt_s) in plan.items():

@@ -101,9 +101,34 @@ def test_a_changed_source_is_refused_by_name(sources, tmp_path):
     assert not (tmp_path / "y.wav").exists()
 
 
-def test_a_changed_model_is_refused_by_name(sources, tmp_path):
-    model = tmp_path / "model"
+def own_model(folder):
+    """A copy of the shipped model that no other folder holds (its decoder's doc string
+    differs, so its sha256 does)."""
+    onnx = pytest.importorskip("onnx")
+    shutil.copytree(default_model_dir(), folder)
+    decoder = onnx.load(folder / "decoder.onnx")
+    decoder.doc_string = "a copy for the sidecar tests"
+    onnx.save(decoder, folder / "decoder.onnx")
+    return folder
+
+
+def test_a_changed_model_is_found_again_where_an_identical_copy_lies(sources, tmp_path):
+    """A default replaced by a newer one: the export's model is looked for beside its folder
+    and among the shipped models, by sha256, and the export is made again from there."""
+    model = tmp_path / "models" / "v2"
     shutil.copytree(default_model_dir(), model)
+    run_ok(
+        "blend", sources["a"], sources["b"], "-o", tmp_path / "x.wav", "--excerpt", "3",
+        "--model", model,
+    )  # fmt: skip
+    with open(model / "decoder.onnx", "ab") as handle:
+        handle.write(b"\0")
+    run_ok("render", tmp_path / "x.wav.musinterp.json", "-o", tmp_path / "y.wav")
+    assert (tmp_path / "y.wav").read_bytes() == (tmp_path / "x.wav").read_bytes()
+
+
+def test_a_changed_model_held_nowhere_else_is_refused_in_one_sentence(sources, tmp_path):
+    model = own_model(tmp_path / "models" / "mine")
     run_ok(
         "blend", sources["a"], sources["b"], "-o", tmp_path / "x.wav", "--excerpt", "3",
         "--model", model,
@@ -112,7 +137,35 @@ def test_a_changed_model_is_refused_by_name(sources, tmp_path):
         handle.write(b"\0")
     result = musinterp("render", tmp_path / "x.wav.musinterp.json", "-o", tmp_path / "y.wav")
     assert result.returncode == 1
-    assert "decoder.onnx" in result.stderr and "has changed" in result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert f"no longer in “{model}” (decoder.onnx missing or changed" in line
+    assert "render with --model DIR" in line
+    result = musinterp(
+        "render", tmp_path / "x.wav.musinterp.json", "-o", tmp_path / "y.wav",
+        "--model", default_model_dir(),
+    )  # fmt: skip
+    assert result.returncode == 1 and "decoder.onnx" in result.stderr
+    assert "has changed" in result.stderr
+    assert not (tmp_path / "y.wav").exists()
+
+
+def test_an_earlier_default_model_gone_is_refused_with_the_command_that_brings_it_back(
+    sources, tmp_path
+):
+    """After the default changes, a sidecar made with v2 names v2 by id and sha256; where no
+    folder holds it, the refusal gives the command that takes v2 from the project's
+    history."""
+    run_ok("blend", sources["a"], sources["b"], "-o", tmp_path / "x.wav", "--excerpt", "3")
+    record = json.loads((tmp_path / "x.wav.musinterp.json").read_text())
+    assert record["model"]["model_id"] == "0037da21da34"  # the shipped default is v2
+    record["model"]["path"] = str(tmp_path / "gone" / "default")  # replaced, nowhere kept
+    record["model"]["decoder.onnx"] = "0" * 64  # …and the shipped folder holds another
+    sidecar_path = tmp_path / "v2.musinterp.json"
+    sidecar_path.write_text(json.dumps(record))
+    result = musinterp("render", sidecar_path, "-o", tmp_path / "y.wav")
+    assert result.returncode == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert "default model v2: get it with `.ci/previous-model.sh v2 DIR`" in line
     assert not (tmp_path / "y.wav").exists()
 
 

@@ -280,6 +280,7 @@ def test_evaluate_writes_report_plots_and_card(cache, tmp_path_factory):
         "eval_blends.png",
         "eval_latent_pca.png",
         "eval_example.png",
+        "eval_blend_example.png",
         "eval_training.png",
         "evaluation.json",
         "EVALUATION.md",

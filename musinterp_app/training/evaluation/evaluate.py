@@ -434,6 +434,11 @@ def _write_report(
     report.plot_blends(out / "eval_blends.png", series, summary["blends"], ALPHAS)
     report.plot_latent_map(out / "eval_latent_pca.png", latents, labels)
     report.plot_example(out / "eval_example.png", segments[0], candidates, config)
+    first, second = evaluation["details"]["example_pair"]
+    example_sets, _ = blends.pair_sets(model, segments, [(first, second)])
+    report.plot_blend_example(
+        out / "eval_blend_example.png", segments[first], segments[second], example_sets, config
+    )
     training_log = model_dir / "training_log.csv"
     if training_log.exists():
         report.plot_training(out / "eval_training.png", training_log)
@@ -511,6 +516,9 @@ def evaluate(
     generated = _generation(model, model_dir, cache, train_rows, segments, rng, seed)
     if generated is not None:
         summary["generation"] = generated
-    evaluation = {"summary": summary, "details": {"blends": series, "clips": rows}}
+    evaluation = {
+        "summary": summary,
+        "details": {"blends": series, "clips": rows, "example_pair": list(chosen_pairs[0])},
+    }
     _write_report(out, model_dir, evaluation, model, segments, labels, candidates, scores)
     return evaluation

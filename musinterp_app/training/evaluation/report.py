@@ -101,6 +101,47 @@ def plot_example(path: Path, original: np.ndarray, candidates: dict, config) -> 
     save_figure(figure, path)
 
 
+ZOOM_S = 1.5  # the close-up's length, from the clip's start
+ZOOM_BANDS = 256  # the close-up's mel bands, from the lowest (up to about 3.9 kHz at 512)
+
+
+def plot_blend_example(
+    path: Path, a: np.ndarray, b: np.ndarray, sets: dict[str, np.ndarray], config
+) -> None:
+    """One pair of held-out clips ``[n_mels, frames]`` and what each way of blending them
+    makes at α = 0.5 (``sets`` as :func:`blends.pair_sets` gives them for this pair alone),
+    each whole and in a close-up of its first ``ZOOM_S`` seconds and ``ZOOM_BANDS`` bands,
+    where smeared partials, ghost harmonics and grid artefacts show."""
+    shown = {"original A": a, "decode of A": sets["decodes"][0], "original B": b}
+    shown |= {
+        name: sets[name][0]
+        for name in (
+            "log-mel crossfade",
+            "time-domain mix",
+            "pure slerp 0.5",
+            "keep detail slerp 0.5",
+        )
+    }
+    figure, axes = plt.subplots(
+        len(shown), 2, figsize=(11, 1.9 * len(shown)), gridspec_kw={"width_ratios": (3, 2)}
+    )
+    frame_s = config.hop_length / config.sample_rate
+    zoom_frames = round(ZOOM_S / frame_s)
+    top = max(1.0, float(np.percentile(np.stack([a, b]), 99.5)))
+    style = {"origin": "lower", "aspect": "auto", "cmap": "magma", "vmax": top}
+    style["vmin"] = config.floor_normalised
+    for (whole, close), (title, image) in zip(axes, shown.items(), strict=True):
+        whole.imshow(image, extent=(0, image.shape[1] * frame_s, 0, config.n_mels), **style)
+        close.imshow(image[:ZOOM_BANDS, :zoom_frames], extent=(0, ZOOM_S, 0, ZOOM_BANDS), **style)
+        whole.set_title(title, fontsize=9)
+        close.set_title(f"{title}: close-up", fontsize=9)
+        whole.set_ylabel("mel band")
+    axes[-1][0].set_xlabel("time (s)")
+    axes[-1][1].set_xlabel("time (s)")
+    figure.tight_layout()
+    save_figure(figure, path)
+
+
 def plot_training(path: Path, log_csv: Path) -> None:
     import csv
 
@@ -212,8 +253,10 @@ def markdown(summary: dict, iterations: int) -> str:
         ]
     lines += [
         "",
-        "Plots: `eval_reconstruction.png`, `eval_blends.png`, `eval_example.png`, "
-        "`eval_latent_pca.png` and, when the training log is in the folder, `eval_training.png`.",
+        "Plots: `eval_reconstruction.png`, `eval_blends.png`, `eval_example.png` (a decode "
+        "beside its original and the baselines), `eval_blend_example.png` (one pair blended "
+        "each way at α = 0.5, whole and close up), `eval_latent_pca.png` and, when the "
+        "training log is in the folder, `eval_training.png`.",
         "",
     ]
     return "\n".join(lines)
