@@ -37,14 +37,37 @@ def plain_words(summary: dict) -> list[str]:
             f"recording is {model['sc_db']:.1f} dB (the recording's own spectrogram gets "
             f"{round_trip:.1f} dB; lower is closer)."
         )
+    study = summary.get("blend_study")
+    if study:
+        lines += blend_study_words(study)
+    else:  # an evaluation made before the blend study
+        lines.append(
+            f"- Blending: halfway between two clips, {pure['model_share_mid']:.0%} of the "
+            "difference between A and B is reshaped by the model rather than crossfaded "
+            f"({kept['model_share_mid']:.0%} with Keep detail on, which adds back what the "
+            "model misses of each track)."
+        )
     lines += [
-        f"- Blending: halfway between two clips, {pure['model_share_mid']:.0%} of the "
-        "difference between A and B is reshaped by the model rather than crossfaded "
-        f"({kept['model_share_mid']:.0%} with Keep detail on, which adds back what the model "
-        "misses of each track).",
         f"- Evenness: equal slider steps change the sound evenly within "
         f"{pure['max_step_ratio']:.2f}× (largest step ÷ average step, worst pair of "
         f"{summary['pairs']}); {pure['monotonic_pairs']} of {summary['pairs']} blends move "
         "steadily from A to B.",
     ]
     return lines
+
+
+def blend_study_words(study: dict) -> list[str]:
+    """The blend study (``evaluate``'s pairs of held-out files) in two sentences: how much
+    of a halfway blend the latent path makes, and how well a classifier tells blends
+    from real music."""
+    share, sets = study["interpolation_share_mid"], study["sets"]
+    return [
+        f"- Blending: halfway between two clips, spherical interpolation (the default) "
+        f"reshapes {share['slerp']:.0%} of the difference between A and B beyond a crossfade "
+        f"of the model's own versions of them ({share['lerp']:.0%} with linear).",
+        "- Like real music? A classifier that has heard real clips tells halfway blends "
+        f"from them with a score of {sets['keep detail slerp 0.5']['auc']:.2f} with Keep "
+        f"detail on (the default) and {sets['pure slerp 0.5']['auc']:.2f} without, against "
+        f"{sets['time-domain mix']['auc']:.2f} for the two recordings simply mixed "
+        f"(0.5: it cannot tell them apart; 1: it always can; {study['pairs']} pairs).",
+    ]
