@@ -51,6 +51,7 @@ ADVERSARIAL_RANGES = TRAIN_RANGES | {
     "adversarial_weight": Range(0.0, 1000.0),
     "feature_weight": Range(0.0, 1000.0),
     "interpolation_weight": Range(0.0, 1000.0),
+    "posterior_noise": Range(0.0, 1.0),
 }
 
 

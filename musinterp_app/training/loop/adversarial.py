@@ -103,6 +103,9 @@ class AdversarialOptions(StageOptions):
     feature_weight: float = 2.0
     interpolation_weight: float = 0.2  # of adversarial_weight; 0: no interpolation critic
     critic: str = "fake"  # one of CRITICS
+    # The posterior draws' scale in the decodes trained on: 1, as stage 1 trained the decoder
+    # (it learns to expect that noise, and to average over it); 0, the means the app decodes.
+    posterior_noise: float = 1.0
 
     def __post_init__(self) -> None:
         if self.critic not in CRITICS:
@@ -226,7 +229,7 @@ class Stage2:
         options, model = self.options, self.model
         with torch.no_grad():
             mu, logvar = model.encode(batch)
-        decoded = model.decode(mu + noise * torch.exp(0.5 * logvar))
+        decoded = model.decode(mu + options.posterior_noise * noise * torch.exp(0.5 * logvar))
         interpolating = options.interpolation_weight > 0
         if interpolating:
             partner = mu.roll(1, dims=0)
