@@ -69,6 +69,7 @@ LOG_FIELDS = [
     "beta",
     "val_mae_db",
     "val_detail_ratio",
+    "val_convergence_db",
     "baseline_db",
     "validation_share",
 ]
@@ -151,8 +152,9 @@ def learning_rate(step: int, options: TrainOptions) -> float:
 @torch.no_grad()
 def validate(
     model: torch.nn.Module, segments: np.ndarray, config: mel.MelConfig
-) -> tuple[float, float]:
-    """Median log-mel MAE (dB) and band-to-band detail ratio of decoded posterior means."""
+) -> tuple[float, float, float]:
+    """Median log-mel MAE (dB), band-to-band detail ratio and mel spectral convergence (dB)
+    of decoded posterior means."""
     model.eval()
     device = next(model.parameters()).device
     decoded = []
@@ -163,7 +165,8 @@ def validate(
     decoded = np.concatenate(decoded)[..., : segments.shape[-1]]
     mae = float(np.median(metrics.mae_db(decoded, segments, config)))
     ratio = float(np.median(metrics.detail_ratio(decoded, segments, config, axis="bands")))
-    return mae, ratio
+    convergence = float(np.median(metrics.convergence_db(decoded, segments, config)))
+    return mae, ratio, convergence
 
 
 def train(
@@ -293,7 +296,7 @@ def _validate_and_log(
     ``time.monotonic()``'s clock, earlier sessions included."""
     mel_config = run.corpus.mel_config
     validation_started = time.monotonic()
-    val_db, val_ratio = validate(run.model, run.validation, mel_config)
+    val_db, val_ratio, val_convergence = validate(run.model, run.validation, mel_config)
     run.validation_s += time.monotonic() - validation_started
     now_s = time.monotonic() - started
     append_log(
@@ -311,6 +314,7 @@ def _validate_and_log(
             "beta": f"{beta:.3g}",
             "val_mae_db": round(val_db, 3),
             "val_detail_ratio": round(val_ratio, 3),
+            "val_convergence_db": round(val_convergence, 2),
             "baseline_db": round(run.baseline_db, 3),
             "validation_share": round(run.validation_s / max(now_s, 1e-9), 4),
         },
@@ -406,7 +410,7 @@ def _train(
     training_s = time.monotonic() - started - run.elapsed_s
     training_s -= run.validation_s - validation_before_s
     if context.is_main and not (folder / "best.pt").exists():  # too short to validate once
-        run.best_db, _ = validate(run.model, run.validation, mel_config)
+        run.best_db, _, _ = validate(run.model, run.validation, mel_config)
         save_atomically({"model": run.model.state_dict(), "step": run.step}, folder / "best.pt")
     return {
         "steps": run.step,
