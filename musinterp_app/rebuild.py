@@ -4,7 +4,9 @@ A sidecar may have been edited, cut short or written by another version; each
 value is taken through :mod:`json_input`, so a wrong one is refused with the
 file, the key path and what was expected (``blend.alpha: expected a number in
 0 … 1, found the text "half"``), never half-used and never a traceback. Files
-are then checked against the sha256 recorded at the export before use.
+are then checked against the sha256 recorded at the export before use; the model,
+when its folder holds another one now (a newer default), is looked for by sha256
+(:func:`model_folder`).
 """
 
 from dataclasses import dataclass
@@ -148,7 +150,7 @@ class RecordedModel:
 
     path: Path
     sha256: dict[str, str]  # per file of MODEL_FILES
-    model_id: str  # "?" in a sidecar that does not say
+    model_id: str | None  # None in a sidecar that does not say
 
 
 def recorded_model(model: Node) -> RecordedModel:
@@ -157,7 +159,7 @@ def recorded_model(model: Node) -> RecordedModel:
     return RecordedModel(
         path=Path(model["path"].text(max_chars=PATH_CHARS)),
         sha256={name: model[name].text(max_chars=SHA256_CHARS) for name in MODEL_FILES},
-        model_id=model_id.text(max_chars=MODEL_ID_CHARS) if model_id is not None else "?",
+        model_id=model_id.text(max_chars=MODEL_ID_CHARS) if model_id is not None else None,
     )
 
 
@@ -175,7 +177,7 @@ def model_folder(recorded: RecordedModel, model_dir: str | Path | None = None) -
         return Path(model_dir)
     candidates = [recorded.path, *_model_folders(recorded.path.parent)]
     candidates += _model_folders(default_model_dir().parent)
-    for folder in candidates:
+    for folder in dict.fromkeys(candidates):  # each folder once, in this order
         if _holds(folder, recorded.sha256):
             return folder
     earlier = EARLIER_DEFAULTS.get(recorded.model_id)
@@ -186,8 +188,9 @@ def model_folder(recorded: RecordedModel, model_dir: str | Path | None = None) -
         else "put that model folder back, or render with --model DIR naming a folder that holds it"
     )
     changed = [n for n, h in recorded.sha256.items() if not _holds(recorded.path, {n: h})]
+    which = f" (id {recorded.model_id})" if recorded.model_id else ""
     raise sidecar.SidecarError(
-        f"the export's model (id {recorded.model_id}) is no longer in “{recorded.path}” "
+        f"the export's model{which} is no longer in “{recorded.path}” "
         f"({' and '.join(changed)} missing or changed since the export): {how}"
     )
 
@@ -199,8 +202,9 @@ def rebuild(
 
     Every entry is read and checked first (``JsonInputError`` names a wrong one),
     then every file against the sha256 recorded at the export
-    (``sidecar.SidecarError`` names the one that changed or is missing).
-    ``model_dir``: where the model folder is now, if it moved.
+    (``sidecar.SidecarError`` names the one that changed or is missing; the model is
+    looked for as :func:`model_folder` says). ``model_dir``: where the model folder is
+    now, if it moved.
     """
     model = recorded_model(record["model"])
     settings = settings_from_record(record["blend"])

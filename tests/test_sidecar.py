@@ -112,38 +112,52 @@ def own_model(folder):
     return folder
 
 
-def test_a_changed_model_is_found_again_where_an_identical_copy_lies(sources, tmp_path):
-    """A default replaced by a newer one: the export's model is looked for beside its folder
-    and among the shipped models, by sha256, and the export is made again from there."""
-    model = tmp_path / "models" / "v2"
-    shutil.copytree(default_model_dir(), model)
+def export_and_change_the_model(sources, tmp_path, model):
+    """An export made with ``model``, whose decoder then changes; its sidecar's path."""
     run_ok(
         "blend", sources["a"], sources["b"], "-o", tmp_path / "x.wav", "--excerpt", "3",
         "--model", model,
     )  # fmt: skip
     with open(model / "decoder.onnx", "ab") as handle:
         handle.write(b"\0")
-    run_ok("render", tmp_path / "x.wav.musinterp.json", "-o", tmp_path / "y.wav")
+    return tmp_path / "x.wav.musinterp.json"
+
+
+def test_a_changed_model_is_found_again_among_the_shipped_models(sources, tmp_path):
+    """A copy of the shipped model changed after the export: the shipped folder holds the
+    same files (sha256), and the export is made again from there."""
+    model = tmp_path / "models" / "copy"
+    shutil.copytree(default_model_dir(), model)
+    record = export_and_change_the_model(sources, tmp_path, model)
+    run_ok("render", record, "-o", tmp_path / "y.wav")
+    assert (tmp_path / "y.wav").read_bytes() == (tmp_path / "x.wav").read_bytes()
+
+
+def test_a_replaced_model_is_found_again_beside_its_folder(sources, tmp_path):
+    """A default replaced by a newer one, the old one kept in the same models folder."""
+    model = own_model(tmp_path / "models" / "default")
+    shutil.copytree(model, tmp_path / "models" / "kept")
+    record = export_and_change_the_model(sources, tmp_path, model)
+    run_ok("render", record, "-o", tmp_path / "y.wav")
     assert (tmp_path / "y.wav").read_bytes() == (tmp_path / "x.wav").read_bytes()
 
 
 def test_a_changed_model_held_nowhere_else_is_refused_in_one_sentence(sources, tmp_path):
-    model = own_model(tmp_path / "models" / "mine")
-    run_ok(
-        "blend", sources["a"], sources["b"], "-o", tmp_path / "x.wav", "--excerpt", "3",
-        "--model", model,
-    )  # fmt: skip
-    with open(model / "decoder.onnx", "ab") as handle:
-        handle.write(b"\0")
-    result = musinterp("render", tmp_path / "x.wav.musinterp.json", "-o", tmp_path / "y.wav")
+    run_ok("blend", sources["a"], sources["b"], "-o", tmp_path / "x.wav", "--excerpt", "3")
+    record = json.loads((tmp_path / "x.wav.musinterp.json").read_text())
+    gone = tmp_path / "models" / "mine"
+    record["model"] |= {"path": str(gone), "model_id": "0123456789ab"}
+    record["model"]["decoder.onnx"] = "0" * 64  # no folder holds such a decoder
+    sidecar_path = tmp_path / "mine.musinterp.json"
+    sidecar_path.write_text(json.dumps(record))
+    result = musinterp("render", sidecar_path, "-o", tmp_path / "y.wav")
     assert result.returncode == 1
     (line,) = result.stderr.strip().splitlines()
-    assert f"no longer in “{model}” (decoder.onnx missing or changed" in line
+    assert f"model (id 0123456789ab) is no longer in “{gone}” (encoder.onnx and " in line
     assert "render with --model DIR" in line
     result = musinterp(
-        "render", tmp_path / "x.wav.musinterp.json", "-o", tmp_path / "y.wav",
-        "--model", default_model_dir(),
-    )  # fmt: skip
+        "render", sidecar_path, "-o", tmp_path / "y.wav", "--model", default_model_dir()
+    )
     assert result.returncode == 1 and "decoder.onnx" in result.stderr
     assert "has changed" in result.stderr
     assert not (tmp_path / "y.wav").exists()
@@ -157,7 +171,7 @@ def test_an_earlier_default_model_gone_is_refused_with_the_command_that_brings_i
     history."""
     run_ok("blend", sources["a"], sources["b"], "-o", tmp_path / "x.wav", "--excerpt", "3")
     record = json.loads((tmp_path / "x.wav.musinterp.json").read_text())
-    assert record["model"]["model_id"] == "0037da21da34"  # the shipped default is v2
+    record["model"]["model_id"] = "0037da21da34"  # v2's
     record["model"]["path"] = str(tmp_path / "gone" / "default")  # replaced, nowhere kept
     record["model"]["decoder.onnx"] = "0" * 64  # …and the shipped folder holds another
     sidecar_path = tmp_path / "v2.musinterp.json"

@@ -126,13 +126,18 @@ def plot_blend_example(
         len(shown), 2, figsize=(11, 1.9 * len(shown)), gridspec_kw={"width_ratios": (3, 2)}
     )
     frame_s = config.hop_length / config.sample_rate
-    zoom_frames = round(ZOOM_S / frame_s)
+    zoom_frames = min(round(ZOOM_S / frame_s), a.shape[1])
+    zoom_bands = min(ZOOM_BANDS, config.n_mels)
     top = max(1.0, float(np.percentile(np.stack([a, b]), 99.5)))
     style = {"origin": "lower", "aspect": "auto", "cmap": "magma", "vmax": top}
     style["vmin"] = config.floor_normalised
     for (whole, close), (title, image) in zip(axes, shown.items(), strict=True):
         whole.imshow(image, extent=(0, image.shape[1] * frame_s, 0, config.n_mels), **style)
-        close.imshow(image[:ZOOM_BANDS, :zoom_frames], extent=(0, ZOOM_S, 0, ZOOM_BANDS), **style)
+        close.imshow(
+            image[:zoom_bands, :zoom_frames],
+            extent=(0, zoom_frames * frame_s, 0, zoom_bands),
+            **style,
+        )
         whole.set_title(title, fontsize=9)
         close.set_title(f"{title}: close-up", fontsize=9)
         whole.set_ylabel("mel band")

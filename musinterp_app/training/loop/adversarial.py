@@ -30,7 +30,8 @@ harder whenever the decodes' gradient was small: the log-mel MAE rose 18 % in
 The encoder is never handed to an optimiser and runs without gradients, so its
 weights stay bit-identical: latents, the prior and even steps keep working.
 The discriminator learns alone for ``discriminator_warmup_steps`` first.
-Checkpoints hold both networks, both optimisers and every random generator, so
+Checkpoints hold every network (the discriminator, the α critic when there is one), their
+optimisers and every random generator, so
 ``--resume`` continues exactly. ``best.pt`` is the validation with the most
 band-to-band detail whose log-mel MAE stays within ``MAE_GUARD`` of the start's and whose
 spectral convergence is no worse than the start's (the start itself until a validation
@@ -76,7 +77,7 @@ LOG_FIELDS = [
     "recon",
     "generator",
     "feature_matching",
-    "interpolation",
+    "interpolation",  # the critic's term: a hinge score ("fake"), a squared estimate ("alpha")
     "discriminator",
     "alpha_critic",
     "adaptive_weight",
@@ -110,6 +111,8 @@ class AdversarialOptions(StageOptions):
     def __post_init__(self) -> None:
         if self.critic not in CRITICS:
             raise ValueError(f"critic {self.critic!r}: choose one of {', '.join(CRITICS)}")
+        if self.critic == "alpha" and self.interpolation_weight == 0:
+            raise ValueError("--critic alpha needs an --interpolation-weight above 0")
 
 
 def start_model(start: Path) -> tuple[torch.nn.Module, ModelConfig, dict]:
@@ -181,7 +184,8 @@ def validation_scores(
 
 
 class Stage2:
-    """One adversarial update at a time of a VAE's decoder and its discriminator."""
+    """One adversarial update at a time of a VAE's decoder, its discriminator and, with
+    ``critic="alpha"``, its α critic."""
 
     def __init__(
         self, model: torch.nn.Module, options: AdversarialOptions, config: mel.MelConfig
@@ -197,7 +201,7 @@ class Stage2:
         self.discriminator_optimizer = torch.optim.AdamW(
             self.discriminator.parameters(), lr=options.discriminator_lr, betas=betas
         )
-        self.alpha_critic = None
+        self.alpha_critic = self.alpha_critic_optimizer = None
         if options.critic == "alpha" and options.interpolation_weight > 0:
             self.alpha_critic = critics.MultiScaleDiscriminator(options.discriminator_channels)
             self.alpha_critic_optimizer = torch.optim.AdamW(
@@ -207,18 +211,19 @@ class Stage2:
         self.steps_done = 0
         self.weights = options.loss_weights()
 
+    def _standard(self, normalised: torch.Tensor) -> torch.Tensor:
+        """Log-mel ``[B, n_mels, frames]`` as the critics see it: floor-clamped and
+        band-standardised, as the VAE's own input is."""
+        return self.model.norm(normalised.clamp_min(self.config.floor_normalised))
+
     def judge(self, normalised: torch.Tensor) -> list:
-        """The discriminator's outputs for log-mel ``[B, n_mels, frames]`` (floor-clamped,
-        band-standardised as the VAE's own input is)."""
-        floor = self.config.floor_normalised
-        return self.discriminator(self.model.norm(normalised.clamp_min(floor)))
+        """The discriminator's outputs for log-mel ``[B, n_mels, frames]``."""
+        return self.discriminator(self._standard(normalised))
 
     def estimate_alpha(self, normalised: torch.Tensor) -> torch.Tensor:
         """The α critic's estimate ``[B]`` of how far between two pieces each log-mel
         ``[B, n_mels, frames]`` lies (0: one piece; 0.5: halfway)."""
-        floor = self.config.floor_normalised
-        standard = self.model.norm(normalised.clamp_min(floor))
-        return critics.alpha_estimates(self.alpha_critic(standard))
+        return critics.alpha_estimates(self.alpha_critic(self._standard(normalised)))
 
     def step(
         self, batch: torch.Tensor, noise: torch.Tensor, alpha: torch.Tensor, spherical: torch.Tensor
