@@ -123,7 +123,7 @@ def plot_blend_example(
         )
     }
     figure, axes = plt.subplots(
-        len(shown), 2, figsize=(11, 1.9 * len(shown)), gridspec_kw={"width_ratios": (3, 2)}
+        len(shown), 2, figsize=(8.5, 1.55 * len(shown)), gridspec_kw={"width_ratios": (3, 2)}
     )
     frame_s = config.hop_length / config.sample_rate
     zoom_frames = min(round(ZOOM_S / frame_s), a.shape[1])
