@@ -105,7 +105,7 @@ def key_paths(value, prefix=()):
 
 def test_an_intact_record_reaches_the_file_checks(tmp_path):
     path = written(tmp_path, json.dumps(a_sidecar_record()))
-    with pytest.raises(sidecar.SidecarError, match=r"the model's encoder\.onnx"):
+    with pytest.raises(sidecar.SidecarError, match=r"model is no longer in “/nowhere/model”"):
         rebuild.rebuild(sidecar.read(path))
 
 
