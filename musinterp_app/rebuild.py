@@ -175,10 +175,12 @@ def model_folder(recorded: RecordedModel, model_dir: str | Path | None = None) -
         for name, sha256 in recorded.sha256.items():
             sidecar.check_file(Path(model_dir) / name, sha256, f"the model's {name}")
         return Path(model_dir)
-    candidates = [recorded.path, *_model_folders(recorded.path.parent)]
-    candidates += _model_folders(default_model_dir().parent)
-    for folder in dict.fromkeys(candidates):  # each folder once, in this order
-        if _holds(folder, recorded.sha256):
+    changed = [n for n, h in recorded.sha256.items() if not _holds(recorded.path, {n: h})]
+    if not changed:
+        return recorded.path
+    others = [*_model_folders(recorded.path.parent), *_model_folders(default_model_dir().parent)]
+    for folder in dict.fromkeys(others):  # each folder once, in this order
+        if folder != recorded.path and _holds(folder, recorded.sha256):
             return folder
     earlier = EARLIER_DEFAULTS.get(recorded.model_id)
     how = (
@@ -187,7 +189,6 @@ def model_folder(recorded: RecordedModel, model_dir: str | Path | None = None) -
         if earlier
         else "put that model folder back, or render with --model DIR naming a folder that holds it"
     )
-    changed = [n for n, h in recorded.sha256.items() if not _holds(recorded.path, {n: h})]
     which = f" (id {recorded.model_id})" if recorded.model_id else ""
     raise sidecar.SidecarError(
         f"the export's model{which} is no longer in “{recorded.path}” "

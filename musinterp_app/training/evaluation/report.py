@@ -129,8 +129,8 @@ def plot_blend_example(
     zoom_frames = min(round(ZOOM_S / frame_s), a.shape[1])
     zoom_bands = min(ZOOM_BANDS, config.n_mels)
     top = max(1.0, float(np.percentile(np.stack([a, b]), 99.5)))
-    style = {"origin": "lower", "aspect": "auto", "cmap": "magma", "vmax": top}
-    style["vmin"] = config.floor_normalised
+    style = {"origin": "lower", "aspect": "auto", "cmap": "magma"}
+    style |= {"vmin": config.floor_normalised, "vmax": top}
     for (whole, close), (title, image) in zip(axes, shown.items(), strict=True):
         whole.imshow(image, extent=(0, image.shape[1] * frame_s, 0, config.n_mels), **style)
         close.imshow(

@@ -202,7 +202,7 @@ class Stage2:
             self.discriminator.parameters(), lr=options.discriminator_lr, betas=betas
         )
         self.alpha_critic = self.alpha_critic_optimizer = None
-        if options.critic == "alpha" and options.interpolation_weight > 0:
+        if options.critic == "alpha":  # (the options refuse it without an interpolation weight)
             self.alpha_critic = critics.MultiScaleDiscriminator(options.discriminator_channels)
             self.alpha_critic_optimizer = torch.optim.AdamW(
                 self.alpha_critic.parameters(), lr=options.discriminator_lr, betas=betas
