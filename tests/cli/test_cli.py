@@ -156,7 +156,8 @@ def test_info_prints_the_model_facts():
     assert "technically     hybrid network" in musinterp("info", "--details").stdout
     # the evaluation, in plain words (from the model folder's evaluation.json)
     assert "of the original's band-to-band detail" in result.stdout
-    assert "reshaped by the model rather than crossfaded" in result.stdout
+    assert "beyond a crossfade of the model's own versions of them" in result.stdout
+    assert "A classifier that has heard real clips tells halfway blends" in result.stdout
 
 
 def test_a_broken_model_folder_is_one_clear_line(broken_models, tmp_path):

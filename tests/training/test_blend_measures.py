@@ -1,5 +1,5 @@
-"""Model v3's measures on constructed cases: the two-sample test, the interpolation share,
-intermediateness and correspondence."""
+"""Model v3's measures on constructed cases: the two-sample test, the Fréchet distance,
+the interpolation share, intermediateness and correspondence."""
 
 import numpy as np
 import pytest
@@ -44,6 +44,15 @@ def test_two_draws_of_one_set_are_indistinguishable_and_a_blurred_set_is_not(cli
     assert apart["folds"] == 5 and apart["clips"] == len(sharp)
 
 
+def test_the_frechet_distance_of_a_set_grows_with_blur(clips, config):
+    """``judge_sets`` puts each set's mel statistics beside the real clips': another draw
+    of the same music lies nearer than the real clips blurred."""
+    other_draw, real_b = music(config, range(100, 124)), music(config, range(200, 224))
+    sets = {"other draw": other_draw, "blurred": uniform_filter(clips, size=(1, 25, 9))}
+    judged = blends.judge_sets(sets, clips, real_b, np.arange(len(clips)) // 2, config)
+    assert 0 < judged["other draw"]["frechet"] < judged["blurred"]["frechet"] / 2
+
+
 def test_a_crossfade_has_no_interpolation_share(clips, config):
     a, b = clips[:4], clips[4:8]
     crossfade = 0.3 * a + 0.7 * b
@@ -86,8 +95,48 @@ def test_the_blend_study_on_a_tiny_model(exported, cache):
     assert study["pairs"] == 6 and set(study["interpolation_share_mid"]) == {"lerp", "slerp"}
     for curve in study["interpolation_share"].values():
         assert curve[0] == curve[-1] == 0.0  # the ends are the decodes themselves
+        assert all(value == round(value, 3) for value in curve)  # as the card prints them
     assert {"decodes", "pure slerp 0.5", "log-mel crossfade", "random detour"} <= set(study["sets"])
     assert 0.0 <= study["sets"]["pure lerp 0.5"]["auc"] <= 1.0
     assert "intermediateness" not in study["sets"]["decodes"]
     text = "\n".join(blends.markdown(study))
     assert all(f"| {name} |" in text for name in study["sets"])
+
+
+def test_the_targets_judge_the_blend_study():
+    """Model v3's targets from a summary: thresholds, and the study's two comparisons."""
+    from musinterp_app.training.evaluation.evaluate import judge_targets
+
+    judged = {"auc": 0.9, "low": 0.8, "high": 0.95}
+    summary = {
+        "reconstruction": {
+            "this model": {"sc_db": -12.5, "detail_bands": 0.5, "detail_frames": 0.9}
+        },
+        "blends": {"pure": {"detail_ratio_mid": 0.85, "max_step_ratio": 1.1, "monotonic_pairs": 3}},
+        "pairs": 4,
+        "speed": {"encode_ms": 9.0, "decode_ms": 30.0, "size_mb": 15.0},
+        "blend_study": {
+            "interpolation_share_mid": {"lerp": 0.1, "slerp": 0.31},
+            "sets": {
+                "pure slerp 0.5": judged | {"intermediateness": 0.2, "correspondence": 1.2},
+                "log-mel crossfade": {"auc": 0.99, "low": 0.97, "high": 1.0},
+                "random detour": judged | {"correspondence": 1.3},
+            },
+        },
+    }
+    met = {key: item["met"] for key, item in judge_targets(summary).items()}
+    assert met == {
+        "sc_db": True,
+        "detail_bands": False,
+        "detail_frames": True,
+        "blend_detail_ratio": True,
+        "blend_max_step_ratio": True,
+        "interpolation_share_mid": True,
+        "intermediateness_mid": False,
+        "size_mb": True,
+        "blends_monotonic": False,
+        "blend_auc_vs_crossfade": True,
+        "correspondence_mid": True,
+    }
+    summary["blend_study"]["sets"]["log-mel crossfade"]["low"] = 0.9  # intervals overlap
+    assert not judge_targets(summary)["blend_auc_vs_crossfade"]["met"]

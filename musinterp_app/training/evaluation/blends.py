@@ -11,7 +11,8 @@ For pairs of held-out clips from different files:
 - sets at α = 0.5 (pure-model blends, keep-detail blends, the log-mel
   crossfade, a time-domain mix's mel, the detour) beside plain decodes, judged
   in :mod:`audio_features`' space: the two-sample AUC against real clips,
-  intermediateness and correspondence.
+  intermediateness and correspondence; and the Fréchet distance of each set's mel
+  statistics to the real clips' (:mod:`generation`'s measure).
 """
 
 import numpy as np
@@ -20,7 +21,8 @@ from tqdm import tqdm
 from musinterp_app.audio import mel
 from musinterp_app.model import latent
 from musinterp_app.model.onnx_vae import OnnxVAE
-from musinterp_app.training.evaluation import audio_features, metrics
+from musinterp_app.training.evaluation import audio_features, generation, metrics
+from musinterp_app.training.evaluation.classifiers import mel_features
 
 MIN_PAIRS = 4  # fewer pairs of held-out files make no two-sample test
 CURVE_ALPHAS = (0.0, 0.1, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.9, 1.0)
@@ -86,7 +88,7 @@ def pair_sets(
         for name, value in made.items():
             sets.setdefault(name, []).append(value)
     curves = {
-        mode: np.median(np.array(values), axis=0).round(3).tolist()
+        mode: np.median(np.array(values, dtype=np.float64), axis=0).round(3).tolist()
         for mode, values in shares.items()
     }
     return {name: np.stack(values) for name, values in sets.items()}, curves
@@ -99,15 +101,21 @@ def judge_sets(
     groups: np.ndarray,
     config: mel.MelConfig,
 ) -> dict[str, dict]:
-    """Every set's two-sample AUC against the real clips A (``originals_a``), and the
-    blends' intermediateness and correspondence between A and B ``[N, n_mels, frames]``."""
+    """Every set's two-sample AUC against the real clips A (``originals_a``), its Fréchet
+    distance to the real clips A and B in mel statistics (``frechet``), and the blends'
+    intermediateness and correspondence between A and B ``[N, n_mels, frames]``."""
     real = audio_features.feature_table(originals_a, config)
     real_b = audio_features.feature_table(originals_b, config)
     scale = np.maximum(np.concatenate([real, real_b]).std(axis=0), 1e-6)
+    project, real_points = generation.mel_statistics_space(
+        np.concatenate([originals_a, originals_b])
+    )
     results = {}
     for name, values in tqdm(sets.items(), desc="judge", leave=False):
         table = audio_features.feature_table(values, config)
         results[name] = audio_features.two_sample_auc(real, table, groups)
+        points = project(mel_features(values))
+        results[name]["frechet"] = round(generation.frechet_distance(points, real_points), 2)
         if name != "decodes":
             results[name] |= audio_features.blend_geometry(table, real, real_b, scale)
     return results
@@ -165,14 +173,18 @@ def markdown(result: dict) -> list[str]:
         "Each set judged on features of its Griffin-Lim audio that the model never trained "
         "on: a classifier's ROC AUC against the real clips (0.5: indistinguishable; 95 % "
         "interval over folds grouped by file), and where blends lie between A and B "
-        "(intermediateness 0: halfway; correspondence 1: on the way from A to B).",
+        "(intermediateness 0: halfway; correspondence 1: on the way from A to B); and the "
+        "Fréchet distance of its mel statistics (per-band mean and spread) to the real "
+        "clips' (A and B; lower is closer).",
         "",
-        "| set | two-sample AUC | interval | intermediateness | correspondence |",
-        "| --- | --- | --- | --- | --- |",
+        "| set | two-sample AUC | interval | Fréchet distance | intermediateness | "
+        "correspondence |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
     for name, judged in result["sets"].items():
         lines.append(
             f"| {name} | {judged['auc']} | {judged['low']} – {judged['high']} | "
-            f"{judged.get('intermediateness', '–')} | {judged.get('correspondence', '–')} |"
+            f"{judged.get('frechet', '–')} | {judged.get('intermediateness', '–')} | "
+            f"{judged.get('correspondence', '–')} |"
         )
     return lines

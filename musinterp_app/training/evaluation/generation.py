@@ -122,6 +122,22 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.sum((mean_a - mean_b) ** 2) + np.trace(cov_a + cov_b - 2 * np.real(root)))
 
 
+def mel_statistics_space(reference: np.ndarray, *, seed: int = 0):
+    """The space the Fréchet distances are measured in: :func:`mel_features` standardised
+    and PCA-reduced (at most 16 components), fitted on ``reference`` log-mel
+    ``[N, n_mels, frames]``. Returns ``(project, reference_points)``: ``project`` maps
+    features ``[M, D]`` to points ``[M, K]``; ``reference_points`` ``[N, K]``."""
+    features = mel_features(reference)
+    scaler = StandardScaler().fit(features)
+    components = min(16, len(reference) - 1, features.shape[1])
+    pca = PCA(components, random_state=seed).fit(scaler.transform(features))
+
+    def project(values: np.ndarray) -> np.ndarray:
+        return pca.transform(scaler.transform(values))
+
+    return project, project(features)
+
+
 def frame_flux_db(segments: np.ndarray, config) -> np.ndarray:
     """How much each clip changes from frame to frame: mean |Δ| over time of its log-mel
     ``[N, n_mels, frames]`` in dB (values below the floor count as the floor), ``[N]``.
@@ -176,10 +192,7 @@ def generation_scores(
     loudest frame is at the floor).
     """
     reference_features = mel_features(reference)
-    scaler = StandardScaler().fit(reference_features)
-    components = min(16, len(reference) - 1, reference_features.shape[1])
-    pca = PCA(components, random_state=seed).fit(scaler.transform(reference_features))
-    reference_points = pca.transform(scaler.transform(reference_features))
+    project, reference_points = mel_statistics_space(reference, seed=seed)
     classifier = make_pipeline(
         StandardScaler(),
         CalibratedClassifierCV(SVC(C=10.0, class_weight="balanced"), cv=2, ensemble=False),
@@ -204,7 +217,7 @@ def generation_scores(
     result = {}
     for name, segments in tqdm(sets.items(), desc="generation", leave=False):
         features = mel_features(segments)
-        points = pca.transform(scaler.transform(features))
+        points = project(features)
         nearest = np.sqrt(((points[:, None] - reference_points[None]) ** 2).sum(-1)).min(axis=1)
         result[name] = {
             "frechet": round(frechet_distance(points, reference_points), 2),
