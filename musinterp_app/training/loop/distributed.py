@@ -15,6 +15,7 @@ therefore the same everywhere: rank 0 saves it once and a run resumes on any
 number of processes.
 """
 
+import gc
 import os
 from dataclasses import dataclass
 
@@ -84,7 +85,14 @@ def start() -> Context:
 
 
 def stop(context: Context) -> None:
-    """Leave the process group (after every process has finished)."""
+    """Leave the process group (after every process has finished).
+
+    The DDP wrapper holds the gloo group and sits in reference cycles, so it outlives its
+    last reference until the garbage collector runs
+    (``docs/measurements/scripts/ddp_wrapper_lifetime.py``); collecting first makes
+    ``destroy_process_group`` the moment the group and its threads really go, not some
+    later collection or the interpreter's shutdown."""
     if context.world_size > 1 and dist.is_initialized():
+        gc.collect()
         dist.barrier()
         dist.destroy_process_group()
