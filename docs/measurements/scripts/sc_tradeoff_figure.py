@@ -39,7 +39,7 @@ def read_capacity(paths: list[Path]) -> tuple[dict, dict, dict]:
 
 
 def read_log(path: Path) -> dict[str, list[float]]:
-    """A training log's columns as float lists (empty cells dropped per column)."""
+    """A training log's columns as float lists (an empty cell as NaN)."""
     with path.open() as handle:
         rows = list(csv.DictReader(handle))
     return {

@@ -320,8 +320,6 @@ def judge_targets(summary: dict) -> dict:
     """Every target of ``TARGETS`` and the blend study's comparisons: {measure: {"value",
     "target", "met"}}; the study's entries are left out when it was not run."""
     model = summary["reconstruction"]["this model"]
-    study = summary["blend_study"]
-    sets = study["sets"] if study else {}
     values = {
         "sc_db": model["sc_db"],
         "detail_bands": model["detail_bands"],
@@ -330,9 +328,22 @@ def judge_targets(summary: dict) -> dict:
         "blend_max_step_ratio": summary["blends"]["pure"]["max_step_ratio"],
         "size_mb": summary["speed"]["size_mb"],
     }
-    if study:
+    comparisons = {}
+    if study := summary["blend_study"]:
+        blend, crossfade = study["sets"]["pure slerp 0.5"], study["sets"]["log-mel crossfade"]
+        detour = study["sets"]["random detour"]["correspondence"]
         values["interpolation_share_mid"] = study["interpolation_share_mid"]["slerp"]
-        values["intermediateness_mid"] = sets["pure slerp 0.5"]["intermediateness"]
+        values["intermediateness_mid"] = blend["intermediateness"]
+        comparisons["blend_auc_vs_crossfade"] = {
+            "value": f"{blend['auc']} ({blend['low']}–{blend['high']}) vs {crossfade['auc']}",
+            "target": "below the crossfade's, intervals apart",
+            "met": blend["high"] < crossfade["low"],
+        }
+        comparisons["correspondence_mid"] = {
+            "value": f"{blend['correspondence']} vs {detour}",
+            "target": "below a random detour's",
+            "met": blend["correspondence"] < detour,
+        }
     result = {}
     for key, (sense, limit) in TARGETS.items():
         if key in values:
@@ -345,20 +356,7 @@ def judge_targets(summary: dict) -> dict:
         "target": "every pair",
         "met": monotonic == summary["pairs"],
     }
-    if study:
-        blend, crossfade = sets["pure slerp 0.5"], sets["log-mel crossfade"]
-        result["blend_auc_vs_crossfade"] = {
-            "value": f"{blend['auc']} ({blend['low']}–{blend['high']}) vs {crossfade['auc']}",
-            "target": "below the crossfade's, intervals apart",
-            "met": blend["high"] < crossfade["low"],
-        }
-        detour = sets["random detour"]["correspondence"]
-        result["correspondence_mid"] = {
-            "value": f"{blend['correspondence']} vs {detour}",
-            "target": "below a random detour's",
-            "met": blend["correspondence"] < detour,
-        }
-    return result
+    return result | comparisons
 
 
 def _candidates(
